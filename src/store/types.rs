@@ -1,0 +1,135 @@
+//! Plain data exchanged with the store: write operations, change events, index descriptions.
+
+use crate::ids::{CollectionId, RecordData, RecordId, Seq};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// One secondary index of a collection, as the writer maintains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSpec {
+    /// The index name from `CREATE INDEX <name>`; unique within a collection.
+    pub name: String,
+    pub unique: bool,
+    /// Indexed field names, in key order.
+    pub fields: Vec<String>,
+    /// Partial index `WHERE f != ''` for each listed field: rows where any of them is empty
+    /// (`""`, null, missing) are left out of the index (PocketBase's auth email index does this).
+    pub skip_empty: Vec<String>,
+}
+
+/// What a record write requires of the current state; checked by the writer against committed
+/// data plus everything queued before it, so concurrent requests cannot race past it.
+#[derive(Debug, Clone)]
+pub enum Expect {
+    /// Create: the id must be free.
+    Absent,
+    /// Update/delete: the record must exist and still be byte-identical to what the caller read
+    /// (optimistic concurrency; the caller retries on [`StoreError::Conflict`]).
+    Unchanged(sled::IVec),
+    /// Anything goes (used by upsert-style internal writes).
+    Any,
+}
+
+/// One mutation inside a transaction.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    PutRecord {
+        collection: CollectionId,
+        id: RecordId,
+        data: RecordData,
+        expect: Expect,
+        indexes: Arc<[IndexSpec]>,
+    },
+    DeleteRecord {
+        collection: CollectionId,
+        id: RecordId,
+        expect: Expect,
+        indexes: Arc<[IndexSpec]>,
+    },
+    /// Fails the transaction with [`StoreError::Missing`] unless the record exists (relation targets).
+    AssertExists { collection: CollectionId, id: RecordId },
+    /// Store a metadata value (collections, settings, secrets) under `m/<key>`.
+    PutMeta { key: String, value: Vec<u8> },
+    DeleteMeta { key: String },
+    /// Rewrite every record of a collection (schema change): rename/drop keys, then rebuild all of
+    /// its indexes. Runs alone, after everything queued before it has committed.
+    Migrate {
+        collection: CollectionId,
+        renames: Vec<(String, String)>,
+        drops: Vec<String>,
+        indexes: Arc<[IndexSpec]>,
+    },
+    /// Drop every record and index entry of a collection (delete or truncate).
+    DropData { collection: CollectionId },
+}
+
+impl WriteOp {
+    /// Bulk operations scan whole collections and are committed in a group of their own.
+    pub fn is_bulk(&self) -> bool {
+        matches!(self, WriteOp::Migrate { .. } | WriteOp::DropData { .. })
+    }
+}
+
+/// What happened to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// A committed record mutation, as stored in the change log and broadcast after commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    pub seq: Seq,
+    /// Commit time, Unix milliseconds.
+    pub ts: i64,
+    pub collection: CollectionId,
+    pub record: RecordId,
+    pub action: Action,
+    pub before: Option<RecordData>,
+    pub after: Option<RecordData>,
+}
+
+/// Why a transaction was refused or failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum StoreError {
+    #[error("unique index {index} violated on ({})", fields.join(", "))]
+    Unique { index: String, fields: Vec<String> },
+    #[error("record {collection}/{id} already exists")]
+    Exists { collection: CollectionId, id: RecordId },
+    #[error("record {collection}/{id} does not exist")]
+    Missing { collection: CollectionId, id: RecordId },
+    #[error("record {collection}/{id} changed concurrently")]
+    Conflict { collection: CollectionId, id: RecordId },
+    #[error("store is shutting down")]
+    Closed,
+    #[error("storage failure: {0}")]
+    Io(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Closed => crate::error::ApiError::Unavailable,
+            other => crate::error::ApiError::internal(other),
+        }
+    }
+}
