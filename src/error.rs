@@ -16,7 +16,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), params: None }
+        Self {
+            code,
+            message: message.into(),
+            params: None,
+        }
     }
 
     pub fn with_params(mut self, params: Value) -> Self {
@@ -64,10 +68,14 @@ impl FieldErrors {
 
     /// Adds an error under a nested path such as `["fields", "1", "values"]`.
     pub fn add_nested(&mut self, path: &[&str], err: FieldError) {
-        let Some((last, parents)) = path.split_last() else { return };
+        let Some((last, parents)) = path.split_last() else {
+            return;
+        };
         let mut cur = &mut self.0;
         for p in parents {
-            let slot = cur.entry(p.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let slot = cur
+                .entry(p.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !slot.is_object() {
                 return; // an error is already recorded for the parent itself
             }
@@ -102,7 +110,10 @@ impl FieldErrors {
 pub enum ApiError {
     /// 400 with field errors, e.g. "Failed to create record.".
     #[error("{message}")]
-    Validation { message: String, errors: FieldErrors },
+    Validation {
+        message: String,
+        errors: FieldErrors,
+    },
     /// 400 without a specific field (bad JSON, bad query parameter, rule failure on create).
     #[error("{message}")]
     BadRequest { message: String, data: Value },
@@ -135,16 +146,25 @@ pub const MSG_MISSING_COLLECTION: &str = "Missing collection context.";
 
 impl ApiError {
     pub fn validation(message: impl Into<String>, errors: FieldErrors) -> Self {
-        Self::Validation { message: message.into(), errors }
+        Self::Validation {
+            message: message.into(),
+            errors,
+        }
     }
 
     /// A 400 about one field, e.g. a query parameter: `data: {"perPage": {code, message}}`.
     pub fn bad_field(message: impl Into<String>, field: &str, err: FieldError) -> Self {
-        Self::Validation { message: message.into(), errors: FieldErrors::single(field, err) }
+        Self::Validation {
+            message: message.into(),
+            errors: FieldErrors::single(field, err),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::BadRequest { message: message.into(), data: Value::Object(Map::new()) }
+        Self::BadRequest {
+            message: message.into(),
+            data: Value::Object(Map::new()),
+        }
     }
 
     pub fn not_found() -> Self {
@@ -197,10 +217,13 @@ impl poem::error::ResponseError for ApiError {
         if let Self::Internal(detail) = self {
             tracing::error!(error = %detail, "internal error");
         }
-        let mut resp = poem::web::Json(self.body()).with_status(self.status()).into_response();
+        let mut resp = poem::web::Json(self.body())
+            .with_status(self.status())
+            .into_response();
         if let Self::TooManyRequests { retry_after_secs } = self {
             if let Ok(v) = retry_after_secs.to_string().parse() {
-                resp.headers_mut().insert(poem::http::header::RETRY_AFTER, v);
+                resp.headers_mut()
+                    .insert(poem::http::header::RETRY_AFTER, v);
             }
         }
         resp
@@ -216,8 +239,11 @@ mod tests {
         let e = ApiError::bad_field(
             "Failed to create record.",
             "title",
-            FieldError::new("validation_min_text_constraint", "Must be at least 3 character(s).")
-                .with_params(json!({"min": 3})),
+            FieldError::new(
+                "validation_min_text_constraint",
+                "Must be at least 3 character(s).",
+            )
+            .with_params(json!({"min": 3})),
         );
         assert_eq!(
             e.body(),

@@ -46,7 +46,9 @@ string_id!(
 );
 
 /// Position in the change log: gapless and strictly increasing, starting at 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Seq(pub u64);
 

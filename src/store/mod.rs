@@ -1,6 +1,66 @@
 //! The only module that touches sled: key layout, record encoding, the single writer task with
 //! group commit, the change log and index maintenance. Knows nothing about HTTP or schemas.
+//!
+//! [`Store`] is the seam for other engines; [`SledStore`] is the embedded default.
 
+mod codec;
+mod index;
+mod keys;
+mod memcmp;
+mod sled_store;
 mod types;
+mod writer;
 
+#[cfg(test)]
+mod tests;
+
+pub use keys::META_COLLECTION;
+pub use sled_store::{SledStore, StoreOptions};
 pub use types::*;
+
+use crate::ids::{CollectionId, RecordId, Seq};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Typed access to durable state. Reads never wait for the writer; `commit` resolves only once
+/// the transaction is on disk (or refused as a whole).
+pub trait Store: Send + Sync + 'static {
+    fn get_record(
+        &self,
+        collection: &CollectionId,
+        id: &RecordId,
+    ) -> Result<Option<StoredRecord>, StoreError>;
+    /// All records of a collection in id order.
+    fn scan_records<'a>(
+        &'a self,
+        collection: &CollectionId,
+    ) -> Box<dyn Iterator<Item = Result<StoredRecord, StoreError>> + 'a>;
+    fn count_records(&self, collection: &CollectionId) -> Result<usize, StoreError>;
+    /// Record ids of index entries whose leading fields equal `equal`, in index order.
+    fn scan_index<'a>(
+        &'a self,
+        collection: &CollectionId,
+        index: &str,
+        equal: &[Value],
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a>;
+    fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Commits all ops atomically (all or none), durably, in one group commit.
+    fn commit(&self, txn: Vec<WriteOp>) -> BoxFuture<'static, Result<Commit, StoreError>>;
+    /// Up to `limit` change events with seq > `after`, in order.
+    fn changes_since(&self, after: Seq, limit: usize) -> Result<Vec<ChangeEvent>, StoreError>;
+    /// The oldest seq still in the change log.
+    fn oldest_retained(&self) -> Result<Option<Seq>, StoreError>;
+    /// The last committed seq.
+    fn head(&self) -> Seq;
+    /// Committed change events as they happen.
+    fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>>;
+    /// Drains queued writes, flushes, and stops the writer.
+    fn shutdown(&self) -> BoxFuture<'static, ()>;
+}

@@ -25,7 +25,9 @@ pub enum Expect {
     Absent,
     /// Update/delete: the record must exist and still be byte-identical to what the caller read
     /// (optimistic concurrency; the caller retries on [`StoreError::Conflict`]).
-    Unchanged(sled::IVec),
+    Unchanged(Version),
+    /// The record must exist, whatever its content.
+    Present,
     /// Anything goes (used by upsert-style internal writes).
     Any,
 }
@@ -47,20 +49,32 @@ pub enum WriteOp {
         indexes: Arc<[IndexSpec]>,
     },
     /// Fails the transaction with [`StoreError::Missing`] unless the record exists (relation targets).
-    AssertExists { collection: CollectionId, id: RecordId },
+    AssertExists {
+        collection: CollectionId,
+        id: RecordId,
+    },
     /// Store a metadata value (collections, settings, secrets) under `m/<key>`.
-    PutMeta { key: String, value: Vec<u8> },
-    DeleteMeta { key: String },
+    PutMeta {
+        key: String,
+        value: Vec<u8>,
+    },
+    DeleteMeta {
+        key: String,
+    },
     /// Rewrite every record of a collection (schema change): rename/drop keys, then rebuild all of
     /// its indexes. Runs alone, after everything queued before it has committed.
     Migrate {
         collection: CollectionId,
         renames: Vec<(String, String)>,
         drops: Vec<String>,
+        /// Keys set on records that lack them (new fields get their zero value so indexes agree).
+        fills: Vec<(String, serde_json::Value)>,
         indexes: Arc<[IndexSpec]>,
     },
     /// Drop every record and index entry of a collection (delete or truncate).
-    DropData { collection: CollectionId },
+    DropData {
+        collection: CollectionId,
+    },
 }
 
 impl WriteOp {
@@ -68,6 +82,24 @@ impl WriteOp {
     pub fn is_bulk(&self) -> bool {
         matches!(self, WriteOp::Migrate { .. } | WriteOp::DropData { .. })
     }
+}
+
+/// The exact stored form of a record as a caller read it; opaque outside the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version(pub(crate) sled::IVec);
+
+/// A record as read from the store.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub data: RecordData,
+    pub version: Version,
+}
+
+/// The outcome of a committed transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Change events in seq order (empty for metadata-only transactions).
+    pub events: Vec<Arc<ChangeEvent>>,
 }
 
 /// What happened to a record.
@@ -108,11 +140,20 @@ pub enum StoreError {
     #[error("unique index {index} violated on ({})", fields.join(", "))]
     Unique { index: String, fields: Vec<String> },
     #[error("record {collection}/{id} already exists")]
-    Exists { collection: CollectionId, id: RecordId },
+    Exists {
+        collection: CollectionId,
+        id: RecordId,
+    },
     #[error("record {collection}/{id} does not exist")]
-    Missing { collection: CollectionId, id: RecordId },
+    Missing {
+        collection: CollectionId,
+        id: RecordId,
+    },
     #[error("record {collection}/{id} changed concurrently")]
-    Conflict { collection: CollectionId, id: RecordId },
+    Conflict {
+        collection: CollectionId,
+        id: RecordId,
+    },
     #[error("store is shutting down")]
     Closed,
     #[error("storage failure: {0}")]

@@ -1,0 +1,53 @@
+//! Index entries derived from a record: which key a record occupies in each declared index.
+
+use super::keys;
+use super::memcmp;
+use super::types::IndexSpec;
+use crate::ids::{CollectionId, RecordData, RecordId};
+use serde_json::Value;
+
+pub(crate) struct IndexEntry {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+fn is_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// The entry `data` occupies in `spec`, or `None` when a partial index leaves it out.
+pub(crate) fn entries_for(
+    collection: &CollectionId,
+    spec: &IndexSpec,
+    data: &RecordData,
+    id: &RecordId,
+) -> Option<IndexEntry> {
+    if spec.skip_empty.iter().any(|f| is_empty(data.get(f))) {
+        return None;
+    }
+    let mut key = keys::index_prefix(collection, &spec.name);
+    for f in &spec.fields {
+        memcmp::encode(&mut key, data.get(f).unwrap_or(&Value::Null));
+    }
+    // The value is always the record id; non-unique keys also end with it so entries are distinct.
+    if !spec.unique {
+        key.extend_from_slice(id.0.as_bytes());
+    }
+    Some(IndexEntry {
+        key,
+        value: id.0.as_bytes().to_vec(),
+    })
+}
+
+/// Key prefix of the entries of `spec` whose leading fields equal `values`.
+pub fn value_prefix(collection: &CollectionId, index: &str, values: &[Value]) -> Vec<u8> {
+    let mut key = keys::index_prefix(collection, index);
+    for v in values {
+        memcmp::encode(&mut key, v);
+    }
+    key
+}

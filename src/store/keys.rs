@@ -1,0 +1,104 @@
+//! Key layout of the single data tree. Every key starts with a one-byte kind prefix so one sled
+//! batch can atomically touch records, index entries, change-log entries and metadata.
+//!
+//! - `r/<collection>/<record id>`              → encoded record
+//! - `i/<collection>/<index name><values>`     → record id (unique index)
+//! - `i/<collection>/<index name><values><id>` → empty (non-unique index)
+//! - `l/<seq: u64 big-endian>`                 → encoded change event
+//! - `m/<key>`                                 → metadata (collections, secrets, counters)
+//!
+//! Collection ids never contain `/`; index names and values are memcomparable-encoded so they are
+//! self-delimiting.
+
+use super::memcmp;
+use crate::ids::{CollectionId, RecordId, Seq};
+
+pub const RECORD: &[u8] = b"r/";
+pub const INDEX: &[u8] = b"i/";
+pub const LOG: &[u8] = b"l/";
+pub const META: &[u8] = b"m/";
+
+/// Metadata key holding the last committed seq (survives change-log trimming).
+pub const META_SEQ_HEAD: &str = "_seq_head";
+/// Metadata prefix of stored collection definitions.
+pub const META_COLLECTION: &str = "collection/";
+
+fn with_collection(prefix: &[u8], collection: &CollectionId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + collection.0.len() + 1 + 16);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(collection.0.as_bytes());
+    k.push(b'/');
+    k
+}
+
+/// Prefix of all records of a collection.
+pub fn records_prefix(collection: &CollectionId) -> Vec<u8> {
+    with_collection(RECORD, collection)
+}
+
+pub fn record(collection: &CollectionId, id: &RecordId) -> Vec<u8> {
+    let mut k = records_prefix(collection);
+    k.extend_from_slice(id.0.as_bytes());
+    k
+}
+
+/// The record id at the end of a record key.
+pub fn record_id_of(key: &[u8], collection: &CollectionId) -> Option<RecordId> {
+    let prefix_len = RECORD.len() + collection.0.len() + 1;
+    let rest = key.get(prefix_len..)?;
+    std::str::from_utf8(rest).ok().map(RecordId::from)
+}
+
+/// Prefix of all index entries of a collection.
+pub fn indexes_prefix(collection: &CollectionId) -> Vec<u8> {
+    with_collection(INDEX, collection)
+}
+
+/// Prefix of all entries of one index.
+pub fn index_prefix(collection: &CollectionId, index: &str) -> Vec<u8> {
+    let mut k = indexes_prefix(collection);
+    memcmp::encode_str(&mut k, index);
+    k
+}
+
+pub fn log(seq: Seq) -> Vec<u8> {
+    let mut k = Vec::with_capacity(LOG.len() + 8);
+    k.extend_from_slice(LOG);
+    k.extend_from_slice(&seq.0.to_be_bytes());
+    k
+}
+
+pub fn seq_of_log(key: &[u8]) -> Option<Seq> {
+    let bytes: [u8; 8] = key.get(LOG.len()..)?.try_into().ok()?;
+    Some(Seq(u64::from_be_bytes(bytes)))
+}
+
+pub fn meta(key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(META.len() + key.len());
+    k.extend_from_slice(META);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_keys_round_trip_and_do_not_overlap() {
+        let a = CollectionId::from("x");
+        let b = CollectionId::from("x2");
+        let k = record(&a, &RecordId::from("abc"));
+        assert_eq!(record_id_of(&k, &a), Some(RecordId::from("abc")));
+        assert!(k.starts_with(&records_prefix(&a)));
+        assert!(!k.starts_with(&records_prefix(&b)));
+        assert!(!record(&b, &RecordId::from("abc")).starts_with(&records_prefix(&a)));
+    }
+
+    #[test]
+    fn log_keys_sort_by_seq() {
+        assert!(log(Seq(2)) < log(Seq(10)));
+        assert!(log(Seq(255)) < log(Seq(256)));
+        assert_eq!(seq_of_log(&log(Seq(77))), Some(Seq(77)));
+    }
+}

@@ -1,0 +1,249 @@
+//! The embedded sled implementation of [`Store`]: reads go straight to the tree, writes go through
+//! the single writer thread (see `writer.rs`).
+
+use super::codec;
+use super::index::value_prefix;
+use super::keys;
+use super::types::{ChangeEvent, Commit, StoreError, StoredRecord, Version, WriteOp};
+use super::writer::{read_head, Msg, Writer};
+use super::{BoxFuture, Store};
+use crate::ids::{CollectionId, RecordId, Seq};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Wait for fsync before acknowledging a write (`durability = "fsync"`).
+    pub fsync: bool,
+    pub cache_capacity_bytes: u64,
+    /// Change-log retention: keep at least the newest `retain_entries` entries…
+    pub retain_entries: u64,
+    /// …and drop older ones only once they are older than this.
+    pub retain_age: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            fsync: true,
+            cache_capacity_bytes: 64 * 1024 * 1024,
+            retain_entries: 100_000,
+            retain_age: Duration::from_secs(72 * 3600),
+        }
+    }
+}
+
+pub struct SledStore {
+    tree: sled::Tree,
+    tx: mpsc::Sender<Msg>,
+    head: Arc<AtomicU64>,
+    events: broadcast::Sender<Arc<ChangeEvent>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    options: StoreOptions,
+}
+
+impl SledStore {
+    /// Opens (or creates) the data directory and starts the writer thread.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Arc<Self>, StoreError> {
+        let db = sled::Config::new()
+            .path(dir.join("data.sled"))
+            .cache_capacity(options.cache_capacity_bytes)
+            // We flush ourselves, once per group commit; relaxed mode keeps sled's timer.
+            .flush_every_ms(if options.fsync { None } else { Some(500) })
+            .open()?;
+        let tree = db.open_tree("data")?;
+        let head = Arc::new(AtomicU64::new(read_head(&tree)?));
+        let (events, _) = broadcast::channel(8192);
+        let (tx, rx) = mpsc::channel(8192);
+        let writer = Writer {
+            db,
+            tree: tree.clone(),
+            fsync: options.fsync,
+            head: head.clone(),
+            events: events.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("ferrobase-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        Ok(Arc::new(Self {
+            tree,
+            tx,
+            head,
+            events,
+            writer: Mutex::new(Some(handle)),
+            options,
+        }))
+    }
+
+    fn decode_stored(raw: sled::IVec) -> Result<StoredRecord, StoreError> {
+        Ok(StoredRecord {
+            data: codec::decode_record(&raw)?,
+            version: Version(raw),
+        })
+    }
+
+    /// Deletes change-log entries beyond the retention limits; returns how many went.
+    pub fn trim_changelog(&self) -> Result<u64, StoreError> {
+        let head = self.head.load(Ordering::Acquire);
+        let keep_from = head.saturating_sub(self.options.retain_entries) + 1;
+        let cutoff =
+            chrono::Utc::now().timestamp_millis() - self.options.retain_age.as_millis() as i64;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self
+            .tree
+            .range(keys::log(Seq(0))..keys::log(Seq(keep_from)))
+        {
+            let (k, v) = kv?;
+            let ev = codec::decode_event(&v)?;
+            if ev.ts >= cutoff {
+                break;
+            }
+            batch.remove(k);
+            n += 1;
+        }
+        if n > 0 {
+            // Removing log entries is not a write anyone waits for; sled's own flush covers it.
+            self.tree.apply_batch(batch)?;
+        }
+        Ok(n)
+    }
+}
+
+impl Store for SledStore {
+    fn get_record(
+        &self,
+        collection: &CollectionId,
+        id: &RecordId,
+    ) -> Result<Option<StoredRecord>, StoreError> {
+        self.tree
+            .get(keys::record(collection, id))?
+            .map(Self::decode_stored)
+            .transpose()
+    }
+
+    fn scan_records<'a>(
+        &'a self,
+        collection: &CollectionId,
+    ) -> Box<dyn Iterator<Item = Result<StoredRecord, StoreError>> + 'a> {
+        Box::new(
+            self.tree
+                .scan_prefix(keys::records_prefix(collection))
+                .map(|kv| {
+                    kv.map_err(StoreError::from)
+                        .and_then(|(_, v)| Self::decode_stored(v))
+                }),
+        )
+    }
+
+    fn count_records(&self, collection: &CollectionId) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for kv in self
+            .tree
+            .scan_prefix(keys::records_prefix(collection))
+            .keys()
+        {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn scan_index<'a>(
+        &'a self,
+        collection: &CollectionId,
+        index: &str,
+        equal: &[Value],
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a> {
+        let prefix = value_prefix(collection, index, equal);
+        let iter = self.tree.scan_prefix(prefix);
+        let map = move |kv: Result<(sled::IVec, sled::IVec), sled::Error>| -> Result<RecordId, StoreError> {
+            // Every index entry stores the record id as its value.
+            let (_, v) = kv?;
+            String::from_utf8(v.to_vec()).map(RecordId).map_err(|e| StoreError::Io(e.to_string()))
+        };
+        if reverse {
+            Box::new(iter.rev().map(map))
+        } else {
+            Box::new(iter.map(map))
+        }
+    }
+
+    fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(keys::meta(key))?.map(|v| v.to_vec()))
+    }
+
+    fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let full = keys::meta(prefix);
+        let mut out = Vec::new();
+        for kv in self.tree.scan_prefix(&full) {
+            let (k, v) = kv?;
+            let name = String::from_utf8_lossy(&k[keys::META.len()..]).into_owned();
+            out.push((name, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn commit(&self, txn: Vec<WriteOp>) -> BoxFuture<'static, Result<Commit, StoreError>> {
+        let tx = self.tx.clone();
+        Box::pin(async move {
+            let (reply, rx) = oneshot::channel();
+            tx.send(Msg::Write(txn, reply))
+                .await
+                .map_err(|_| StoreError::Closed)?;
+            rx.await.map_err(|_| StoreError::Closed)?
+        })
+    }
+
+    fn changes_since(&self, after: Seq, limit: usize) -> Result<Vec<ChangeEvent>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self
+            .tree
+            .range(keys::log(Seq(after.0.saturating_add(1)))..)
+            .take(limit)
+        {
+            let (k, v) = kv?;
+            if !k.starts_with(keys::LOG) {
+                break;
+            }
+            out.push(codec::decode_event(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn oldest_retained(&self) -> Result<Option<Seq>, StoreError> {
+        match self.tree.scan_prefix(keys::LOG).next() {
+            Some(kv) => Ok(keys::seq_of_log(&kv?.0)),
+            None => Ok(None),
+        }
+    }
+
+    fn head(&self) -> Seq {
+        Seq(self.head.load(Ordering::Acquire))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
+        self.events.subscribe()
+    }
+
+    fn shutdown(&self) -> BoxFuture<'static, ()> {
+        let tx = self.tx.clone();
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        Box::pin(async move {
+            let (done, rx) = oneshot::channel();
+            if tx.send(Msg::Shutdown(done)).await.is_ok() {
+                let _ = rx.await;
+            }
+            if let Some(h) = handle {
+                let _ = tokio::task::spawn_blocking(move || h.join()).await;
+            }
+        })
+    }
+}

@@ -1,0 +1,291 @@
+//! Store tests: atomicity, uniqueness under concurrency, gapless change log, persistence.
+
+use super::*;
+use crate::ids::{CollectionId, RecordData, RecordId, Seq};
+use serde_json::json;
+use std::sync::Arc;
+
+fn coll() -> CollectionId {
+    CollectionId::from("pbc_1")
+}
+
+fn specs() -> Arc<[IndexSpec]> {
+    Arc::from(vec![
+        IndexSpec {
+            name: "idx_email".into(),
+            unique: true,
+            fields: vec!["email".into()],
+            skip_empty: vec!["email".into()],
+        },
+        IndexSpec {
+            name: "idx_cat".into(),
+            unique: false,
+            fields: vec!["cat".into()],
+            skip_empty: vec![],
+        },
+    ])
+}
+
+fn data(id: &str, email: &str, cat: &str) -> RecordData {
+    match json!({"id": id, "email": email, "cat": cat}) {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+fn put(id: &str, email: &str, cat: &str) -> WriteOp {
+    WriteOp::PutRecord {
+        collection: coll(),
+        id: RecordId::from(id),
+        data: data(id, email, cat),
+        expect: Expect::Absent,
+        indexes: specs(),
+    }
+}
+
+fn open(dir: &std::path::Path) -> Arc<SledStore> {
+    SledStore::open(dir, StoreOptions::default()).expect("open store")
+}
+
+#[tokio::test]
+async fn commit_is_atomic_and_logged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store
+        .commit(vec![put("a", "a@x.io", "c1"), put("b", "b@x.io", "c1")])
+        .await
+        .expect("commit");
+    // Second txn fails on its second op: nothing of it may land.
+    let err = store
+        .commit(vec![put("c", "c@x.io", "c2"), put("d", "a@x.io", "c2")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unique { .. }));
+    assert!(store
+        .get_record(&coll(), &RecordId::from("c"))
+        .expect("get")
+        .is_none());
+    assert_eq!(store.count_records(&coll()).expect("count"), 2);
+    assert_eq!(store.head(), Seq(2));
+    let log = store.changes_since(Seq(0), 10).expect("log");
+    assert_eq!(log.iter().map(|e| e.seq.0).collect::<Vec<_>>(), vec![1, 2]);
+    let ids: Vec<_> = store
+        .scan_index(&coll(), "idx_cat", &[json!("c1")], false)
+        .collect::<Result<Vec<_>, _>>()
+        .expect("scan");
+    assert_eq!(ids, vec![RecordId::from("a"), RecordId::from("b")]);
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_unique_creates_exactly_one_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.commit(vec![put(&format!("r{i}"), "same@x.io", "c")])
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(_) => ok += 1,
+            Err(StoreError::Unique { index, .. }) => assert_eq!(index, "idx_email"),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    // Seqs stay gapless even though 49 transactions were rolled back.
+    assert_eq!(store.head(), Seq(1));
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn partial_index_skips_empty_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store
+        .commit(vec![put("a", "", "c"), put("b", "", "c")])
+        .await
+        .expect("empty emails do not collide");
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn update_moves_index_entries_and_checks_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store
+        .commit(vec![put("a", "a@x.io", "c1")])
+        .await
+        .expect("create");
+    let cur = store
+        .get_record(&coll(), &RecordId::from("a"))
+        .expect("get")
+        .expect("exists");
+    let update = |expect| WriteOp::PutRecord {
+        collection: coll(),
+        id: RecordId::from("a"),
+        data: data("a", "new@x.io", "c2"),
+        expect,
+        indexes: specs(),
+    };
+    store
+        .commit(vec![update(Expect::Unchanged(cur.version.clone()))])
+        .await
+        .expect("update");
+    let stale = store
+        .commit(vec![update(Expect::Unchanged(cur.version))])
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict { .. }));
+    let c1: Vec<_> = store
+        .scan_index(&coll(), "idx_cat", &[json!("c1")], false)
+        .collect();
+    let c2: Vec<_> = store
+        .scan_index(&coll(), "idx_cat", &[json!("c2")], false)
+        .collect();
+    assert_eq!((c1.len(), c2.len()), (0, 1));
+    // The old unique value is free again.
+    store
+        .commit(vec![put("b", "a@x.io", "c1")])
+        .await
+        .expect("old email reusable");
+    let ev = store.changes_since(Seq(1), 1).expect("log").remove(0);
+    assert_eq!(ev.action, Action::Update);
+    assert_eq!(ev.before.expect("before")["email"], "a@x.io");
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn data_and_seq_survive_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(dir.path());
+        store
+            .commit(vec![put("a", "a@x.io", "c")])
+            .await
+            .expect("create");
+        store
+            .commit(vec![WriteOp::PutMeta {
+                key: "k".into(),
+                value: b"v".to_vec(),
+            }])
+            .await
+            .expect("meta");
+        store.shutdown().await;
+    }
+    let store = open(dir.path());
+    assert_eq!(store.head(), Seq(1));
+    assert!(store
+        .get_record(&coll(), &RecordId::from("a"))
+        .expect("get")
+        .is_some());
+    assert_eq!(store.get_meta("k").expect("meta"), Some(b"v".to_vec()));
+    let ev = store
+        .commit(vec![put("b", "b@x.io", "c")])
+        .await
+        .expect("create");
+    assert_eq!(ev.events[0].seq, Seq(2));
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store
+        .commit(vec![put("a", "a@x.io", "c1"), put("b", "b@x.io", "c1")])
+        .await
+        .expect("create");
+    let new_specs: Arc<[IndexSpec]> = Arc::from(vec![IndexSpec {
+        name: "idx_kind".into(),
+        unique: false,
+        fields: vec!["kind".into()],
+        skip_empty: vec![],
+    }]);
+    store
+        .commit(vec![WriteOp::Migrate {
+            collection: coll(),
+            renames: vec![("cat".into(), "kind".into())],
+            drops: vec!["email".into()],
+            fills: vec![("n".into(), json!(0))],
+            indexes: new_specs.clone(),
+        }])
+        .await
+        .expect("migrate");
+    let a = store
+        .get_record(&coll(), &RecordId::from("a"))
+        .expect("get")
+        .expect("a");
+    assert_eq!(
+        serde_json::Value::Object(a.data),
+        json!({"id":"a","kind":"c1","n":0})
+    );
+    assert_eq!(
+        store
+            .scan_index(&coll(), "idx_kind", &[json!("c1")], false)
+            .count(),
+        2
+    );
+    assert_eq!(store.scan_index(&coll(), "idx_cat", &[], false).count(), 0);
+    // A unique index that existing data violates is refused and nothing changes.
+    let uniq: Arc<[IndexSpec]> = Arc::from(vec![IndexSpec {
+        name: "u".into(),
+        unique: true,
+        fields: vec!["kind".into()],
+        skip_empty: vec![],
+    }]);
+    let err = store
+        .commit(vec![WriteOp::Migrate {
+            collection: coll(),
+            renames: vec![],
+            drops: vec![],
+            fills: vec![],
+            indexes: uniq,
+        }])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unique { .. }));
+    assert_eq!(
+        store
+            .scan_index(&coll(), "idx_kind", &[json!("c1")], false)
+            .count(),
+        2
+    );
+    store
+        .commit(vec![WriteOp::DropData { collection: coll() }])
+        .await
+        .expect("drop");
+    assert_eq!(store.count_records(&coll()).expect("count"), 0);
+    assert_eq!(store.scan_index(&coll(), "idx_kind", &[], false).count(), 0);
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn subscribers_see_committed_events_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut rx = store.subscribe();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.commit(vec![put(&format!("r{i}"), &format!("{i}@x.io"), "c")])
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("commit");
+    }
+    let mut last = 0;
+    for _ in 0..20 {
+        let ev = rx.recv().await.expect("event");
+        assert_eq!(ev.seq.0, last + 1);
+        last = ev.seq.0;
+    }
+    store.shutdown().await;
+}

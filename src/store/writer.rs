@@ -1,0 +1,504 @@
+//! The single writer: one OS thread drains queued transactions, validates each against committed
+//! state plus everything staged before it in the same group, writes the whole group as ONE sled
+//! batch, flushes ONCE, and only then answers the waiters and publishes change events.
+
+use super::codec;
+use super::index::{entries_for, IndexEntry};
+use super::keys;
+use super::types::{Action, ChangeEvent, Commit, Expect, IndexSpec, StoreError, Version, WriteOp};
+use crate::ids::{RecordData, Seq};
+use sled::IVec;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Most transactions committed in one group (one batch + one flush).
+const MAX_GROUP: usize = 2048;
+
+pub(crate) type Reply = oneshot::Sender<Result<Commit, StoreError>>;
+
+pub(crate) enum Msg {
+    Write(Vec<WriteOp>, Reply),
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub(crate) struct Writer {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+    pub fsync: bool,
+    pub head: Arc<AtomicU64>,
+    pub events: broadcast::Sender<Arc<ChangeEvent>>,
+}
+
+/// Pending writes of the current group layered over the tree, with an undo log so one failing
+/// transaction can be rolled back without disturbing the others.
+struct Overlay<'a> {
+    tree: &'a sled::Tree,
+    writes: BTreeMap<Vec<u8>, Option<IVec>>,
+    undo: Vec<(Vec<u8>, Option<Option<IVec>>)>,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(tree: &'a sled::Tree) -> Self {
+        Self {
+            tree,
+            writes: BTreeMap::new(),
+            undo: Vec::new(),
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(self.tree.get(key)?),
+        }
+    }
+
+    fn set(&mut self, key: Vec<u8>, value: Option<IVec>) {
+        let prev = self.writes.insert(key.clone(), value);
+        self.undo.push((key, prev));
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: impl Into<IVec>) {
+        self.set(key, Some(value.into()));
+    }
+
+    fn del(&mut self, key: Vec<u8>) {
+        self.set(key, None);
+    }
+
+    fn begin(&mut self) {
+        self.undo.clear();
+    }
+
+    fn rollback(&mut self) {
+        while let Some((key, prev)) = self.undo.pop() {
+            match prev {
+                Some(v) => self.writes.insert(key, v),
+                None => self.writes.remove(&key),
+            };
+        }
+    }
+
+    fn into_batch(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.writes {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        batch
+    }
+}
+
+impl Writer {
+    /// Runs until a shutdown message arrives or every sender is gone; then flushes.
+    pub fn run(self, mut rx: mpsc::Receiver<Msg>) {
+        let mut pending: Option<Msg> = None;
+        loop {
+            let first = match pending.take() {
+                Some(m) => m,
+                None => match rx.blocking_recv() {
+                    Some(m) => m,
+                    None => break,
+                },
+            };
+            let (txn, reply) = match first {
+                Msg::Write(txn, reply) => (txn, reply),
+                Msg::Shutdown(done) => {
+                    self.final_flush();
+                    let _ = done.send(());
+                    return;
+                }
+            };
+            let mut group = vec![(txn, reply)];
+            // A bulk transaction scans whole collections: it commits alone.
+            if !group[0].0.iter().any(WriteOp::is_bulk) {
+                while group.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(Msg::Write(t, r)) if t.iter().any(WriteOp::is_bulk) => {
+                            pending = Some(Msg::Write(t, r));
+                            break;
+                        }
+                        Ok(Msg::Write(t, r)) => group.push((t, r)),
+                        Ok(other) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.commit_group(group);
+        }
+        self.final_flush();
+    }
+
+    fn final_flush(&self) {
+        if let Err(e) = self.db.flush() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+
+    fn commit_group(&self, group: Vec<(Vec<WriteOp>, Reply)>) {
+        let start_seq = self.head.load(Ordering::Acquire);
+        let mut seq = start_seq;
+        let ts = chrono::Utc::now().timestamp_millis();
+        let mut overlay = Overlay::new(&self.tree);
+        let mut outcomes: Vec<(Reply, Result<Vec<ChangeEvent>, StoreError>)> =
+            Vec::with_capacity(group.len());
+        for (txn, reply) in group {
+            overlay.begin();
+            let txn_start = seq;
+            let mut events = Vec::new();
+            let res = txn
+                .into_iter()
+                .try_for_each(|op| apply(&mut overlay, op, &mut seq, ts, &mut events));
+            match res {
+                Ok(()) => outcomes.push((reply, Ok(events))),
+                Err(e) => {
+                    overlay.rollback();
+                    seq = txn_start;
+                    outcomes.push((reply, Err(e)));
+                }
+            }
+        }
+        if seq != start_seq {
+            overlay.put(keys::meta(keys::META_SEQ_HEAD), seq.to_be_bytes().to_vec());
+        }
+        let durable = self
+            .tree
+            .apply_batch(overlay.into_batch())
+            .map_err(StoreError::from)
+            .and_then(|()| {
+                if self.fsync {
+                    self.db.flush().map(|_| ()).map_err(StoreError::from)
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(e) = durable {
+            tracing::error!(error = %e, "group commit failed");
+            // The batch may or may not be on disk; re-read the head so seqs stay gapless.
+            let head = read_head(&self.tree).unwrap_or(start_seq);
+            self.head.store(head, Ordering::Release);
+            for (reply, _) in outcomes {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
+        self.head.store(seq, Ordering::Release);
+        for (reply, res) in outcomes {
+            let res = res.map(|events| {
+                let events: Vec<Arc<ChangeEvent>> = events.into_iter().map(Arc::new).collect();
+                for ev in &events {
+                    // No receivers is fine; lagging receivers catch up from the log.
+                    let _ = self.events.send(ev.clone());
+                }
+                Commit { events }
+            });
+            let _ = reply.send(res);
+        }
+    }
+}
+
+/// The last committed seq recorded in the tree.
+pub(crate) fn read_head(tree: &sled::Tree) -> Result<u64, StoreError> {
+    let from_meta = tree
+        .get(keys::meta(keys::META_SEQ_HEAD))?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    let from_log = match tree.scan_prefix(keys::LOG).next_back() {
+        Some(kv) => keys::seq_of_log(&kv?.0).map(|s| s.0).unwrap_or(0),
+        None => 0,
+    };
+    Ok(from_meta.max(from_log))
+}
+
+fn check_expect(
+    current: &Option<IVec>,
+    expect: &Expect,
+    missing: impl Fn() -> StoreError,
+    exists: impl Fn() -> StoreError,
+    conflict: impl Fn() -> StoreError,
+) -> Result<(), StoreError> {
+    match (expect, current) {
+        (Expect::Any, _) => Ok(()),
+        (Expect::Absent, None) => Ok(()),
+        (Expect::Absent, Some(_)) => Err(exists()),
+        (Expect::Present, Some(_)) => Ok(()),
+        (Expect::Present | Expect::Unchanged(_), None) => Err(missing()),
+        (Expect::Unchanged(Version(v)), Some(cur)) if v == cur => Ok(()),
+        (Expect::Unchanged(_), Some(_)) => Err(conflict()),
+    }
+}
+
+fn apply(
+    ov: &mut Overlay<'_>,
+    op: WriteOp,
+    seq: &mut u64,
+    ts: i64,
+    events: &mut Vec<ChangeEvent>,
+) -> Result<(), StoreError> {
+    match op {
+        WriteOp::PutRecord {
+            collection,
+            id,
+            data,
+            expect,
+            indexes,
+        } => {
+            let key = keys::record(&collection, &id);
+            let current = ov.get(&key)?;
+            check_expect(
+                &current,
+                &expect,
+                || StoreError::Missing {
+                    collection: collection.clone(),
+                    id: id.clone(),
+                },
+                || StoreError::Exists {
+                    collection: collection.clone(),
+                    id: id.clone(),
+                },
+                || StoreError::Conflict {
+                    collection: collection.clone(),
+                    id: id.clone(),
+                },
+            )?;
+            let before = current.as_deref().map(codec::decode_record).transpose()?;
+            if let Some(old) = &before {
+                remove_index_entries(ov, &collection, &indexes, old, &id);
+            }
+            add_index_entries(ov, &collection, &indexes, &data, &id)?;
+            ov.put(key, codec::encode_record(&data));
+            let action = if before.is_some() {
+                Action::Update
+            } else {
+                Action::Create
+            };
+            log_event(
+                ov,
+                seq,
+                ts,
+                events,
+                ChangeEvent {
+                    seq: Seq(0),
+                    ts,
+                    collection,
+                    record: id,
+                    action,
+                    before,
+                    after: Some(data),
+                },
+            );
+        }
+        WriteOp::DeleteRecord {
+            collection,
+            id,
+            expect,
+            indexes,
+        } => {
+            let key = keys::record(&collection, &id);
+            let current = ov.get(&key)?;
+            let expect = if matches!(expect, Expect::Any) {
+                Expect::Present
+            } else {
+                expect
+            };
+            check_expect(
+                &current,
+                &expect,
+                || StoreError::Missing {
+                    collection: collection.clone(),
+                    id: id.clone(),
+                },
+                || StoreError::Exists {
+                    collection: collection.clone(),
+                    id: id.clone(),
+                },
+                || StoreError::Conflict {
+                    collection: collection.clone(),
+                    id: id.clone(),
+                },
+            )?;
+            let before = current.as_deref().map(codec::decode_record).transpose()?;
+            if let Some(old) = &before {
+                remove_index_entries(ov, &collection, &indexes, old, &id);
+            }
+            ov.del(key);
+            log_event(
+                ov,
+                seq,
+                ts,
+                events,
+                ChangeEvent {
+                    seq: Seq(0),
+                    ts,
+                    collection,
+                    record: id,
+                    action: Action::Delete,
+                    before,
+                    after: None,
+                },
+            );
+        }
+        WriteOp::AssertExists { collection, id } => {
+            if ov.get(&keys::record(&collection, &id))?.is_none() {
+                return Err(StoreError::Missing { collection, id });
+            }
+        }
+        WriteOp::PutMeta { key, value } => ov.put(keys::meta(&key), value),
+        WriteOp::DeleteMeta { key } => ov.del(keys::meta(&key)),
+        WriteOp::Migrate {
+            collection,
+            renames,
+            drops,
+            fills,
+            indexes,
+        } => {
+            migrate(ov, &collection, &renames, &drops, &fills, &indexes)?;
+        }
+        WriteOp::DropData { collection } => {
+            for prefix in [
+                keys::records_prefix(&collection),
+                keys::indexes_prefix(&collection),
+            ] {
+                let doomed: Vec<Vec<u8>> = scan_merged(ov, &prefix)?
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect();
+                for k in doomed {
+                    ov.del(k);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn log_event(
+    ov: &mut Overlay<'_>,
+    seq: &mut u64,
+    ts: i64,
+    events: &mut Vec<ChangeEvent>,
+    mut ev: ChangeEvent,
+) {
+    *seq += 1;
+    ev.seq = Seq(*seq);
+    ev.ts = ts;
+    ov.put(keys::log(ev.seq), codec::encode_event(&ev));
+    events.push(ev);
+}
+
+fn remove_index_entries(
+    ov: &mut Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+    indexes: &[IndexSpec],
+    data: &RecordData,
+    id: &crate::ids::RecordId,
+) {
+    for spec in indexes {
+        if let Some(IndexEntry { key, .. }) = entries_for(collection, spec, data, id) {
+            ov.del(key);
+        }
+    }
+}
+
+fn add_index_entries(
+    ov: &mut Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+    indexes: &[IndexSpec],
+    data: &RecordData,
+    id: &crate::ids::RecordId,
+) -> Result<(), StoreError> {
+    for spec in indexes {
+        let Some(IndexEntry { key, value }) = entries_for(collection, spec, data, id) else {
+            continue;
+        };
+        if spec.unique {
+            if let Some(owner) = ov.get(&key)? {
+                if owner.as_ref() != id.0.as_bytes() {
+                    return Err(StoreError::Unique {
+                        index: spec.name.clone(),
+                        fields: spec.fields.clone(),
+                    });
+                }
+            }
+        }
+        ov.put(key, value);
+    }
+    Ok(())
+}
+
+/// Committed entries under `prefix` merged with the group's staged writes.
+fn scan_merged(ov: &Overlay<'_>, prefix: &[u8]) -> Result<Vec<(Vec<u8>, IVec)>, StoreError> {
+    let mut merged: BTreeMap<Vec<u8>, IVec> = BTreeMap::new();
+    for kv in ov.tree.scan_prefix(prefix) {
+        let (k, v) = kv?;
+        merged.insert(k.to_vec(), v);
+    }
+    for (k, v) in ov.writes.range(prefix.to_vec()..) {
+        if !k.starts_with(prefix) {
+            break;
+        }
+        match v {
+            Some(v) => merged.insert(k.clone(), v.clone()),
+            None => merged.remove(k),
+        };
+    }
+    Ok(merged.into_iter().collect())
+}
+
+fn migrate(
+    ov: &mut Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+    renames: &[(String, String)],
+    drops: &[String],
+    fills: &[(String, serde_json::Value)],
+    indexes: &[IndexSpec],
+) -> Result<(), StoreError> {
+    for (k, _) in scan_merged(ov, &keys::indexes_prefix(collection))? {
+        ov.del(k);
+    }
+    let mut unique_owners: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    for (key, raw) in scan_merged(ov, &keys::records_prefix(collection))? {
+        let Some(id) = keys::record_id_of(&key, collection) else {
+            continue;
+        };
+        let mut data = codec::decode_record(&raw)?;
+        for (from, to) in renames {
+            if let Some(v) = data.remove(from) {
+                data.insert(to.clone(), v);
+            }
+        }
+        for d in drops {
+            data.remove(d);
+        }
+        for (name, zero) in fills {
+            data.entry(name.clone()).or_insert_with(|| zero.clone());
+        }
+        for spec in indexes {
+            let Some(IndexEntry { key: ikey, value }) = entries_for(collection, spec, &data, &id)
+            else {
+                continue;
+            };
+            if spec.unique {
+                if let Some(prev) = unique_owners.insert(ikey.clone(), id.0.as_bytes().to_vec()) {
+                    if prev != id.0.as_bytes() {
+                        return Err(StoreError::Unique {
+                            index: spec.name.clone(),
+                            fields: spec.fields.clone(),
+                        });
+                    }
+                }
+            }
+            ov.put(ikey, value);
+        }
+        ov.put(key, codec::encode_record(&data));
+    }
+    Ok(())
+}
