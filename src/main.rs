@@ -1,10 +1,56 @@
 //! Ferrobase: a self-hosted backend-as-a-service in one binary.
 
-#![allow(dead_code)]
-
+mod api;
+mod app;
+mod auth;
+mod cli;
+mod config;
 mod error;
 mod ids;
+mod records;
 mod schema;
+mod serve;
 mod store;
 
-fn main() {}
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if let cli::Command::Version = cli.command {
+        println!("ferrobase {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let config = match config::Config::load(&cli.overrides()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    serve::init_tracing(&config.log.level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve { .. } => serve::serve(config).await,
+            cli::Command::Superuser { action } => serve::superuser(config, action).await,
+            cli::Command::Version => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

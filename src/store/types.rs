@@ -53,6 +53,12 @@ pub enum WriteOp {
         collection: CollectionId,
         id: RecordId,
     },
+    /// Fails with [`StoreError::Conflict`] unless metadata `key` still holds exactly `version`'s
+    /// bytes: a record write prepared against one schema cannot commit after the schema changed.
+    AssertMeta {
+        key: String,
+        expected: Version,
+    },
     /// Store a metadata value (collections, settings, secrets) under `m/<key>`.
     PutMeta {
         key: String,
@@ -87,6 +93,18 @@ impl WriteOp {
 /// The exact stored form of a record as a caller read it; opaque outside the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version(pub(crate) sled::IVec);
+
+impl Version {
+    /// The version a record will have once `data` is stored (for writes staged in a batch).
+    pub fn of(data: &RecordData) -> Self {
+        Version(sled::IVec::from(super::codec::encode_record(data)))
+    }
+
+    /// The version of raw stored bytes (metadata).
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        Version(sled::IVec::from(bytes))
+    }
+}
 
 /// A record as read from the store.
 #[derive(Debug, Clone)]
@@ -137,8 +155,13 @@ pub struct ChangeEvent {
 /// Why a transaction was refused or failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum StoreError {
-    #[error("unique index {index} violated on ({})", fields.join(", "))]
-    Unique { index: String, fields: Vec<String> },
+    #[error("unique index {index} violated on ({}) by {collection}/{id}", fields.join(", "))]
+    Unique {
+        collection: CollectionId,
+        id: RecordId,
+        index: String,
+        fields: Vec<String>,
+    },
     #[error("record {collection}/{id} already exists")]
     Exists {
         collection: CollectionId,

@@ -351,6 +351,14 @@ fn apply(
                 return Err(StoreError::Missing { collection, id });
             }
         }
+        WriteOp::AssertMeta { key, expected } => {
+            if ov.get(&keys::meta(&key))?.as_ref() != Some(&expected.0) {
+                return Err(StoreError::Conflict {
+                    collection: key.as_str().into(),
+                    id: "".into(),
+                });
+            }
+        }
         WriteOp::PutMeta { key, value } => ov.put(keys::meta(&key), value),
         WriteOp::DeleteMeta { key } => ov.del(keys::meta(&key)),
         WriteOp::Migrate {
@@ -423,6 +431,8 @@ fn add_index_entries(
             if let Some(owner) = ov.get(&key)? {
                 if owner.as_ref() != id.0.as_bytes() {
                     return Err(StoreError::Unique {
+                        collection: collection.clone(),
+                        id: id.clone(),
                         index: spec.name.clone(),
                         fields: spec.fields.clone(),
                     });
@@ -490,6 +500,8 @@ fn migrate(
                 if let Some(prev) = unique_owners.insert(ikey.clone(), id.0.as_bytes().to_vec()) {
                     if prev != id.0.as_bytes() {
                         return Err(StoreError::Unique {
+                            collection: collection.clone(),
+                            id: id.clone(),
                             index: spec.name.clone(),
                             fields: spec.fields.clone(),
                         });

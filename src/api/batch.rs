@@ -1,0 +1,69 @@
+//! `POST /api/batch` (JSON, or multipart with an `@jsonPayload` part as the SDK sends it).
+
+use super::body;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldError};
+use crate::records::{self, BatchItem, Request as Input};
+use poem::web::{Data, Json};
+use poem::{handler, Body, Request};
+use serde_json::Value;
+use std::sync::Arc;
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::bad_field(
+        "Invalid batch request data.",
+        "requests",
+        FieldError::new("validation_invalid_value", message),
+    )
+}
+
+fn parse_items(data: &serde_json::Map<String, Value>) -> Result<Vec<BatchItem>, ApiError> {
+    let Some(list) = data.get("requests") else {
+        return Err(ApiError::bad_field(
+            "Invalid batch request data.",
+            "requests",
+            FieldError::required(),
+        ));
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| invalid("requests must be an array."))?;
+    list.iter()
+        .map(|r| {
+            let method = r
+                .get("method")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("Each request needs a method."))?;
+            let url = r
+                .get("url")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("Each request needs a url."))?;
+            let body = match r.get("body") {
+                None | Some(Value::Null) => serde_json::Map::new(),
+                Some(Value::Object(m)) => m.clone(),
+                Some(_) => return Err(invalid("A request body must be an object.")),
+            };
+            Ok(BatchItem {
+                method: method.to_string(),
+                url: url.to_string(),
+                body: Input {
+                    data: body,
+                    from_form: false,
+                },
+            })
+        })
+        .collect()
+}
+
+#[handler]
+pub async fn batch(
+    app: Data<&Arc<App>>,
+    req: &Request,
+    body: Body,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let input = body::read(req, body, super::body_limit(&app)).await?;
+    let items = parse_items(&input.data)?;
+    Ok(Json(records::batch(&app, &items, &caller).await?))
+}

@@ -1,0 +1,144 @@
+//! The HTTP surface: one file per endpoint family. Handlers parse, call one service function and
+//! render; the middleware here adds PocketBase's headers, CORS, and the error envelope for
+//! everything (including poem's own 404/405s).
+
+mod auth;
+mod batch;
+pub mod body;
+mod collections;
+mod health;
+mod records;
+
+use crate::app::App;
+use crate::error::ApiError;
+use poem::http::{header, HeaderValue, Method, StatusCode};
+use poem::{get, post, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use std::sync::Arc;
+
+/// Builds the whole HTTP application.
+pub fn routes(app: Arc<App>) -> impl Endpoint {
+    Route::new()
+        .at("/api/health", get(health::health).head(health::health))
+        .at(
+            "/api/collections",
+            get(collections::list).post(collections::create),
+        )
+        .at("/api/collections/import", poem::put(collections::import))
+        .at(
+            "/api/collections/:c",
+            get(collections::view)
+                .patch(collections::update)
+                .delete(collections::delete),
+        )
+        .at(
+            "/api/collections/:c/truncate",
+            poem::delete(collections::truncate),
+        )
+        .at(
+            "/api/collections/:c/records",
+            get(records::list).head(records::list).post(records::create),
+        )
+        .at(
+            "/api/collections/:c/records/:id",
+            get(records::view)
+                .patch(records::update)
+                .delete(records::delete),
+        )
+        .at(
+            "/api/collections/:c/auth-with-password",
+            post(auth::auth_with_password),
+        )
+        .at("/api/collections/:c/auth-refresh", post(auth::auth_refresh))
+        .at("/api/batch", post(batch::batch))
+        .data(app)
+        .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
+        .around(cors_and_headers)
+}
+
+/// Renders any error as the PocketBase envelope.
+fn envelope(result: poem::Result<Response>) -> Response {
+    match result {
+        Ok(resp) => resp,
+        Err(err) => {
+            if let Some(api) = err.downcast_ref::<ApiError>() {
+                return poem::error::ResponseError::as_response(api);
+            }
+            let api = match err.status() {
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ApiError::not_found(),
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: 0 },
+                s if s.is_client_error() => ApiError::bad_request(err.to_string()),
+                _ => ApiError::internal(err.to_string()),
+            };
+            poem::error::ResponseError::as_response(&api)
+        }
+    }
+}
+
+/// PocketBase's security headers and permissive CORS (preflight answered with 204).
+async fn cors_and_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let origin = req.header("origin").is_some();
+    let preflight =
+        req.method() == Method::OPTIONS && req.header("access-control-request-method").is_some();
+    let mut resp = if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+        );
+        if let Some(v) = req.headers().get("access-control-request-headers") {
+            h.insert("access-control-allow-headers", v.clone());
+        }
+        h.insert(
+            header::VARY,
+            HeaderValue::from_static(
+                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            ),
+        );
+        r
+    } else {
+        let mut r = ep
+            .call(req)
+            .await
+            .map(IntoResponse::into_response)
+            .unwrap_or_else(|e| e.into_response());
+        r.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Origin"));
+        r
+    };
+    let h = resp.headers_mut();
+    if origin || preflight {
+        h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    }
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+    h.insert(
+        "x-xss-protection",
+        HeaderValue::from_static("1; mode=block"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    Ok(resp)
+}
+
+/// Superuser-only endpoints: guests get 401, other auth records 403.
+pub fn require_superuser(caller: &crate::auth::Caller) -> Result<(), ApiError> {
+    use crate::auth::Caller;
+    match caller {
+        Caller::Superuser(_) | Caller::System => Ok(()),
+        Caller::Record(_) => Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into())),
+        Caller::Guest => Err(ApiError::Unauthorized(
+            crate::error::MSG_AUTH_REQUIRED.into(),
+        )),
+    }
+}
+
+/// The configured body limit.
+pub fn body_limit(app: &App) -> usize {
+    app.config.server.body_limit
+}

@@ -1,0 +1,87 @@
+//! Record CRUD endpoints: `/api/collections/{c}/records[/{id}]`.
+
+use super::body;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::records::{self, ListParams};
+use poem::http::StatusCode;
+use poem::web::{Data, Json, Path, Query};
+use poem::{handler, Body, IntoResponse, Request, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+    sort: Option<String>,
+    skip_total: Option<String>,
+    filter: Option<String>,
+    expand: Option<String>,
+    fields: Option<String>,
+}
+
+#[handler]
+pub async fn list(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+    Query(q): Query<ListQuery>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let params = ListParams {
+        page: q.page,
+        per_page: q.per_page,
+        sort: q.sort,
+        skip_total: q.skip_total,
+        filter: q.filter,
+        expand: q.expand,
+        fields: q.fields,
+    };
+    Ok(Json(records::list(&app, &c, &params, &caller)?.0))
+}
+
+#[handler]
+pub async fn view(
+    app: Data<&Arc<App>>,
+    Path((c, id)): Path<(String, String)>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(records::view(&app, &c, &id, &caller)?))
+}
+
+#[handler]
+pub async fn create(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+    req: &Request,
+    body: Body,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let input = body::read(req, body, super::body_limit(&app)).await?;
+    Ok(Json(records::create(&app, &c, &input, &caller).await?))
+}
+
+#[handler]
+pub async fn update(
+    app: Data<&Arc<App>>,
+    Path((c, id)): Path<(String, String)>,
+    req: &Request,
+    body: Body,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let input = body::read(req, body, super::body_limit(&app)).await?;
+    Ok(Json(records::update(&app, &c, &id, &input, &caller).await?))
+}
+
+#[handler]
+pub async fn delete(
+    app: Data<&Arc<App>>,
+    Path((c, id)): Path<(String, String)>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    records::delete(&app, &c, &id, &caller).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,66 @@
+//! `App`: the shared state every request handler sees — config, store, collection registry.
+
+use crate::config::{Config, Durability};
+use crate::schema::Registry;
+use crate::store::{SledStore, Store, StoreOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub schema: Registry,
+    sled: Arc<SledStore>,
+}
+
+impl App {
+    /// Opens the data dir, loads collections and starts background maintenance.
+    pub async fn open(config: Config) -> Result<Arc<Self>, String> {
+        std::fs::create_dir_all(&config.server.dir).map_err(|e| {
+            format!(
+                "cannot create data dir {}: {e}",
+                config.server.dir.display()
+            )
+        })?;
+        let options = StoreOptions {
+            fsync: config.store.durability == Durability::Fsync,
+            cache_capacity_bytes: config.store.cache_mb * 1024 * 1024,
+            retain_entries: config.store.changelog_entries,
+            retain_age: Duration::from_secs(config.store.changelog_hours * 3600),
+        };
+        let sled = SledStore::open(&config.server.dir, options)
+            .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
+        let store: Arc<dyn Store> = sled.clone();
+        let schema = Registry::load(store.as_ref()).await?;
+        Ok(Arc::new(Self {
+            config,
+            store,
+            schema,
+            sled,
+        }))
+    }
+
+    /// Trims the change log periodically; stops when the app is dropped.
+    pub fn spawn_maintenance(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(app) = weak.upgrade() else { break };
+                let sled = app.sled.clone();
+                drop(app);
+                match tokio::task::spawn_blocking(move || sled.trim_changelog()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "trimmed change log"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "change log trim failed"),
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    /// Drains queued writes and flushes the store.
+    pub async fn shutdown(&self) {
+        self.store.shutdown().await;
+    }
+}

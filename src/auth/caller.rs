@@ -1,0 +1,95 @@
+//! Who is asking: a superuser, an auth record, or a guest. Handlers take a [`Caller`] and pass it
+//! to services, so an access check cannot be forgotten silently.
+
+use super::token;
+use crate::app::App;
+use crate::ids::{RecordData, RecordId};
+use crate::schema::{Collection, SUPERUSERS_ID};
+use poem::{FromRequest, Request, RequestBody};
+use std::sync::Arc;
+
+/// An authenticated record and its collection.
+#[derive(Debug, Clone)]
+pub struct AuthRecord {
+    pub collection: Arc<Collection>,
+    pub data: RecordData,
+}
+
+impl AuthRecord {
+    pub fn id(&self) -> &str {
+        self.data.get("id").and_then(|v| v.as_str()).unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Guest,
+    /// The server itself (CLI commands, internal maintenance): has superuser rights.
+    System,
+    Superuser(Arc<AuthRecord>),
+    Record(Arc<AuthRecord>),
+}
+
+impl Caller {
+    pub fn is_superuser(&self) -> bool {
+        matches!(self, Caller::Superuser(_) | Caller::System)
+    }
+
+    pub fn auth(&self) -> Option<&Arc<AuthRecord>> {
+        match self {
+            Caller::Guest | Caller::System => None,
+            Caller::Superuser(r) | Caller::Record(r) => Some(r),
+        }
+    }
+
+    /// Resolves a token; anything invalid (forged, expired, revoked, unknown record) is a guest.
+    pub fn from_token(app: &App, raw: &str) -> Caller {
+        resolve(app, raw).unwrap_or(Caller::Guest)
+    }
+}
+
+fn resolve(app: &App, raw: &str) -> Option<Caller> {
+    let claims = token::peek(raw)?;
+    if claims.kind != token::TYPE_AUTH {
+        return None;
+    }
+    let collection = app
+        .schema
+        .snapshot()
+        .by_id(&claims.collection_id.as_str().into())?
+        .clone();
+    let opts = collection.auth.as_ref()?;
+    let stored = app
+        .store
+        .get_record(&collection.id, &RecordId::from(claims.id.as_str()))
+        .ok()??;
+    let token_key = stored
+        .data
+        .get("tokenKey")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    token::verify(raw, token_key, &opts.auth_token.secret)?;
+    let rec = Arc::new(AuthRecord {
+        collection,
+        data: stored.data,
+    });
+    Some(if rec.collection.id.as_str() == SUPERUSERS_ID {
+        Caller::Superuser(rec)
+    } else {
+        Caller::Record(rec)
+    })
+}
+
+impl<'a> FromRequest<'a> for Caller {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let Some(app) = req.data::<Arc<App>>() else {
+            return Ok(Caller::Guest);
+        };
+        let Some(raw) = req.header("authorization").and_then(token::from_header) else {
+            return Ok(Caller::Guest);
+        };
+        let app = app.clone();
+        let raw = raw.to_string();
+        Ok(Caller::from_token(&app, &raw))
+    }
+}

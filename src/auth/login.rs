@@ -1,0 +1,173 @@
+//! Password login and token refresh for auth collections (superusers included).
+
+use super::{password, token, AuthRecord, Caller};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
+use crate::ids::{RecordData, RecordId};
+use crate::records::render;
+use crate::schema::Collection;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+const MSG_FAILED: &str = "Failed to authenticate.";
+const MSG_INVALID: &str = "An error occurred while validating the submitted data.";
+
+/// `{token, record}` as PocketBase returns it.
+pub struct AuthResponse(pub Value);
+
+fn require_auth_collection(app: &App, name: &str) -> ApiResult<Arc<Collection>> {
+    let col = app.schema.require(name)?;
+    if col.auth.is_none() {
+        return Err(ApiError::NotFound(
+            "Missing or invalid auth collection context.".into(),
+        ));
+    }
+    Ok(col)
+}
+
+fn issue(col: &Collection, data: &RecordData) -> ApiResult<String> {
+    let opts = col
+        .auth
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("not an auth collection"))?;
+    let claims = token::Claims {
+        collection_id: col.id.0.clone(),
+        exp: chrono::Utc::now().timestamp() + opts.auth_token.duration as i64,
+        id: data
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        refreshable: Some(true),
+        kind: token::TYPE_AUTH.into(),
+    };
+    let key = data.get("tokenKey").and_then(Value::as_str).unwrap_or("");
+    token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
+}
+
+fn response(
+    app: &App,
+    col: &Arc<Collection>,
+    data: &RecordData,
+    caller: &Caller,
+) -> ApiResult<AuthResponse> {
+    let token = issue(col, data)?;
+    let record = render::record(col, data, caller);
+    let _ = app;
+    Ok(AuthResponse(json!({"token": token, "record": record})))
+}
+
+/// `POST /api/collections/{c}/auth-with-password`.
+pub async fn auth_with_password(
+    app: &App,
+    collection: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<AuthResponse> {
+    let col = require_auth_collection(app, collection)?;
+    let opts = col
+        .auth
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("not an auth collection"))?;
+    if !opts.password_auth.enabled {
+        return Err(ApiError::Forbidden(
+            "The collection is not configured to allow password authentication.".into(),
+        ));
+    }
+    let identity = body.get("identity").and_then(Value::as_str).unwrap_or("");
+    let pass = body.get("password").and_then(Value::as_str).unwrap_or("");
+    let mut errors = FieldErrors::new();
+    if identity.is_empty() {
+        errors.add("identity", FieldError::required());
+    }
+    if pass.is_empty() {
+        errors.add("password", FieldError::required());
+    }
+    let fields = &opts.password_auth.identity_fields;
+    let identity_field = match body
+        .get("identityField")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(f) if fields.iter().any(|x| x == f) => Some(f.to_string()),
+        Some(_) => {
+            errors.add(
+                "identityField",
+                FieldError::new("validation_in_invalid", "Must be a valid value."),
+            );
+            None
+        }
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(MSG_INVALID, errors));
+    }
+    let candidates: Vec<String> = match identity_field {
+        Some(f) => vec![f],
+        None => fields.clone(),
+    };
+    let found = candidates
+        .iter()
+        .find_map(|f| find_by_unique(app, &col, f, identity));
+    // Verify against a decoy hash when the identity is unknown: same cost, no account probing.
+    let (stored_hash, record) = match found {
+        Some(data) => (
+            data.get("password")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            Some(data),
+        ),
+        None => (password::decoy_hash().to_string(), None),
+    };
+    let ok = password::verify(pass.to_string(), stored_hash).await;
+    match record {
+        Some(data) if ok => {
+            let caller = caller_for(&col, &data);
+            response(app, &col, &data, &caller)
+        }
+        _ => Err(ApiError::bad_request(MSG_FAILED)),
+    }
+}
+
+/// `POST /api/collections/{c}/auth-refresh`.
+pub async fn refresh(app: &App, collection: &str, caller: &Caller) -> ApiResult<AuthResponse> {
+    let col = require_auth_collection(app, collection)?;
+    let rec = caller
+        .auth()
+        .ok_or_else(|| ApiError::Unauthorized(MSG_AUTH_REQUIRED.into()))?;
+    if rec.collection.id != col.id {
+        return Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into()));
+    }
+    response(app, &col, &rec.data, caller)
+}
+
+fn caller_for(col: &Arc<Collection>, data: &RecordData) -> Caller {
+    let rec = Arc::new(AuthRecord {
+        collection: col.clone(),
+        data: data.clone(),
+    });
+    if col.id.as_str() == crate::schema::SUPERUSERS_ID {
+        Caller::Superuser(rec)
+    } else {
+        Caller::Record(rec)
+    }
+}
+
+/// Finds a record by a field that has a single-column unique index.
+pub fn find_by_unique(app: &App, col: &Collection, field: &str, value: &str) -> Option<RecordData> {
+    let value = if field == "email" {
+        value.to_lowercase()
+    } else {
+        value.to_string()
+    };
+    let spec = col
+        .index_specs()
+        .into_iter()
+        .find(|s| s.unique && s.fields.len() == 1 && s.fields[0] == field)?;
+    let id: RecordId = app
+        .store
+        .scan_index(&col.id, &spec.name, &[Value::String(value)], false)
+        .next()?
+        .ok()?;
+    app.store.get_record(&col.id, &id).ok()?.map(|r| r.data)
+}

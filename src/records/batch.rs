@@ -1,0 +1,152 @@
+//! `POST /api/batch`: many record writes committed as ONE store transaction — all or nothing.
+//! Later requests see the writes of earlier ones (create then update the same record works).
+
+use super::render;
+use super::tx::Tx;
+use super::write::{stage_create, stage_delete, stage_update, Request};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::ids::RecordId;
+use serde_json::{json, Map, Value};
+
+/// Most requests accepted in one batch.
+pub const MAX_BATCH: usize = 1000;
+const MAX_ATTEMPTS: usize = 8;
+
+/// One request of a batch, as the client sent it.
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    pub method: String,
+    pub url: String,
+    pub body: Request,
+}
+
+enum Target {
+    Create(String),
+    Upsert(String),
+    Update(String, String),
+    Delete(String, String),
+}
+
+fn parse_target(method: &str, url: &str) -> Result<Target, String> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    if !query.is_empty() {
+        return Err("Query parameters are not supported inside batch requests.".into());
+    }
+    let rest = path
+        .strip_prefix("/api/collections/")
+        .ok_or("Only record URLs are allowed in batch requests.")?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    match (method.to_ascii_uppercase().as_str(), parts.as_slice()) {
+        ("POST", [c, "records"]) => Ok(Target::Create(c.to_string())),
+        ("PUT", [c, "records"]) => Ok(Target::Upsert(c.to_string())),
+        ("PATCH", [c, "records", id]) if !id.is_empty() => {
+            Ok(Target::Update(c.to_string(), id.to_string()))
+        }
+        ("DELETE", [c, "records", id]) if !id.is_empty() => {
+            Ok(Target::Delete(c.to_string(), id.to_string()))
+        }
+        (m, _) => Err(format!("Unsupported batch request {m} {url}.")),
+    }
+}
+
+fn failed(index: usize, error: &ApiError) -> ApiError {
+    let mut detail = FieldError::new("batch_request_failed", "Batch request failed.").to_json();
+    if let Value::Object(m) = &mut detail {
+        m.insert("response".into(), error.body());
+    }
+    let mut requests = Map::new();
+    requests.insert(index.to_string(), detail);
+    let mut data = Map::new();
+    data.insert("requests".into(), Value::Object(requests));
+    ApiError::BadRequest {
+        message: "Batch transaction failed.".into(),
+        data: Value::Object(data),
+    }
+}
+
+async fn stage_one(tx: &mut Tx<'_>, item: &BatchItem, caller: &Caller) -> ApiResult<Value> {
+    let target = parse_target(&item.method, &item.url).map_err(ApiError::bad_request)?;
+    let (coll, body) = match target {
+        Target::Create(c) => {
+            let col = tx.collection(&c)?;
+            let d = stage_create(tx, &col, &item.body, caller).await?;
+            (col, Some(d))
+        }
+        Target::Upsert(c) => {
+            let col = tx.collection(&c)?;
+            let id = item
+                .body
+                .data
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(RecordId::from);
+            let exists = match &id {
+                Some(id) => tx.get(&col.id, id)?.is_some(),
+                None => false,
+            };
+            let d = match id {
+                Some(id) if exists => stage_update(tx, &col, &id, &item.body, caller).await?,
+                _ => stage_create(tx, &col, &item.body, caller).await?,
+            };
+            (col, Some(d))
+        }
+        Target::Update(c, id) => {
+            let col = tx.collection(&c)?;
+            let d = stage_update(tx, &col, &RecordId::from(id), &item.body, caller).await?;
+            (col, Some(d))
+        }
+        Target::Delete(c, id) => {
+            let col = tx.collection(&c)?;
+            stage_delete(tx, &col, &RecordId::from(id), caller)?;
+            (col, None)
+        }
+    };
+    Ok(match body {
+        Some(d) => json!({"status": 200, "body": render::record(&coll, &d, caller)}),
+        None => json!({"status": 204, "body": null}),
+    })
+}
+
+/// Runs all requests in one transaction; the response lists each result in request order.
+pub async fn batch(app: &App, items: &[BatchItem], caller: &Caller) -> ApiResult<Value> {
+    if items.is_empty() {
+        return Err(ApiError::bad_field(
+            "Invalid batch request data.",
+            "requests",
+            FieldError::required(),
+        ));
+    }
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::bad_field(
+            "Invalid batch request data.",
+            "requests",
+            FieldError::new(
+                "validation_length_too_long",
+                format!("At most {MAX_BATCH} requests are allowed."),
+            )
+            .with_params(json!({"max": MAX_BATCH})),
+        ));
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let mut tx = Tx::new(app);
+        let mut results = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            tx.request = i;
+            match stage_one(&mut tx, item, caller).await {
+                Ok(r) => results.push(r),
+                Err(e) => return Err(failed(i, &e)),
+            }
+        }
+        match tx.commit().await {
+            Ok(_) => return Ok(Value::Array(results)),
+            Err(None) => continue,
+            Err(Some(e)) => return Err(failed(e.request, &e.error)),
+        }
+    }
+    Err(ApiError::internal(
+        "batch: too many concurrent modifications",
+    ))
+}

@@ -1,0 +1,17 @@
+//! The record service: create, view, update, delete and list records of a collection, with
+//! validation against the schema, access checks, PocketBase modifiers and relation cascades.
+//! Builds store transactions; never renders HTTP.
+
+mod access;
+mod batch;
+mod list;
+mod modifiers;
+pub mod render;
+mod tx;
+mod write;
+
+pub use access::{check as check_access, Op};
+pub use batch::{batch, BatchItem};
+pub use list::{list, ListParams, ListResult};
+pub use tx::Tx;
+pub use write::{create, delete, update, view, Request};

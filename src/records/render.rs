@@ -1,0 +1,48 @@
+//! A stored record as a given caller may see it: system keys added, every schema field present
+//! (zero value when unset), hidden fields and secrets removed.
+
+use crate::auth::Caller;
+use crate::ids::RecordData;
+use crate::schema::{Collection, FieldKind};
+use serde_json::{Map, Value};
+
+/// Auth-collection fields that never leave the server.
+const SECRET_AUTH_FIELDS: [&str; 1] = ["tokenKey"];
+
+/// The record JSON for `caller`.
+pub fn record(col: &Collection, data: &RecordData, caller: &Caller) -> Value {
+    let mut out = Map::new();
+    out.insert("collectionId".into(), Value::String(col.id.0.clone()));
+    out.insert("collectionName".into(), Value::String(col.name.clone()));
+    let su = caller.is_superuser();
+    let is_auth = col.auth.is_some();
+    let own = is_auth
+        && caller.auth().is_some_and(|a| {
+            a.collection.id == col.id && Some(a.id()) == data.get("id").and_then(Value::as_str)
+        });
+    for f in &col.fields {
+        if is_auth && SECRET_AUTH_FIELDS.contains(&f.name.as_str()) {
+            continue;
+        }
+        if matches!(f.kind, FieldKind::Password { .. }) {
+            if !f.hidden {
+                out.insert(f.name.clone(), Value::String(String::new()));
+            }
+            continue;
+        }
+        if f.hidden && !su {
+            continue;
+        }
+        if is_auth
+            && f.name == "email"
+            && !su
+            && !own
+            && data.get("emailVisibility") != Some(&Value::Bool(true))
+        {
+            continue;
+        }
+        let v = data.get(&f.name).cloned().unwrap_or_else(|| f.zero_value());
+        out.insert(f.name.clone(), v);
+    }
+    Value::Object(out)
+}

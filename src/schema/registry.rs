@@ -1,0 +1,398 @@
+//! The live set of collections: an in-memory snapshot readers share without locking, and the
+//! serialized path for schema changes (validate → one store transaction → swap the snapshot).
+
+use super::{superusers_collection, Collection, FieldKind, SchemaChange};
+use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
+use crate::ids::CollectionId;
+use crate::store::{IndexSpec, Store, StoreError, Version, WriteOp, META_COLLECTION};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// One collection with what writers need precomputed.
+struct Entry {
+    col: Arc<Collection>,
+    indexes: Arc<[IndexSpec]>,
+    /// The stored definition's version: record writes assert it so they never commit against a
+    /// schema that changed after they were validated.
+    version: Version,
+}
+
+/// An immutable view of all collections.
+#[derive(Default)]
+pub struct Snapshot {
+    by_id: HashMap<CollectionId, Entry>,
+    /// Lower-cased name → id.
+    by_name: HashMap<String, CollectionId>,
+    /// System collections first, then by creation time and name, for stable listings.
+    ordered: Vec<Arc<Collection>>,
+}
+
+impl Snapshot {
+    fn build(collections: Vec<Arc<Collection>>) -> Self {
+        let mut ordered = collections;
+        ordered.sort_by(|a, b| {
+            (!a.system, &a.created, &a.name).cmp(&(!b.system, &b.created, &b.name))
+        });
+        let by_id = ordered
+            .iter()
+            .map(|c| {
+                let entry = Entry {
+                    col: c.clone(),
+                    indexes: Arc::from(c.index_specs()),
+                    version: Version::of_bytes(&c.to_storage()),
+                };
+                (c.id.clone(), entry)
+            })
+            .collect();
+        let by_name = ordered
+            .iter()
+            .map(|c| (c.name.to_lowercase(), c.id.clone()))
+            .collect();
+        Self {
+            by_id,
+            by_name,
+            ordered,
+        }
+    }
+
+    /// Finds a collection by id or (case-insensitive) name.
+    pub fn get(&self, id_or_name: &str) -> Option<&Arc<Collection>> {
+        self.by_id
+            .get(&CollectionId::from(id_or_name))
+            .or_else(|| {
+                self.by_name
+                    .get(&id_or_name.to_lowercase())
+                    .and_then(|id| self.by_id.get(id))
+            })
+            .map(|e| &e.col)
+    }
+
+    pub fn by_id(&self, id: &CollectionId) -> Option<&Arc<Collection>> {
+        self.by_id.get(id).map(|e| &e.col)
+    }
+
+    pub fn all(&self) -> &[Arc<Collection>] {
+        &self.ordered
+    }
+
+    /// Looks a collection up or fails with PocketBase's 404 "Missing collection context.".
+    pub fn require(&self, id_or_name: &str) -> ApiResult<Arc<Collection>> {
+        self.get(id_or_name)
+            .cloned()
+            .ok_or_else(ApiError::missing_collection)
+    }
+
+    /// The parsed indexes of a collection of this snapshot.
+    pub fn indexes(&self, id: &CollectionId) -> Arc<[IndexSpec]> {
+        self.by_id
+            .get(id)
+            .map(|e| e.indexes.clone())
+            .unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    /// An op that makes a transaction fail (and retry) if collection `id` changed after this
+    /// snapshot was taken.
+    pub fn assert_unchanged(&self, id: &CollectionId) -> WriteOp {
+        let expected = self
+            .by_id
+            .get(id)
+            .map(|e| e.version.clone())
+            .unwrap_or_else(|| Version::of_bytes(b""));
+        WriteOp::AssertMeta {
+            key: meta_key(id),
+            expected,
+        }
+    }
+}
+
+pub struct Registry {
+    current: RwLock<Arc<Snapshot>>,
+    /// Serializes schema changes so validation sees the state it commits against.
+    change: tokio::sync::Mutex<()>,
+}
+
+fn meta_key(id: &CollectionId) -> String {
+    format!("{META_COLLECTION}{id}")
+}
+
+fn put_meta(c: &Collection) -> WriteOp {
+    WriteOp::PutMeta {
+        key: meta_key(&c.id),
+        value: c.to_storage(),
+    }
+}
+
+impl Registry {
+    /// Loads stored collections, creating the system collections on a fresh data dir.
+    pub async fn load(store: &dyn Store) -> Result<Self, String> {
+        let mut cols = Vec::new();
+        for (key, bytes) in store
+            .scan_meta(META_COLLECTION)
+            .map_err(|e| e.to_string())?
+        {
+            cols.push(Arc::new(
+                Collection::from_storage(&bytes).map_err(|e| format!("{key}: {e}"))?,
+            ));
+        }
+        if !cols.iter().any(|c| c.id.as_str() == super::SUPERUSERS_ID) {
+            let su = superusers_collection();
+            store
+                .commit(vec![put_meta(&su)])
+                .await
+                .map_err(|e| e.to_string())?;
+            cols.push(Arc::new(su));
+        }
+        Ok(Self {
+            current: RwLock::new(Arc::new(Snapshot::build(cols))),
+            change: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The current snapshot (cheap: one Arc clone).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn get(&self, id_or_name: &str) -> Option<Arc<Collection>> {
+        self.snapshot().get(id_or_name).cloned()
+    }
+
+    /// Looks a collection up or fails with PocketBase's 404 "Missing collection context.".
+    pub fn require(&self, id_or_name: &str) -> ApiResult<Arc<Collection>> {
+        self.get(id_or_name)
+            .ok_or_else(ApiError::missing_collection)
+    }
+
+    async fn apply(
+        &self,
+        store: &dyn Store,
+        txn: Vec<WriteOp>,
+        next: Vec<Arc<Collection>>,
+    ) -> ApiResult<()> {
+        store.commit(txn).await.map_err(|e| match e {
+            StoreError::Unique {
+                index,
+                fields,
+                collection,
+                ..
+            } => {
+                let col = next.iter().find(|c| c.id == collection);
+                unique_index_violated(col.map(|c| c.as_ref()), &index, &fields)
+            }
+            other => other.into(),
+        })?;
+        let next = Arc::new(Snapshot::build(next));
+        match self.current.write() {
+            Ok(mut g) => *g = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        Ok(())
+    }
+
+    pub async fn create(&self, store: &dyn Store, input: &Value) -> ApiResult<Arc<Collection>> {
+        let _guard = self.change.lock().await;
+        let mut working = self.snapshot().ordered.clone();
+        let (col, txn) = plan_create(&mut working, input)?;
+        self.apply(store, txn, working).await?;
+        Ok(col)
+    }
+
+    pub async fn update(
+        &self,
+        store: &dyn Store,
+        id_or_name: &str,
+        patch: &Value,
+    ) -> ApiResult<Arc<Collection>> {
+        let _guard = self.change.lock().await;
+        let mut working = self.snapshot().ordered.clone();
+        let (col, txn) = plan_update(&mut working, id_or_name, patch)?;
+        self.apply(store, txn, working).await?;
+        Ok(col)
+    }
+
+    pub async fn delete(&self, store: &dyn Store, id_or_name: &str) -> ApiResult<()> {
+        let _guard = self.change.lock().await;
+        let mut working = self.snapshot().ordered.clone();
+        let txn = plan_delete(&mut working, id_or_name)?;
+        self.apply(store, txn, working).await
+    }
+
+    /// Deletes every record of a collection, keeping its definition.
+    pub async fn truncate(&self, store: &dyn Store, id_or_name: &str) -> ApiResult<()> {
+        let _guard = self.change.lock().await;
+        let col = self.get(id_or_name).ok_or_else(ApiError::not_found)?;
+        store
+            .commit(vec![WriteOp::DropData {
+                collection: col.id.clone(),
+            }])
+            .await?;
+        Ok(())
+    }
+
+    /// Creates or updates every listed collection (matched by id, then name) and, with
+    /// `delete_missing`, deletes the unlisted non-system ones — all in one transaction.
+    pub async fn import(
+        &self,
+        store: &dyn Store,
+        list: &[Value],
+        delete_missing: bool,
+    ) -> ApiResult<()> {
+        let _guard = self.change.lock().await;
+        let mut working = self.snapshot().ordered.clone();
+        let mut txn = Vec::new();
+        let mut kept = Vec::new();
+        for (i, input) in list.iter().enumerate() {
+            let existing = ["id", "name"].iter().find_map(|k| {
+                let key = input.get(k).and_then(Value::as_str)?;
+                working
+                    .iter()
+                    .find(|c| c.id.as_str() == key || c.name.eq_ignore_ascii_case(key))
+                    .cloned()
+            });
+            let planned = match existing {
+                Some(old) => plan_update(&mut working, old.id.as_str(), input),
+                None => plan_create(&mut working, input),
+            };
+            let (col, ops) = planned.map_err(|e| import_failure(i, &e))?;
+            kept.push(col.id.clone());
+            txn.extend(ops);
+        }
+        if delete_missing {
+            let doomed: Vec<CollectionId> = working
+                .iter()
+                .filter(|c| !c.system && !kept.contains(&c.id))
+                .map(|c| c.id.clone())
+                .collect();
+            for id in doomed {
+                txn.extend(
+                    plan_delete(&mut working, id.as_str())
+                        .map_err(|e| import_failure(list.len(), &e))?,
+                );
+            }
+        }
+        self.apply(store, txn, working).await
+    }
+}
+
+fn import_failure(index: usize, e: &ApiError) -> ApiError {
+    let body = e.body();
+    let message = format!(
+        "Failed to import collection #{index}: {} {}",
+        body.get("message").and_then(Value::as_str).unwrap_or(""),
+        body.get("data").map(Value::to_string).unwrap_or_default()
+    );
+    ApiError::bad_field(
+        "Failed to import collections.",
+        "collections",
+        FieldError::new("validation_collections_import_failure", message),
+    )
+}
+
+fn plan_create(
+    working: &mut Vec<Arc<Collection>>,
+    input: &Value,
+) -> ApiResult<(Arc<Collection>, Vec<WriteOp>)> {
+    let col = Arc::new(Collection::from_create_input(input, working)?);
+    working.push(col.clone());
+    Ok((col.clone(), vec![put_meta(&col)]))
+}
+
+fn plan_update(
+    working: &mut Vec<Arc<Collection>>,
+    id_or_name: &str,
+    patch: &Value,
+) -> ApiResult<(Arc<Collection>, Vec<WriteOp>)> {
+    let old = find(working, id_or_name).ok_or_else(ApiError::not_found)?;
+    let (new, change) = old.apply_update(patch, working)?;
+    let new = Arc::new(new);
+    let fills = added_fields(&old, &new);
+    let mut txn = Vec::new();
+    if change.needs_migration() || !fills.is_empty() {
+        txn.push(WriteOp::Migrate {
+            collection: new.id.clone(),
+            renames: change.renamed.clone(),
+            drops: change.dropped.clone(),
+            fills,
+            indexes: Arc::from(new.index_specs()),
+        });
+    }
+    txn.push(put_meta(&new));
+    working.retain(|c| c.id != new.id);
+    working.push(new.clone());
+    Ok((new, txn))
+}
+
+fn plan_delete(working: &mut Vec<Arc<Collection>>, id_or_name: &str) -> ApiResult<Vec<WriteOp>> {
+    let col = find(working, id_or_name).ok_or_else(ApiError::not_found)?;
+    if col.system {
+        return Err(ApiError::bad_request("Failed to delete collection."));
+    }
+    let referrers: Vec<&str> = working
+        .iter()
+        .filter(|c| {
+            c.id != col.id
+                && c.fields
+                    .iter()
+                    .any(|f| matches!(&f.kind, FieldKind::Relation { collection_id, .. } if *collection_id == col.id))
+        })
+        .map(|c| c.name.as_str())
+        .collect();
+    if !referrers.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Failed to delete collection probably due to existing reference in {}.",
+            referrers.join(", ")
+        )));
+    }
+    working.retain(|c| c.id != col.id);
+    Ok(vec![
+        WriteOp::DropData {
+            collection: col.id.clone(),
+        },
+        WriteOp::DeleteMeta {
+            key: meta_key(&col.id),
+        },
+    ])
+}
+
+fn find(working: &[Arc<Collection>], id_or_name: &str) -> Option<Arc<Collection>> {
+    working
+        .iter()
+        .find(|c| c.id.as_str() == id_or_name)
+        .or_else(|| {
+            working
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(id_or_name))
+        })
+        .cloned()
+}
+
+/// New fields with their zero values, written into existing records so indexes agree.
+fn added_fields(old: &Collection, new: &Collection) -> Vec<(String, Value)> {
+    new.fields
+        .iter()
+        .filter(|f| !old.fields.iter().any(|o| o.id == f.id))
+        .map(|f| (f.name.clone(), f.zero_value()))
+        .collect()
+}
+
+fn unique_index_violated(col: Option<&Collection>, index: &str, fields: &[String]) -> ApiError {
+    let pos = col
+        .and_then(|c| c.indexes.iter().position(|sql| sql.contains(index)))
+        .unwrap_or(0);
+    let mut errors = FieldErrors::new();
+    errors.add_nested(
+        &["indexes", &pos.to_string()],
+        FieldError::new(
+            "validation_invalid_index_expression",
+            format!(
+                "Existing records violate the unique index {index} on ({}).",
+                fields.join(", ")
+            ),
+        ),
+    );
+    ApiError::validation("Failed to update collection.", errors)
+}

@@ -1,0 +1,154 @@
+//! Running the server and the superuser commands: wiring only, no business logic.
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::cli::SuperuserAction;
+use crate::config::Config;
+use crate::records::{self, Request};
+use crate::schema::SUPERUSERS_ID;
+use poem::listener::TcpListener;
+use poem::Server;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested; draining in-flight requests");
+}
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    let app = App::open(config.clone()).await?;
+    app.spawn_maintenance();
+    let superusers = app
+        .store
+        .count_records(&SUPERUSERS_ID.into())
+        .map_err(|e| e.to_string())?;
+    if superusers == 0 {
+        let dir = config.server.dir.display();
+        eprintln!(
+            "\nNo superuser exists yet. Create one with:\n\n    ferrobase superuser upsert EMAIL PASSWORD --dir {dir}\n"
+        );
+    }
+    let listener = TcpListener::bind(config.server.http.clone());
+    tracing::info!(addr = %config.server.http, dir = %config.server.dir.display(), "ferrobase listening");
+    println!(
+        "Server started at http://{}\n├─ REST API: http://{}/api/",
+        config.server.http, config.server.http
+    );
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let result = Server::new(listener)
+        .run_with_graceful_shutdown(
+            crate::api::routes(app.clone()),
+            shutdown_signal(),
+            Some(grace),
+        )
+        .await;
+    // Every acknowledged write is already durable; this drains what is queued and flushes.
+    app.shutdown().await;
+    result.map_err(|e| format!("server error on {}: {e}", config.server.http))
+}
+
+pub async fn superuser(config: Config, action: SuperuserAction) -> Result<(), String> {
+    let app = App::open(config).await?;
+    let result = match action {
+        SuperuserAction::Upsert { email, password } => {
+            upsert_superuser(&app, &email, &password).await
+        }
+        SuperuserAction::Delete { email } => delete_superuser(&app, &email).await,
+    };
+    app.shutdown().await;
+    result
+}
+
+fn describe(e: crate::error::ApiError) -> String {
+    let body = e.body();
+    format!(
+        "{} {}",
+        body["message"].as_str().unwrap_or(""),
+        body["data"]
+    )
+}
+
+async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), String> {
+    let col = app
+        .schema
+        .get(SUPERUSERS_ID)
+        .ok_or("the _superusers collection is missing")?;
+    let body = |v: Value| Request {
+        data: v.as_object().cloned().unwrap_or_default(),
+        from_form: false,
+    };
+    match crate::auth::find_by_unique(app, &col, "email", email) {
+        Some(existing) => {
+            let id = existing
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            records::update(
+                app,
+                SUPERUSERS_ID,
+                &id,
+                &body(json!({"password": password, "passwordConfirm": password})),
+                &Caller::System,
+            )
+            .await
+            .map_err(describe)?;
+            println!("Successfully changed superuser {email:?} password.");
+        }
+        None => {
+            records::create(
+                app,
+                SUPERUSERS_ID,
+                &body(json!({"email": email, "password": password, "passwordConfirm": password, "verified": true})),
+                &Caller::System,
+            )
+            .await
+            .map_err(describe)?;
+            println!("Successfully saved superuser {email:?}!");
+        }
+    }
+    Ok(())
+}
+
+async fn delete_superuser(app: &App, email: &str) -> Result<(), String> {
+    let col = app
+        .schema
+        .get(SUPERUSERS_ID)
+        .ok_or("the _superusers collection is missing")?;
+    let existing = crate::auth::find_by_unique(app, &col, "email", email)
+        .ok_or_else(|| format!("superuser {email:?} not found"))?;
+    let id = existing
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    records::delete(app, SUPERUSERS_ID, &id, &Caller::System)
+        .await
+        .map_err(describe)?;
+    println!("Successfully deleted superuser {email:?}.");
+    Ok(())
+}
