@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole Ferrobase test suite: unit tests beside the code, then the integration tests that drive
+# the real binary over HTTP (tests/integration). Installs what it needs on a fresh machine.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is not installed; install Rust from your distribution or rustup first" >&2
+  exit 1
+fi
+
+# Integration tests spawn many servers at once; make sure the fd limit is not the bottleneck.
+ulimit -n 20000 2>/dev/null || true
+
+cargo test --all-targets -- --test-threads "${FERROBASE_TEST_THREADS:-4}"
