@@ -1,18 +1,7 @@
 //! Ferrobase: a self-hosted backend-as-a-service in one binary.
 
-mod api;
-mod app;
-mod auth;
-mod cli;
-mod config;
-mod error;
-mod ids;
-mod records;
-mod schema;
-mod serve;
-mod store;
-
 use clap::Parser;
+use ferrobase::{cli, config, serve};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -349,7 +349,7 @@ mod tests {
             FieldKind::Text(TextOptions {
                 min: 1,
                 max: 9,
-                pattern: Pattern::new("^a").unwrap(),
+                pattern: Pattern::new("^[a-z]+$").unwrap(),
                 autogenerate_pattern: "[a-z]{3}".into(),
                 primary_key: false,
             }),

@@ -1,7 +1,7 @@
 //! The live set of collections: an in-memory snapshot readers share without locking, and the
 //! serialized path for schema changes (validate → one store transaction → swap the snapshot).
 
-use super::{superusers_collection, Collection, FieldKind, SchemaChange};
+use super::{superusers_collection, Collection, FieldKind};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::ids::CollectionId;
 use crate::store::{IndexSpec, Store, StoreError, Version, WriteOp, META_COLLECTION};

@@ -38,6 +38,7 @@ pub fn encode_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Encoding of a whole tuple of values.
+#[cfg(test)]
 pub fn encode_all<'a>(values: impl IntoIterator<Item = &'a Value>) -> Vec<u8> {
     let mut out = Vec::new();
     for v in values {

@@ -1,0 +1,15 @@
+//! Ferrobase: a self-hosted backend-as-a-service in one binary. The library holds every module;
+//! `main.rs` only parses the command line.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod query;
+pub mod records;
+pub mod schema;
+pub mod serve;
+pub mod store;

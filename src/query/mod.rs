@@ -1,0 +1,1 @@
+//! The query engine: filter parsing, compilation against the schema, evaluation and planning.
