@@ -4,7 +4,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::cli::SuperuserAction;
 use crate::config::Config;
-use crate::records::{self, Request};
+use crate::records::{self, Request, Shape};
 use crate::schema::SUPERUSERS_ID;
 use poem::listener::TcpListener;
 use poem::Server;
@@ -113,6 +113,7 @@ async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), 
                 SUPERUSERS_ID,
                 &id,
                 &body(json!({"password": password, "passwordConfirm": password})),
+                &Shape::default(),
                 &Caller::System,
             )
             .await
@@ -124,6 +125,7 @@ async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), 
                 app,
                 SUPERUSERS_ID,
                 &body(json!({"email": email, "password": password, "passwordConfirm": password, "verified": true})),
+                &Shape::default(),
                 &Caller::System,
             )
             .await

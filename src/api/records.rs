@@ -4,7 +4,7 @@ use super::body;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::records::{self, ListParams};
+use crate::records::{self, ListParams, Shape};
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
 use poem::{handler, Body, IntoResponse, Request, Response};
@@ -43,37 +43,57 @@ pub async fn list(
     Ok(Json(records::list(&app, &c, &params, &caller)?.0))
 }
 
+/// `expand` / `fields` of single-record endpoints.
+#[derive(Debug, Deserialize, Default)]
+pub struct ShapeQuery {
+    expand: Option<String>,
+    fields: Option<String>,
+}
+
+impl ShapeQuery {
+    fn shape(&self) -> Result<Shape, ApiError> {
+        Shape::parse(self.expand.as_deref(), self.fields.as_deref())
+    }
+}
+
 #[handler]
 pub async fn view(
     app: Data<&Arc<App>>,
     Path((c, id)): Path<(String, String)>,
+    Query(q): Query<ShapeQuery>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(records::view(&app, &c, &id, &caller)?))
+    Ok(Json(records::view(&app, &c, &id, &q.shape()?, &caller)?))
 }
 
 #[handler]
 pub async fn create(
     app: Data<&Arc<App>>,
     Path(c): Path<String>,
+    Query(q): Query<ShapeQuery>,
     req: &Request,
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
-    Ok(Json(records::create(&app, &c, &input, &caller).await?))
+    Ok(Json(
+        records::create(&app, &c, &input, &q.shape()?, &caller).await?,
+    ))
 }
 
 #[handler]
 pub async fn update(
     app: Data<&Arc<App>>,
     Path((c, id)): Path<(String, String)>,
+    Query(q): Query<ShapeQuery>,
     req: &Request,
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
-    Ok(Json(records::update(&app, &c, &id, &input, &caller).await?))
+    Ok(Json(
+        records::update(&app, &c, &id, &input, &q.shape()?, &caller).await?,
+    ))
 }
 
 #[handler]

@@ -1,8 +1,8 @@
-//! Listing records: pagination, sort, totals. Filters, expand and projections arrive with the
-//! query engine; until then those parameters are refused with a clear error, never ignored.
+//! Listing records: pagination, sort, totals, expand and projections. Filters arrive with the
+//! query engine; until then a filter is refused with a clear error, never ignored.
 
 use super::access::{check, Op};
-use super::render;
+use super::shape::Shape;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
@@ -169,11 +169,9 @@ pub fn list(
 ) -> ApiResult<ListResult> {
     let col = app.schema.require(collection)?;
     check(&col, Op::List, caller)?;
-    for (name, v) in [
-        ("filter", &params.filter),
-        ("expand", &params.expand),
-        ("fields", &params.fields),
-    ] {
+    let shape = Shape::parse(params.expand.as_deref(), params.fields.as_deref())?;
+    shape.check(app, &col, caller)?;
+    for (name, v) in [("filter", &params.filter)] {
         if v.as_deref().is_some_and(|s| !s.trim().is_empty()) {
             return Err(unsupported(name));
         }
@@ -212,10 +210,7 @@ pub fn list(
         let items = all.into_iter().skip(offset).take(per_page).collect();
         (items, (!skip_total).then_some(total))
     };
-    let rendered: Vec<Value> = items
-        .iter()
-        .map(|d| render::record(&col, d, caller))
-        .collect();
+    let rendered = shape.render_many(app, &col, &items, caller)?;
     let (total_items, total_pages) = match total {
         Some(t) => (t as i64, t.div_ceil(per_page) as i64),
         None => (-1, -1),

@@ -4,14 +4,18 @@
 
 mod access;
 mod batch;
+mod expand;
+mod fields;
 mod list;
 mod modifiers;
 pub mod render;
+mod shape;
 mod tx;
 mod write;
 
 pub use access::{check as check_access, Op};
 pub use batch::{batch, BatchItem};
 pub use list::{list, ListParams, ListResult};
+pub use shape::Shape;
 pub use tx::Tx;
 pub use write::{create, delete, update, view, Request};

@@ -3,7 +3,7 @@
 
 use super::access::{check, Op};
 use super::modifiers::{self, split_key};
-use super::render;
+use super::shape::Shape;
 use super::tx::Tx;
 use crate::app::App;
 use crate::auth::{password, Caller};
@@ -66,8 +66,10 @@ pub async fn create(
     app: &App,
     collection: &str,
     req: &Request,
+    shape: &Shape,
     caller: &Caller,
 ) -> ApiResult<Value> {
+    shape.check(app, &*app.schema.require(collection)?, caller)?;
     let (col, data) = with_retries!(app, |tx| {
         match tx.collection(collection) {
             Ok(col) => stage_create(&mut tx, &col, req, caller)
@@ -76,7 +78,7 @@ pub async fn create(
             Err(e) => Err(e),
         }
     })?;
-    Ok(render::record(&col, &data, caller))
+    shape.render_one(app, &col, &data, caller)
 }
 
 pub async fn update(
@@ -84,8 +86,10 @@ pub async fn update(
     collection: &str,
     id: &str,
     req: &Request,
+    shape: &Shape,
     caller: &Caller,
 ) -> ApiResult<Value> {
+    shape.check(app, &*app.schema.require(collection)?, caller)?;
     let id = RecordId::from(id);
     let (col, data) = with_retries!(app, |tx| {
         match tx.collection(collection) {
@@ -95,7 +99,7 @@ pub async fn update(
             Err(e) => Err(e),
         }
     })?;
-    Ok(render::record(&col, &data, caller))
+    shape.render_one(app, &col, &data, caller)
 }
 
 pub async fn delete(app: &App, collection: &str, id: &str, caller: &Caller) -> ApiResult<()> {
@@ -108,14 +112,20 @@ pub async fn delete(app: &App, collection: &str, id: &str, caller: &Caller) -> A
     })
 }
 
-pub fn view(app: &App, collection: &str, id: &str, caller: &Caller) -> ApiResult<Value> {
+pub fn view(
+    app: &App,
+    collection: &str,
+    id: &str,
+    shape: &Shape,
+    caller: &Caller,
+) -> ApiResult<Value> {
     let col = app.schema.require(collection)?;
     check(&col, Op::View, caller)?;
     let rec = app
         .store
         .get_record(&col.id, &RecordId::from(id))?
         .ok_or_else(ApiError::not_found)?;
-    Ok(render::record(&col, &rec.data, caller))
+    shape.render_one(app, &col, &rec.data, caller)
 }
 
 /// A new record id: 8 base36 chars of milliseconds since 2020 then 7 random ones, so ids sort

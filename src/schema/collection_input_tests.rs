@@ -254,7 +254,7 @@ fn create_accepts_custom_id_field_and_relations() {
             {"name": "tags", "type": "relation", "collectionId": other.id.as_str(), "maxSelect": 5},
             {"name": "t", "type": "text", "system": true, "id": "my_text"},
         ]}),
-        &[other.clone()],
+        std::slice::from_ref(&other),
     );
     assert_eq!(names(&c), ["id", "parent", "tags", "t"]);
     let FieldKind::Text(t) = &c.fields[0].kind else {

@@ -401,8 +401,10 @@ mod tests {
             let mut f = Field::new("f", kind);
             f.hidden = true;
             f.presentable = true;
-            f.help = "some help".into();
-            f.required = !matches!(f.kind, FieldKind::Autodate { .. });
+            if !matches!(f.kind, FieldKind::Autodate { .. }) {
+                f.help = "some help".into();
+                f.required = true;
+            }
             let back = Field::from_json(&f.to_json()).unwrap();
             assert_eq!(back, f, "{}", f.type_name());
         }

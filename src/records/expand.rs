@@ -1,0 +1,292 @@
+//! `expand`: inline related records (`author`, `cats.owner`, back-relations `comments_via_post`)
+//! up to 6 levels, each checked against the related collection's view rule. Unlike PocketBase,
+//! unknown names and paths deeper than the limit are errors, not silently dropped.
+
+use super::access::{check, Op};
+use super::render;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
+use crate::ids::{CollectionId, RecordData, RecordId};
+use crate::schema::{Collection, FieldKind, Snapshot};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub const MAX_EXPAND_DEPTH: usize = 6;
+const MAX_EXPAND_PATHS: usize = 32;
+
+/// Parsed `expand` parameter: a tree of relation names.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ExpandTree(BTreeMap<String, ExpandTree>);
+
+fn bad(message: String) -> ApiError {
+    ApiError::bad_field(
+        MSG_GENERIC,
+        "expand",
+        FieldError::new("validation_invalid_expand", message),
+    )
+}
+
+impl ExpandTree {
+    pub fn parse(raw: &str) -> ApiResult<Self> {
+        let mut tree = ExpandTree::default();
+        let paths: Vec<&str> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if paths.len() > MAX_EXPAND_PATHS {
+            return Err(bad(format!(
+                "At most {MAX_EXPAND_PATHS} expand paths are allowed."
+            )));
+        }
+        for path in paths {
+            let parts: Vec<&str> = path.split('.').collect();
+            if parts.len() > MAX_EXPAND_DEPTH {
+                return Err(bad(format!(
+                    "Expand path {path:?} is deeper than {MAX_EXPAND_DEPTH} levels."
+                )));
+            }
+            let mut node = &mut tree;
+            for p in parts {
+                if p.is_empty() {
+                    return Err(bad(format!("Invalid expand path {path:?}.")));
+                }
+                node = node.0.entry(p.to_string()).or_default();
+            }
+        }
+        Ok(tree)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// How one expand name resolves from a collection.
+enum Link {
+    /// A relation field of the record (single or multi).
+    Forward {
+        field: String,
+        target: Arc<Collection>,
+        multi: bool,
+    },
+    /// `<collection>_via_<field>`: records of another collection pointing here.
+    Back {
+        source: Arc<Collection>,
+        field: String,
+    },
+}
+
+fn resolve(snap: &Snapshot, col: &Collection, name: &str) -> ApiResult<Link> {
+    if let Some(f) = col.field(name) {
+        if let FieldKind::Relation { collection_id, .. } = &f.kind {
+            let target = snap
+                .by_id(collection_id)
+                .cloned()
+                .ok_or_else(|| bad(format!("Unknown relation target of {name:?}.")))?;
+            return Ok(Link::Forward {
+                field: name.to_string(),
+                target,
+                multi: f.is_multi(),
+            });
+        }
+        return Err(bad(format!(
+            "{name:?} is not a relation field of {}.",
+            col.name
+        )));
+    }
+    if let Some((coll, field)) = name.split_once("_via_") {
+        if let Some(source) = snap.get(coll) {
+            let points_here = source
+                .field(field)
+                .is_some_and(|f| matches!(&f.kind, FieldKind::Relation { collection_id, .. } if *collection_id == col.id));
+            if points_here {
+                return Ok(Link::Back {
+                    source: source.clone(),
+                    field: field.to_string(),
+                });
+            }
+        }
+    }
+    Err(bad(format!(
+        "Unknown expand relation {name:?} in {}.",
+        col.name
+    )))
+}
+
+fn ids_of(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Expands `tree` into every rendered record of `records` (parallel slices: stored data and
+/// rendered JSON). Related records the caller may not view are left out.
+pub struct Expander<'a> {
+    app: &'a App,
+    snap: Arc<Snapshot>,
+    caller: &'a Caller,
+    cache: HashMap<(CollectionId, String), Option<RecordData>>,
+    /// Back-relation indexes built once per request: (source, field) → target id → records.
+    back: HashMap<(CollectionId, String), HashMap<String, Vec<RecordData>>>,
+}
+
+impl<'a> Expander<'a> {
+    pub fn new(app: &'a App, caller: &'a Caller) -> Self {
+        Self {
+            app,
+            snap: app.schema.snapshot(),
+            caller,
+            cache: HashMap::new(),
+            back: HashMap::new(),
+        }
+    }
+
+    /// Validates the whole tree against the schema before touching data.
+    pub fn validate(&self, col: &Collection, tree: &ExpandTree) -> ApiResult<()> {
+        for (name, sub) in &tree.0 {
+            let next = match resolve(&self.snap, col, name)? {
+                Link::Forward { target, .. } => target,
+                Link::Back { source, .. } => source,
+            };
+            self.validate(&next, sub)?;
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, col: &CollectionId, id: &str) -> ApiResult<Option<RecordData>> {
+        let key = (col.clone(), id.to_string());
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit.clone());
+        }
+        let rec = self
+            .app
+            .store
+            .get_record(col, &RecordId::from(id))?
+            .map(|r| r.data);
+        self.cache.insert(key, rec.clone());
+        Ok(rec)
+    }
+
+    fn back_refs(
+        &mut self,
+        source: &Collection,
+        field: &str,
+        id: &str,
+    ) -> ApiResult<Vec<RecordData>> {
+        let key = (source.id.clone(), field.to_string());
+        if !self.back.contains_key(&key) {
+            let mut map: HashMap<String, Vec<RecordData>> = HashMap::new();
+            for r in self.app.store.scan_records(&source.id) {
+                let r = r?;
+                for target in ids_of(r.data.get(field)) {
+                    map.entry(target).or_default().push(r.data.clone());
+                }
+            }
+            self.back.insert(key.clone(), map);
+        }
+        Ok(self
+            .back
+            .get(&key)
+            .and_then(|m| m.get(id))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn visible(&self, col: &Collection) -> bool {
+        check(col, Op::View, self.caller).is_ok()
+    }
+
+    /// Adds `"expand": {…}` to `out` (the rendered form of `data`).
+    pub fn expand(
+        &mut self,
+        col: &Collection,
+        data: &RecordData,
+        out: &mut Value,
+        tree: &ExpandTree,
+    ) -> ApiResult<()> {
+        let mut expanded = Map::new();
+        for (name, sub) in &tree.0 {
+            match resolve(&self.snap, col, name)? {
+                Link::Forward {
+                    field,
+                    target,
+                    multi,
+                } => {
+                    if !self.visible(&target) {
+                        continue;
+                    }
+                    let mut items = Vec::new();
+                    for id in ids_of(data.get(&field)) {
+                        if let Some(rel) = self.load(&target.id, &id)? {
+                            items.push(self.render(&target, &rel, sub)?);
+                        }
+                    }
+                    if multi {
+                        expanded.insert(name.clone(), Value::Array(items));
+                    } else if let Some(one) = items.into_iter().next() {
+                        expanded.insert(name.clone(), one);
+                    }
+                }
+                Link::Back { source, field } => {
+                    if !self.visible(&source) {
+                        continue;
+                    }
+                    let id = data.get("id").and_then(Value::as_str).unwrap_or("");
+                    let mut items = Vec::new();
+                    for rel in self.back_refs(&source, &field, id)? {
+                        items.push(self.render(&source, &rel, sub)?);
+                    }
+                    if !items.is_empty() {
+                        expanded.insert(name.clone(), Value::Array(items));
+                    }
+                }
+            }
+        }
+        if let Value::Object(m) = out {
+            m.insert("expand".into(), Value::Object(expanded));
+        }
+        Ok(())
+    }
+
+    fn render(
+        &mut self,
+        col: &Collection,
+        data: &RecordData,
+        sub: &ExpandTree,
+    ) -> ApiResult<Value> {
+        let mut v = render::record(col, data, self.caller);
+        if !sub.is_empty() {
+            self.expand(col, data, &mut v, sub)?;
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nested_paths() {
+        let t = ExpandTree::parse("author, cats.owner ,cats").expect("parse");
+        assert_eq!(t.0.len(), 2);
+        assert_eq!(t.0["cats"].0.len(), 1);
+    }
+
+    #[test]
+    fn rejects_too_deep_and_empty_segments() {
+        assert!(ExpandTree::parse("a.b.c.d.e.f.g").is_err());
+        assert!(ExpandTree::parse("a..b").is_err());
+        assert!(ExpandTree::parse("a.b.c.d.e.f").is_ok());
+    }
+}

@@ -1,0 +1,76 @@
+//! The response shape a request asks for: `expand` then `fields`, applied to rendered records.
+
+use super::expand::{ExpandTree, Expander};
+use super::fields::Projection;
+use super::render;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::ids::RecordData;
+use crate::schema::Collection;
+use serde_json::Value;
+
+/// Parsed `expand` and `fields` query parameters.
+#[derive(Debug, Default, Clone)]
+pub struct Shape {
+    expand: Option<ExpandTree>,
+    fields: Option<Projection>,
+}
+
+impl Shape {
+    pub fn parse(expand: Option<&str>, fields: Option<&str>) -> ApiResult<Self> {
+        let expand = expand
+            .filter(|s| !s.trim().is_empty())
+            .map(ExpandTree::parse)
+            .transpose()?;
+        let fields = fields
+            .filter(|s| !s.trim().is_empty())
+            .map(Projection::parse)
+            .transpose()?;
+        Ok(Self { expand, fields })
+    }
+
+    /// Renders records as `caller` may see them, expanded and projected.
+    pub fn render_many(
+        &self,
+        app: &App,
+        col: &Collection,
+        records: &[RecordData],
+        caller: &Caller,
+    ) -> ApiResult<Vec<Value>> {
+        let mut out: Vec<Value> = records
+            .iter()
+            .map(|d| render::record(col, d, caller))
+            .collect();
+        if let Some(tree) = &self.expand {
+            let mut ex = Expander::new(app, caller);
+            ex.validate(col, tree)?;
+            for (data, v) in records.iter().zip(out.iter_mut()) {
+                ex.expand(col, data, v, tree)?;
+            }
+        }
+        if let Some(p) = &self.fields {
+            out = out.into_iter().map(|v| p.apply(v)).collect();
+        }
+        Ok(out)
+    }
+
+    pub fn render_one(
+        &self,
+        app: &App,
+        col: &Collection,
+        data: &RecordData,
+        caller: &Caller,
+    ) -> ApiResult<Value> {
+        let mut many = self.render_many(app, col, std::slice::from_ref(data), caller)?;
+        Ok(many.pop().unwrap_or(Value::Null))
+    }
+
+    /// Validates the parameters against the collection before any write happens.
+    pub fn check(&self, app: &App, col: &Collection, caller: &Caller) -> ApiResult<()> {
+        match &self.expand {
+            Some(tree) => Expander::new(app, caller).validate(col, tree),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Integration tests: the real `ferrobase` binary driven over HTTP through `harness::TestServer`.
+//!
+//! One test crate (one link) with a module per area; every test starts its own server, so the
+//! default parallel test runner is safe.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod auth;
+mod batch;
+mod crash;
+mod crud;
+mod persistence;
+mod relations;
+mod schema_changes;
+mod unique_race;
+mod validation;
