@@ -1,5 +1,6 @@
 //! `App`: the shared state every request handler sees — config, store, collection registry.
 
+use crate::auth::{LimitPolicy, LoginLimiter};
 use crate::config::{Config, Durability};
 use crate::schema::Registry;
 use crate::store::{SledStore, Store, StoreOptions};
@@ -10,6 +11,8 @@ pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub schema: Registry,
+    /// Failed-login limiting for every auth collection.
+    pub logins: LoginLimiter,
     sled: Arc<SledStore>,
 }
 
@@ -32,10 +35,16 @@ impl App {
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
         let store: Arc<dyn Store> = sled.clone();
         let schema = Registry::load(store.as_ref()).await?;
+        let logins = LoginLimiter::new(LimitPolicy {
+            max_per_identity: config.auth.max_failed_logins_per_account,
+            max_per_ip: config.auth.max_failed_logins_per_ip,
+            window: Duration::from_secs(config.auth.failed_login_window_secs),
+        });
         Ok(Arc::new(Self {
             config,
             store,
             schema,
+            logins,
             sled,
         }))
     }

@@ -9,7 +9,29 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
+    pub auth: AuthConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failed logins allowed per account within the window before 429.
+    pub max_failed_logins_per_account: u32,
+    /// Failed logins allowed per client IP within the window before 429.
+    pub max_failed_logins_per_ip: u32,
+    /// Length of the failed-login window in seconds.
+    pub failed_login_window_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            max_failed_logins_per_account: 5,
+            max_failed_logins_per_ip: 30,
+            failed_login_window_secs: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -194,6 +216,15 @@ impl Config {
                 self.store.changelog_entries = parse(name, value)?
             }
             "FERROBASE_STORE_CHANGELOG_HOURS" => self.store.changelog_hours = parse(name, value)?,
+            "FERROBASE_AUTH_MAX_FAILED_LOGINS_PER_ACCOUNT" => {
+                self.auth.max_failed_logins_per_account = parse(name, value)?
+            }
+            "FERROBASE_AUTH_MAX_FAILED_LOGINS_PER_IP" => {
+                self.auth.max_failed_logins_per_ip = parse(name, value)?
+            }
+            "FERROBASE_AUTH_FAILED_LOGIN_WINDOW_SECS" => {
+                self.auth.failed_login_window_secs = parse(name, value)?
+            }
             "FERROBASE_LOG_LEVEL" => self.log.level = value.to_string(),
             _ => {} // FERROBASE_CONFIG and unknown names are not configuration keys
         }

@@ -18,7 +18,9 @@ pub async fn auth_with_password(
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
     Ok(Json(
-        auth::auth_with_password(&app, &c, &input.data).await?.0,
+        auth::auth_with_password(&app, &c, &input.data, &client_ip(req))
+            .await?
+            .0,
     ))
 }
 
@@ -29,4 +31,12 @@ pub async fn auth_refresh(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(auth::refresh(&app, &c, &caller).await?.0))
+}
+
+/// The client address used for failed-login limiting (the TCP peer; proxies come later).
+fn client_ip(req: &Request) -> String {
+    match req.remote_addr().as_socket_addr() {
+        Some(addr) => addr.ip().to_string(),
+        None => req.remote_addr().to_string(),
+    }
 }

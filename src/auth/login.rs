@@ -62,6 +62,7 @@ pub async fn auth_with_password(
     app: &App,
     collection: &str,
     body: &Map<String, Value>,
+    ip: &str,
 ) -> ApiResult<AuthResponse> {
     let col = require_auth_collection(app, collection)?;
     let opts = col
@@ -119,13 +120,18 @@ pub async fn auth_with_password(
         ),
         None => (password::decoy_hash().to_string(), None),
     };
+    app.logins.check(col.id.as_str(), identity, ip)?;
     let ok = password::verify(pass.to_string(), stored_hash).await;
     match record {
         Some(data) if ok => {
+            app.logins.succeeded(col.id.as_str(), identity);
             let caller = caller_for(&col, &data);
             response(app, &col, &data, &caller)
         }
-        _ => Err(ApiError::bad_request(MSG_FAILED)),
+        _ => {
+            app.logins.failed(col.id.as_str(), identity, ip);
+            Err(ApiError::bad_request(MSG_FAILED))
+        }
     }
 }
 

@@ -185,6 +185,15 @@ impl AuthOptions {
         for (key, v) in OPAQUE_KEYS.iter().zip(opaque) {
             m.insert((*key).into(), v.clone());
         }
+        if !with_secrets {
+            if let Some(providers) = m.get_mut("oauth2").and_then(|o| o.get_mut("providers")) {
+                for p in providers.as_array_mut().into_iter().flatten() {
+                    if let Some(p) = p.as_object_mut() {
+                        p.remove(OAUTH2_SECRET);
+                    }
+                }
+            }
+        }
         m
     }
 
@@ -214,7 +223,11 @@ impl AuthOptions {
             };
             match (v, slot) {
                 (Value::Object(patch), Value::Object(cur)) => {
-                    cur.extend(patch.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    let mut patch = patch.clone();
+                    if key == "oauth2" {
+                        keep_provider_secrets(cur, &mut patch);
+                    }
+                    cur.extend(patch);
                 }
                 (Value::Null, _) => {}
                 _ => errs.add(
@@ -253,6 +266,37 @@ impl AuthOptions {
                 &["passwordAuth", "identityFields"],
                 FieldError::new("validation_invalid_value", "Must be a list of field names."),
             ),
+        }
+    }
+}
+
+/// OAuth2 provider key that, like token secrets, is stored but never shown.
+const OAUTH2_SECRET: &str = "clientSecret";
+
+/// The API hides provider secrets, so a client re-sending a provider without one keeps the
+/// stored secret (matched by provider `name`).
+fn keep_provider_secrets(cur: &Map<String, Value>, patch: &mut Map<String, Value>) {
+    let old: Vec<&Value> = cur
+        .get("providers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    let Some(new) = patch.get_mut("providers").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for p in new.iter_mut().filter_map(Value::as_object_mut) {
+        if p.get(OAUTH2_SECRET)
+            .is_some_and(|s| !s.is_null() && s != "")
+        {
+            continue;
+        }
+        let secret = old
+            .iter()
+            .find(|o| o.get("name").is_some() && o.get("name") == p.get("name"))
+            .and_then(|o| o.get(OAUTH2_SECRET));
+        if let Some(secret) = secret {
+            p.insert(OAUTH2_SECRET.into(), secret.clone());
         }
     }
 }
@@ -345,6 +389,30 @@ mod tests {
         let mut copy = AuthOptions::default();
         assert!(patch(&mut copy, Value::Object(o.to_json(true))).is_empty());
         assert_eq!(copy, o);
+    }
+
+    #[test]
+    fn oauth2_client_secrets_are_stored_but_hidden() {
+        let mut o = AuthOptions::default();
+        let provider = json!({"name": "github", "clientId": "id1", "clientSecret": "s3cret"});
+        let errs = patch(
+            &mut o,
+            json!({"oauth2": {"enabled": true, "providers": [provider]}}),
+        );
+        assert!(errs.is_empty());
+        let api = Value::Object(o.to_json(false));
+        assert_eq!(
+            api["oauth2"]["providers"],
+            json!([{"name": "github", "clientId": "id1"}])
+        );
+        assert_eq!(api["oauth2"]["enabled"], json!(true));
+        // Re-sending what the API showed keeps the secret.
+        assert!(patch(&mut o, json!({"oauth2": api["oauth2"].clone()})).is_empty());
+        let stored = Value::Object(o.to_json(true));
+        assert_eq!(
+            stored["oauth2"]["providers"][0]["clientSecret"],
+            json!("s3cret")
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Format checks used by field validation: email addresses, http(s) URLs and date ranges.
+//! Checks used by field validation: email addresses, http(s) URLs, date ranges, lengths, sizes
+//! and counts, each producing PocketBase's error code and parameters.
 
 use super::datetime::{format_rfc3339, parse_datetime};
 use crate::error::FieldError;
@@ -94,6 +95,81 @@ pub(crate) fn date_range(value: &str, min: &str, max: &str) -> Result<(), FieldE
             format!("Must be no greater than {t}."),
         )
         .with_params(json!({"threshold": t})));
+    }
+    Ok(())
+}
+
+/// Character count within `min..=max`; password errors carry no `min` param (like PocketBase).
+pub(crate) fn check_length(
+    s: &str,
+    min: u32,
+    max: u32,
+    with_min_params: bool,
+) -> Result<(), FieldError> {
+    let n = s.chars().count();
+    if n < min as usize {
+        let err = FieldError::new(
+            "validation_min_text_constraint",
+            format!("Must be at least {min} character(s)."),
+        );
+        return Err(if with_min_params {
+            err.with_params(json!({"min": min}))
+        } else {
+            err
+        });
+    }
+    if n > max as usize {
+        let msg = format!("Must be no more than {max} character(s).");
+        return Err(
+            FieldError::new("validation_max_text_constraint", msg).with_params(json!({"max": max}))
+        );
+    }
+    Ok(())
+}
+
+/// Domain allowed by `exceptDomains` / `onlyDomains` (case-insensitive).
+pub(crate) fn check_domain(
+    domain: &str,
+    except: &[String],
+    only: &[String],
+    code: &'static str,
+    what: &str,
+) -> Result<(), FieldError> {
+    let listed = |list: &[String]| list.iter().any(|d| d.eq_ignore_ascii_case(domain));
+    if listed(except) || (!only.is_empty() && !listed(only)) {
+        return Err(FieldError::new(
+            code,
+            format!("{what} domain is not allowed."),
+        ));
+    }
+    Ok(())
+}
+
+/// Byte size within `limit`.
+pub(crate) fn check_size(
+    len: usize,
+    limit: u64,
+    code: &'static str,
+    what: &str,
+) -> Result<(), FieldError> {
+    if len as u64 > limit {
+        let msg = format!("The maximum allowed {what} size is {limit} bytes.");
+        return Err(FieldError::new(code, msg).with_params(json!({"maxSize": limit})));
+    }
+    Ok(())
+}
+
+/// Number of selected values: `min` only when non-empty, `max` only for multi fields.
+pub(crate) fn check_count(n: usize, min: u32, max: u32) -> Result<(), FieldError> {
+    if n > 0 && n < min as usize {
+        let msg = format!("Select at least {min}.");
+        return Err(FieldError::new("validation_not_enough_values", msg)
+            .with_params(json!({"minSelect": min})));
+    }
+    if max >= 2 && n > max as usize {
+        let msg = format!("Select no more than {max}.");
+        return Err(FieldError::new("validation_too_many_values", msg)
+            .with_params(json!({"maxSelect": max})));
     }
     Ok(())
 }

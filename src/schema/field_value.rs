@@ -1,6 +1,7 @@
 //! Record values: PocketBase's input coercion (stricter where PocketBase silently loses data),
 //! zero values, and per-field validation of a coerced value.
 
+use super::checks::{check_count, check_domain, check_length, check_size};
 use super::datetime::normalize_date;
 use super::field::{Field, FieldKind};
 use crate::error::FieldError;
@@ -359,67 +360,6 @@ fn coerce_date(raw: &Value) -> Result<Value, FieldError> {
         .and_then(normalize_date)
         .map(Value::String)
         .ok_or_else(|| FieldError::new("validation_invalid_date", "Must be a valid date."))
-}
-
-fn check_length(s: &str, min: u32, max: u32, with_min_params: bool) -> Result<(), FieldError> {
-    let n = s.chars().count();
-    if n < min as usize {
-        let err = FieldError::new(
-            "validation_min_text_constraint",
-            format!("Must be at least {min} character(s)."),
-        );
-        return Err(if with_min_params {
-            err.with_params(json!({"min": min}))
-        } else {
-            err
-        });
-    }
-    if n > max as usize {
-        let msg = format!("Must be no more than {max} character(s).");
-        return Err(
-            FieldError::new("validation_max_text_constraint", msg).with_params(json!({"max": max}))
-        );
-    }
-    Ok(())
-}
-
-fn check_domain(
-    domain: &str,
-    except: &[String],
-    only: &[String],
-    code: &'static str,
-    what: &str,
-) -> Result<(), FieldError> {
-    let listed = |list: &[String]| list.iter().any(|d| d.eq_ignore_ascii_case(domain));
-    if listed(except) || (!only.is_empty() && !listed(only)) {
-        return Err(FieldError::new(
-            code,
-            format!("{what} domain is not allowed."),
-        ));
-    }
-    Ok(())
-}
-
-fn check_size(len: usize, limit: u64, code: &'static str, what: &str) -> Result<(), FieldError> {
-    if len as u64 > limit {
-        let msg = format!("The maximum allowed {what} size is {limit} bytes.");
-        return Err(FieldError::new(code, msg).with_params(json!({"maxSize": limit})));
-    }
-    Ok(())
-}
-
-fn check_count(n: usize, min: u32, max: u32) -> Result<(), FieldError> {
-    if n > 0 && n < min as usize {
-        let msg = format!("Select at least {min}.");
-        return Err(FieldError::new("validation_not_enough_values", msg)
-            .with_params(json!({"minSelect": min})));
-    }
-    if max >= 2 && n > max as usize {
-        let msg = format!("Select no more than {max}.");
-        return Err(FieldError::new("validation_too_many_values", msg)
-            .with_params(json!({"maxSelect": max})));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod field_value;
 mod fields_build;
 mod idgen;
 mod index;
+mod indexes_build;
 mod registry;
 mod system;
 

@@ -1,0 +1,449 @@
+//! Evaluation of a [`Compiled`] filter against one record: PocketBase's any/all semantics for
+//! multi-valued paths, relation hops through the store (cached per environment) and
+//! `@request.*` / `@collection.*` values.
+
+use super::compile::{CmpNode, Compiled, Hop, Node, PathSrc, Src, Visibility};
+use super::funcs::{geo_distance, strftime, MacroValues};
+use super::value::{equals, sql_cmp, LikePattern, Val};
+use super::{ast::CmpOp, ast::Func};
+use crate::ids::{CollectionId, RecordData, RecordId};
+use crate::schema::{Collection, Snapshot};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// Request data visible to `@request.*`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    /// The authenticated record (`None` for guests: every `@request.auth.*` is then `""`).
+    pub auth: Option<RecordData>,
+    pub auth_collection: Option<Arc<Collection>>,
+    pub body: Map<String, Value>,
+    pub query: BTreeMap<String, String>,
+    /// Lower-cased names with `-` replaced by `_`.
+    pub headers: BTreeMap<String, String>,
+    pub method: String,
+    /// `"default"` for ordinary requests.
+    pub context: String,
+}
+
+/// Why an evaluation failed (never the filter's fault: it compiled).
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the filter's @collection joins need more than {0} row combinations")]
+    TooExpensive(u64),
+}
+
+/// Aliased `@collection` joins may try at most this many row combinations per record.
+const MAX_COMBINATIONS: u64 = 1_000_000;
+/// Cached related records per environment before the cache is reset.
+const MAX_CACHED_RECORDS: usize = 50_000;
+
+#[derive(Default)]
+struct Cache {
+    records: HashMap<(CollectionId, RecordId), Option<Arc<RecordData>>>,
+    /// Whole collections, for back-relations and `@collection` joins. Loading them is O(n) per
+    /// request: acceptable until back-relation indexes exist.
+    collections: HashMap<CollectionId, Arc<Vec<Arc<RecordData>>>>,
+}
+
+/// Everything evaluation reads besides the record itself. Create one per request (or per batch
+/// of evaluations): it caches related records.
+pub struct EvalEnv<'a> {
+    pub store: &'a dyn Store,
+    pub schema: &'a Snapshot,
+    pub request: RequestInfo,
+    macros: MacroValues,
+    cache: Mutex<Cache>,
+}
+
+impl<'a> EvalEnv<'a> {
+    /// An environment at instant `now` (macros are computed once, in UTC).
+    pub fn new(
+        store: &'a dyn Store,
+        schema: &'a Snapshot,
+        request: RequestInfo,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            store,
+            schema,
+            request,
+            macros: MacroValues::at(now),
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        match self.cache.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn load(&self, col: &CollectionId, id: &str) -> Result<Option<Arc<RecordData>>, EvalError> {
+        let key = (col.clone(), RecordId::from(id));
+        if let Some(hit) = self.cache().records.get(&key) {
+            return Ok(hit.clone());
+        }
+        let rec = self
+            .store
+            .get_record(col, &key.1)?
+            .map(|r| Arc::new(r.data));
+        let mut cache = self.cache();
+        if cache.records.len() >= MAX_CACHED_RECORDS {
+            cache.records.clear();
+        }
+        cache.records.insert(key, rec.clone());
+        Ok(rec)
+    }
+
+    fn collection(&self, col: &CollectionId) -> Result<Arc<Vec<Arc<RecordData>>>, EvalError> {
+        if let Some(hit) = self.cache().collections.get(col) {
+            return Ok(hit.clone());
+        }
+        let all = self
+            .store
+            .scan_records(col)
+            .map(|r| r.map(|r| Arc::new(r.data)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let all = Arc::new(all);
+        self.cache().collections.insert(col.clone(), all.clone());
+        Ok(all)
+    }
+}
+
+/// The hook where non-superusers' relation hops will be checked against the target's listRule
+/// expression (the auth/rules issue compiles and evaluates it). Until then such records stay
+/// invisible, matching `records::access`, which treats expression rules as superusers-only.
+fn join_rule_allows(_target: &Collection, _record: &RecordData, _env: &EvalEnv<'_>) -> bool {
+    false
+}
+
+fn visible(v: &Visibility, rec: &RecordData, env: &EvalEnv<'_>) -> bool {
+    match v {
+        Visibility::All => true,
+        Visibility::Nobody => false,
+        Visibility::Rule(col) => join_rule_allows(col, rec, env),
+    }
+}
+
+/// The values of one operand: `multi` ones are combined with any/all semantics.
+struct Vals<'r> {
+    items: Vec<Val<'r>>,
+    never: bool,
+}
+
+impl<'r> Vals<'r> {
+    fn one(v: Val<'r>) -> Self {
+        Self {
+            items: vec![v],
+            never: false,
+        }
+    }
+}
+
+fn borrow<'r>(v: &'r Val<'_>) -> Val<'r> {
+    match v {
+        Val::Null => Val::Null,
+        Val::Num(n) => Val::Num(*n),
+        Val::Text(t) => Val::Text(Cow::Borrowed(t)),
+    }
+}
+
+fn record_id(rec: &RecordData) -> &str {
+    rec.get("id").and_then(Value::as_str).unwrap_or("")
+}
+
+/// The ids a relation value holds (single string or array).
+fn ids_of(v: Option<&Value>) -> Vec<&str> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Compiled {
+    /// Whether `record` (of the compiled collection) matches.
+    pub fn matches(&self, record: &RecordData, env: &EvalEnv<'_>) -> Result<bool, EvalError> {
+        if self.groups.is_empty() {
+            return Ev { env, bound: &[] }.node(&self.root, record);
+        }
+        let mut rows = Vec::with_capacity(self.groups.len());
+        let mut combos: u64 = 1;
+        for g in &self.groups {
+            let all = env.collection(g)?;
+            combos = combos.saturating_mul(all.len().max(1) as u64);
+            rows.push(all);
+        }
+        if combos > MAX_COMBINATIONS {
+            return Err(EvalError::TooExpensive(MAX_COMBINATIONS));
+        }
+        let mut bound = vec![None; rows.len()];
+        self.bind(0, &rows, &mut bound, record, env)
+    }
+
+    fn bind(
+        &self,
+        i: usize,
+        rows: &[Arc<Vec<Arc<RecordData>>>],
+        bound: &mut Vec<Option<Arc<RecordData>>>,
+        record: &RecordData,
+        env: &EvalEnv<'_>,
+    ) -> Result<bool, EvalError> {
+        let Some(group) = rows.get(i) else {
+            return Ev { env, bound }.node(&self.root, record);
+        };
+        if group.is_empty() {
+            bound[i] = None;
+            return self.bind(i + 1, rows, bound, record, env);
+        }
+        for r in group.iter() {
+            bound[i] = Some(r.clone());
+            if self.bind(i + 1, rows, bound, record, env)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// One evaluation: the environment plus the rows bound to aliased `@collection` joins.
+struct Ev<'e, 'a> {
+    env: &'e EvalEnv<'a>,
+    bound: &'e [Option<Arc<RecordData>>],
+}
+
+impl<'e> Ev<'e, '_> {
+    fn node(&self, n: &Node, rec: &RecordData) -> Result<bool, EvalError> {
+        match n {
+            Node::And(items) => {
+                for i in items {
+                    if !self.node(i, rec)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Node::Or(items) => {
+                for i in items {
+                    if self.node(i, rec)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Node::Cmp(c) => self.cmp(c, rec),
+        }
+    }
+
+    fn cmp(&self, c: &CmpNode, rec: &RecordData) -> Result<bool, EvalError> {
+        let mut l = self.src(&c.left, rec)?;
+        let mut r = self.src(&c.right, rec)?;
+        if l.never || r.never {
+            return Ok(false);
+        }
+        // An empty set behaves like the NULL row of PocketBase's LEFT JOIN.
+        for v in [&mut l, &mut r] {
+            if v.items.is_empty() {
+                v.items.push(Val::Null);
+            }
+        }
+        let test = |a: &Val<'_>, b: &Val<'_>| compare(c, a, b);
+        Ok(if c.any {
+            l.items.iter().any(|a| r.items.iter().any(|b| test(a, b)))
+        } else {
+            l.items.iter().all(|a| r.items.iter().all(|b| test(a, b)))
+        })
+    }
+
+    fn src<'r>(&self, s: &'r Src, rec: &'r RecordData) -> Result<Vals<'r>, EvalError>
+    where
+        'e: 'r,
+    {
+        let req = &self.env.request;
+        let text =
+            |v: Option<&'r String>| Vals::one(v.map_or(Val::Null, |s| Val::Text(Cow::Borrowed(s))));
+        Ok(match s {
+            Src::Const(v) => Vals::one(borrow(v)),
+            Src::Macro(m) => Vals::one(borrow(self.env.macros.get(*m))),
+            Src::Never => Vals {
+                items: Vec::new(),
+                never: true,
+            },
+            Src::Path(p) => self.path(p, rec)?,
+            Src::Collection {
+                group: Some(g),
+                path,
+                ..
+            } => match self.bound.get(*g).cloned().flatten() {
+                Some(row) => owned(self.path(path, &row)?),
+                None => Vals::one(Val::Null),
+            },
+            Src::Collection {
+                collection,
+                group: None,
+                path,
+            } => {
+                let mut items = Vec::new();
+                for row in self.env.collection(collection)?.iter() {
+                    items.extend(owned(self.path(path, row)?).items);
+                }
+                Vals {
+                    items,
+                    never: false,
+                }
+            }
+            Src::Auth(segs, modifier) => self.auth(segs, *modifier)?,
+            Src::Body {
+                key,
+                json,
+                modifier,
+            } => Vals {
+                items: super::read::body(req, rec, key, json, *modifier),
+                never: false,
+            },
+            Src::Query(k) => text(req.query.get(k)),
+            Src::Header(k) => text(req.headers.get(k)),
+            Src::Method => Vals::one(Val::Text(Cow::Borrowed(&req.method))),
+            Src::Context => Vals::one(Val::Text(Cow::Borrowed(&req.context))),
+            Src::Call(f, args) => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(
+                        self.src(a, rec)?
+                            .items
+                            .into_iter()
+                            .next()
+                            .unwrap_or(Val::Null),
+                    );
+                }
+                let arg = |i: usize| vals.get(i).unwrap_or(&Val::Null);
+                Vals::one(match f {
+                    Func::Strftime => strftime(arg(0), arg(1)),
+                    Func::GeoDistance => geo_distance(&vals),
+                })
+            }
+        })
+    }
+
+    fn auth<'r>(
+        &self,
+        segs: &[String],
+        modifier: Option<super::ast::Modifier>,
+    ) -> Result<Vals<'r>, EvalError> {
+        let req = &self.env.request;
+        let (Some(auth), Some(col)) = (&req.auth, &req.auth_collection) else {
+            return Ok(Vals::one(Val::Text(Cow::Borrowed(""))));
+        };
+        let special = match segs {
+            [s] if s == "collectionId" => Some(col.id.to_string()),
+            [s] if s == "collectionName" => Some(col.name.clone()),
+            _ => None,
+        };
+        if let Some(v) = special {
+            return Ok(Vals::one(Val::Text(Cow::Owned(v))));
+        }
+        match super::compile::auth_path(col, self.env.schema, segs, modifier) {
+            Some(src) => Ok(owned(self.src(&src, auth)?)),
+            None => Ok(Vals::one(Val::Null)),
+        }
+    }
+
+    fn path<'r>(&self, p: &'r PathSrc, rec: &'r RecordData) -> Result<Vals<'r>, EvalError> {
+        let mut items: Vec<Val<'r>> = Vec::new();
+        if p.hops.is_empty() {
+            super::read::read(rec.get(&p.field), &p.json, p.modifier, &mut items);
+            return Ok(Vals {
+                items,
+                never: false,
+            });
+        }
+        let mut cur: Vec<Arc<RecordData>> = Vec::new();
+        for (i, hop) in p.hops.iter().enumerate() {
+            let from: Vec<&RecordData> = if i == 0 {
+                vec![rec]
+            } else {
+                cur.iter().map(|r| r.as_ref()).collect()
+            };
+            let mut next = Vec::new();
+            match hop {
+                Hop::Forward {
+                    field,
+                    target,
+                    visible: vis,
+                } => {
+                    for r in &from {
+                        for id in ids_of(r.get(field)) {
+                            if let Some(t) = self.env.load(target, id)? {
+                                if visible(vis, &t, self.env) {
+                                    next.push(t);
+                                }
+                            }
+                        }
+                    }
+                }
+                Hop::Back {
+                    source,
+                    field,
+                    visible: vis,
+                } => {
+                    let ids: Vec<&str> = from.iter().map(|r| record_id(r)).collect();
+                    for r in self.env.collection(source)?.iter() {
+                        if ids_of(r.get(field)).iter().any(|x| ids.contains(x))
+                            && visible(vis, r, self.env)
+                        {
+                            next.push(r.clone());
+                        }
+                    }
+                }
+            }
+            cur = next;
+        }
+        for r in &cur {
+            let mut tmp = Vec::new();
+            super::read::read(r.get(&p.field), &p.json, p.modifier, &mut tmp);
+            items.extend(tmp.into_iter().map(|v| -> Val<'r> { v.into_owned() }));
+        }
+        Ok(Vals {
+            items,
+            never: false,
+        })
+    }
+}
+
+fn owned(v: Vals<'_>) -> Vals<'static> {
+    Vals {
+        items: v.items.into_iter().map(Val::into_owned).collect(),
+        never: v.never,
+    }
+}
+
+fn compare(c: &CmpNode, a: &Val<'_>, b: &Val<'_>) -> bool {
+    let ord = || sql_cmp(a, b);
+    match c.op {
+        CmpOp::Eq => equals(a, b, c.strict),
+        CmpOp::Neq => !equals(a, b, c.strict),
+        CmpOp::Gt => ord() == Some(Ordering::Greater),
+        CmpOp::Gte => matches!(ord(), Some(Ordering::Greater | Ordering::Equal)),
+        CmpOp::Lt => ord() == Some(Ordering::Less),
+        CmpOp::Lte => matches!(ord(), Some(Ordering::Less | Ordering::Equal)),
+        CmpOp::Like | CmpOp::NotLike => {
+            let (Some(text), Some(pat)) = (a.text(), b.text()) else {
+                return false;
+            };
+            let hit = match &c.like {
+                Some(p) => p.matches(&text),
+                None => LikePattern::from_column(&pat).matches(&text),
+            };
+            hit == (c.op == CmpOp::Like)
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Index planning: find equality conditions in the top-level AND of a compiled filter that a
+//! declared index can answer, so listing scans a few index prefixes instead of the collection.
+//! The caller still evaluates the whole filter on each candidate.
+
+use super::compile::{Compiled, Node, Src};
+use super::value::Val;
+use crate::schema::{Collection, FieldKind};
+use crate::store::IndexSpec;
+use serde_json::Value;
+use std::fmt;
+
+/// At most this many index prefixes are scanned for one query (`a = 1 || a = 2 …` chains).
+const MAX_PREFIXES: usize = 64;
+
+/// The index values a `field = literal` comparison can match, exactly as the store encodes them.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct EqKey {
+    pub field: String,
+    pub values: Vec<Value>,
+}
+
+/// Which index to scan and with which equal-prefix values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexPlan {
+    pub index: String,
+    /// The leading index fields the prefixes cover.
+    pub fields: Vec<String>,
+    /// One scan per prefix; each has `fields.len()` values.
+    pub prefixes: Vec<Vec<Value>>,
+}
+
+impl fmt::Display for IndexPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefixes: Vec<String> = self
+            .prefixes
+            .iter()
+            .map(|p| Value::Array(p.clone()).to_string())
+            .collect();
+        write!(
+            f,
+            "index {} ({}) in [{}]",
+            self.index,
+            self.fields.join(", "),
+            prefixes.join(", ")
+        )
+    }
+}
+
+/// The index values equal to `right` for a plain field on the left (or mirrored), when the
+/// filter's `=` and the index agree exactly on which records match.
+pub(super) fn eq_key(col: &Collection, left: &Src, right: &Src) -> Option<EqKey> {
+    let (path, lit) = match (left, right) {
+        (Src::Path(p), Src::Const(v)) | (Src::Const(v), Src::Path(p)) => (p, v),
+        _ => return None,
+    };
+    if !path.hops.is_empty() || !path.json.is_empty() || path.modifier.is_some() {
+        return None;
+    }
+    let field = col.field(&path.field)?;
+    if field.is_multi() {
+        return None;
+    }
+    let values = match (&field.kind, lit) {
+        (FieldKind::Number { .. }, Val::Num(n)) => vec![serde_json::json!(n)],
+        (FieldKind::Bool, Val::Num(n)) if *n == 0.0 || *n == 1.0 => vec![Value::Bool(*n == 1.0)],
+        (FieldKind::Json { .. } | FieldKind::Number { .. } | FieldKind::Bool, _) => return None,
+        // Text-like fields: `""` and null both match empty values, stored as "" (or missing).
+        (_, Val::Null) => vec![Value::from(""), Value::Null],
+        (_, Val::Text(t)) if t.is_empty() => vec![Value::from(""), Value::Null],
+        (_, Val::Text(t)) => vec![Value::from(t.as_ref())],
+        (_, Val::Num(_)) => return None,
+    };
+    Some(EqKey {
+        field: path.field.clone(),
+        values,
+    })
+}
+
+/// The equality set a top-level conjunct puts on one field.
+fn conjunct_key(n: &Node) -> Option<EqKey> {
+    match n {
+        Node::Cmp(c) => c.eq.clone(),
+        Node::Or(items) => {
+            let mut acc: Option<EqKey> = None;
+            for i in items {
+                let k = conjunct_key(i)?;
+                match &mut acc {
+                    None => acc = Some(k),
+                    Some(a) if a.field == k.field => {
+                        for v in k.values {
+                            if !a.values.contains(&v) {
+                                a.values.push(v);
+                            }
+                        }
+                    }
+                    Some(_) => return None,
+                }
+            }
+            acc
+        }
+        Node::And(_) => None,
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    v.is_null() || v.as_str() == Some("")
+}
+
+impl Compiled {
+    /// The best index for this filter: the one whose leading fields are fixed by equalities in
+    /// the top-level AND (most fields first, then unique, then fewest scans), if any.
+    pub fn index_plan(&self, indexes: &[IndexSpec]) -> Option<IndexPlan> {
+        let conjuncts: Vec<&Node> = match &self.root {
+            Node::And(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let keys: Vec<EqKey> = conjuncts.iter().filter_map(|n| conjunct_key(n)).collect();
+        let mut best: Option<(IndexPlan, bool)> = None;
+        for spec in indexes {
+            let mut fields = Vec::new();
+            let mut prefixes: Vec<Vec<Value>> = vec![Vec::new()];
+            for f in &spec.fields {
+                let Some(k) = keys.iter().find(|k| &k.field == f) else {
+                    break;
+                };
+                let mut values = k.values.clone();
+                if spec.skip_empty.contains(f) {
+                    values.retain(|v| !is_empty(v));
+                    if values.len() != k.values.len() {
+                        break; // the partial index leaves out rows that would match
+                    }
+                }
+                if prefixes.len() * values.len() > MAX_PREFIXES {
+                    break;
+                }
+                prefixes = prefixes
+                    .iter()
+                    .flat_map(|p| {
+                        values.iter().map(move |v| {
+                            let mut p = p.clone();
+                            p.push(v.clone());
+                            p
+                        })
+                    })
+                    .collect();
+                fields.push(f.clone());
+            }
+            // Rows with an empty value in a partial index's other fields are not indexed.
+            if fields.is_empty() || spec.skip_empty.iter().any(|s| !fields.contains(s)) {
+                continue;
+            }
+            let unique = spec.unique && fields.len() == spec.fields.len();
+            let better = match &best {
+                None => true,
+                Some((b, bu)) => {
+                    (fields.len(), unique, std::cmp::Reverse(prefixes.len()))
+                        > (b.fields.len(), *bu, std::cmp::Reverse(b.prefixes.len()))
+                }
+            };
+            if better {
+                let plan = IndexPlan {
+                    index: spec.name.clone(),
+                    fields,
+                    prefixes,
+                };
+                best = Some((plan, unique));
+            }
+        }
+        best.map(|(p, _)| p)
+    }
+}

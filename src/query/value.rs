@@ -1,0 +1,226 @@
+//! Scalar values as SQLite sees them when PocketBase runs a filter, and the comparison rules.
+//!
+//! Decisions (documented because they are where Ferrobase and SQLite can differ):
+//! - bools are the numbers 1 / 0 (`published = 1` works like `= true`, `= "true"` matches nothing);
+//! - arrays and objects compare as their compact JSON text (`tags = "[\"a\"]"`);
+//! - number vs text: if the text is a well-formed number both compare numerically (SQLite applies
+//!   numeric affinity to a number column), otherwise every number sorts before every text;
+//! - text compares bytewise (SQLite's BINARY collation).
+
+use serde_json::Value;
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// One SQL-ish value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    Null,
+    Num(f64),
+    Text(Cow<'a, str>),
+}
+
+impl<'a> Val<'a> {
+    /// Converts a stored JSON value, borrowing strings.
+    pub fn from_json(v: &'a Value) -> Val<'a> {
+        match v {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Num(f64::from(u8::from(*b))),
+            Value::Number(n) => Val::Num(n.as_f64().unwrap_or(0.0)),
+            Value::String(s) => Val::Text(Cow::Borrowed(s)),
+            other => Val::Text(Cow::Owned(other.to_string())),
+        }
+    }
+
+    /// Detaches the value from what it borrows.
+    pub fn into_owned(self) -> Val<'static> {
+        match self {
+            Val::Null => Val::Null,
+            Val::Num(n) => Val::Num(n),
+            Val::Text(t) => Val::Text(Cow::Owned(t.into_owned())),
+        }
+    }
+
+    /// The value as SQLite would print it for LIKE / lower(): numbers without a needless `.0`.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Val::Null => None,
+            Val::Num(n) => Some(Cow::Owned(num_text(*n))),
+            Val::Text(t) => Some(Cow::Borrowed(t)),
+        }
+    }
+}
+
+/// A number as text: integers without a fraction.
+pub fn num_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// A text that SQLite's numeric affinity would turn into a number.
+fn as_number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty()
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Compares two non-null values; `None` when either is null.
+pub fn sql_cmp(a: &Val<'_>, b: &Val<'_>) -> Option<Ordering> {
+    Some(match (a, b) {
+        (Val::Null, _) | (_, Val::Null) => return None,
+        (Val::Num(x), Val::Num(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (Val::Text(x), Val::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Val::Num(x), Val::Text(t)) => match as_number(t) {
+            Some(y) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            None => Ordering::Less,
+        },
+        (Val::Text(t), Val::Num(y)) => match as_number(t) {
+            Some(x) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+            None => Ordering::Greater,
+        },
+    })
+}
+
+/// PocketBase's `=`: with `strict` (a JSON operand) null only equals null (`IS`); otherwise
+/// null is coalesced to `''` on both sides.
+pub fn equals(a: &Val<'_>, b: &Val<'_>, strict: bool) -> bool {
+    match (a, b) {
+        (Val::Null, Val::Null) => true,
+        (Val::Null, other) | (other, Val::Null) => {
+            !strict && matches!(other, Val::Text(t) if t.is_empty())
+        }
+        _ => sql_cmp(a, b) == Some(Ordering::Equal),
+    }
+}
+
+/// One element of a LIKE pattern.
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    /// `%`
+    Any,
+    /// A literal char, already ASCII-lowercased.
+    Lit(char),
+}
+
+/// A compiled LIKE pattern (case-insensitive for ASCII, like SQLite's default LIKE).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LikePattern(Vec<Part>);
+
+impl LikePattern {
+    /// PocketBase's treatment of a literal right side: wrapped as `%v%` unless it contains an
+    /// unescaped `%`; `\x` is a literal `x`; `_` is always literal (observed).
+    pub fn from_literal(v: &str) -> Self {
+        let mut parts = Vec::new();
+        let mut raw = false;
+        let mut chars = v.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(n) => parts.push(Part::Lit(n.to_ascii_lowercase())),
+                    None => parts.push(Part::Lit('\\')),
+                },
+                '%' => {
+                    raw = true;
+                    parts.push(Part::Any);
+                }
+                c => parts.push(Part::Lit(c.to_ascii_lowercase())),
+            }
+        }
+        if !raw {
+            parts.insert(0, Part::Any);
+            parts.push(Part::Any);
+        }
+        LikePattern(parts)
+    }
+
+    /// A column on the right side: `'%' || col || '%'`, its own `%` acting as wildcards.
+    pub fn from_column(v: &str) -> Self {
+        let mut parts = vec![Part::Any];
+        parts.extend(v.chars().map(|c| match c {
+            '%' => Part::Any,
+            c => Part::Lit(c.to_ascii_lowercase()),
+        }));
+        parts.push(Part::Any);
+        LikePattern(parts)
+    }
+
+    /// Whether `s` matches. Greedy with single backtracking point: O(len(s) × len(pattern)).
+    pub fn matches(&self, s: &str) -> bool {
+        let text: Vec<char> = s.chars().map(|c| c.to_ascii_lowercase()).collect();
+        let p = &self.0;
+        let (mut ti, mut pi) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while ti < text.len() {
+            match p.get(pi) {
+                Some(Part::Any) => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                }
+                Some(Part::Lit(c)) if *c == text[ti] => {
+                    pi += 1;
+                    ti += 1;
+                }
+                _ => match star {
+                    Some((sp, st)) => {
+                        pi = sp + 1;
+                        ti = st + 1;
+                        star = Some((sp, st + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        p[pi..].iter().all(|x| *x == Part::Any)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Val<'_> {
+        Val::Text(Cow::Borrowed(s))
+    }
+
+    #[test]
+    fn like_follows_pocketbase() {
+        let like = |p: &str, s: &str| LikePattern::from_literal(p).matches(s);
+        assert!(like("rust", "Rust is fast"));
+        assert!(like("Hel%", "Hello"));
+        assert!(!like("%sure", "sure thing"));
+        assert!(!like("50%", "it's \"q\" 50%"));
+        assert!(like("50\\%", "it's \"q\" 50%"));
+        assert!(like("%50\\%", "it's \"q\" 50%"));
+        assert!(!like("H_llo", "Hello"));
+        assert!(like("sure_", "make sure_ it"));
+        assert!(like("", "anything"));
+        assert!(like("%", ""));
+        assert!(LikePattern::from_column("a%c").matches("xxabbbcxx"));
+        assert!(!like("a%b%c%d", &"ab".repeat(5000)));
+    }
+
+    #[test]
+    fn comparisons_mimic_sqlite() {
+        assert_eq!(sql_cmp(&Val::Num(10.0), &t("9")), Some(Ordering::Greater));
+        assert_eq!(sql_cmp(&Val::Num(10.0), &t("abc")), Some(Ordering::Less));
+        assert_eq!(sql_cmp(&t(""), &t("2024-01-01")), Some(Ordering::Less));
+        assert_eq!(sql_cmp(&Val::Null, &Val::Num(1.0)), None);
+        assert!(equals(&Val::Null, &t(""), false));
+        assert!(!equals(&Val::Null, &t(""), true));
+        assert!(equals(&Val::Null, &Val::Null, true));
+        assert!(!equals(&Val::Num(0.0), &t(""), false));
+        assert!(equals(
+            &Val::Num(1.0),
+            &Val::from_json(&Value::Bool(true)),
+            false
+        ));
+    }
+}
