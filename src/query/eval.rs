@@ -40,6 +40,19 @@ pub enum EvalError {
     TooExpensive(u64),
 }
 
+impl From<EvalError> for crate::error::ApiError {
+    fn from(e: EvalError) -> Self {
+        match e {
+            EvalError::Store(s) => s.into(),
+            EvalError::TooExpensive(_) => crate::error::ApiError::bad_field(
+                crate::error::MSG_GENERIC,
+                "filter",
+                crate::error::FieldError::new("validation_invalid_filter", e.to_string()),
+            ),
+        }
+    }
+}
+
 /// Aliased `@collection` joins may try at most this many row combinations per record.
 const MAX_COMBINATIONS: u64 = 1_000_000;
 /// Cached related records per environment before the cache is reset.

@@ -122,3 +122,10 @@ impl QueryError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests_eval;
+#[cfg(test)]
+mod tests_fixture;
+#[cfg(test)]
+mod tests_parse;

@@ -4,9 +4,11 @@
 
 use super::compile::{Compiled, Node, Src};
 use super::value::Val;
+use crate::ids::{CollectionId, RecordData};
 use crate::schema::{Collection, FieldKind};
-use crate::store::IndexSpec;
+use crate::store::{IndexSpec, Store, StoreError};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::fmt;
 
 /// At most this many index prefixes are scanned for one query (`a = 1 || a = 2 …` chains).
@@ -43,6 +45,34 @@ impl fmt::Display for IndexPlan {
             self.fields.join(", "),
             prefixes.join(", ")
         )
+    }
+}
+
+impl IndexPlan {
+    /// The candidate records: every prefix scanned in index order, each record once.
+    pub fn records<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        collection: &'a CollectionId,
+    ) -> impl Iterator<Item = Result<RecordData, StoreError>> + 'a {
+        let mut seen = HashSet::new();
+        self.prefixes
+            .iter()
+            .flat_map(move |p| store.scan_index(collection, &self.index, p, false))
+            .filter_map(move |id| {
+                let id = match id {
+                    Ok(id) => id,
+                    Err(e) => return Some(Err(e)),
+                };
+                if !seen.insert(id.clone()) {
+                    return None;
+                }
+                // An entry whose record vanished meanwhile is skipped.
+                store
+                    .get_record(collection, &id)
+                    .map(|r| r.map(|r| r.data))
+                    .transpose()
+            })
     }
 }
 
@@ -167,5 +197,92 @@ impl Compiled {
             }
         }
         best.map(|(p, _)| p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests_fixture::Fixture;
+    use super::super::Mode;
+    use crate::store::Store;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn plans_equalities_on_leading_index_fields() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let fx = rt.block_on(Fixture::new());
+        let col = fx.schema.get("posts").unwrap().clone();
+        let indexes = fx.schema.indexes(&col.id);
+        let plan = |src: &str| {
+            let c = fx
+                .compile_as("posts", src, true, Mode::ClientFilter)
+                .unwrap();
+            c.index_plan(&indexes).map(|p| p.to_string())
+        };
+        let cases: [(&str, Option<&str>); 12] = [
+            ("views = 10", Some("index idx_views (views) in [[10.0]]")),
+            (
+                "10 = views && published = true",
+                Some("index idx_views (views) in [[10.0]]"),
+            ),
+            (
+                "views = 10 || views = 3",
+                Some("index idx_views (views) in [[10.0], [3.0]]"),
+            ),
+            (
+                "title = 'Hello World' && views = 10",
+                Some("index idx_title_views (title, views) in [[\"Hello World\",10.0]]"),
+            ),
+            (
+                "title = 'a' || title = 'b'",
+                Some("index idx_title_views (title) in [[\"a\"], [\"b\"]]"),
+            ),
+            (
+                "secret = 's1'",
+                Some("index idx_secret (secret) in [[\"s1\"]]"),
+            ),
+            ("secret = ''", None),
+            ("views > 5", None),
+            ("views = '10'", None),
+            ("views = 1 || title = 'x'", None),
+            (
+                "views = 1 && (title = 'x' || views = 2)",
+                Some("index idx_views (views) in [[1.0]]"),
+            ),
+            ("author.name = 'x'", None),
+        ];
+        for (src, want) in cases {
+            assert_eq!(plan(src).as_deref(), want, "{src}");
+        }
+        // Scanning the planned prefixes finds exactly what a full scan finds.
+        let env = fx.env(Default::default());
+        for src in [
+            "views = 10",
+            "views = 10 || views = 3",
+            "title = 'Hello World' && views = 10",
+            "secret = 's4'",
+            "title = ''",
+        ] {
+            let c = fx
+                .compile_as("posts", src, true, Mode::ClientFilter)
+                .unwrap();
+            let Some(p) = c.index_plan(&indexes) else {
+                continue;
+            };
+            let mut found = BTreeSet::new();
+            for prefix in &p.prefixes {
+                for id in fx.store.scan_index(&col.id, &p.index, prefix, false) {
+                    let rec = fx.store.get_record(&col.id, &id.unwrap()).unwrap().unwrap();
+                    if c.matches(&rec.data, &env).unwrap() {
+                        found.insert(rec.data["id"].as_str().unwrap().to_string());
+                    }
+                }
+            }
+            let want: BTreeSet<String> = fx.posts(src).into_iter().collect();
+            assert_eq!(found, want, "{src}");
+        }
     }
 }

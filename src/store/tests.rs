@@ -210,7 +210,7 @@ async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
     store
         .commit(vec![WriteOp::Migrate {
             collection: coll(),
-            renames: vec![("cat".into(), "kind".into())],
+            renames: vec![("cat".into(), "kind".into()), ("id".into(), "id".into())],
             drops: vec!["email".into()],
             fills: vec![("n".into(), json!(0))],
             indexes: new_specs.clone(),
@@ -287,5 +287,37 @@ async fn subscribers_see_committed_events_in_order() {
         assert_eq!(ev.seq.0, last + 1);
         last = ev.seq.0;
     }
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn migrate_swaps_renamed_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store
+        .commit(vec![put("a", "a@x.io", "c1")])
+        .await
+        .expect("create");
+    store
+        .commit(vec![WriteOp::Migrate {
+            collection: coll(),
+            renames: vec![
+                ("email".into(), "cat".into()),
+                ("cat".into(), "email".into()),
+            ],
+            drops: vec![],
+            fills: vec![],
+            indexes: Arc::from(Vec::new()),
+        }])
+        .await
+        .expect("migrate");
+    let a = store
+        .get_record(&coll(), &RecordId::from("a"))
+        .expect("get")
+        .expect("a");
+    assert_eq!(
+        serde_json::Value::Object(a.data),
+        json!({"id":"a","cat":"a@x.io","email":"c1"})
+    );
     store.shutdown().await;
 }

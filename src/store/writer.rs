@@ -480,11 +480,12 @@ fn migrate(
             continue;
         };
         let mut data = codec::decode_record(&raw)?;
-        for (from, to) in renames {
-            if let Some(v) = data.remove(from) {
-                data.insert(to.clone(), v);
-            }
-        }
+        // All renames at once: a swap (a→b, b→a) must not overwrite either value.
+        let moved: Vec<(String, serde_json::Value)> = renames
+            .iter()
+            .filter_map(|(from, to)| data.remove(from).map(|v| (to.clone(), v)))
+            .collect();
+        data.extend(moved);
         for d in drops {
             data.remove(d);
         }

@@ -1,0 +1,283 @@
+//! The §4 semantics table of the PocketBase reference, evaluated against a real store.
+
+use super::tests_fixture::Fixture;
+use super::{Forbidden, Mode, QueryError, RequestInfo};
+use serde_json::json;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn fixture() -> Fixture {
+    rt().block_on(Fixture::new())
+}
+
+#[track_caller]
+fn check(fx: &Fixture, cases: &[(&str, &[&str])]) {
+    for (src, want) in cases {
+        assert_eq!(fx.posts(src), *want, "filter {src}");
+    }
+}
+
+#[test]
+fn operators_literals_and_precedence() {
+    let fx = fixture();
+    check(
+        &fx,
+        &[
+            ("views >= 10", &["p1"]),
+            ("views>5&&published=true", &["p1"]),
+            ("title = 'Hello World'", &["p1"]),
+            ("views = -3.5", &["p4"]),
+            ("views != 10 && views <= 3 && views > 0", &["p2"]),
+            ("views > 5 || views < 0 && published = false", &["p1"]),
+            (
+                "(views > 5 || views < 0) && published = true",
+                &["p1", "p4"],
+            ),
+            ("1 = 1", &["p1", "p2", "p3", "p4"]),
+            ("views > 5 // a comment", &["p1"]),
+            ("// first line\nviews > 5", &["p1"]),
+            ("published = true", &["p1", "p4"]),
+            ("published = 1", &["p1", "p4"]),
+            ("published = \"true\"", &[]),
+            ("views = \"10\"", &["p1"]),
+            ("title = 'it\\'s \"q\" 50%'", &["p3"]),
+            ("title = \"it's \\\"q\\\" 50%\"", &["p3"]),
+            ("views ?= 3", &["p2"]),
+            ("views ?> 3", &["p1"]),
+        ],
+    );
+}
+
+#[test]
+fn like_semantics() {
+    let fx = fixture();
+    check(
+        &fx,
+        &[
+            ("title ~ \"rust\"", &["p2"]),
+            ("title !~ \"rust\"", &["p1", "p3", "p4"]),
+            ("title ~ \"Hel%\"", &["p1"]),
+            ("title ~ \"%sure\"", &[]),
+            ("title ~ \"50%\"", &[]),
+            ("title ~ \"50\\%\"", &["p3"]),
+            ("title ~ \"%50\\%\"", &["p3"]),
+            ("title ~ \"H_llo\"", &[]),
+            ("title ~ \"sure_\"", &["p4"]),
+            ("title ?~ \"WORLD\"", &["p1"]),
+        ],
+    );
+}
+
+#[test]
+fn empty_and_null_table() {
+    let fx = fixture();
+    check(
+        &fx,
+        &[
+            ("views = null", &[]),
+            ("views = \"\"", &[]),
+            ("views = 0", &["p3"]),
+            ("pubdate = \"\"", &["p2", "p4"]),
+            ("pubdate = null", &["p2", "p4"]),
+            ("pubdate != \"\"", &["p1", "p3"]),
+            ("pubdate < @now", &["p1", "p2", "p4"]),
+            ("author = \"\"", &["p3"]),
+            ("author = null", &["p3"]),
+            ("meta = null", &["p3"]),
+            ("meta = \"\"", &[]),
+            ("meta.missing = null", &["p1", "p2", "p3", "p4"]),
+            ("tags = \"\"", &[]),
+            ("tags = \"go\"", &[]),
+            ("tags ?= \"go\"", &[]),
+            ("cats ?= \"catnews00000000\"", &[]),
+            ("tags = \"[\\\"rust\\\"]\"", &["p1"]),
+            ("tags = \"[]\"", &["p3"]),
+            ("tags ~ \"go\"", &["p2"]),
+            ("tags:each ?= \"go\"", &["p2"]),
+            ("tags:each = \"rust\"", &["p1"]),
+            ("cats.id ?= \"catnews00000000\"", &["p1", "p4"]),
+            ("cats:each ?= \"catnews00000000\"", &["p1", "p4"]),
+            ("tags:length = 2", &["p2"]),
+            ("cats:length = 0", &["p3"]),
+        ],
+    );
+}
+
+#[test]
+fn paths_json_relations_back_relations() {
+    let fx = fixture();
+    check(
+        &fx,
+        &[
+            ("meta.lang = \"en\"", &["p1"]),
+            ("meta.score > 6", &["p1"]),
+            ("meta.arr.0 = 1", &["p1"]),
+            ("meta.arr:length = 2", &[]),
+            ("meta.lang:lower = \"en\"", &[]),
+            ("title:lower = \"hello world\"", &["p1"]),
+            ("cats.name = \"news\"", &["p4"]),
+            ("cats.name != \"news\"", &["p2", "p3"]),
+            ("cats.name ?= \"news\"", &["p1", "p4"]),
+            ("author.name = \"Alice\"", &["p1", "p4"]),
+            ("author.email ~ \"b@\"", &["p2"]),
+            ("comments_via_post.text ?= \"nice\"", &["p1", "p2"]),
+            ("comments_via_post.text = \"nice\"", &["p2"]),
+            ("comments_via_post.author.name ?= \"Bob\"", &["p1"]),
+            ("author.posts_via_author.title ?= \"Rust is fast\"", &["p2"]),
+            ("strftime(\"%Y\", pubdate) = \"2024\"", &["p1"]),
+            (
+                "strftime('%Y-%m', pubdate) = strftime('%Y-%m', '2030-05-01')",
+                &["p3"],
+            ),
+            ("@collection.comments.post ?= id", &["p1", "p2"]),
+            (
+                "@collection.comments:c.post ?= id && @collection.comments:c.text ?= \"agree\"",
+                &["p1"],
+            ),
+            (
+                "@collection.comments:c.post = id && @collection.comments:c.author = author",
+                &["p1"],
+            ),
+            (
+                "@collection.comments:c.post = id && @collection.comments:c.text = \"nice\"",
+                &["p1", "p2"],
+            ),
+        ],
+    );
+    let err = fx.compile_as(
+        "posts",
+        "comments_via_post:length = 1",
+        true,
+        Mode::ClientFilter,
+    );
+    assert!(
+        matches!(err, Err(QueryError::Invalid(e)) if e.message == "unknown field \"comments_via_post\" at 0")
+    );
+}
+
+#[test]
+fn guests_are_restricted() {
+    let fx = fixture();
+    let guest = |src: &str| fx.ids_as("posts", src, false, RequestInfo::default());
+    // cats.listRule is null: the joined records are invisible, users.listRule is "": visible.
+    assert_eq!(guest("cats.name ?= \"news\""), Vec::<String>::new());
+    assert_eq!(guest("author.name = \"Alice\""), ["p1", "p4"]);
+    for (src, msg) in [
+        (
+            "secret = \"s1\"",
+            "the field \"secret\" cannot be used in a filter (at 0)",
+        ),
+        (
+            "author.email ~ \"x\"",
+            "the field \"email\" cannot be used in a filter (at 0)",
+        ),
+        (
+            "author.tokenKey = \"\"",
+            "the field \"tokenKey\" cannot be used in a filter (at 0)",
+        ),
+        ("nope = 1", "unknown field \"nope\" at 0"),
+        ("title = Hello", "unknown field \"Hello\" at 8"),
+    ] {
+        match fx.compile_as("posts", src, false, Mode::ClientFilter) {
+            Err(QueryError::Invalid(e)) => assert_eq!(e.message, msg, "{src}"),
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+    let forbidden = |src: &str| fx.compile_as("posts", src, false, Mode::ClientFilter).err();
+    assert_eq!(
+        forbidden("@collection.comments.post ?= id"),
+        Some(QueryError::Forbidden(Forbidden::Collection))
+    );
+    assert_eq!(
+        forbidden("@request.auth.id != \"\""),
+        Some(QueryError::Forbidden(Forbidden::Request))
+    );
+    // Rules may use both, and the superuser may filter on hidden fields.
+    assert!(fx
+        .compile_as(
+            "posts",
+            "@request.auth.id != \"\" && @collection.cats.id ?= cats.id",
+            false,
+            Mode::Rule
+        )
+        .is_ok());
+    assert_eq!(fx.posts("secret = \"s1\""), ["p1"]);
+}
+
+#[test]
+fn request_values() {
+    let fx = fixture();
+    let users = fx.schema.get("users").unwrap().clone();
+    let alice = json!({"id": "alice0000000000", "name": "Alice"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let rule = |src: &str, req: RequestInfo| {
+        let c = fx.compile_as("posts", src, false, Mode::Rule).unwrap();
+        let env = fx.env(req);
+        let col = fx.schema.get("posts").unwrap();
+        use crate::store::Store;
+        fx.store
+            .scan_records(&col.id)
+            .map(|r| r.unwrap().data)
+            .filter(|d| c.matches(d, &env).unwrap())
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // The documented footgun: a guest's @request.auth.id is "" and equals an empty author.
+    assert_eq!(
+        rule("author = @request.auth.id", RequestInfo::default()),
+        ["p3"]
+    );
+    let authed = RequestInfo {
+        auth: Some(alice),
+        auth_collection: Some(users),
+        method: "GET".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        rule("author = @request.auth.id", authed.clone()),
+        ["p1", "p4"]
+    );
+    assert_eq!(
+        rule(
+            "@request.auth.collectionName = \"users\" && views > 5",
+            authed.clone()
+        ),
+        ["p1"]
+    );
+    assert_eq!(
+        rule(
+            "@request.auth.name:lower = \"alice\" && @request.method = \"GET\" && views < 1",
+            authed
+        ),
+        ["p3", "p4"]
+    );
+    let mut req = RequestInfo::default();
+    req.body.insert("tags".into(), json!(["go", "bad"]));
+    req.query.insert("ok".into(), "1".into());
+    req.headers.insert("x_del".into(), "yes".into());
+    assert_eq!(
+        rule(
+            "@request.body.tags:length <= 2 && @request.body.status:isset = false && views = 3",
+            req.clone()
+        ),
+        ["p2"]
+    );
+    assert_eq!(
+        rule("@request.body.tags:each != \"bad\"", req.clone()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rule(
+            "@request.query.ok = \"1\" && @request.headers.x_del = \"yes\" && views = 3",
+            req
+        ),
+        ["p2"]
+    );
+}
