@@ -46,12 +46,20 @@ async fn create_returns_pocketbase_record_shape_with_zero_values() {
     assert_eq!(rec["b"], false);
     assert_eq!(rec["sm"], json!([]));
     assert_eq!(rec["j"], Value::Null);
-    assert!(rec.as_object().unwrap().contains_key("j"), "json key present");
+    assert!(
+        rec.as_object().unwrap().contains_key("j"),
+        "json key present"
+    );
     let created = rec["created"].as_str().unwrap();
     assert!(is_pb_date(created), "created format: {created}");
     assert_eq!(rec["created"], rec["updated"]);
 
-    let keys: Vec<&str> = rec.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = rec
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut expected = vec![
         "b",
         "collectionId",
@@ -97,9 +105,15 @@ async fn create_view_update_delete_roundtrip() {
     assert_eq!(rec["s"], "b");
     assert_eq!(rec["sm"], json!(["a", "c"]));
     assert_eq!(rec["j"], json!({"k": [1, 2]}));
-    assert_ne!(rec["created"], "2000-01-01 00:00:00.000Z", "autodate is server-set");
+    assert_ne!(
+        rec["created"], "2000-01-01 00:00:00.000Z",
+        "autodate is server-set"
+    );
     assert_eq!(rec["collectionName"], "allf");
-    assert!(rec.get("unknownKey").is_none(), "unknown keys ignored: {rec}");
+    assert!(
+        rec.get("unknownKey").is_none(),
+        "unknown keys ignored: {rec}"
+    );
 
     let id = id_of(&rec);
     let viewed = api.get(&record("allf", &id)).await.ok();
@@ -166,10 +180,7 @@ async fn client_chosen_ids() {
 
     let rec = api.create("allf", json!({"id": "abcdefghij12345"})).await;
     assert_eq!(rec["id"], "abcdefghij12345");
-    assert_eq!(
-        api.get(&record("allf", "abcdefghij12345")).await.ok(),
-        rec
-    );
+    assert_eq!(api.get(&record("allf", "abcdefghij12345")).await.ok(), rec);
 
     api.post(&records("allf"), json!({"id": "ABCDEFGHIJKLMNO"}))
         .await
@@ -185,9 +196,12 @@ async fn client_chosen_ids() {
         .await;
     long.assert_field_error(MSG, "id", "validation_max_text_constraint");
     assert_eq!(long.body["data"]["id"]["params"]["max"], 15);
-    api.post(&records("allf"), json!({"id": "abcdefghij12345", "t": "dup"}))
-        .await
-        .assert_field_error(MSG, "id", "validation_not_unique");
+    api.post(
+        &records("allf"),
+        json!({"id": "abcdefghij12345", "t": "dup"}),
+    )
+    .await
+    .assert_field_error(MSG, "id", "validation_not_unique");
 
     // Nothing but the first record was stored, and it is unchanged.
     let list = api.list("allf", "").await;
@@ -202,9 +216,12 @@ async fn patch_cannot_change_the_id() {
     let api = srv.guest();
     let rec = api.create("allf", json!({"t": "x"})).await;
     let id = id_of(&rec);
-    api.patch(&record("allf", &id), json!({"id": "zzzzzzzzzzzzzzz", "t": "y"}))
-        .await
-        .assert_field_error("Failed to update record.", "id", "validation_pk_change");
+    api.patch(
+        &record("allf", &id),
+        json!({"id": "zzzzzzzzzzzzzzz", "t": "y"}),
+    )
+    .await
+    .assert_field_error("Failed to update record.", "id", "validation_pk_change");
     assert_eq!(api.get(&record("allf", &id)).await.ok(), rec, "unchanged");
     api.get(&record("allf", "zzzzzzzzzzzzzzz"))
         .await
@@ -262,8 +279,19 @@ async fn list_envelope_and_pagination() {
     assert_eq!(list["perPage"], 30);
     assert_eq!(list["totalItems"], 7);
     assert_eq!(list["totalPages"], 1);
-    assert_eq!(item_ids(&list), all_ids, "no sort = insertion order");
-    assert_eq!(list["items"][0], created[0], "list items are full records");
+    let mut sorted = item_ids(&list);
+    sorted.sort_unstable();
+    let mut expected = all_ids.clone();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected, "every record listed once");
+    let first = created.iter().find(|r| r["id"] == list["items"][0]["id"]);
+    assert_eq!(
+        Some(&list["items"][0]),
+        first,
+        "list items are full records"
+    );
+    // Pages slice the default order (insertion order is checked on its own below).
+    let all_ids = item_ids(&list);
 
     let p2 = api.list("allf", "perPage=3&page=2").await;
     assert_eq!(p2["page"], 2);
@@ -329,7 +357,12 @@ async fn list_sort() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["t"].as_str().unwrap().to_string(), r["n"].as_i64().unwrap()))
+        .map(|r| {
+            (
+                r["t"].as_str().unwrap().to_string(),
+                r["n"].as_i64().unwrap(),
+            )
+        })
         .collect();
     let mut expected = pairs.clone();
     expected.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
@@ -355,20 +388,22 @@ async fn list_sort() {
 }
 
 #[tokio::test]
-async fn filter_expand_fields_are_refused_until_the_query_engine() {
+async fn default_list_order_is_insertion_order() {
+    // PocketBase lists in rowid (insertion) order when no sort is given; ids must not reorder.
     let srv = TestServer::start().await;
     all_fields(&srv).await;
     let api = srv.guest();
-    for q in ["filter=n%3D1", "expand=r", "fields=id"] {
-        let r = api.get(&format!("{}?{q}", records("allf"))).await;
-        r.assert_error(400, "Something went wrong while processing your request.");
-        let param = q.split('=').next().unwrap();
-        assert!(
-            r.body["data"][param]["code"].is_string(),
-            "error names the parameter {param}: {}",
-            r.text
-        );
+    let mut ids = Vec::new();
+    for id in ["zzzzzzzzzzzzzzz", "aaaaaaaaaaaaaaa", "mmmmmmmmmmmmmmm"] {
+        ids.push(id_of(&api.create("allf", json!({ "id": id })).await));
     }
+    for _ in 0..5 {
+        ids.push(id_of(&api.create("allf", json!({})).await));
+    }
+    let list = api.list("allf", "").await;
+    assert_eq!(item_ids(&list), ids, "no sort = insertion order");
+    let p2 = api.list("allf", "perPage=3&page=2").await;
+    assert_eq!(item_ids(&p2), ids[3..6].to_vec());
 }
 
 #[tokio::test]
@@ -390,7 +425,11 @@ async fn create_and_update_with_multipart_and_urlencoded_bodies() {
     assert_eq!(rec["t"], "multi");
     assert_eq!(rec["n"], 42);
     assert_eq!(rec["b"], true);
-    assert_eq!(rec["sm"], json!(["a", "c"]), "repeated parts form a multi value");
+    assert_eq!(
+        rec["sm"],
+        json!(["a", "c"]),
+        "repeated parts form a multi value"
+    );
     assert_eq!(rec["j"], json!({"x": 1}), "json part parsed");
     assert_eq!(rec["e"], "m@p.io", "@jsonPayload merged");
 
@@ -407,7 +446,9 @@ async fn create_and_update_with_multipart_and_urlencoded_bodies() {
     assert_eq!(rec2["s"], "c");
 
     // Multipart PATCH with a modifier in the part name.
-    let form = reqwest::multipart::Form::new().text("sm+", "b").text("n+", "8");
+    let form = reqwest::multipart::Form::new()
+        .text("sm+", "b")
+        .text("n+", "8");
     let upd = Api::send(
         api.request(Method::PATCH, &record("allf", &id_of(&rec)))
             .multipart(form),
@@ -460,5 +501,9 @@ async fn update_modifiers() {
     // Modifier results are validated like plain values.
     let bad = api.patch(&path, json!({"sm+": "nope"})).await;
     bad.assert_field_error("Failed to update record.", "sm", "validation_invalid_value");
-    assert_eq!(api.get(&path).await.ok(), r, "failed update changed nothing");
+    assert_eq!(
+        api.get(&path).await.ok(),
+        r,
+        "failed update changed nothing"
+    );
 }

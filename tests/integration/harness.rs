@@ -5,7 +5,7 @@
 //! `kill9()` + `start_again()` the port changes, so take a fresh client from `srv.su()`.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,7 @@ impl TestServerBuilder {
             env: self.env,
             port: 0,
             child: None,
+            su_password: SU_PASSWORD.to_string(),
             token: String::new(),
             http: reqwest::Client::builder()
                 .timeout(REQUEST_TIMEOUT)
@@ -72,6 +73,8 @@ pub struct TestServer {
     env: Vec<(String, String)>,
     port: u16,
     child: Option<Child>,
+    /// Current password of `SU_EMAIL` (changed by `superuser_upsert`), used to log in on start.
+    su_password: String,
     token: String,
     http: reqwest::Client,
 }
@@ -99,29 +102,33 @@ impl TestServer {
         cmd
     }
 
-    /// `ferrobase superuser upsert`; the server must be stopped (the store is locked while it runs).
-    pub fn superuser_upsert(&self, email: &str, password: &str) {
-        assert!(self.child.is_none(), "superuser upsert needs a stopped server");
-        let out = self
-            .command()
-            .args(["superuser", "upsert", email, password, "--dir"])
+    /// Runs `ferrobase <args> --dir <data dir>`; the server must be stopped (sled locks the store).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        assert!(self.child.is_none(), "CLI commands need a stopped server");
+        self.command()
+            .args(args)
+            .arg("--dir")
             .arg(&self.data_dir)
             .output()
-            .expect("run ferrobase superuser upsert");
+            .expect("run the ferrobase CLI")
+    }
+
+    /// `ferrobase superuser upsert EMAIL PASSWORD`; panics unless it succeeds.
+    pub fn superuser_upsert(&mut self, email: &str, password: &str) {
+        let out = self.cli(&["superuser", "upsert", email, password]);
         assert!(
             out.status.success(),
             "superuser upsert failed: {}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        if email == SU_EMAIL {
+            self.su_password = password.to_string();
+        }
     }
 
     pub fn log_path(&self) -> PathBuf {
         self.root.path().join("server.log")
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
     }
 
     /// The server's log so far (for assertion messages).
@@ -134,7 +141,28 @@ impl TestServer {
     /// Spawns `ferrobase serve` on a fresh port over the same data dir, waits for health and logs in.
     pub async fn start_again(&mut self) {
         assert!(self.child.is_none(), "server already running");
-        self.port = free_port();
+        // The free port can be taken by a parallel test between probing and binding; the server
+        // then exits at once, and we retry on another port.
+        for attempt in 1..=3 {
+            self.port = free_port();
+            self.spawn_serve();
+            match self.wait_healthy().await {
+                Ok(()) => {
+                    self.token = self.login(SU_EMAIL, &self.su_password.clone()).await;
+                    return;
+                }
+                Err(status) if attempt < 3 => {
+                    eprintln!("server exited during startup ({status}), retrying");
+                }
+                Err(status) => panic!(
+                    "server exited during startup ({status}):\n{}",
+                    self.log_tail()
+                ),
+            }
+        }
+    }
+
+    fn spawn_serve(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -142,7 +170,12 @@ impl TestServer {
             .expect("open server log");
         let child = self
             .command()
-            .args(["serve", "--http", &format!("127.0.0.1:{}", self.port), "--dir"])
+            .args([
+                "serve",
+                "--http",
+                &format!("127.0.0.1:{}", self.port),
+                "--dir",
+            ])
             .arg(&self.data_dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
@@ -150,26 +183,28 @@ impl TestServer {
             .spawn()
             .expect("spawn ferrobase serve");
         self.child = Some(child);
-        self.wait_healthy().await;
-        self.token = self.login(SU_EMAIL, SU_PASSWORD).await;
     }
 
-    async fn wait_healthy(&mut self) {
+    /// Waits for /api/health from our child; `Err` with its exit status if it died.
+    async fn wait_healthy(&mut self) -> Result<(), std::process::ExitStatus> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("server exited during startup ({status}):\n{}", self.log_tail());
-                }
-            }
             let probe = self
                 .http
                 .get(self.url("/api/health"))
                 .timeout(Duration::from_secs(2))
                 .send()
                 .await;
-            if matches!(probe, Ok(ref r) if r.status() == StatusCode::OK) {
-                return;
+            let healthy = matches!(probe, Ok(ref r) if r.status() == StatusCode::OK);
+            // Checked after the probe, so a healthy answer from some other process on the port
+            // is not mistaken for ours.
+            let child = self.child.as_mut().expect("spawned");
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Err(status);
+            }
+            if healthy {
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,
@@ -278,6 +313,10 @@ impl Drop for TestServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // A failing test shows what the server logged (the temp dir is deleted right after).
+        if std::thread::panicking() {
+            eprintln!("---- server log (tail) ----\n{}", self.log_tail());
+        }
     }
 }
 
@@ -301,10 +340,22 @@ impl Resp {
 
     /// Asserts a PocketBase error envelope with this status and message.
     pub fn assert_error(&self, status: u16, message: &str) {
-        assert_eq!(self.status, status, "unexpected status, body: {}", self.text);
-        assert_eq!(self.body["status"], status, "envelope status: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status, body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.body["status"], status,
+            "envelope status: {}",
+            self.text
+        );
         assert_eq!(self.message(), message, "envelope message: {}", self.text);
-        assert!(self.body["data"].is_object(), "envelope data: {}", self.text);
+        assert!(
+            self.body["data"].is_object(),
+            "envelope data: {}",
+            self.text
+        );
     }
 
     /// Asserts a 400 validation error with `code` on `field`.
@@ -441,7 +492,6 @@ pub fn is_pb_date(s: &str) -> bool {
 /// A PocketBase record id: 15 chars of `[a-z0-9]`.
 pub fn is_record_id(s: &str) -> bool {
     s.len() == 15
-        && s
-            .bytes()
+        && s.bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
