@@ -6,7 +6,7 @@ use super::ast::{CmpOp, Expr, Func, Ident, Macro, Modifier, Operand, Root};
 use super::value::{LikePattern, Val};
 use super::{Forbidden, Limits, ParseError, QueryError};
 use crate::ids::CollectionId;
-use crate::schema::{Collection, FieldKind, Snapshot};
+use crate::schema::{Collection, Snapshot};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ impl<'a> CompileCtx<'a> {
         }
     }
 
-    fn restricted(&self) -> bool {
+    pub(super) fn restricted(&self) -> bool {
         self.mode == Mode::ClientFilter && !self.superuser
     }
 }
@@ -169,14 +169,14 @@ pub fn compile(expr: &Expr, ctx: &CompileCtx<'_>) -> Result<Compiled, QueryError
     })
 }
 
-struct Compiler<'c, 'a> {
-    ctx: &'c CompileCtx<'a>,
-    joins: usize,
+pub(super) struct Compiler<'c, 'a> {
+    pub(super) ctx: &'c CompileCtx<'a>,
+    pub(super) joins: usize,
     /// (collection name lower-cased, alias, id) of each aliased join.
-    groups: Vec<(String, String, CollectionId)>,
+    pub(super) groups: Vec<(String, String, CollectionId)>,
 }
 
-fn err(pos: usize, message: String) -> QueryError {
+pub(super) fn err(pos: usize, message: String) -> QueryError {
     QueryError::Invalid(ParseError::new(pos, message))
 }
 
@@ -198,7 +198,7 @@ impl Compiler<'_, '_> {
             Expr::Cmp(c) => {
                 let left = self.operand(&c.left)?;
                 let right = self.operand(&c.right)?;
-                let strict = is_json(&left) || is_json(&right);
+                let strict = super::resolve::is_json(&left) || super::resolve::is_json(&right);
                 let like = match (&c.op, &right) {
                     (CmpOp::Like | CmpOp::NotLike, Src::Const(v)) => {
                         Some(LikePattern::from_literal(&v.text().unwrap_or_default()))
@@ -311,7 +311,7 @@ impl Compiler<'_, '_> {
         })
     }
 
-    fn join(&mut self, pos: usize) -> Result<(), QueryError> {
+    pub(super) fn join(&mut self, pos: usize) -> Result<(), QueryError> {
         self.joins += 1;
         if self.joins > self.ctx.limits.max_joins {
             return Err(err(
@@ -344,164 +344,4 @@ impl Compiler<'_, '_> {
         self.groups.push((key.0, key.1, id.clone()));
         Ok(self.groups.len() - 1)
     }
-
-    fn visibility(&self, target: &Arc<Collection>) -> Visibility {
-        if !self.ctx.restricted() {
-            return Visibility::All;
-        }
-        match &target.list_rule {
-            None => Visibility::Nobody,
-            Some(r) if r.trim().is_empty() => Visibility::All,
-            Some(_) => Visibility::Rule(target.clone()),
-        }
-    }
-
-    /// Resolves `segs` (+ modifier) starting at collection `col`.
-    pub(super) fn path(
-        &mut self,
-        col: &Arc<Collection>,
-        segs: &[String],
-        modifier: Option<Modifier>,
-        pos: usize,
-    ) -> Result<Src, QueryError> {
-        let mut col = col.clone();
-        let mut hops = Vec::new();
-        let mut multi = false;
-        for (i, seg) in segs.iter().enumerate() {
-            let last = i + 1 == segs.len();
-            let Some(field) = col.field(seg) else {
-                if !last {
-                    if let Some((source, field)) = self.back_relation(&col, seg) {
-                        self.join(pos)?;
-                        let visible = self.visibility(&source);
-                        hops.push(Hop::Back {
-                            source: source.id.clone(),
-                            field,
-                            visible,
-                        });
-                        multi = true;
-                        col = source;
-                        continue;
-                    }
-                }
-                return Err(err(
-                    pos,
-                    format!("unknown field \"{}\" at {pos}", segs[..=i].join(".")),
-                ));
-            };
-            self.check_visible(&col, seg, pos)?;
-            if let FieldKind::Json { .. } = field.kind {
-                let json = segs[i + 1..].to_vec();
-                if modifier.is_some() {
-                    return Ok(Src::Never);
-                }
-                return Ok(Src::Path(PathSrc {
-                    hops,
-                    field: seg.clone(),
-                    json,
-                    modifier,
-                    multi,
-                    is_json: true,
-                }));
-            }
-            if last {
-                match modifier {
-                    Some(Modifier::Each | Modifier::Length) if !field.is_multi() => {
-                        return Err(err(pos, format!("\"{seg}\" is not a multi-value field; :each and :length need one (at {pos})")));
-                    }
-                    Some(Modifier::Isset | Modifier::Changed) => {
-                        return Err(err(pos, format!("\"{seg}\": :isset and :changed apply to @request.body.* only (at {pos})")));
-                    }
-                    Some(Modifier::Each) => multi = true,
-                    _ => {}
-                }
-                return Ok(Src::Path(PathSrc {
-                    hops,
-                    field: seg.clone(),
-                    json: Vec::new(),
-                    modifier,
-                    multi,
-                    is_json: false,
-                }));
-            }
-            let FieldKind::Relation { collection_id, .. } = &field.kind else {
-                return Err(err(pos, format!("\"{seg}\" is neither a relation nor a json field, so \"{}\" cannot be resolved (at {pos})", segs.join("."))));
-            };
-            let Some(target) = self.ctx.schema.by_id(collection_id).cloned() else {
-                return Err(err(
-                    pos,
-                    format!("the relation \"{seg}\" points to a missing collection (at {pos})"),
-                ));
-            };
-            self.join(pos)?;
-            multi |= field.is_multi();
-            hops.push(Hop::Forward {
-                field: seg.clone(),
-                target: target.id.clone(),
-                visible: self.visibility(&target),
-            });
-            col = target;
-        }
-        Err(err(pos, format!("empty identifier at {pos}")))
-    }
-
-    /// `<collection>_via_<field>`: a relation field of another collection pointing at `col`.
-    fn back_relation(&self, col: &Collection, seg: &str) -> Option<(Arc<Collection>, String)> {
-        let (name, field) = seg.split_once("_via_")?;
-        let source = self.ctx.schema.get(name)?.clone();
-        let f = source.field(field)?;
-        match &f.kind {
-            FieldKind::Relation { collection_id, .. } if *collection_id == col.id => {
-                Some((source.clone(), field.to_string()))
-            }
-            _ => None,
-        }
-    }
-
-    fn check_visible(&self, col: &Collection, name: &str, pos: usize) -> Result<(), QueryError> {
-        if !self.ctx.restricted() {
-            return Ok(());
-        }
-        let Some(f) = col.field(name) else {
-            return Ok(());
-        };
-        let secret = matches!(f.kind, FieldKind::Password { .. })
-            || (col.is_auth() && matches!(name, "tokenKey" | "email" | "password"));
-        if f.hidden || secret {
-            return Err(err(
-                pos,
-                format!("the field \"{name}\" cannot be used in a filter (at {pos})"),
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn is_json(s: &Src) -> bool {
-    match s {
-        Src::Path(p) | Src::Collection { path: p, .. } => p.is_json,
-        _ => false,
-    }
-}
-
-/// Resolves a path of `@request.auth.*` against the caller's collection (at evaluation time).
-pub(super) fn auth_path(
-    col: &Arc<Collection>,
-    schema: &Snapshot,
-    segs: &[String],
-    modifier: Option<Modifier>,
-) -> Option<Src> {
-    let ctx = CompileCtx {
-        collection: col,
-        schema,
-        superuser: true,
-        mode: Mode::Rule,
-        limits: Limits::default(),
-    };
-    let mut c = Compiler {
-        ctx: &ctx,
-        joins: 0,
-        groups: Vec::new(),
-    };
-    c.path(col, segs, modifier, 0).ok()
 }

@@ -2,150 +2,16 @@
 //! multi-valued paths, relation hops through the store (cached per environment) and
 //! `@request.*` / `@collection.*` values.
 
-use super::compile::{CmpNode, Compiled, Hop, Node, PathSrc, Src, Visibility};
-use super::funcs::{geo_distance, strftime, MacroValues};
+use super::compile::{CmpNode, Compiled, Hop, Node, PathSrc, Src};
+use super::env::{visible, EvalEnv, EvalError, MAX_COMBINATIONS};
+use super::funcs::{geo_distance, strftime};
 use super::value::{equals, sql_cmp, LikePattern, Val};
 use super::{ast::CmpOp, ast::Func};
-use crate::ids::{CollectionId, RecordData, RecordId};
-use crate::schema::{Collection, Snapshot};
-use crate::store::{Store, StoreError};
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use crate::ids::RecordData;
+use serde_json::Value;
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-
-/// Request data visible to `@request.*`.
-#[derive(Debug, Clone, Default)]
-pub struct RequestInfo {
-    /// The authenticated record (`None` for guests: every `@request.auth.*` is then `""`).
-    pub auth: Option<RecordData>,
-    pub auth_collection: Option<Arc<Collection>>,
-    pub body: Map<String, Value>,
-    pub query: BTreeMap<String, String>,
-    /// Lower-cased names with `-` replaced by `_`.
-    pub headers: BTreeMap<String, String>,
-    pub method: String,
-    /// `"default"` for ordinary requests.
-    pub context: String,
-}
-
-/// Why an evaluation failed (never the filter's fault: it compiled).
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the filter's @collection joins need more than {0} row combinations")]
-    TooExpensive(u64),
-}
-
-impl From<EvalError> for crate::error::ApiError {
-    fn from(e: EvalError) -> Self {
-        match e {
-            EvalError::Store(s) => s.into(),
-            EvalError::TooExpensive(_) => crate::error::ApiError::bad_field(
-                crate::error::MSG_GENERIC,
-                "filter",
-                crate::error::FieldError::new("validation_invalid_filter", e.to_string()),
-            ),
-        }
-    }
-}
-
-/// Aliased `@collection` joins may try at most this many row combinations per record.
-const MAX_COMBINATIONS: u64 = 1_000_000;
-/// Cached related records per environment before the cache is reset.
-const MAX_CACHED_RECORDS: usize = 50_000;
-
-#[derive(Default)]
-struct Cache {
-    records: HashMap<(CollectionId, RecordId), Option<Arc<RecordData>>>,
-    /// Whole collections, for back-relations and `@collection` joins. Loading them is O(n) per
-    /// request: acceptable until back-relation indexes exist.
-    collections: HashMap<CollectionId, Arc<Vec<Arc<RecordData>>>>,
-}
-
-/// Everything evaluation reads besides the record itself. Create one per request (or per batch
-/// of evaluations): it caches related records.
-pub struct EvalEnv<'a> {
-    pub store: &'a dyn Store,
-    pub schema: &'a Snapshot,
-    pub request: RequestInfo,
-    macros: MacroValues,
-    cache: Mutex<Cache>,
-}
-
-impl<'a> EvalEnv<'a> {
-    /// An environment at instant `now` (macros are computed once, in UTC).
-    pub fn new(
-        store: &'a dyn Store,
-        schema: &'a Snapshot,
-        request: RequestInfo,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            store,
-            schema,
-            request,
-            macros: MacroValues::at(now),
-            cache: Mutex::new(Cache::default()),
-        }
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        match self.cache.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
-    fn load(&self, col: &CollectionId, id: &str) -> Result<Option<Arc<RecordData>>, EvalError> {
-        let key = (col.clone(), RecordId::from(id));
-        if let Some(hit) = self.cache().records.get(&key) {
-            return Ok(hit.clone());
-        }
-        let rec = self
-            .store
-            .get_record(col, &key.1)?
-            .map(|r| Arc::new(r.data));
-        let mut cache = self.cache();
-        if cache.records.len() >= MAX_CACHED_RECORDS {
-            cache.records.clear();
-        }
-        cache.records.insert(key, rec.clone());
-        Ok(rec)
-    }
-
-    fn collection(&self, col: &CollectionId) -> Result<Arc<Vec<Arc<RecordData>>>, EvalError> {
-        if let Some(hit) = self.cache().collections.get(col) {
-            return Ok(hit.clone());
-        }
-        let all = self
-            .store
-            .scan_records(col)
-            .map(|r| r.map(|r| Arc::new(r.data)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let all = Arc::new(all);
-        self.cache().collections.insert(col.clone(), all.clone());
-        Ok(all)
-    }
-}
-
-/// The hook where non-superusers' relation hops will be checked against the target's listRule
-/// expression (the auth/rules issue compiles and evaluates it). Until then such records stay
-/// invisible, matching `records::access`, which treats expression rules as superusers-only.
-fn join_rule_allows(_target: &Collection, _record: &RecordData, _env: &EvalEnv<'_>) -> bool {
-    false
-}
-
-fn visible(v: &Visibility, rec: &RecordData, env: &EvalEnv<'_>) -> bool {
-    match v {
-        Visibility::All => true,
-        Visibility::Nobody => false,
-        Visibility::Rule(col) => join_rule_allows(col, rec, env),
-    }
-}
+use std::sync::Arc;
 
 /// The values of one operand: `multi` ones are combined with any/all semantics.
 struct Vals<'r> {
@@ -364,7 +230,7 @@ impl<'e> Ev<'e, '_> {
         if let Some(v) = special {
             return Ok(Vals::one(Val::Text(Cow::Owned(v))));
         }
-        match super::compile::auth_path(col, self.env.schema, segs, modifier) {
+        match super::resolve::auth_path(col, self.env.schema, segs, modifier) {
             Some(src) => Ok(owned(self.src(&src, auth)?)),
             None => Ok(Vals::one(Val::Null)),
         }

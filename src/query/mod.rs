@@ -7,12 +7,14 @@
 
 mod ast;
 mod compile;
+mod env;
 mod eval;
 mod funcs;
 mod lexer;
 mod parser;
 mod plan;
 mod read;
+mod resolve;
 mod value;
 
 // The re-exports are the module's API; rules and realtime will use the rest.
@@ -21,7 +23,7 @@ pub use ast::{CmpOp, Comparison, Expr, Func, Ident, Macro, Modifier, Operand, Po
 #[allow(unused_imports)]
 pub use compile::{compile, CompileCtx, Compiled, Mode};
 #[allow(unused_imports)]
-pub use eval::{EvalEnv, EvalError, RequestInfo};
+pub use env::{EvalEnv, EvalError, RequestInfo};
 #[allow(unused_imports)]
 pub use parser::{parse, parse_with};
 #[allow(unused_imports)]

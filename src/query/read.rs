@@ -1,7 +1,7 @@
 //! Reading values out of stored JSON: json paths, modifiers, and `@request.body.*`.
 
 use super::ast::Modifier;
-use super::eval::RequestInfo;
+use super::env::RequestInfo;
 use super::value::{equals, Val};
 use crate::ids::RecordData;
 use serde_json::Value;
