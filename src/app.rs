@@ -2,6 +2,7 @@
 
 use crate::auth::{LimitPolicy, LoginLimiter};
 use crate::config::{Config, Durability};
+use crate::records::RecordLocks;
 use crate::schema::Registry;
 use crate::store::{SledStore, Store, StoreOptions};
 use std::sync::Arc;
@@ -13,6 +14,8 @@ pub struct App {
     pub schema: Registry,
     /// Failed-login limiting for every auth collection.
     pub logins: LoginLimiter,
+    /// Serializes writes to the same record (see `records::RecordLocks`).
+    pub record_locks: RecordLocks,
     sled: Arc<SledStore>,
 }
 
@@ -45,6 +48,7 @@ impl App {
             store,
             schema,
             logins,
+            record_locks: RecordLocks::default(),
             sled,
         }))
     }

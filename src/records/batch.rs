@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 /// Most requests accepted in one batch.
 pub const MAX_BATCH: usize = 1000;
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: usize = 16;
 
 /// One request of a batch, as the client sent it.
 #[derive(Debug, Clone)]
@@ -130,6 +130,27 @@ pub async fn batch(app: &App, items: &[BatchItem], caller: &Caller) -> ApiResult
             .with_params(json!({"max": MAX_BATCH})),
         ));
     }
+    // Lock every record the batch updates or deletes, in a fixed order.
+    let snap = app.schema.snapshot();
+    let targets: Vec<(String, String)> = items
+        .iter()
+        .filter_map(|it| match parse_target(&it.method, &it.url).ok()? {
+            Target::Update(c, id) | Target::Delete(c, id) => Some((c, id)),
+            Target::Upsert(c) => it
+                .body
+                .data
+                .get("id")
+                .and_then(Value::as_str)
+                .map(|id| (c, id.to_string())),
+            Target::Create(_) => None,
+        })
+        .map(|(c, id)| (snap.get(&c).map_or(c.clone(), |col| col.id.0.clone()), id))
+        .collect();
+    let refs: Vec<(&str, &str)> = targets
+        .iter()
+        .map(|(c, i)| (c.as_str(), i.as_str()))
+        .collect();
+    let _locked = app.record_locks.lock_all(&refs).await;
     for _ in 0..MAX_ATTEMPTS {
         let mut tx = Tx::new(app);
         let mut results = Vec::with_capacity(items.len());

@@ -6,11 +6,12 @@ use super::shape::Shape;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
-use crate::ids::RecordData;
+use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::query::{self, CompileCtx, Compiled, EvalEnv, RequestInfo};
 use crate::schema::{Collection, FieldKind, Snapshot};
 use serde_json::{json, Value};
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const DEFAULT_PER_PAGE: usize = 30;
@@ -33,7 +34,14 @@ pub struct ListResult(pub Value);
 
 #[derive(Debug, Clone, PartialEq)]
 enum SortKey {
-    Field { name: String, desc: bool },
+    Field {
+        name: String,
+        desc: bool,
+    },
+    /// Insertion order (`@rowid`), PocketBase's default.
+    Rowid {
+        desc: bool,
+    },
     Random,
 }
 
@@ -76,7 +84,10 @@ fn parse_sort(col: &Collection, raw: &str, caller: &Caller) -> ApiResult<Vec<Sor
             keys.push(SortKey::Random);
             continue;
         }
-        let name = if name == "@rowid" { "id" } else { name };
+        if name == "@rowid" {
+            keys.push(SortKey::Rowid { desc });
+            continue;
+        }
         let Some(field) = col.field(name) else {
             return Err(bad_param(
                 "sort",
@@ -132,22 +143,55 @@ fn id_of(d: &RecordData) -> &str {
     d.get("id").and_then(Value::as_str).unwrap_or("")
 }
 
-fn sort_records(records: &mut [RecordData], keys: &[SortKey]) {
+/// Insertion ranks of `records`, needed when the order involves `@rowid`.
+fn rowids(app: &App, col: &Collection, records: &[RecordData]) -> ApiResult<HashMap<String, u64>> {
+    let mut map = HashMap::with_capacity(records.len());
+    for r in records {
+        let id = id_of(r);
+        let rank = app
+            .store
+            .rowid(&col.id, &RecordId::from(id))?
+            .unwrap_or(u64::MAX);
+        map.insert(id.to_string(), rank);
+    }
+    Ok(map)
+}
+
+/// Sorts by `keys` (insertion order when empty), ties broken by id.
+fn sort_records(records: &mut [RecordData], keys: &[SortKey], ranks: &HashMap<String, u64>) {
     if keys.contains(&SortKey::Random) {
         use rand::seq::SliceRandom;
         records.shuffle(&mut rand::thread_rng());
         return;
     }
     let null = Value::Null;
+    let rank = |r: &RecordData| ranks.get(id_of(r)).copied().unwrap_or(u64::MAX);
+    let default = [SortKey::Rowid { desc: false }];
+    let keys = if keys.is_empty() { &default[..] } else { keys };
     records.sort_by(|a, b| {
         for k in keys {
-            if let SortKey::Field { name, desc } = k {
-                let ord =
-                    compare_values(a.get(name).unwrap_or(&null), b.get(name).unwrap_or(&null));
-                let ord = if *desc { ord.reverse() } else { ord };
-                if ord != Ordering::Equal {
-                    return ord;
+            let ord = match k {
+                SortKey::Field { name, desc } => {
+                    let ord =
+                        compare_values(a.get(name).unwrap_or(&null), b.get(name).unwrap_or(&null));
+                    if *desc {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
                 }
+                SortKey::Rowid { desc } => {
+                    let ord = rank(a).cmp(&rank(b));
+                    if *desc {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                }
+                SortKey::Random => Ordering::Equal,
+            };
+            if ord != Ordering::Equal {
+                return ord;
             }
         }
         id_of(a).cmp(id_of(b))
@@ -181,6 +225,7 @@ fn filtered(
     filter: &Compiled,
     caller: &Caller,
     stop_after: Option<usize>,
+    insertion_order: bool,
 ) -> ApiResult<Vec<RecordData>> {
     let plan = filter.index_plan(&schema.indexes(&col.id));
     let plan_text = plan
@@ -197,6 +242,7 @@ fn filtered(
     let env = EvalEnv::new(app.store.as_ref(), schema, request, chrono::Utc::now());
     let candidates: Box<dyn Iterator<Item = Result<RecordData, _>>> = match &plan {
         Some(p) => Box::new(p.records(app.store.as_ref(), &col.id)),
+        None if insertion_order => Box::new(in_insertion_order(app, &col.id)),
         None => Box::new(app.store.scan_records(&col.id).map(|r| r.map(|r| r.data))),
     };
     let stop_after = stop_after.filter(|_| plan.is_none());
@@ -210,8 +256,25 @@ fn filtered(
             }
         }
     }
-    // Index order is not id order; the caller's sort ends with the id tie-break.
     Ok(out)
+}
+
+/// Records in insertion order (one point read per record).
+fn in_insertion_order<'a>(
+    app: &'a App,
+    col: &CollectionId,
+) -> impl Iterator<Item = Result<RecordData, crate::store::StoreError>> + 'a {
+    let col = col.clone();
+    app.store
+        .scan_insertion_order(&col, false)
+        .filter_map(move |id| match id {
+            Ok(id) => app
+                .store
+                .get_record(&col, &id)
+                .transpose()
+                .map(|r| r.map(|r| r.data)),
+            Err(e) => Some(Err(e)),
+        })
 }
 
 /// `GET /api/collections/{c}/records`.
@@ -235,21 +298,11 @@ pub fn list(
         None => Vec::new(),
     };
     let offset = (page - 1).saturating_mul(per_page);
-    let (items, total): (Vec<RecordData>, Option<usize>) = if let Some(f) = &filter {
-        let stop = (keys.is_empty() && skip_total).then_some(offset.saturating_add(per_page));
-        let mut all = filtered(app, &col, &schema, f, caller, stop)?;
-        sort_records(&mut all, &keys);
-        let total = all.len();
-        let items = all.into_iter().skip(offset).take(per_page).collect();
-        (items, (!skip_total).then_some(total))
-    } else if keys.is_empty() {
-        // Id order is storage order: stream the page, count keys only if asked.
-        let items = app
-            .store
-            .scan_records(&col.id)
+    let (items, total): (Vec<RecordData>, Option<usize>) = if filter.is_none() && keys.is_empty() {
+        // Default order straight from the insertion-order keys: only the page is read.
+        let items = in_insertion_order(app, &col.id)
             .skip(offset)
             .take(per_page)
-            .map(|r| r.map(|r| r.data))
             .collect::<Result<Vec<_>, _>>()?;
         let total = if skip_total {
             None
@@ -258,12 +311,26 @@ pub fn list(
         };
         (items, total)
     } else {
-        let mut all = app
-            .store
-            .scan_records(&col.id)
-            .map(|r| r.map(|r| r.data))
-            .collect::<Result<Vec<_>, _>>()?;
-        sort_records(&mut all, &keys);
+        let mut all = match &filter {
+            Some(f) => {
+                let stop =
+                    (keys.is_empty() && skip_total).then_some(offset.saturating_add(per_page));
+                filtered(app, &col, &schema, f, caller, stop, keys.is_empty())?
+            }
+            None => app
+                .store
+                .scan_records(&col.id)
+                .map(|r| r.map(|r| r.data))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let needs_ranks =
+            keys.is_empty() || keys.iter().any(|k| matches!(k, SortKey::Rowid { .. }));
+        let ranks = if needs_ranks {
+            rowids(app, &col, &all)?
+        } else {
+            HashMap::new()
+        };
+        sort_records(&mut all, &keys, &ranks);
         let total = all.len();
         let items = all.into_iter().skip(offset).take(per_page).collect();
         (items, (!skip_total).then_some(total))
@@ -311,6 +378,7 @@ mod tests {
                 name: "n".into(),
                 desc: true,
             }],
+            &HashMap::new(),
         );
         let ids: Vec<&str> = recs.iter().map(id_of).collect();
         assert_eq!(ids, vec!["a", "b", "c"]);

@@ -20,7 +20,7 @@ pub const MSG_UPDATE: &str = "Failed to update record.";
 const MSG_REQUIRED_REF: &str =
     "Failed to delete record. Make sure that the record is not part of a required relation reference.";
 /// Optimistic-concurrency retries before giving up with a 409-free internal error.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: usize = 16;
 /// Deepest cascade followed when deleting (guards against pathological relation graphs).
 const MAX_CASCADE_DEPTH: usize = 16;
 
@@ -50,7 +50,11 @@ macro_rules! with_retries {
                         outcome = Ok(out);
                         break;
                     }
-                    Err(None) => continue,
+                    Err(None) => {
+                        // Lost a race (cascade or batch touching the same record): back off a little.
+                        tokio::time::sleep(std::time::Duration::from_micros(rand::random::<u64>() % 2000)).await;
+                        continue;
+                    }
                     Err(Some(e)) => {
                         outcome = Err(e.error);
                         break;
@@ -89,8 +93,10 @@ pub async fn update(
     shape: &Shape,
     caller: &Caller,
 ) -> ApiResult<Value> {
-    shape.check(app, &*app.schema.require(collection)?, caller)?;
+    let target = app.schema.require(collection)?;
+    shape.check(app, &target, caller)?;
     let id = RecordId::from(id);
+    let _locked = app.record_locks.lock(&target.id, &id).await;
     let (col, data) = with_retries!(app, |tx| {
         match tx.collection(collection) {
             Ok(col) => stage_update(&mut tx, &col, &id, req, caller)
@@ -104,6 +110,8 @@ pub async fn update(
 
 pub async fn delete(app: &App, collection: &str, id: &str, caller: &Caller) -> ApiResult<()> {
     let id = RecordId::from(id);
+    let target = app.schema.require(collection)?;
+    let _locked = app.record_locks.lock(&target.id, &id).await;
     with_retries!(app, |tx| {
         match tx.collection(collection) {
             Ok(col) => stage_delete(&mut tx, &col, &id, caller),

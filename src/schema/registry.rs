@@ -217,7 +217,7 @@ impl Registry {
     pub async fn delete(&self, store: &dyn Store, id_or_name: &str) -> ApiResult<()> {
         let _guard = self.change.lock().await;
         let mut working = self.snapshot().ordered.clone();
-        let txn = plan_delete(&mut working, id_or_name)?;
+        let txn = plan_delete(&mut working, id_or_name, &[])?;
         self.apply(store, txn, working).await
     }
 
@@ -267,11 +267,10 @@ impl Registry {
                 .filter(|c| !c.system && !kept.contains(&c.id))
                 .map(|c| c.id.clone())
                 .collect();
-            for id in doomed {
-                txn.extend(
-                    plan_delete(&mut working, id.as_str())
-                        .map_err(|e| import_failure(list.len(), &e))?,
-                );
+            for id in &doomed {
+                let ops = plan_delete(&mut working, id.as_str(), &doomed)
+                    .map_err(|e| import_failure(list.len(), &e))?;
+                txn.extend(ops);
             }
         }
         self.apply(store, txn, working).await
@@ -326,7 +325,12 @@ fn plan_update(
     Ok((new, txn))
 }
 
-fn plan_delete(working: &mut Vec<Arc<Collection>>, id_or_name: &str) -> ApiResult<Vec<WriteOp>> {
+/// Deletes one collection; references from collections in `also_deleted` do not block it.
+fn plan_delete(
+    working: &mut Vec<Arc<Collection>>,
+    id_or_name: &str,
+    also_deleted: &[CollectionId],
+) -> ApiResult<Vec<WriteOp>> {
     let col = find(working, id_or_name).ok_or_else(ApiError::not_found)?;
     if col.system {
         return Err(ApiError::bad_request("Failed to delete collection."));
@@ -335,6 +339,7 @@ fn plan_delete(working: &mut Vec<Arc<Collection>>, id_or_name: &str) -> ApiResul
         .iter()
         .filter(|c| {
             c.id != col.id
+                && !also_deleted.contains(&c.id)
                 && c.fields
                     .iter()
                     .any(|f| matches!(&f.kind, FieldKind::Relation { collection_id, .. } if *collection_id == col.id))

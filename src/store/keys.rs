@@ -5,7 +5,12 @@
 //! - `i/<collection>/<index name><values>`     → record id (unique index)
 //! - `i/<collection>/<index name><values><id>` → empty (non-unique index)
 //! - `l/<seq: u64 big-endian>`                 → encoded change event
+//! - `o/<collection>/<rowid: u64 BE>`          → record id (insertion order)
+//! - `w/<collection>/<record id>`              → rowid of that record
 //! - `m/<key>`                                 → metadata (collections, secrets, counters)
+//!
+//! A record's rowid is the seq of the change event that created it, so insertion order survives
+//! client-chosen ids (PocketBase lists in rowid order when no sort is given).
 //!
 //! Collection ids never contain `/`; index names and values are memcomparable-encoded so they are
 //! self-delimiting.
@@ -17,6 +22,8 @@ pub const RECORD: &[u8] = b"r/";
 pub const INDEX: &[u8] = b"i/";
 pub const LOG: &[u8] = b"l/";
 pub const META: &[u8] = b"m/";
+pub const ORDER: &[u8] = b"o/";
+pub const ROWID: &[u8] = b"w/";
 
 /// Metadata key holding the last committed seq (survives change-log trimming).
 pub const META_SEQ_HEAD: &str = "_seq_head";
@@ -58,6 +65,28 @@ pub fn indexes_prefix(collection: &CollectionId) -> Vec<u8> {
 pub fn index_prefix(collection: &CollectionId, index: &str) -> Vec<u8> {
     let mut k = indexes_prefix(collection);
     memcmp::encode_str(&mut k, index);
+    k
+}
+
+/// Prefix of a collection's insertion-order entries.
+pub fn order_prefix(collection: &CollectionId) -> Vec<u8> {
+    with_collection(ORDER, collection)
+}
+
+pub fn order(collection: &CollectionId, rowid: u64) -> Vec<u8> {
+    let mut k = order_prefix(collection);
+    k.extend_from_slice(&rowid.to_be_bytes());
+    k
+}
+
+/// Prefix of a collection's record → rowid entries.
+pub fn rowids_prefix(collection: &CollectionId) -> Vec<u8> {
+    with_collection(ROWID, collection)
+}
+
+pub fn rowid(collection: &CollectionId, id: &RecordId) -> Vec<u8> {
+    let mut k = rowids_prefix(collection);
+    k.extend_from_slice(id.0.as_bytes());
     k
 }
 

@@ -49,6 +49,14 @@ pub trait Store: Send + Sync + 'static {
         equal: &[Value],
         reverse: bool,
     ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a>;
+    /// Record ids in insertion order (PocketBase's rowid order).
+    fn scan_insertion_order<'a>(
+        &'a self,
+        collection: &CollectionId,
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a>;
+    /// The insertion rank of a record (its creation seq).
+    fn rowid(&self, collection: &CollectionId, id: &RecordId) -> Result<Option<u64>, StoreError>;
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Commits all ops atomically (all or none), durably, in one group commit.

@@ -176,6 +176,34 @@ impl Store for SledStore {
         }
     }
 
+    fn scan_insertion_order<'a>(
+        &'a self,
+        collection: &CollectionId,
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a> {
+        let iter = self.tree.scan_prefix(keys::order_prefix(collection));
+        let map =
+            |kv: Result<(sled::IVec, sled::IVec), sled::Error>| -> Result<RecordId, StoreError> {
+                let (_, v) = kv?;
+                String::from_utf8(v.to_vec())
+                    .map(RecordId)
+                    .map_err(|e| StoreError::Io(e.to_string()))
+            };
+        if reverse {
+            Box::new(iter.rev().map(map))
+        } else {
+            Box::new(iter.map(map))
+        }
+    }
+
+    fn rowid(&self, collection: &CollectionId, id: &RecordId) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .tree
+            .get(keys::rowid(collection, id))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes))
+    }
+
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.tree.get(keys::meta(key))?.map(|v| v.to_vec()))
     }

@@ -321,3 +321,44 @@ async fn migrate_swaps_renamed_fields() {
     );
     store.shutdown().await;
 }
+
+#[tokio::test]
+async fn insertion_order_follows_creates_not_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    for id in ["zz", "aa", "mm"] {
+        store
+            .commit(vec![put(id, &format!("{id}@x.io"), "c")])
+            .await
+            .expect("create");
+    }
+    let order: Vec<_> = store
+        .scan_insertion_order(&coll(), false)
+        .map(|r| r.expect("id").0)
+        .collect();
+    assert_eq!(order, vec!["zz", "aa", "mm"]);
+    store
+        .commit(vec![WriteOp::DeleteRecord {
+            collection: coll(),
+            id: RecordId::from("aa"),
+            expect: Expect::Any,
+            indexes: specs(),
+        }])
+        .await
+        .expect("delete");
+    let order: Vec<_> = store
+        .scan_insertion_order(&coll(), true)
+        .map(|r| r.expect("id").0)
+        .collect();
+    assert_eq!(order, vec!["mm", "zz"]);
+    assert_eq!(
+        store.rowid(&coll(), &RecordId::from("zz")).expect("rowid"),
+        Some(1)
+    );
+    store
+        .commit(vec![WriteOp::DropData { collection: coll() }])
+        .await
+        .expect("drop");
+    assert_eq!(store.scan_insertion_order(&coll(), false).count(), 0);
+    store.shutdown().await;
+}

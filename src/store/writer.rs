@@ -275,6 +275,12 @@ fn apply(
             }
             add_index_entries(ov, &collection, &indexes, &data, &id)?;
             ov.put(key, codec::encode_record(&data));
+            if before.is_none() {
+                // The create's own change seq (log_event below assigns *seq + 1).
+                let rowid = *seq + 1;
+                ov.put(keys::order(&collection, rowid), id.0.as_bytes().to_vec());
+                ov.put(keys::rowid(&collection, &id), rowid.to_be_bytes().to_vec());
+            }
             let action = if before.is_some() {
                 Action::Update
             } else {
@@ -330,6 +336,13 @@ fn apply(
                 remove_index_entries(ov, &collection, &indexes, old, &id);
             }
             ov.del(key);
+            let rowid_key = keys::rowid(&collection, &id);
+            if let Some(raw) = ov.get(&rowid_key)? {
+                if let Ok(bytes) = <[u8; 8]>::try_from(raw.as_ref()) {
+                    ov.del(keys::order(&collection, u64::from_be_bytes(bytes)));
+                }
+                ov.del(rowid_key);
+            }
             log_event(
                 ov,
                 seq,
@@ -374,6 +387,8 @@ fn apply(
             for prefix in [
                 keys::records_prefix(&collection),
                 keys::indexes_prefix(&collection),
+                keys::order_prefix(&collection),
+                keys::rowids_prefix(&collection),
             ] {
                 let doomed: Vec<Vec<u8>> = scan_merged(ov, &prefix)?
                     .into_iter()
