@@ -30,7 +30,7 @@ pub async fn list(
     Path(c): Path<String>,
     Query(q): Query<ListQuery>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = ListParams {
         page: q.page,
         per_page: q.per_page,
@@ -40,7 +40,14 @@ pub async fn list(
         expand: q.expand,
         fields: q.fields,
     };
-    Ok(Json(records::list(&app, &c, &params, &caller)?.0))
+    let result = records::list(&app, &c, &params, &caller)?;
+    let mut resp = Json(result.body).into_response();
+    if caller.is_superuser() {
+        if let Ok(v) = poem::http::HeaderValue::from_str(&result.plan) {
+            resp.headers_mut().insert("x-ferrobase-plan", v);
+        }
+    }
+    Ok(resp)
 }
 
 /// `expand` / `fields` of single-record endpoints.

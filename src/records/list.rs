@@ -30,7 +30,12 @@ pub struct ListParams {
 }
 
 /// PocketBase's list envelope.
-pub struct ListResult(pub Value);
+pub struct ListResult {
+    pub body: Value,
+    /// How the records were found (`insertion order`, `full scan`, `index idx (f) in […]`),
+    /// exposed to superusers as the `X-Ferrobase-Plan` header.
+    pub plan: String,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum SortKey {
@@ -226,7 +231,7 @@ fn filtered(
     caller: &Caller,
     stop_after: Option<usize>,
     insertion_order: bool,
-) -> ApiResult<Vec<RecordData>> {
+) -> ApiResult<(Vec<RecordData>, String)> {
     let plan = filter.index_plan(&schema.indexes(&col.id));
     let plan_text = plan
         .as_ref()
@@ -256,7 +261,7 @@ fn filtered(
             }
         }
     }
-    Ok(out)
+    Ok((out, plan_text))
 }
 
 /// Records in insertion order (one point read per record).
@@ -298,6 +303,7 @@ pub fn list(
         None => Vec::new(),
     };
     let offset = (page - 1).saturating_mul(per_page);
+    let mut plan = "insertion order".to_string();
     let (items, total): (Vec<RecordData>, Option<usize>) = if filter.is_none() && keys.is_empty() {
         // Default order straight from the insertion-order keys: only the page is read.
         let items = in_insertion_order(app, &col.id)
@@ -315,13 +321,17 @@ pub fn list(
             Some(f) => {
                 let stop =
                     (keys.is_empty() && skip_total).then_some(offset.saturating_add(per_page));
-                filtered(app, &col, &schema, f, caller, stop, keys.is_empty())?
+                let (found, how) = filtered(app, &col, &schema, f, caller, stop, keys.is_empty())?;
+                plan = how;
+                found
             }
-            None => app
-                .store
-                .scan_records(&col.id)
-                .map(|r| r.map(|r| r.data))
-                .collect::<Result<Vec<_>, _>>()?,
+            None => {
+                plan = "full scan".into();
+                app.store
+                    .scan_records(&col.id)
+                    .map(|r| r.map(|r| r.data))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
         };
         let needs_ranks =
             keys.is_empty() || keys.iter().any(|k| matches!(k, SortKey::Rowid { .. }));
@@ -340,13 +350,14 @@ pub fn list(
         Some(t) => (t as i64, t.div_ceil(per_page) as i64),
         None => (-1, -1),
     };
-    Ok(ListResult(json!({
+    let body = json!({
         "items": rendered,
         "page": page,
         "perPage": per_page,
         "totalItems": total_items,
         "totalPages": total_pages,
-    })))
+    });
+    Ok(ListResult { body, plan })
 }
 
 #[cfg(test)]

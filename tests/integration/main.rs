@@ -11,6 +11,7 @@ mod batch;
 mod crash;
 mod crud;
 mod persistence;
+mod query;
 mod relations;
 mod schema_changes;
 mod unique_race;

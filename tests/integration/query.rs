@@ -1,0 +1,222 @@
+//! Filters, expand and fields over HTTP: results, positioned errors, access limits, and the
+//! planner's choice (the superuser-only `X-Ferrobase-Plan` header).
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::harness::{id_of, item_ids, public_collection, record, records, Api, TestServer};
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// authors(name, secret hidden) and posts(title, views indexed, author → authors).
+async fn setup(srv: &TestServer) -> (Vec<String>, Vec<String>) {
+    let authors = srv
+        .create_collection(public_collection(
+            "authors",
+            json!([{"name": "name", "type": "text"}, {"name": "secret", "type": "text", "hidden": true}]),
+        ))
+        .await;
+    let mut posts = public_collection(
+        "posts",
+        json!([
+            {"name": "title", "type": "text"},
+            {"name": "views", "type": "number"},
+            {"name": "author", "type": "relation", "collectionId": authors["id"], "maxSelect": 1},
+        ]),
+    );
+    posts["indexes"] = json!(["CREATE INDEX idx_views ON posts (views)"]);
+    srv.create_collection(posts).await;
+    let api = srv.guest();
+    let mut a = Vec::new();
+    for name in ["Alice", "Bob"] {
+        a.push(id_of(
+            &api.create(
+                "authors",
+                json!({"name": name, "secret": format!("{name}-s")}),
+            )
+            .await,
+        ));
+    }
+    let mut p = Vec::new();
+    for (i, title) in [
+        "Rust is fast",
+        "Go is simple",
+        "it's \"q\" 50%",
+        "Hello World",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = json!({"title": title, "views": i * 10, "author": a[i % 2]});
+        p.push(id_of(&api.create("posts", body).await));
+    }
+    (a, p)
+}
+
+async fn filter(api: &Api, coll: &str, filter: &str, extra: &str) -> (u16, Value, Option<String>) {
+    let path = format!("{}?filter={}{extra}", records(coll), enc(filter));
+    let resp = api.request(Method::GET, &path).send().await.expect("send");
+    let status = resp.status().as_u16();
+    let plan = resp
+        .headers()
+        .get("x-ferrobase-plan")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body, plan)
+}
+
+#[tokio::test]
+async fn filters_match_pocketbase_semantics() {
+    let srv = TestServer::start().await;
+    let (a, p) = setup(&srv).await;
+    let api = srv.guest();
+    let cases: Vec<(&str, Vec<&String>)> = vec![
+        ("views >= 10 && views < 30", vec![&p[1], &p[2]]),
+        ("title ~ 'rust'", vec![&p[0]]),
+        ("title ~ 'Hel%'", vec![&p[3]]),
+        (r#"title = "it's \"q\" 50%""#, vec![&p[2]]),
+        (
+            "views > 25 || views < 5 && title ~ 'Rust'",
+            vec![&p[0], &p[3]],
+        ),
+        ("author.name = 'Bob'", vec![&p[1], &p[3]]),
+        ("views = 0 // comment", vec![&p[0]]),
+    ];
+    for (f, want) in cases {
+        let (status, body, _) = filter(&api, "posts", f, "").await;
+        assert_eq!(status, 200, "{f}: {body}");
+        let got = item_ids(&body);
+        let want: Vec<String> = want.into_iter().cloned().collect();
+        assert_eq!(got, want, "filter {f}");
+    }
+    let (_, body, _) = filter(&api, "authors", "posts_via_author.title ?~ 'simple'", "").await;
+    assert_eq!(item_ids(&body), vec![a[1].clone()]);
+}
+
+#[tokio::test]
+async fn bad_filters_are_positioned_400s_and_privileged_ones_403() {
+    let srv = TestServer::start().await;
+    setup(&srv).await;
+    let guest = srv.guest();
+    let (status, body, _) = filter(&guest, "posts", "views > 1 & x", "").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["data"]["filter"]["code"], "validation_invalid_filter");
+    let msg = body["data"]["filter"]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("at 10"), "positioned: {msg}");
+    let (status, body, _) = filter(&guest, "posts", "nope = 1", "").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["data"]["filter"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("nope"));
+    let (status, body, _) = filter(&guest, "posts", "@collection.authors.name ?= 'Bob'", "").await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (403, Some("Only superusers can filter by @collection."))
+    );
+    // Hidden fields can be neither filtered nor sorted on by guests...
+    let (status, _, _) = filter(&guest, "authors", "secret = 'Bob-s'", "").await;
+    assert_eq!(status, 400);
+    let resp = guest
+        .get(&format!("{}?sort=secret", records("authors")))
+        .await;
+    assert_eq!(resp.status, 400, "{}", resp.text);
+    // ...but superusers may.
+    let (status, body, _) = filter(&srv.su(), "authors", "secret = 'Bob-s'", "").await;
+    assert_eq!((status, body["totalItems"].as_i64()), (200, Some(1)));
+    // Nothing a client sends may take the server down.
+    for f in [
+        "(((((",
+        "'",
+        "a ~",
+        "&&",
+        "views = 1e2",
+        "@request.auth.id = ''",
+        "\u{0}",
+    ] {
+        let (status, _, _) = filter(&guest, "posts", f, "").await;
+        assert!(status == 400 || status == 403, "{f:?} → {status}");
+    }
+}
+
+#[tokio::test]
+async fn planner_uses_the_index_and_says_so_to_superusers() {
+    let srv = TestServer::start().await;
+    let (_, p) = setup(&srv).await;
+    let (status, body, plan) = filter(
+        &srv.su(),
+        "posts",
+        "views = 20 || views = 30",
+        "&sort=views",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(item_ids(&body), vec![p[2].clone(), p[3].clone()]);
+    let plan = plan.expect("plan header for superusers");
+    assert!(plan.contains("idx_views"), "{plan}");
+    let (_, _, plan) = filter(&srv.su(), "posts", "title = 'x'", "").await;
+    assert_eq!(plan.as_deref(), Some("full scan"));
+    let (_, _, plan) = filter(&srv.guest(), "posts", "views = 20", "").await;
+    assert!(plan.is_none(), "guests do not see plans");
+}
+
+#[tokio::test]
+async fn expand_and_fields_shape_the_response() {
+    let srv = TestServer::start().await;
+    let (a, p) = setup(&srv).await;
+    let api = srv.guest();
+    let one = api
+        .get(&format!(
+            "{}?expand=author&fields=id,expand.author.name",
+            record("posts", &p[1])
+        ))
+        .await
+        .ok();
+    assert_eq!(
+        one,
+        json!({"id": p[1], "expand": {"author": {"name": "Bob"}}})
+    );
+    let list = api
+        .list(
+            "authors",
+            "expand=posts_via_author&fields=name,expand.posts_via_author.title",
+        )
+        .await;
+    assert_eq!(
+        list["items"][0]["expand"]["posts_via_author"],
+        json!([{"title": "Rust is fast"}, {"title": "it's \"q\" 50%"}])
+    );
+    // Hidden fields stay hidden inside expand for guests.
+    let one = api
+        .get(&format!("{}?expand=author", record("posts", &p[0])))
+        .await
+        .ok();
+    assert_eq!(one["expand"]["author"]["id"], a[0]);
+    assert!(one["expand"]["author"].get("secret").is_none());
+    // Unknown names and too-deep paths are errors, not silently dropped.
+    let bad = api.get(&format!("{}?expand=nope", records("posts"))).await;
+    assert_eq!(
+        (bad.status, bad.code("expand")),
+        (400, "validation_invalid_expand")
+    );
+    let bad = api
+        .get(&format!("{}?expand=a.b.c.d.e.f.g", records("posts")))
+        .await;
+    assert_eq!(bad.status, 400);
+    let ex = api
+        .list("posts", "fields=title:excerpt(4,true)&perPage=1")
+        .await;
+    assert_eq!(ex["items"][0], json!({"title": "Rust..."}));
+}
