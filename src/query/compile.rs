@@ -240,6 +240,11 @@ impl Compiler<'_, '_> {
         })
     }
 
+    /// Resolves one identifier (used by `sort` keys).
+    pub(super) fn ident_src(&mut self, id: &Ident) -> Result<Src, QueryError> {
+        self.ident(id)
+    }
+
     fn ident(&mut self, id: &Ident) -> Result<Src, QueryError> {
         let pos = id.pos.0;
         let request = !matches!(id.root, Root::Record | Root::Collection { .. });

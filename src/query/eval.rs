@@ -326,3 +326,23 @@ fn compare(c: &CmpNode, a: &Val<'_>, b: &Val<'_>) -> bool {
         }
     }
 }
+
+impl EvalEnv<'_> {
+    /// The first value a source yields for `rec` (NULL when it yields none): sort keys.
+    pub(super) fn first_value(
+        &self,
+        src: &Src,
+        rec: &RecordData,
+    ) -> Result<Val<'static>, EvalError> {
+        let ev = Ev {
+            env: self,
+            bound: &[],
+        };
+        let vals = ev.src(src, rec)?;
+        Ok(vals
+            .items
+            .into_iter()
+            .next()
+            .map_or(Val::Null, Val::into_owned))
+    }
+}

@@ -15,6 +15,7 @@ mod parser;
 mod plan;
 mod read;
 mod resolve;
+mod sort;
 mod value;
 
 // The re-exports are the module's API; rules and realtime will use the rest.
@@ -28,6 +29,8 @@ pub use env::{EvalEnv, EvalError, RequestInfo};
 pub use parser::{parse, parse_with};
 #[allow(unused_imports)]
 pub use plan::IndexPlan;
+pub use sort::{compile_sort, total_cmp, SortSpec};
+pub use value::Val;
 
 use crate::error::{ApiError, FieldError, MSG_GENERIC};
 use std::fmt;

@@ -1,5 +1,6 @@
-//! Listing records: filter (through `crate::query`, using an index when one fits), pagination,
-//! sort, totals, expand and projections.
+//! Listing records: choose where candidates come from (insertion order, an index order matching
+//! the sort, an index plan for the filter, or a full scan), filter them through `crate::query`,
+//! sort what is not already in order, paginate, count, then expand and project.
 
 use super::access::{check, Op};
 use super::shape::Shape;
@@ -7,11 +8,10 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::{CollectionId, RecordData, RecordId};
-use crate::query::{self, CompileCtx, Compiled, EvalEnv, RequestInfo};
-use crate::schema::{Collection, FieldKind, Snapshot};
+use crate::query::{self, CompileCtx, Compiled, EvalEnv, IndexPlan, RequestInfo, SortSpec, Val};
+use crate::schema::{Collection, Snapshot};
+use crate::store::StoreError;
 use serde_json::{json, Value};
-use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const DEFAULT_PER_PAGE: usize = 30;
@@ -35,19 +35,6 @@ pub struct ListResult {
     /// How the records were found (`insertion order`, `full scan`, `index idx (f) in […]`),
     /// exposed to superusers as the `X-Ferrobase-Plan` header.
     pub plan: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum SortKey {
-    Field {
-        name: String,
-        desc: bool,
-    },
-    /// Insertion order (`@rowid`), PocketBase's default.
-    Rowid {
-        desc: bool,
-    },
-    Random,
 }
 
 fn bad_param(param: &str, code: &'static str, message: String) -> ApiError {
@@ -76,131 +63,8 @@ fn parse_bool(raw: &Option<String>) -> bool {
     )
 }
 
-/// Parses `sort` against the collection; non-superusers may not sort by what they cannot read.
-fn parse_sort(col: &Collection, raw: &str, caller: &Caller) -> ApiResult<Vec<SortKey>> {
-    let mut keys = Vec::new();
-    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (desc, name) = match part.as_bytes()[0] {
-            b'-' => (true, &part[1..]),
-            b'+' => (false, &part[1..]),
-            _ => (false, part),
-        };
-        if name == "@random" {
-            keys.push(SortKey::Random);
-            continue;
-        }
-        if name == "@rowid" {
-            keys.push(SortKey::Rowid { desc });
-            continue;
-        }
-        let Some(field) = col.field(name) else {
-            return Err(bad_param(
-                "sort",
-                "validation_invalid_sort",
-                format!("Unknown sort field {name:?}."),
-            ));
-        };
-        let secret = matches!(field.kind, FieldKind::Password { .. })
-            || (col.auth.is_some() && (name == "tokenKey" || name == "email"));
-        if !caller.is_superuser() && (field.hidden || secret) {
-            return Err(bad_param(
-                "sort",
-                "validation_invalid_sort",
-                format!("Sorting by {name:?} is not allowed."),
-            ));
-        }
-        keys.push(SortKey::Field {
-            name: name.to_string(),
-            desc,
-        });
-    }
-    Ok(keys)
-}
-
-fn type_rank(v: &Value) -> u8 {
-    match v {
-        Value::Null => 0,
-        Value::Bool(_) => 1,
-        Value::Number(_) => 2,
-        Value::String(_) => 3,
-        _ => 4,
-    }
-}
-
-/// Total order over JSON values used for sorting (null < bool < number < text < other).
-pub fn compare_values(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .partial_cmp(&y.as_f64().unwrap_or(0.0))
-            .unwrap_or(Ordering::Equal),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        (Value::Array(_) | Value::Object(_), Value::Array(_) | Value::Object(_)) => {
-            a.to_string().cmp(&b.to_string())
-        }
-        _ => type_rank(a).cmp(&type_rank(b)),
-    }
-}
-
 fn id_of(d: &RecordData) -> &str {
     d.get("id").and_then(Value::as_str).unwrap_or("")
-}
-
-/// Insertion ranks of `records`, needed when the order involves `@rowid`.
-fn rowids(app: &App, col: &Collection, records: &[RecordData]) -> ApiResult<HashMap<String, u64>> {
-    let mut map = HashMap::with_capacity(records.len());
-    for r in records {
-        let id = id_of(r);
-        let rank = app
-            .store
-            .rowid(&col.id, &RecordId::from(id))?
-            .unwrap_or(u64::MAX);
-        map.insert(id.to_string(), rank);
-    }
-    Ok(map)
-}
-
-/// Sorts by `keys` (insertion order when empty), ties broken by id.
-fn sort_records(records: &mut [RecordData], keys: &[SortKey], ranks: &HashMap<String, u64>) {
-    if keys.contains(&SortKey::Random) {
-        use rand::seq::SliceRandom;
-        records.shuffle(&mut rand::thread_rng());
-        return;
-    }
-    let null = Value::Null;
-    let rank = |r: &RecordData| ranks.get(id_of(r)).copied().unwrap_or(u64::MAX);
-    let default = [SortKey::Rowid { desc: false }];
-    let keys = if keys.is_empty() { &default[..] } else { keys };
-    records.sort_by(|a, b| {
-        for k in keys {
-            let ord = match k {
-                SortKey::Field { name, desc } => {
-                    let ord =
-                        compare_values(a.get(name).unwrap_or(&null), b.get(name).unwrap_or(&null));
-                    if *desc {
-                        ord.reverse()
-                    } else {
-                        ord
-                    }
-                }
-                SortKey::Rowid { desc } => {
-                    let ord = rank(a).cmp(&rank(b));
-                    if *desc {
-                        ord.reverse()
-                    } else {
-                        ord
-                    }
-                }
-                SortKey::Random => Ordering::Equal,
-            };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        id_of(a).cmp(id_of(b))
-    });
 }
 
 /// Parses and compiles a non-empty `filter` for `caller` (400 / 403 on failure).
@@ -221,65 +85,177 @@ fn compile_filter(
         .map_err(|e| e.into_api_error("filter"))
 }
 
-/// Matching records: through the best index when one fits, else a full scan. With `stop_after`
-/// the scan ends once that many matches are found (only valid in id order).
-fn filtered(
-    app: &App,
-    col: &Collection,
+/// Compiles `sort` with the same name rules as filters (hidden fields are off-limits to guests).
+fn compile_sort(
+    col: &Arc<Collection>,
     schema: &Snapshot,
-    filter: &Compiled,
+    raw: Option<&str>,
     caller: &Caller,
-    stop_after: Option<usize>,
-    insertion_order: bool,
-) -> ApiResult<(Vec<RecordData>, String)> {
-    let plan = filter.index_plan(&schema.indexes(&col.id));
-    let plan_text = plan
-        .as_ref()
-        .map_or("full scan".to_string(), ToString::to_string);
-    tracing::debug!(collection = %col.name, filter = %filter, plan = %plan_text, "list plan");
-    let request = RequestInfo {
-        auth: caller.auth().map(|a| a.data.clone()),
-        auth_collection: caller.auth().map(|a| a.collection.clone()),
-        method: "GET".into(),
-        context: "default".into(),
-        ..RequestInfo::default()
+) -> ApiResult<SortSpec> {
+    let Some(src) = raw.filter(|s| !s.trim().is_empty()) else {
+        return Ok(SortSpec::default());
     };
-    let env = EvalEnv::new(app.store.as_ref(), schema, request, chrono::Utc::now());
-    let candidates: Box<dyn Iterator<Item = Result<RecordData, _>>> = match &plan {
-        Some(p) => Box::new(p.records(app.store.as_ref(), &col.id)),
-        None if insertion_order => Box::new(in_insertion_order(app, &col.id)),
-        None => Box::new(app.store.scan_records(&col.id).map(|r| r.map(|r| r.data))),
-    };
-    let stop_after = stop_after.filter(|_| plan.is_none());
-    let mut out = Vec::new();
-    for rec in candidates {
-        let rec = rec?;
-        if filter.matches(&rec, &env)? {
-            out.push(rec);
-            if stop_after.is_some_and(|n| out.len() >= n) {
-                break;
-            }
-        }
-    }
-    Ok((out, plan_text))
+    let ctx = CompileCtx::filter(col, schema, caller.is_superuser());
+    query::compile_sort(src, &ctx).map_err(|e| match e {
+        query::QueryError::Invalid(p) => bad_param("sort", "validation_invalid_sort", p.message),
+        other => other.into_api_error("sort"),
+    })
 }
 
-/// Records in insertion order (one point read per record).
-fn in_insertion_order<'a>(
-    app: &'a App,
+/// Where candidate records come from, cheapest first.
+enum Choice {
+    /// The filter's equalities hit an index: few candidates, sorted in memory.
+    Plan(IndexPlan),
+    /// Insertion order is the requested order (no sort, or `@rowid`).
+    Insertion { reverse: bool },
+    /// A single-field sort that an index's leading field serves, in order.
+    IndexOrder {
+        index: String,
+        field: String,
+        desc: bool,
+    },
+    /// Everything, sorted in memory.
+    Scan,
+}
+
+impl std::fmt::Display for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Choice::Plan(p) => write!(f, "{p}"),
+            Choice::Insertion { reverse: false } => f.write_str("insertion order"),
+            Choice::Insertion { reverse: true } => f.write_str("insertion order (reverse)"),
+            Choice::IndexOrder { index, field, desc } => {
+                write!(
+                    f,
+                    "index order {index} ({field}){}",
+                    if *desc { " desc" } else { "" }
+                )
+            }
+            Choice::Scan => f.write_str("full scan"),
+        }
+    }
+}
+
+fn choose(
+    schema: &Snapshot,
     col: &CollectionId,
-) -> impl Iterator<Item = Result<RecordData, crate::store::StoreError>> + 'a {
-    let col = col.clone();
-    app.store
-        .scan_insertion_order(&col, false)
-        .filter_map(move |id| match id {
-            Ok(id) => app
-                .store
-                .get_record(&col, &id)
-                .transpose()
-                .map(|r| r.map(|r| r.data)),
-            Err(e) => Some(Err(e)),
+    filter: Option<&Compiled>,
+    sort: &SortSpec,
+) -> Choice {
+    let indexes = schema.indexes(col);
+    if let Some(plan) = filter.and_then(|f| f.index_plan(&indexes)) {
+        return Choice::Plan(plan);
+    }
+    if sort.is_empty() {
+        return Choice::Insertion { reverse: false };
+    }
+    if let Some(reverse) = sort.rowid_only() {
+        return Choice::Insertion { reverse };
+    }
+    if let Some((field, desc)) = sort.single_field() {
+        let usable = indexes.iter().find(|i| {
+            i.fields.first().map(String::as_str) == Some(field) && i.skip_empty.is_empty()
+        });
+        if let Some(index) = usable {
+            return Choice::IndexOrder {
+                index: index.name.clone(),
+                field: field.to_string(),
+                desc,
+            };
+        }
+    }
+    Choice::Scan
+}
+
+/// Reads one page from ids that are already in order: only the page's records are decoded when
+/// there is no filter; with a filter, the scan stops once the page is full unless a total is
+/// needed.
+#[allow(clippy::too_many_arguments)]
+fn page_in_order(
+    app: &App,
+    col: &CollectionId,
+    ids: impl Iterator<Item = Result<RecordId, StoreError>>,
+    filter: Option<&dyn Fn(&RecordData) -> ApiResult<bool>>,
+    offset: usize,
+    per_page: usize,
+    need_total: bool,
+) -> ApiResult<(Vec<RecordData>, Option<usize>)> {
+    let load = |id: &RecordId| app.store.get_record(col, id).map(|r| r.map(|r| r.data));
+    let Some(filter) = filter else {
+        let mut items = Vec::with_capacity(per_page);
+        for id in ids.skip(offset).take(per_page) {
+            if let Some(rec) = load(&id?)? {
+                items.push(rec);
+            }
+        }
+        let total = if need_total {
+            Some(app.store.count_records(col)?)
+        } else {
+            None
+        };
+        return Ok((items, total));
+    };
+    let (mut items, mut seen) = (Vec::with_capacity(per_page), 0usize);
+    for id in ids {
+        let Some(rec) = load(&id?)? else { continue };
+        if !filter(&rec)? {
+            continue;
+        }
+        seen += 1;
+        if seen > offset && items.len() < per_page {
+            items.push(rec);
+        } else if items.len() >= per_page && !need_total {
+            break;
+        }
+    }
+    Ok((items, need_total.then_some(seen)))
+}
+
+/// Sorts matches in memory: `sort`'s keys computed once per record, insertion order when the
+/// sort is empty or uses `@rowid`, ties broken by id in the direction of the last key.
+fn sort_records(
+    app: &App,
+    col: &CollectionId,
+    env: &EvalEnv<'_>,
+    sort: &SortSpec,
+    records: &mut Vec<RecordData>,
+) -> ApiResult<()> {
+    if sort.is_random() {
+        use rand::seq::SliceRandom;
+        records.shuffle(&mut rand::thread_rng());
+        return Ok(());
+    }
+    let by_rowid = sort.is_empty() || sort.uses_rowid();
+    let mut keyed: Vec<(Vec<Val<'static>>, u64, RecordData)> = Vec::with_capacity(records.len());
+    for rec in records.drain(..) {
+        let keys = sort.values(&rec, env)?;
+        let rowid = if by_rowid {
+            app.store
+                .rowid(col, &RecordId::from(id_of(&rec)))?
+                .unwrap_or(u64::MAX)
+        } else {
+            0
+        };
+        keyed.push((keys, rowid, rec));
+    }
+    let desc = sort.last_desc();
+    keyed.sort_by(|(ka, ra, a), (kb, rb, b)| {
+        let ord = if sort.is_empty() {
+            ra.cmp(rb)
+        } else {
+            sort.compare(ka, *ra, kb, *rb)
+        };
+        ord.then_with(|| {
+            let tie = id_of(a).cmp(id_of(b));
+            if desc {
+                tie.reverse()
+            } else {
+                tie
+            }
         })
+    });
+    records.extend(keyed.into_iter().map(|(_, _, r)| r));
+    Ok(())
 }
 
 /// `GET /api/collections/{c}/records`.
@@ -295,56 +271,61 @@ pub fn list(
     shape.check(app, &col, caller)?;
     let schema = app.schema.snapshot();
     let filter = compile_filter(&col, &schema, params.filter.as_deref(), caller)?;
+    let sort = compile_sort(&col, &schema, params.sort.as_deref(), caller)?;
     let page = parse_number("page", &params.page, 1)?;
     let per_page = parse_number("perPage", &params.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
     let skip_total = parse_bool(&params.skip_total);
-    let keys = match params.sort.as_deref() {
-        Some(s) => parse_sort(&col, s, caller)?,
-        None => Vec::new(),
-    };
     let offset = (page - 1).saturating_mul(per_page);
-    let mut plan = "insertion order".to_string();
-    let (items, total): (Vec<RecordData>, Option<usize>) = if filter.is_none() && keys.is_empty() {
-        // Default order straight from the insertion-order keys: only the page is read.
-        let items = in_insertion_order(app, &col.id)
-            .skip(offset)
-            .take(per_page)
-            .collect::<Result<Vec<_>, _>>()?;
-        let total = if skip_total {
-            None
-        } else {
-            Some(app.store.count_records(&col.id)?)
-        };
-        (items, total)
-    } else {
-        let mut all = match &filter {
-            Some(f) => {
-                let stop =
-                    (keys.is_empty() && skip_total).then_some(offset.saturating_add(per_page));
-                let (found, how) = filtered(app, &col, &schema, f, caller, stop, keys.is_empty())?;
-                plan = how;
-                found
-            }
-            None => {
-                plan = "full scan".into();
-                app.store
-                    .scan_records(&col.id)
-                    .map(|r| r.map(|r| r.data))
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-        };
-        let needs_ranks =
-            keys.is_empty() || keys.iter().any(|k| matches!(k, SortKey::Rowid { .. }));
-        let ranks = if needs_ranks {
-            rowids(app, &col, &all)?
-        } else {
-            HashMap::new()
-        };
-        sort_records(&mut all, &keys, &ranks);
-        let total = all.len();
-        let items = all.into_iter().skip(offset).take(per_page).collect();
-        (items, (!skip_total).then_some(total))
+    let request = RequestInfo {
+        auth: caller.auth().map(|a| a.data.clone()),
+        auth_collection: caller.auth().map(|a| a.collection.clone()),
+        method: "GET".into(),
+        context: "default".into(),
+        ..RequestInfo::default()
     };
+    let env = EvalEnv::new(app.store.as_ref(), &schema, request, chrono::Utc::now());
+    let matches = |rec: &RecordData| -> ApiResult<bool> {
+        match &filter {
+            Some(f) => Ok(f.matches(rec, &env)?),
+            None => Ok(true),
+        }
+    };
+    let choice = choose(&schema, &col.id, filter.as_ref(), &sort);
+    let plan = choice.to_string();
+    tracing::debug!(collection = %col.name, plan = %plan, "list plan");
+    let filter_fn: Option<&dyn Fn(&RecordData) -> ApiResult<bool>> =
+        filter.as_ref().map(|_| &matches as _);
+    let store = app.store.as_ref();
+    let (items, total) = match &choice {
+        Choice::Insertion { reverse } => {
+            let ids = store.scan_insertion_order(&col.id, *reverse);
+            page_in_order(app, &col.id, ids, filter_fn, offset, per_page, !skip_total)?
+        }
+        Choice::IndexOrder { index, desc, .. } => {
+            let ids = store.scan_index(&col.id, index, &[], *desc);
+            page_in_order(app, &col.id, ids, filter_fn, offset, per_page, !skip_total)?
+        }
+        Choice::Plan(_) | Choice::Scan => {
+            let rows: Box<dyn Iterator<Item = Result<RecordData, StoreError>>> = match &choice {
+                Choice::Plan(p) => Box::new(p.records(store, &col.id)),
+                _ => Box::new(store.scan_records(&col.id).map(|r| r.map(|r| r.data))),
+            };
+            let mut all = Vec::new();
+            for rec in rows {
+                let rec = rec?;
+                if matches(&rec)? {
+                    all.push(rec);
+                }
+            }
+            sort_records(app, &col.id, &env, &sort, &mut all)?;
+            let total = all.len();
+            (
+                all.into_iter().skip(offset).take(per_page).collect(),
+                Some(total),
+            )
+        }
+    };
+    let total = if skip_total { None } else { total };
     let rendered = shape.render_many(app, &col, &items, caller)?;
     let (total_items, total_pages) = match total {
         Some(t) => (t as i64, t.div_ceil(per_page) as i64),
@@ -365,33 +346,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn value_order_is_total_and_typed() {
-        assert_eq!(compare_values(&json!(2), &json!(10)), Ordering::Less);
-        assert_eq!(compare_values(&json!("10"), &json!("2")), Ordering::Less);
-        assert_eq!(compare_values(&json!(null), &json!(false)), Ordering::Less);
-        assert_eq!(compare_values(&json!(true), &json!(0)), Ordering::Less);
-    }
-
-    #[test]
-    fn sort_is_stable_by_id() {
-        let mut recs: Vec<RecordData> = [("b", 1), ("a", 1), ("c", 0)]
-            .iter()
-            .map(|(id, n)| {
-                json!({"id": id, "n": n})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect();
-        sort_records(
-            &mut recs,
-            &[SortKey::Field {
-                name: "n".into(),
-                desc: true,
-            }],
-            &HashMap::new(),
+    fn numbers_parse_with_defaults_and_errors() {
+        assert_eq!(parse_number("page", &None, 1).expect("default"), 1);
+        assert_eq!(
+            parse_number("page", &Some("-3".into()), 1).expect("non-positive"),
+            1
         );
-        let ids: Vec<&str> = recs.iter().map(id_of).collect();
-        assert_eq!(ids, vec!["a", "b", "c"]);
+        assert_eq!(
+            parse_number("page", &Some(" 7 ".into()), 1).expect("trimmed"),
+            7
+        );
+        assert!(parse_number("perPage", &Some("abc".into()), 30).is_err());
+        assert!(parse_bool(&Some("1".into())) && parse_bool(&Some("true".into())));
+        assert!(!parse_bool(&Some("0".into())) && !parse_bool(&None));
     }
 }

@@ -167,7 +167,20 @@ async fn planner_uses_the_index_and_says_so_to_superusers() {
     let plan = plan.expect("plan header for superusers");
     assert!(plan.contains("idx_views"), "{plan}");
     let (_, _, plan) = filter(&srv.su(), "posts", "title = 'x'", "").await;
+    assert_eq!(plan.as_deref(), Some("insertion order"));
+    let (_, _, plan) = filter(&srv.su(), "posts", "title != 'x'", "&sort=title").await;
     assert_eq!(plan.as_deref(), Some("full scan"));
+    // A sort an index serves is read in index order and stops once the page is full.
+    let (status, body, plan) = filter(
+        &srv.su(),
+        "posts",
+        "views >= 0",
+        "&sort=-views&perPage=2&skipTotal=1",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(item_ids(&body), vec![p[3].clone(), p[2].clone()]);
+    assert_eq!(plan.as_deref(), Some("index order idx_views (views) desc"));
     let (_, _, plan) = filter(&srv.guest(), "posts", "views = 20", "").await;
     assert!(plan.is_none(), "guests do not see plans");
 }
@@ -219,4 +232,40 @@ async fn expand_and_fields_shape_the_response() {
         .list("posts", "fields=title:excerpt(4,true)&perPage=1")
         .await;
     assert_eq!(ex["items"][0], json!({"title": "Rust..."}));
+}
+
+#[tokio::test]
+async fn sorts_follow_relation_paths_modifiers_and_insertion_order() {
+    let srv = TestServer::start().await;
+    let (_, p) = setup(&srv).await;
+    let api = srv.guest();
+    let by_author = api.list("posts", "sort=-author.name,title").await;
+    // Bob's posts first; then by title, bytewise ("Rust…" < "it's…").
+    assert_eq!(
+        item_ids(&by_author),
+        vec![p[1].clone(), p[3].clone(), p[0].clone(), p[2].clone()]
+    );
+    let lower = api.list("posts", "sort=title:lower").await;
+    assert_eq!(
+        item_ids(&lower),
+        vec![p[1].clone(), p[3].clone(), p[2].clone(), p[0].clone()]
+    );
+    let newest = api.list("posts", "sort=-@rowid").await;
+    assert_eq!(
+        item_ids(&newest),
+        vec![p[3].clone(), p[2].clone(), p[1].clone(), p[0].clone()]
+    );
+    let bad = api.get(&format!("{}?sort=nope", records("posts"))).await;
+    assert_eq!(
+        (bad.status, bad.code("sort")),
+        (400, "validation_invalid_sort")
+    );
+    let bad = api
+        .get(&format!("{}?sort=author.secret", records("posts")))
+        .await;
+    assert_eq!(
+        bad.status, 400,
+        "hidden field through a relation: {}",
+        bad.text
+    );
 }
