@@ -29,6 +29,9 @@ pub struct IndexPlan {
     pub fields: Vec<String>,
     /// One scan per prefix; each has `fields.len()` values.
     pub prefixes: Vec<Vec<Value>>,
+    /// The filter is exactly these equalities: the index entries ARE the matches, so they can be
+    /// counted without reading records.
+    pub covered: bool,
 }
 
 impl fmt::Display for IndexPlan {
@@ -49,6 +52,16 @@ impl fmt::Display for IndexPlan {
 }
 
 impl IndexPlan {
+    /// Number of matches when [`IndexPlan::covered`]: the prefixes are distinct, so their entry
+    /// sets are disjoint.
+    pub fn count(&self, store: &dyn Store, collection: &CollectionId) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for p in &self.prefixes {
+            n += store.count_index(collection, &self.index, p)?;
+        }
+        Ok(n)
+    }
+
     /// The candidate records: every prefix scanned in index order, each record once.
     pub fn records<'a>(
         &'a self,
@@ -188,10 +201,14 @@ impl Compiled {
                 }
             };
             if better {
+                let covered = keys.len() == conjuncts.len()
+                    && keys.len() == fields.len()
+                    && keys.iter().all(|k| fields.contains(&k.field));
                 let plan = IndexPlan {
                     index: spec.name.clone(),
                     fields,
                     prefixes,
+                    covered,
                 };
                 best = Some((plan, unique));
             }

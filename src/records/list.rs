@@ -179,7 +179,9 @@ fn page_in_order(
     offset: usize,
     per_page: usize,
     need_total: bool,
+    known_total: Option<usize>,
 ) -> ApiResult<(Vec<RecordData>, Option<usize>)> {
+    let need_total = need_total && known_total.is_none();
     let load = |id: &RecordId| app.store.get_record(col, id).map(|r| r.map(|r| r.data));
     let Some(filter) = filter else {
         let mut items = Vec::with_capacity(per_page);
@@ -188,10 +190,10 @@ fn page_in_order(
                 items.push(rec);
             }
         }
-        let total = if need_total {
-            Some(app.store.count_records(col)?)
-        } else {
-            None
+        let total = match known_total {
+            Some(t) => Some(t),
+            None if need_total => Some(app.store.count_records(col)?),
+            None => None,
         };
         return Ok((items, total));
     };
@@ -208,7 +210,7 @@ fn page_in_order(
             break;
         }
     }
-    Ok((items, need_total.then_some(seen)))
+    Ok((items, known_total.or(need_total.then_some(seen))))
 }
 
 /// Sorts matches in memory: `sort`'s keys computed once per record, insertion order when the
@@ -299,11 +301,49 @@ pub fn list(
     let (items, total) = match &choice {
         Choice::Insertion { reverse } => {
             let ids = store.scan_insertion_order(&col.id, *reverse);
-            page_in_order(app, &col.id, ids, filter_fn, offset, per_page, !skip_total)?
+            page_in_order(
+                app,
+                &col.id,
+                ids,
+                filter_fn,
+                offset,
+                per_page,
+                !skip_total,
+                None,
+            )?
+        }
+        Choice::Plan(p) if sort.is_empty() && p.prefixes.len() == 1 => {
+            // One equal-prefix: index order is insertion order within it (rowid suffix).
+            let prefix = p.prefixes.first().map(Vec::as_slice).unwrap_or_default();
+            let ids = store.scan_index(&col.id, &p.index, prefix, false);
+            let known = if p.covered && !skip_total {
+                Some(p.count(store, &col.id)?)
+            } else {
+                None
+            };
+            page_in_order(
+                app,
+                &col.id,
+                ids,
+                filter_fn,
+                offset,
+                per_page,
+                !skip_total,
+                known,
+            )?
         }
         Choice::IndexOrder { index, desc, .. } => {
             let ids = store.scan_index(&col.id, index, &[], *desc);
-            page_in_order(app, &col.id, ids, filter_fn, offset, per_page, !skip_total)?
+            page_in_order(
+                app,
+                &col.id,
+                ids,
+                filter_fn,
+                offset,
+                per_page,
+                !skip_total,
+                None,
+            )?
         }
         Choice::Plan(_) | Choice::Scan => {
             let rows: Box<dyn Iterator<Item = Result<RecordData, StoreError>>> = match &choice {

@@ -25,6 +25,7 @@ pub(crate) fn entries_for(
     spec: &IndexSpec,
     data: &RecordData,
     id: &RecordId,
+    rowid: u64,
 ) -> Option<IndexEntry> {
     if spec.skip_empty.iter().any(|f| is_empty(data.get(f))) {
         return None;
@@ -33,8 +34,10 @@ pub(crate) fn entries_for(
     for f in &spec.fields {
         memcmp::encode(&mut key, data.get(f).unwrap_or(&Value::Null));
     }
-    // The value is always the record id; non-unique keys also end with it so entries are distinct.
+    // The value is always the record id. Non-unique keys end with the rowid (so equal values
+    // list in insertion order, like SQLite's (value, rowid) index order) and the id.
     if !spec.unique {
+        key.extend_from_slice(&rowid.to_be_bytes());
         key.extend_from_slice(id.0.as_bytes());
     }
     Some(IndexEntry {

@@ -27,6 +27,11 @@ pub const ROWID: &[u8] = b"w/";
 
 /// Metadata key holding the last committed seq (survives change-log trimming).
 pub const META_SEQ_HEAD: &str = "_seq_head";
+/// Metadata key of a collection's record count (maintained by the writer, so totals are O(1)).
+pub fn count(collection: &CollectionId) -> Vec<u8> {
+    meta(&format!("_count/{collection}"))
+}
+
 /// Metadata prefix of stored collection definitions.
 pub const META_COLLECTION: &str = "collection/";
 

@@ -57,6 +57,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a>;
     /// The insertion rank of a record (its creation seq).
     fn rowid(&self, collection: &CollectionId, id: &RecordId) -> Result<Option<u64>, StoreError>;
+    /// How many index entries have leading fields equal to `equal` (a key-only scan).
+    fn count_index(
+        &self,
+        collection: &CollectionId,
+        index: &str,
+        equal: &[Value],
+    ) -> Result<usize, StoreError>;
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Commits all ops atomically (all or none), durably, in one group commit.

@@ -143,16 +143,11 @@ impl Store for SledStore {
     }
 
     fn count_records(&self, collection: &CollectionId) -> Result<usize, StoreError> {
-        let mut n = 0;
-        for kv in self
+        Ok(self
             .tree
-            .scan_prefix(keys::records_prefix(collection))
-            .keys()
-        {
-            kv?;
-            n += 1;
-        }
-        Ok(n)
+            .get(keys::count(collection))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, |b| u64::from_be_bytes(b) as usize))
     }
 
     fn scan_index<'a>(
@@ -202,6 +197,24 @@ impl Store for SledStore {
             .get(keys::rowid(collection, id))?
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
             .map(u64::from_be_bytes))
+    }
+
+    fn count_index(
+        &self,
+        collection: &CollectionId,
+        index: &str,
+        equal: &[Value],
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for k in self
+            .tree
+            .scan_prefix(value_prefix(collection, index, equal))
+            .keys()
+        {
+            k?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

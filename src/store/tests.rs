@@ -337,6 +337,24 @@ async fn insertion_order_follows_creates_not_ids() {
         .map(|r| r.expect("id").0)
         .collect();
     assert_eq!(order, vec!["zz", "aa", "mm"]);
+    // Equal values in a non-unique index also list in insertion order.
+    let by_cat: Vec<_> = store
+        .scan_index(&coll(), "idx_cat", &[json!("c")], false)
+        .map(|r| r.expect("id").0)
+        .collect();
+    assert_eq!(by_cat, vec!["zz", "aa", "mm"]);
+    assert_eq!(
+        store
+            .count_index(&coll(), "idx_cat", &[json!("c")])
+            .expect("count"),
+        3
+    );
+    assert_eq!(
+        store
+            .count_index(&coll(), "idx_cat", &[json!("d")])
+            .expect("count"),
+        0
+    );
     store
         .commit(vec![WriteOp::DeleteRecord {
             collection: coll(),
@@ -360,5 +378,37 @@ async fn insertion_order_follows_creates_not_ids() {
         .await
         .expect("drop");
     assert_eq!(store.scan_insertion_order(&coll(), false).count(), 0);
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn counts_follow_creates_deletes_and_drops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store
+        .commit(vec![put("a", "a@x.io", "c"), put("b", "b@x.io", "c")])
+        .await
+        .expect("create");
+    // A refused transaction changes nothing.
+    store
+        .commit(vec![put("c", "c@x.io", "c"), put("a", "dup@x.io", "c")])
+        .await
+        .unwrap_err();
+    assert_eq!(store.count_records(&coll()).expect("count"), 2);
+    store
+        .commit(vec![WriteOp::DeleteRecord {
+            collection: coll(),
+            id: RecordId::from("a"),
+            expect: Expect::Any,
+            indexes: specs(),
+        }])
+        .await
+        .expect("delete");
+    assert_eq!(store.count_records(&coll()).expect("count"), 1);
+    store
+        .commit(vec![WriteOp::DropData { collection: coll() }])
+        .await
+        .expect("drop");
+    assert_eq!(store.count_records(&coll()).expect("count"), 0);
     store.shutdown().await;
 }

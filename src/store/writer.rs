@@ -270,14 +270,18 @@ fn apply(
                 },
             )?;
             let before = current.as_deref().map(codec::decode_record).transpose()?;
+            // A create's rowid is its own change seq (log_event below assigns *seq + 1).
+            let rowid = match &before {
+                Some(_) => read_rowid(ov, &collection, &id)?,
+                None => *seq + 1,
+            };
             if let Some(old) = &before {
-                remove_index_entries(ov, &collection, &indexes, old, &id);
+                remove_index_entries(ov, &collection, &indexes, old, &id, rowid);
             }
-            add_index_entries(ov, &collection, &indexes, &data, &id)?;
+            add_index_entries(ov, &collection, &indexes, &data, &id, rowid)?;
             ov.put(key, codec::encode_record(&data));
             if before.is_none() {
-                // The create's own change seq (log_event below assigns *seq + 1).
-                let rowid = *seq + 1;
+                adjust_count(ov, &collection, 1)?;
                 ov.put(keys::order(&collection, rowid), id.0.as_bytes().to_vec());
                 ov.put(keys::rowid(&collection, &id), rowid.to_be_bytes().to_vec());
             }
@@ -332,17 +336,14 @@ fn apply(
                 },
             )?;
             let before = current.as_deref().map(codec::decode_record).transpose()?;
+            let rowid = read_rowid(ov, &collection, &id)?;
             if let Some(old) = &before {
-                remove_index_entries(ov, &collection, &indexes, old, &id);
+                remove_index_entries(ov, &collection, &indexes, old, &id, rowid);
             }
             ov.del(key);
-            let rowid_key = keys::rowid(&collection, &id);
-            if let Some(raw) = ov.get(&rowid_key)? {
-                if let Ok(bytes) = <[u8; 8]>::try_from(raw.as_ref()) {
-                    ov.del(keys::order(&collection, u64::from_be_bytes(bytes)));
-                }
-                ov.del(rowid_key);
-            }
+            adjust_count(ov, &collection, -1)?;
+            ov.del(keys::order(&collection, rowid));
+            ov.del(keys::rowid(&collection, &id));
             log_event(
                 ov,
                 seq,
@@ -398,8 +399,38 @@ fn apply(
                     ov.del(k);
                 }
             }
+            ov.del(keys::count(&collection));
         }
     }
+    Ok(())
+}
+
+/// The insertion rank of an existing record (0 if it predates rowids).
+fn read_rowid(
+    ov: &Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+    id: &crate::ids::RecordId,
+) -> Result<u64, StoreError> {
+    Ok(ov
+        .get(&keys::rowid(collection, id))?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes))
+}
+
+/// Adds `delta` to a collection's record count.
+fn adjust_count(
+    ov: &mut Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+    delta: i64,
+) -> Result<(), StoreError> {
+    let key = keys::count(collection);
+    let current = ov
+        .get(&key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    let next = current.saturating_add_signed(delta);
+    ov.put(key, next.to_be_bytes().to_vec());
     Ok(())
 }
 
@@ -423,9 +454,10 @@ fn remove_index_entries(
     indexes: &[IndexSpec],
     data: &RecordData,
     id: &crate::ids::RecordId,
+    rowid: u64,
 ) {
     for spec in indexes {
-        if let Some(IndexEntry { key, .. }) = entries_for(collection, spec, data, id) {
+        if let Some(IndexEntry { key, .. }) = entries_for(collection, spec, data, id, rowid) {
             ov.del(key);
         }
     }
@@ -437,9 +469,10 @@ fn add_index_entries(
     indexes: &[IndexSpec],
     data: &RecordData,
     id: &crate::ids::RecordId,
+    rowid: u64,
 ) -> Result<(), StoreError> {
     for spec in indexes {
-        let Some(IndexEntry { key, value }) = entries_for(collection, spec, data, id) else {
+        let Some(IndexEntry { key, value }) = entries_for(collection, spec, data, id, rowid) else {
             continue;
         };
         if spec.unique {
@@ -507,8 +540,10 @@ fn migrate(
         for (name, zero) in fills {
             data.entry(name.clone()).or_insert_with(|| zero.clone());
         }
+        let rowid = read_rowid(ov, collection, &id)?;
         for spec in indexes {
-            let Some(IndexEntry { key: ikey, value }) = entries_for(collection, spec, &data, &id)
+            let Some(IndexEntry { key: ikey, value }) =
+                entries_for(collection, spec, &data, &id, rowid)
             else {
                 continue;
             };
