@@ -175,7 +175,7 @@ fn page_in_order(
     app: &App,
     col: &CollectionId,
     ids: impl Iterator<Item = Result<RecordId, StoreError>>,
-    filter: Option<&dyn Fn(&RecordData) -> ApiResult<bool>>,
+    filter: Option<&RecordFilter>,
     offset: usize,
     per_page: usize,
     need_total: bool,
@@ -213,6 +213,12 @@ fn page_in_order(
     Ok((items, known_total.or(need_total.then_some(seen))))
 }
 
+/// A per-record predicate (the compiled filter bound to its environment).
+type RecordFilter = dyn Fn(&RecordData) -> ApiResult<bool>;
+
+/// A record with its sort keys and rowid.
+type Keyed = (Vec<Val<'static>>, u64, RecordData);
+
 /// Sorts matches in memory: `sort`'s keys computed once per record, insertion order when the
 /// sort is empty or uses `@rowid`, ties broken by id in the direction of the last key.
 fn sort_records(
@@ -221,6 +227,7 @@ fn sort_records(
     env: &EvalEnv<'_>,
     sort: &SortSpec,
     records: &mut Vec<RecordData>,
+    keep: usize,
 ) -> ApiResult<()> {
     if sort.is_random() {
         use rand::seq::SliceRandom;
@@ -228,7 +235,7 @@ fn sort_records(
         return Ok(());
     }
     let by_rowid = sort.is_empty() || sort.uses_rowid();
-    let mut keyed: Vec<(Vec<Val<'static>>, u64, RecordData)> = Vec::with_capacity(records.len());
+    let mut keyed: Vec<Keyed> = Vec::with_capacity(records.len());
     for rec in records.drain(..) {
         let keys = sort.values(&rec, env)?;
         let rowid = if by_rowid {
@@ -241,7 +248,7 @@ fn sort_records(
         keyed.push((keys, rowid, rec));
     }
     let desc = sort.last_desc();
-    keyed.sort_by(|(ka, ra, a), (kb, rb, b)| {
+    let cmp = |(ka, ra, a): &Keyed, (kb, rb, b): &Keyed| {
         let ord = if sort.is_empty() {
             ra.cmp(rb)
         } else {
@@ -255,7 +262,13 @@ fn sort_records(
                 tie
             }
         })
-    });
+    };
+    // Only the first `keep` records are returned: select them, then sort just those.
+    if keep > 0 && keyed.len() > keep {
+        keyed.select_nth_unstable_by(keep - 1, cmp);
+        keyed.truncate(keep);
+    }
+    keyed.sort_by(cmp);
     records.extend(keyed.into_iter().map(|(_, _, r)| r));
     Ok(())
 }
@@ -295,8 +308,7 @@ pub fn list(
     let choice = choose(&schema, &col.id, filter.as_ref(), &sort);
     let plan = choice.to_string();
     tracing::debug!(collection = %col.name, plan = %plan, "list plan");
-    let filter_fn: Option<&dyn Fn(&RecordData) -> ApiResult<bool>> =
-        filter.as_ref().map(|_| &matches as _);
+    let filter_fn: Option<&RecordFilter> = filter.as_ref().map(|_| &matches as _);
     let store = app.store.as_ref();
     let (items, total) = match &choice {
         Choice::Insertion { reverse } => {
@@ -357,8 +369,15 @@ pub fn list(
                     all.push(rec);
                 }
             }
-            sort_records(app, &col.id, &env, &sort, &mut all)?;
             let total = all.len();
+            sort_records(
+                app,
+                &col.id,
+                &env,
+                &sort,
+                &mut all,
+                offset.saturating_add(per_page),
+            )?;
             (
                 all.into_iter().skip(offset).take(per_page).collect(),
                 Some(total),
