@@ -175,7 +175,7 @@ fn page_in_order(
     app: &App,
     col: &CollectionId,
     ids: impl Iterator<Item = Result<RecordId, StoreError>>,
-    filter: Option<&RecordFilter>,
+    filter: Option<&RecordFilter<'_>>,
     offset: usize,
     per_page: usize,
     need_total: bool,
@@ -214,7 +214,7 @@ fn page_in_order(
 }
 
 /// A per-record predicate (the compiled filter bound to its environment).
-type RecordFilter = dyn Fn(&RecordData) -> ApiResult<bool>;
+type RecordFilter<'a> = dyn Fn(&RecordData) -> ApiResult<bool> + 'a;
 
 /// A record with its sort keys and rowid.
 type Keyed = (Vec<Val<'static>>, u64, RecordData);
@@ -308,7 +308,7 @@ pub fn list(
     let choice = choose(&schema, &col.id, filter.as_ref(), &sort);
     let plan = choice.to_string();
     tracing::debug!(collection = %col.name, plan = %plan, "list plan");
-    let filter_fn: Option<&RecordFilter> = filter.as_ref().map(|_| &matches as _);
+    let filter_fn: Option<&RecordFilter<'_>> = filter.as_ref().map(|_| &matches as _);
     let store = app.store.as_ref();
     let (items, total) = match &choice {
         Choice::Insertion { reverse } => {
