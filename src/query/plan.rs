@@ -32,6 +32,8 @@ pub struct IndexPlan {
     /// The filter is exactly these equalities: the index entries ARE the matches, so they can be
     /// counted without reading records.
     pub covered: bool,
+    /// The prefixes give every field of a non-unique index: counts come from its counters.
+    pub full: bool,
 }
 
 impl fmt::Display for IndexPlan {
@@ -57,7 +59,7 @@ impl IndexPlan {
     pub fn count(&self, store: &dyn Store, collection: &CollectionId) -> Result<usize, StoreError> {
         let mut n = 0;
         for p in &self.prefixes {
-            n += store.count_index(collection, &self.index, p)?;
+            n += store.count_index(collection, &self.index, p, self.full)?;
         }
         Ok(n)
     }
@@ -204,11 +206,13 @@ impl Compiled {
                 let covered = keys.len() == conjuncts.len()
                     && keys.len() == fields.len()
                     && keys.iter().all(|k| fields.contains(&k.field));
+                let full = !spec.unique && fields.len() == spec.fields.len();
                 let plan = IndexPlan {
                     index: spec.name.clone(),
                     fields,
                     prefixes,
                     covered,
+                    full,
                 };
                 best = Some((plan, unique));
             }

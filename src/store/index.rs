@@ -9,6 +9,16 @@ use serde_json::Value;
 pub(crate) struct IndexEntry {
     pub key: Vec<u8>,
     pub value: Vec<u8>,
+    /// For non-unique indexes: the key of the counter of records with these exact values.
+    pub counter: Option<Vec<u8>>,
+}
+
+/// The counter key for an index-entry prefix (`i/…` → `k/…`).
+pub fn counter_key(value_prefix: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(value_prefix.len());
+    k.extend_from_slice(keys::INDEX_COUNT);
+    k.extend_from_slice(value_prefix.get(keys::INDEX.len()..).unwrap_or_default());
+    k
 }
 
 fn is_empty(v: Option<&Value>) -> bool {
@@ -36,13 +46,16 @@ pub(crate) fn entries_for(
     }
     // The value is always the record id. Non-unique keys end with the rowid (so equal values
     // list in insertion order, like SQLite's (value, rowid) index order) and the id.
+    let mut counter = None;
     if !spec.unique {
+        counter = Some(counter_key(&key));
         key.extend_from_slice(&rowid.to_be_bytes());
         key.extend_from_slice(id.0.as_bytes());
     }
     Some(IndexEntry {
         key,
         value: id.0.as_bytes().to_vec(),
+        counter,
     })
 }
 

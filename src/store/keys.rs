@@ -23,6 +23,9 @@ pub const INDEX: &[u8] = b"i/";
 pub const LOG: &[u8] = b"l/";
 pub const META: &[u8] = b"m/";
 pub const ORDER: &[u8] = b"o/";
+/// `k/<collection>/<index name><values>` → number of records with exactly these values
+/// (non-unique indexes), so covered equality filters are counted with one read.
+pub const INDEX_COUNT: &[u8] = b"k/";
 pub const ROWID: &[u8] = b"w/";
 
 /// Metadata key holding the last committed seq (survives change-log trimming).
@@ -64,6 +67,11 @@ pub fn record_id_of(key: &[u8], collection: &CollectionId) -> Option<RecordId> {
 /// Prefix of all index entries of a collection.
 pub fn indexes_prefix(collection: &CollectionId) -> Vec<u8> {
     with_collection(INDEX, collection)
+}
+
+/// Prefix of all index-value counters of a collection.
+pub fn index_counts_prefix(collection: &CollectionId) -> Vec<u8> {
+    with_collection(INDEX_COUNT, collection)
 }
 
 /// Prefix of all entries of one index.

@@ -57,12 +57,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a>;
     /// The insertion rank of a record (its creation seq).
     fn rowid(&self, collection: &CollectionId, id: &RecordId) -> Result<Option<u64>, StoreError>;
-    /// How many index entries have leading fields equal to `equal` (a key-only scan).
+    /// How many index entries have leading fields equal to `equal`: one counter read when
+    /// `full` (a non-unique index with every field given), else a key-only scan.
     fn count_index(
         &self,
         collection: &CollectionId,
         index: &str,
         equal: &[Value],
+        full: bool,
     ) -> Result<usize, StoreError>;
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;

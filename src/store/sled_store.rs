@@ -204,7 +204,16 @@ impl Store for SledStore {
         collection: &CollectionId,
         index: &str,
         equal: &[Value],
+        full: bool,
     ) -> Result<usize, StoreError> {
+        if full {
+            let counter = super::index::counter_key(&value_prefix(collection, index, equal));
+            return Ok(self
+                .tree
+                .get(counter)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                .map_or(0, |b| u64::from_be_bytes(b) as usize));
+        }
         let mut n = 0;
         for k in self
             .tree

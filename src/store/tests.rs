@@ -149,6 +149,18 @@ async fn update_moves_index_entries_and_checks_version() {
         .scan_index(&coll(), "idx_cat", &[json!("c2")], false)
         .collect();
     assert_eq!((c1.len(), c2.len()), (0, 1));
+    assert_eq!(
+        store
+            .count_index(&coll(), "idx_cat", &[json!("c1")], true)
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        store
+            .count_index(&coll(), "idx_cat", &[json!("c2")], true)
+            .expect("count"),
+        1
+    );
     // The old unique value is free again.
     store
         .commit(vec![put("b", "a@x.io", "c1")])
@@ -232,6 +244,18 @@ async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
         2
     );
     assert_eq!(store.scan_index(&coll(), "idx_cat", &[], false).count(), 0);
+    assert_eq!(
+        store
+            .count_index(&coll(), "idx_kind", &[json!("c1")], true)
+            .expect("count"),
+        2
+    );
+    assert_eq!(
+        store
+            .count_index(&coll(), "idx_cat", &[json!("c1")], true)
+            .expect("count"),
+        0
+    );
     // A unique index that existing data violates is refused and nothing changes.
     let uniq: Arc<[IndexSpec]> = Arc::from(vec![IndexSpec {
         name: "u".into(),
@@ -345,13 +369,13 @@ async fn insertion_order_follows_creates_not_ids() {
     assert_eq!(by_cat, vec!["zz", "aa", "mm"]);
     assert_eq!(
         store
-            .count_index(&coll(), "idx_cat", &[json!("c")])
+            .count_index(&coll(), "idx_cat", &[json!("c")], false)
             .expect("count"),
         3
     );
     assert_eq!(
         store
-            .count_index(&coll(), "idx_cat", &[json!("d")])
+            .count_index(&coll(), "idx_cat", &[json!("d")], true)
             .expect("count"),
         0
     );

@@ -390,6 +390,7 @@ fn apply(
                 keys::indexes_prefix(&collection),
                 keys::order_prefix(&collection),
                 keys::rowids_prefix(&collection),
+                keys::index_counts_prefix(&collection),
             ] {
                 let doomed: Vec<Vec<u8>> = scan_merged(ov, &prefix)?
                     .into_iter()
@@ -457,9 +458,28 @@ fn remove_index_entries(
     rowid: u64,
 ) {
     for spec in indexes {
-        if let Some(IndexEntry { key, .. }) = entries_for(collection, spec, data, id, rowid) {
+        if let Some(IndexEntry { key, counter, .. }) =
+            entries_for(collection, spec, data, id, rowid)
+        {
             ov.del(key);
+            if let Some(c) = counter {
+                bump(ov, c, -1);
+            }
         }
+    }
+}
+
+/// Adds `delta` to a u64 counter key (deleted at zero).
+fn bump(ov: &mut Overlay<'_>, key: Vec<u8>, delta: i64) {
+    let current = ov
+        .get(&key)
+        .ok()
+        .flatten()
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes);
+    match current.saturating_add_signed(delta) {
+        0 => ov.del(key),
+        n => ov.put(key, n.to_be_bytes().to_vec()),
     }
 }
 
@@ -472,7 +492,12 @@ fn add_index_entries(
     rowid: u64,
 ) -> Result<(), StoreError> {
     for spec in indexes {
-        let Some(IndexEntry { key, value }) = entries_for(collection, spec, data, id, rowid) else {
+        let Some(IndexEntry {
+            key,
+            value,
+            counter,
+        }) = entries_for(collection, spec, data, id, rowid)
+        else {
             continue;
         };
         if spec.unique {
@@ -486,6 +511,9 @@ fn add_index_entries(
                     });
                 }
             }
+        }
+        if let Some(c) = counter {
+            bump(ov, c, 1);
         }
         ov.put(key, value);
     }
@@ -519,9 +547,15 @@ fn migrate(
     fills: &[(String, serde_json::Value)],
     indexes: &[IndexSpec],
 ) -> Result<(), StoreError> {
-    for (k, _) in scan_merged(ov, &keys::indexes_prefix(collection))? {
-        ov.del(k);
+    for prefix in [
+        keys::indexes_prefix(collection),
+        keys::index_counts_prefix(collection),
+    ] {
+        for (k, _) in scan_merged(ov, &prefix)? {
+            ov.del(k);
+        }
     }
+    let mut counters: HashMap<Vec<u8>, u64> = HashMap::new();
     let mut unique_owners: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     for (key, raw) in scan_merged(ov, &keys::records_prefix(collection))? {
         let Some(id) = keys::record_id_of(&key, collection) else {
@@ -542,8 +576,11 @@ fn migrate(
         }
         let rowid = read_rowid(ov, collection, &id)?;
         for spec in indexes {
-            let Some(IndexEntry { key: ikey, value }) =
-                entries_for(collection, spec, &data, &id, rowid)
+            let Some(IndexEntry {
+                key: ikey,
+                value,
+                counter,
+            }) = entries_for(collection, spec, &data, &id, rowid)
             else {
                 continue;
             };
@@ -559,9 +596,15 @@ fn migrate(
                     }
                 }
             }
+            if let Some(c) = counter {
+                *counters.entry(c).or_default() += 1;
+            }
             ov.put(ikey, value);
         }
         ov.put(key, codec::encode_record(&data));
+    }
+    for (k, n) in counters {
+        ov.put(k, n.to_be_bytes().to_vec());
     }
     Ok(())
 }

@@ -269,3 +269,43 @@ async fn sorts_follow_relation_paths_modifiers_and_insertion_order() {
         bad.text
     );
 }
+
+#[tokio::test]
+async fn indexed_totals_follow_updates_deletes_and_index_rebuilds() {
+    let srv = TestServer::start().await;
+    let (_, p) = setup(&srv).await;
+    let api = srv.guest();
+    for _ in 0..3 {
+        api.create("posts", json!({"title": "extra", "views": 20}))
+            .await;
+    }
+    let total = |body: &Value| body["totalItems"].as_i64();
+    let (_, body, plan) = filter(&srv.su(), "posts", "views = 20", "").await;
+    assert_eq!(total(&body), Some(4), "{plan:?}");
+    assert!(plan.unwrap_or_default().contains("idx_views"));
+    api.patch(&record("posts", &p[2]), json!({"views": 21}))
+        .await
+        .ok();
+    assert_eq!(api.delete(&record("posts", &p[0])).await.status, 204);
+    let (_, body, _) = filter(&api, "posts", "views = 20", "").await;
+    assert_eq!(total(&body), Some(3));
+    let (_, body, _) = filter(&api, "posts", "views = 20 || views = 21", "&perPage=2").await;
+    assert_eq!(
+        (total(&body), body["items"].as_array().map(Vec::len)),
+        (Some(4), Some(2))
+    );
+    // Rebuilding the index (schema change) keeps the counts right.
+    let col = srv.su().get("/api/collections/posts").await.ok();
+    let mut fields = col["fields"].clone();
+    if let Some(arr) = fields.as_array_mut() {
+        arr.push(json!({"name": "extra", "type": "text"}));
+    }
+    srv.su()
+        .patch("/api/collections/posts", json!({"fields": fields, "indexes": ["CREATE INDEX idx_views ON posts (views, extra)"]}))
+        .await
+        .ok();
+    let (_, body, plan) = filter(&api, "posts", "views = 20", "").await;
+    assert_eq!(total(&body), Some(3), "{plan:?}");
+    let (_, body, _) = filter(&api, "posts", "views = 20 && extra = ''", "").await;
+    assert_eq!(total(&body), Some(3));
+}
