@@ -204,6 +204,14 @@ impl TestServer {
                 return Err(status);
             }
             if healthy {
+                // Another test's server may have answered on a port we both probed as free: our
+                // child then fails to bind a moment later. Give it that moment, then re-check.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let child = self.child.as_mut().expect("spawned");
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(status);
+                }
                 return Ok(());
             }
             assert!(
