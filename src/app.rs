@@ -2,6 +2,7 @@
 
 use crate::auth::{LimitPolicy, LoginLimiter};
 use crate::config::{Config, Durability};
+use crate::realtime::Hub;
 use crate::records::RecordLocks;
 use crate::schema::Registry;
 use crate::store::{SledStore, Store, StoreOptions};
@@ -16,6 +17,8 @@ pub struct App {
     pub logins: LoginLimiter,
     /// Serializes writes to the same record (see `records::RecordLocks`).
     pub record_locks: RecordLocks,
+    /// Realtime subscriptions (WebSocket and SSE), fed by committed change events.
+    pub realtime: Arc<Hub>,
     sled: Arc<SledStore>,
 }
 
@@ -43,7 +46,9 @@ impl App {
             max_per_ip: config.auth.max_failed_logins_per_ip,
             window: Duration::from_secs(config.auth.failed_login_window_secs),
         });
+        let realtime = Hub::new(config.realtime.clone());
         Ok(Arc::new(Self {
+            realtime,
             config,
             store,
             schema,
@@ -56,8 +61,9 @@ impl App {
     /// Trims the change log periodically; stops when the app is dropped.
     pub fn spawn_maintenance(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
+        let every = Duration::from_secs(self.config.store.changelog_trim_secs.max(1));
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
                 let Some(app) = weak.upgrade() else { break };

@@ -10,7 +10,38 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub auth: AuthConfig,
+    pub realtime: RealtimeConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeConfig {
+    /// Most concurrent realtime connections (WebSocket + SSE); more get 503.
+    pub max_connections: usize,
+    /// Most subscriptions on one connection.
+    pub max_subscriptions: usize,
+    /// Outgoing messages queued per connection before a slow client is closed (WS 4008).
+    pub queue: usize,
+    /// Seconds between server pings on a WebSocket (also when a connection's token is re-checked).
+    pub heartbeat_secs: u64,
+    /// Seconds between SSE keep-alive comments.
+    pub sse_keepalive_secs: u64,
+    /// Seconds a single write to a client may take before the connection is dropped.
+    pub write_timeout_secs: u64,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 20_000,
+            max_subscriptions: 1000,
+            queue: 1024,
+            heartbeat_secs: 30,
+            sse_keepalive_secs: 15,
+            write_timeout_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -66,6 +97,8 @@ pub struct StoreConfig {
     pub changelog_entries: u64,
     /// …and drop older ones only after this many hours.
     pub changelog_hours: u64,
+    /// Seconds between change-log trims.
+    pub changelog_trim_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -93,6 +126,7 @@ impl Default for StoreConfig {
             cache_mb: 64,
             changelog_entries: 100_000,
             changelog_hours: 72,
+            changelog_trim_secs: 60,
         }
     }
 }
@@ -216,6 +250,25 @@ impl Config {
                 self.store.changelog_entries = parse(name, value)?
             }
             "FERROBASE_STORE_CHANGELOG_HOURS" => self.store.changelog_hours = parse(name, value)?,
+            "FERROBASE_STORE_CHANGELOG_TRIM_SECS" => {
+                self.store.changelog_trim_secs = parse(name, value)?
+            }
+            "FERROBASE_REALTIME_MAX_CONNECTIONS" => {
+                self.realtime.max_connections = parse(name, value)?
+            }
+            "FERROBASE_REALTIME_MAX_SUBSCRIPTIONS" => {
+                self.realtime.max_subscriptions = parse(name, value)?
+            }
+            "FERROBASE_REALTIME_QUEUE" => self.realtime.queue = parse(name, value)?,
+            "FERROBASE_REALTIME_HEARTBEAT_SECS" => {
+                self.realtime.heartbeat_secs = parse(name, value)?
+            }
+            "FERROBASE_REALTIME_SSE_KEEPALIVE_SECS" => {
+                self.realtime.sse_keepalive_secs = parse(name, value)?
+            }
+            "FERROBASE_REALTIME_WRITE_TIMEOUT_SECS" => {
+                self.realtime.write_timeout_secs = parse(name, value)?
+            }
             "FERROBASE_AUTH_MAX_FAILED_LOGINS_PER_ACCOUNT" => {
                 self.auth.max_failed_logins_per_account = parse(name, value)?
             }

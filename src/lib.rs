@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod query;
+pub mod realtime;
 pub mod records;
 pub mod schema;
 pub mod serve;

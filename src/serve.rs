@@ -42,6 +42,7 @@ async fn shutdown_signal() {
 pub async fn serve(config: Config) -> Result<(), String> {
     let app = App::open(config.clone()).await?;
     app.spawn_maintenance();
+    app.realtime.start(&app)?;
     let superusers = app
         .store
         .count_records(&SUPERUSERS_ID.into())
@@ -59,12 +60,15 @@ pub async fn serve(config: Config) -> Result<(), String> {
         config.server.http, config.server.http
     );
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let realtime = app.realtime.clone();
+    let stop = async move {
+        shutdown_signal().await;
+        // Realtime connections never finish on their own: close them (WS 1001, SSE streams
+        // end) so the graceful drain does not wait for them.
+        realtime.shutdown(Duration::from_secs(2)).await;
+    };
     let result = Server::new(listener)
-        .run_with_graceful_shutdown(
-            crate::api::routes(app.clone()),
-            shutdown_signal(),
-            Some(grace),
-        )
+        .run_with_graceful_shutdown(crate::api::routes(app.clone()), stop, Some(grace))
         .await;
     // Every acknowledged write is already durable; this drains what is queued and flushes.
     app.shutdown().await;

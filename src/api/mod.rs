@@ -7,6 +7,7 @@ mod batch;
 pub mod body;
 mod collections;
 mod health;
+mod realtime;
 mod records;
 
 use crate::app::App;
@@ -50,6 +51,11 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         )
         .at("/api/collections/:c/auth-refresh", post(auth::auth_refresh))
         .at("/api/batch", post(batch::batch))
+        .at(
+            "/api/realtime",
+            get(realtime::sse_connect).post(realtime::sse_subscribe),
+        )
+        .at("/api/realtime/ws", get(realtime::ws))
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
         .around(cors_and_headers)

@@ -12,6 +12,8 @@ mod crash;
 mod crud;
 mod persistence;
 mod query;
+mod realtime;
+mod realtime_sse;
 mod relations;
 mod schema_changes;
 mod unique_race;

@@ -1,0 +1,74 @@
+//! Realtime endpoints: the WebSocket protocol at `/api/realtime/ws` and PocketBase's SSE at
+//! `/api/realtime` (stream on GET, subscriptions on POST). The protocol lives in `realtime`.
+
+use super::body;
+use crate::app::App;
+use crate::auth::{token, Caller};
+use crate::error::ApiError;
+use crate::realtime::{self, sse};
+use poem::http::StatusCode;
+use poem::web::websocket::WebSocket;
+use poem::web::{Data, Query};
+use poem::{handler, Body, IntoResponse, Request, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+/// `GET /api/realtime/ws`: token from `Authorization` or `?token=` (or later an `auth` message).
+#[handler]
+pub async fn ws(
+    app: Data<&Arc<App>>,
+    req: &Request,
+    Query(q): Query<WsQuery>,
+    socket: WebSocket,
+) -> Result<Response, ApiError> {
+    let raw = req
+        .header("authorization")
+        .and_then(token::from_header)
+        .map(str::to_string)
+        .or(q.token)
+        .filter(|t| !t.trim().is_empty());
+    let caller = match &raw {
+        Some(t) => Caller::from_token(&app, t),
+        None => Caller::Guest,
+    };
+    let auth = realtime::hub_auth(caller, raw);
+    let (conn, rx, guard) = app
+        .realtime
+        .connect(auth, None)
+        .map_err(|_| ApiError::Unavailable)?;
+    let app = app.0.clone();
+    Ok(socket
+        .config(realtime::ws::socket_config())
+        .on_upgrade(move |s| realtime::ws::run(app, s, conn, rx, guard))
+        .into_response())
+}
+
+/// `GET /api/realtime`: the SSE stream (`PB_CONNECT` first).
+#[handler]
+pub async fn sse_connect(app: Data<&Arc<App>>) -> Result<Response, ApiError> {
+    sse::connect(&app)
+}
+
+/// `POST /api/realtime {clientId, subscriptions}` → 204.
+#[handler]
+pub async fn sse_subscribe(
+    app: Data<&Arc<App>>,
+    req: &Request,
+    body: Body,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    let input = body::read(req, body, super::body_limit(&app)).await?;
+    let raw = req
+        .header("authorization")
+        .and_then(token::from_header)
+        .map(str::to_string)
+        .filter(|_| caller.auth().is_some());
+    sse::set_subscriptions(&app, &Value::Object(input.data), caller, raw)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,32 @@
+//! Realtime: one hub, two transports, one visibility rule. The hub is fed only by committed change
+//! events (the store's broadcast, with the change log as the fallback when it lags), decides per
+//! subscription what each event means for that subscriber (`create`/`update`/`delete`, or
+//! `enter`/`leave` when an update moves a record into or out of its filter or rule), serializes
+//! each record once per projection and queues shared bytes on bounded per-connection queues.
+//!
+//! - `hub`: connections, subscriptions, the dispatcher thread, lag recovery, shutdown.
+//! - `sub`: topics, per-subscription filter/shape, the before/after decision, rendering cache.
+//! - `replay`: `since` replay from the change log (gapless or `reset`).
+//! - `ws`: the WebSocket protocol (`docs/realtime.md`).
+//! - `sse`: the PocketBase-compatible SSE transport.
+//!
+//! Access is never decided here: every record goes through `records::can_read` and `Shape`.
+//! This module must not write to the store.
+
+mod frame;
+mod hub;
+mod replay;
+pub mod sse;
+mod sub;
+pub mod ws;
+
+pub use frame::Out;
+pub use hub::{Conn, ConnAuth, ConnGuard, Hub};
+
+use crate::auth::Caller;
+
+/// A connection's identity: the resolved caller and the token to re-check it with.
+pub fn hub_auth(caller: Caller, token: Option<String>) -> ConnAuth {
+    let token = token.filter(|_| caller.auth().is_some());
+    ConnAuth { caller, token }
+}

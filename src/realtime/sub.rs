@@ -1,0 +1,250 @@
+//! One subscription: which records (`coll/*` or `coll/ID`), an optional client filter and
+//! response shape, and the decision what a committed change means for it. Visibility comes only
+//! from `records::can_read` (listRule for `coll/*`, viewRule for `coll/ID`), evaluated against
+//! the record before and after the change with the subscriber's auth.
+
+use super::frame::{Kind, Out};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::ids::{CollectionId, RecordData, RecordId, Seq};
+use crate::query::{self, CompileCtx, Compiled, EvalEnv, RequestInfo};
+use crate::records::{can_read, Op, Shape};
+use crate::schema::Collection;
+use crate::store::{Action, ChangeEvent};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Why a subscription request was refused (`code` goes on the wire).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Splits `coll/*`, `coll` or `coll/ID` into the collection and the optional record id.
+pub fn parse_topic(topic: &str) -> Option<(&str, Option<&str>)> {
+    let (coll, rest) = match topic.split_once('/') {
+        Some((c, r)) => (c, Some(r)),
+        None => (topic, None),
+    };
+    if coll.is_empty() {
+        return None;
+    }
+    match rest {
+        None | Some("*") => Some((coll, None)),
+        Some(id) if !id.is_empty() && !id.contains('/') => Some((coll, Some(id))),
+        _ => None,
+    }
+}
+
+/// What a subscription selects and how it renders; immutable once built.
+#[derive(Debug)]
+pub struct Spec {
+    pub collection: CollectionId,
+    pub record: Option<RecordId>,
+    filter: Option<Compiled>,
+    shape: Shape,
+    /// Identifies `shape` so subscribers with equal shapes share rendered bytes.
+    shape_key: String,
+}
+
+impl Spec {
+    /// Resolves a topic and its options for `caller`.
+    pub fn build(
+        app: &App,
+        topic: &str,
+        filter: Option<&str>,
+        expand: Option<&str>,
+        fields: Option<&str>,
+        caller: &Caller,
+    ) -> Result<Self, Refusal> {
+        let (coll, record) = parse_topic(topic).ok_or_else(|| {
+            Refusal::new(
+                "invalid_topic",
+                "topic must be \"<collection>/*\" or \"<collection>/<recordId>\"",
+            )
+        })?;
+        let snap = app.schema.snapshot();
+        let col = snap
+            .get(coll)
+            .cloned()
+            .ok_or_else(|| Refusal::new("unknown_collection", format!("no collection {coll:?}")))?;
+        let filter = match filter.filter(|f| !f.trim().is_empty()) {
+            None => None,
+            Some(src) => {
+                let ctx = CompileCtx::filter(&col, &snap, caller.is_superuser());
+                let compiled = query::parse(src)
+                    .map_err(query::QueryError::from)
+                    .and_then(|e| query::compile(&e, &ctx))
+                    .map_err(|e| Refusal::new("invalid_filter", e.to_string()))?;
+                Some(compiled)
+            }
+        };
+        let shape = Shape::parse(expand, fields)
+            .map_err(|e| Refusal::new("invalid_shape", e.to_string()))?;
+        shape
+            .check(app, &col, caller)
+            .map_err(|e| Refusal::new("invalid_shape", e.to_string()))?;
+        Ok(Self {
+            collection: col.id.clone(),
+            record: record.map(RecordId::from),
+            filter,
+            shape,
+            shape_key: format!("{}\u{0}{}", expand.unwrap_or(""), fields.unwrap_or("")),
+        })
+    }
+
+    fn op(&self) -> Op {
+        if self.record.is_some() {
+            Op::View
+        } else {
+            Op::List
+        }
+    }
+
+    /// Whether the event is about a record this subscription selects at all.
+    pub fn selects(&self, ev: &ChangeEvent) -> bool {
+        self.collection == ev.collection && self.record.as_ref().is_none_or(|r| *r == ev.record)
+    }
+
+    fn sees(&self, app: &App, col: &Collection, data: &RecordData, caller: &Caller) -> bool {
+        if !can_read(app, col, self.op(), data, caller) {
+            return false;
+        }
+        let Some(filter) = &self.filter else {
+            return true;
+        };
+        let snap = app.schema.snapshot();
+        let request = RequestInfo {
+            auth: caller.auth().map(|a| a.data.clone()),
+            auth_collection: caller.auth().map(|a| a.collection.clone()),
+            method: "GET".into(),
+            context: "realtime".into(),
+            ..RequestInfo::default()
+        };
+        let env = EvalEnv::new(app.store.as_ref(), &snap, request, chrono::Utc::now());
+        match filter.matches(data, &env) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(error = %e, "realtime filter evaluation failed");
+                false
+            }
+        }
+    }
+
+    /// What `ev` means for this subscription and which state of the record to send
+    /// (`true` = after). Deletes and leaves are judged and rendered as the record was.
+    fn decide(
+        &self,
+        app: &App,
+        col: &Collection,
+        ev: &ChangeEvent,
+        caller: &Caller,
+    ) -> Option<(Kind, bool)> {
+        let seen =
+            |d: &Option<RecordData>| d.as_ref().is_some_and(|d| self.sees(app, col, d, caller));
+        match ev.action {
+            Action::Create => seen(&ev.after).then_some((Kind::Create, true)),
+            Action::Delete => seen(&ev.before).then_some((Kind::Delete, false)),
+            Action::Update => match (seen(&ev.before), seen(&ev.after)) {
+                (true, true) => Some((Kind::Update, true)),
+                (false, true) => Some((Kind::Enter, true)),
+                (true, false) => Some((Kind::Leave, false)),
+                (false, false) => None,
+            },
+        }
+    }
+}
+
+/// Rendered records of ONE event, shared by every subscriber with the same shape and the same
+/// view of the record (superuser, guest, or a given auth record).
+#[derive(Default)]
+pub struct Renders {
+    map: HashMap<(String, String, bool), Option<Arc<str>>>,
+}
+
+fn viewer_key(caller: &Caller) -> String {
+    match caller {
+        Caller::System => "su".into(),
+        Caller::Guest => "guest".into(),
+        Caller::Superuser(a) | Caller::Record(a) => format!("{}/{}", a.collection.id, a.id()),
+    }
+}
+
+impl Renders {
+    fn render(
+        &mut self,
+        app: &App,
+        col: &Collection,
+        spec: &Spec,
+        caller: &Caller,
+        data: &RecordData,
+        after: bool,
+    ) -> Option<Arc<str>> {
+        let key = (spec.shape_key.clone(), viewer_key(caller), after);
+        self.map
+            .entry(key)
+            .or_insert_with(|| match spec.shape.render_one(app, col, data, caller) {
+                Ok(v) => Some(Arc::from(v.to_string())),
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime render failed");
+                    None
+                }
+            })
+            .clone()
+    }
+}
+
+/// The message `ev` produces for subscription `sub` of `caller`, if any.
+pub fn evaluate(
+    app: &App,
+    col: &Collection,
+    sub: &Arc<str>,
+    spec: &Spec,
+    caller: &Caller,
+    ev: &ChangeEvent,
+    renders: &mut Renders,
+) -> Option<Out> {
+    if !spec.selects(ev) {
+        return None;
+    }
+    let (kind, after) = spec.decide(app, col, ev, caller)?;
+    let data = if after { &ev.after } else { &ev.before };
+    let record = renders.render(app, col, spec, caller, data.as_ref()?, after)?;
+    Some(Out::Event {
+        sub: sub.clone(),
+        seq: ev.seq,
+        kind,
+        record,
+    })
+}
+
+/// The seq a subscription starts after: everything dispatched so far, or the client's `since`
+/// when it claims to be further ahead.
+pub fn start_after(dispatched: Seq, since: Option<Seq>) -> Seq {
+    since.map_or(dispatched, |s| s.max(dispatched))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics() {
+        assert_eq!(parse_topic("posts/*"), Some(("posts", None)));
+        assert_eq!(parse_topic("posts"), Some(("posts", None)));
+        assert_eq!(parse_topic("posts/abc"), Some(("posts", Some("abc"))));
+        assert_eq!(parse_topic("/abc"), None);
+        assert_eq!(parse_topic("posts/"), None);
+        assert_eq!(parse_topic("posts/a/b"), None);
+    }
+}
