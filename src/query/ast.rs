@@ -207,7 +207,7 @@ impl Macro {
 /// The supported functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Func {
-    /// `strftime(format, value)`.
+    /// `strftime(format[, value])`; without a value it formats the current time.
     Strftime,
     /// `geoDistance(lonA, latA, lonB, latB)` in km.
     GeoDistance,
@@ -222,11 +222,11 @@ impl Func {
         }
     }
 
-    /// How many arguments the function takes.
-    pub fn arity(self) -> usize {
+    /// How many arguments the function takes (least, most). `strftime(format)` formats now.
+    pub fn arity(self) -> (usize, usize) {
         match self {
-            Func::Strftime => 2,
-            Func::GeoDistance => 4,
+            Func::Strftime => (1, 2),
+            Func::GeoDistance => (4, 4),
         }
     }
 }

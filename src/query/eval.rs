@@ -11,6 +11,7 @@ use crate::ids::RecordData;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The values of one operand: `multi` ones are combined with any/all semantics.
@@ -206,6 +207,9 @@ impl<'e> Ev<'e, '_> {
                 }
                 let arg = |i: usize| vals.get(i).unwrap_or(&Val::Null);
                 Vals::one(match f {
+                    Func::Strftime if vals.len() == 1 => {
+                        strftime(arg(0), &Val::Text(Cow::Borrowed("now")))
+                    }
                     Func::Strftime => strftime(arg(0), arg(1)),
                     Func::GeoDistance => geo_distance(&vals),
                 })
@@ -245,14 +249,17 @@ impl<'e> Ev<'e, '_> {
                 never: false,
             });
         }
-        let mut cur: Vec<Arc<RecordData>> = Vec::new();
+        // One entry per joined row; `None` is the NULL row PocketBase's LEFT JOIN yields when a
+        // hop finds nothing (no ids, a dangling id, an invisible record, no back-relation).
+        // It stays NULL through the later hops and reads as NULL.
+        let mut cur: Vec<Option<Arc<RecordData>>> = Vec::new();
         for (i, hop) in p.hops.iter().enumerate() {
-            let from: Vec<&RecordData> = if i == 0 {
-                vec![rec]
+            let from: Vec<Option<&RecordData>> = if i == 0 {
+                vec![Some(rec)]
             } else {
-                cur.iter().map(|r| r.as_ref()).collect()
+                cur.iter().map(|r| r.as_deref()).collect()
             };
-            let mut next = Vec::new();
+            let mut next: Vec<Option<Arc<RecordData>>> = Vec::with_capacity(from.len());
             match hop {
                 Hop::Forward {
                     field,
@@ -260,12 +267,13 @@ impl<'e> Ev<'e, '_> {
                     visible: vis,
                 } => {
                     for r in &from {
-                        for id in ids_of(r.get(field)) {
-                            if let Some(t) = self.env.load(target, id)? {
-                                if visible(vis, &t, self.env) {
-                                    next.push(t);
-                                }
-                            }
+                        let ids = r.map(|r| ids_of(r.get(field))).unwrap_or_default();
+                        if ids.is_empty() {
+                            next.push(None);
+                        }
+                        for id in ids {
+                            let t = self.env.load(target, id)?;
+                            next.push(t.filter(|t| visible(vis, t, self.env)));
                         }
                     }
                 }
@@ -274,12 +282,27 @@ impl<'e> Ev<'e, '_> {
                     field,
                     visible: vis,
                 } => {
-                    let ids: Vec<&str> = from.iter().map(|r| record_id(r)).collect();
-                    for r in self.env.collection(source)?.iter() {
-                        if ids_of(r.get(field)).iter().any(|x| ids.contains(x))
-                            && visible(vis, r, self.env)
-                        {
-                            next.push(r.clone());
+                    let mut by_id: HashMap<&str, Vec<Arc<RecordData>>> = from
+                        .iter()
+                        .flatten()
+                        .map(|r| (record_id(r), Vec::new()))
+                        .collect();
+                    let all = self.env.collection(source)?;
+                    for r in all.iter() {
+                        for id in ids_of(r.get(field)) {
+                            if let Some(list) = by_id.get_mut(id) {
+                                if visible(vis, r, self.env) {
+                                    list.push(r.clone());
+                                }
+                            }
+                        }
+                    }
+                    for r in &from {
+                        match r.and_then(|r| by_id.get(record_id(r))) {
+                            Some(list) if !list.is_empty() => {
+                                next.extend(list.iter().cloned().map(Some));
+                            }
+                            _ => next.push(None),
                         }
                     }
                 }
@@ -287,9 +310,18 @@ impl<'e> Ev<'e, '_> {
             cur = next;
         }
         for r in &cur {
-            let mut tmp = Vec::new();
-            super::read::read(r.get(&p.field), &p.json, p.modifier, &mut tmp);
-            items.extend(tmp.into_iter().map(|v| -> Val<'r> { v.into_owned() }));
+            match r {
+                Some(r) => {
+                    let mut tmp = Vec::new();
+                    super::read::read(r.get(&p.field), &p.json, p.modifier, &mut tmp);
+                    if tmp.is_empty() {
+                        // `:each` over an empty array: json_each's LEFT JOIN NULL row.
+                        items.push(Val::Null);
+                    }
+                    items.extend(tmp.into_iter().map(|v| -> Val<'r> { v.into_owned() }));
+                }
+                None => items.push(Val::Null),
+            }
         }
         Ok(Vals {
             items,

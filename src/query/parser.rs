@@ -225,12 +225,17 @@ impl Parser<'_> {
             }
         }
         self.depth -= 1;
-        if args.len() != func.arity() {
+        let (least, most) = func.arity();
+        if args.len() < least || args.len() > most {
+            let takes = if least == most {
+                least.to_string()
+            } else {
+                format!("{least} to {most}")
+            };
             return Err(ParseError::new(
                 pos,
                 format!(
-                    "{name}() takes {} arguments, got {} at {pos}",
-                    func.arity(),
+                    "{name}() takes {takes} arguments, got {} at {pos}",
                     args.len()
                 ),
             ));

@@ -55,9 +55,17 @@ impl Compiler<'_, '_> {
             self.check_visible(&col, seg, pos)?;
             if let FieldKind::Json { .. } = field.kind {
                 let json = segs[i + 1..].to_vec();
-                if modifier.is_some() {
-                    return Ok(Src::Never);
-                }
+                // On a whole json field `:lower` lower-cases its text and `:each` / `:length`
+                // are ignored (`meta:each = 1` is `meta = 1`); below a json path every modifier
+                // matches nothing (both observed).
+                let modifier = match modifier {
+                    Some(Modifier::Isset | Modifier::Changed) => {
+                        return Err(err(pos, format!("\"{seg}\": :isset and :changed apply to @request.body.* only (at {pos})")));
+                    }
+                    Some(_) if !json.is_empty() => return Ok(Src::Never),
+                    Some(Modifier::Lower) => Some(Modifier::Lower),
+                    _ => None,
+                };
                 return Ok(Src::Path(PathSrc {
                     hops,
                     field: seg.clone(),
@@ -68,16 +76,29 @@ impl Compiler<'_, '_> {
                 }));
             }
             if last {
-                match modifier {
-                    Some(Modifier::Each | Modifier::Length) if !field.is_multi() => {
-                        return Err(err(pos, format!("\"{seg}\" is not a multi-value field; :each and :length need one (at {pos})")));
-                    }
+                let single_relation =
+                    matches!(field.kind, FieldKind::Relation { .. }) && !field.is_multi();
+                let modifier = match modifier {
                     Some(Modifier::Isset | Modifier::Changed) => {
                         return Err(err(pos, format!("\"{seg}\": :isset and :changed apply to @request.body.* only (at {pos})")));
                     }
-                    Some(Modifier::Each) => multi = true,
-                    _ => {}
-                }
+                    // PocketBase accepts `:each` / `:length` on single-value fields: on a single
+                    // relation they see its zero or one id (`author:length = 0` = no author),
+                    // on any other field the modifier is ignored (`views:length = 1` is
+                    // `views = 1`).
+                    Some(Modifier::Each | Modifier::Length) if !field.is_multi() => {
+                        if single_relation {
+                            modifier
+                        } else {
+                            None
+                        }
+                    }
+                    Some(Modifier::Each) => {
+                        multi = true;
+                        modifier
+                    }
+                    other => other,
+                };
                 return Ok(Src::Path(PathSrc {
                     hops,
                     field: seg.clone(),

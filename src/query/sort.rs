@@ -2,11 +2,11 @@
 //! `author.name`, json paths such as `meta.score`, `:lower`), plus `@random` and `@rowid`. Each
 //! record's keys are computed once (decorate–sort–undecorate), then compared in SQLite's order.
 
-use super::ast::{Expr, Operand};
+use super::ast::{Expr, Operand, Root};
 use super::compile::{err, CompileCtx, Compiler, Src};
 use super::env::{EvalEnv, EvalError};
 use super::value::Val;
-use super::QueryError;
+use super::{Forbidden, QueryError};
 use crate::ids::RecordData;
 use std::cmp::Ordering;
 
@@ -44,7 +44,8 @@ pub fn compile_sort(raw: &str, ctx: &CompileCtx<'_>) -> Result<SortSpec, QueryEr
         offset += part.len() + 1;
         let item = part.trim();
         if item.is_empty() {
-            continue;
+            // PocketBase rejects `,views`, `views,,id` and `views,` alike.
+            return Err(err(start, format!("empty sort key at {start}")));
         }
         if items.len() >= MAX_SORT_KEYS {
             return Err(err(
@@ -52,23 +53,37 @@ pub fn compile_sort(raw: &str, ctx: &CompileCtx<'_>) -> Result<SortSpec, QueryEr
                 format!("at most {MAX_SORT_KEYS} sort keys are allowed (at {start})"),
             ));
         }
+        // No space may follow the sign: PocketBase rejects `- views`.
         let (desc, name) = match item.as_bytes()[0] {
-            b'-' => (true, item[1..].trim_start()),
-            b'+' => (false, item[1..].trim_start()),
+            b'-' => (true, &item[1..]),
+            b'+' => (false, &item[1..]),
             _ => (false, item),
         };
         match name {
             "@random" => items.push(SortItem::Random),
             "@rowid" => items.push(SortItem::Rowid { desc }),
-            _ => items.push(key(name, desc, start, ctx)?),
+            _ => {
+                if let Some(k) = key(name, desc, start, ctx)? {
+                    items.push(k);
+                }
+            }
         }
     }
     Ok(SortSpec { items })
 }
 
-fn key(name: &str, desc: bool, pos: usize, ctx: &CompileCtx<'_>) -> Result<SortItem, QueryError> {
+/// One sort key; `None` for a key that cannot influence the order (see below).
+fn key(
+    name: &str,
+    desc: bool,
+    pos: usize,
+    ctx: &CompileCtx<'_>,
+) -> Result<Option<SortItem>, QueryError> {
     // A sort key is an operand of the filter grammar; parse it as the left side of a comparison.
     let bad = || err(pos, format!("invalid sort key \"{name}\" at {pos}"));
+    if name.is_empty() || name.starts_with(char::is_whitespace) {
+        return Err(bad());
+    }
     let expr = super::parse(&format!("{name} = null")).map_err(|_| bad())?;
     let Expr::Cmp(cmp) = expr else {
         return Err(bad());
@@ -76,11 +91,31 @@ fn key(name: &str, desc: bool, pos: usize, ctx: &CompileCtx<'_>) -> Result<SortI
     let Operand::Ident(ident) = &cmp.left else {
         return Err(bad());
     };
-    if !matches!(ident.root, super::ast::Root::Record) {
-        return Err(err(
-            pos,
-            format!("only record fields can be sorted on, got \"{name}\" at {pos}"),
-        ));
+    match ident.root {
+        Root::Record => {}
+        // Non-superusers get the filter's 403 for superuser-only roots.
+        Root::Collection { .. } if ctx.restricted() => {
+            return Err(QueryError::Forbidden(Forbidden::Collection))
+        }
+        _ if ctx.restricted() => return Err(QueryError::Forbidden(Forbidden::Request)),
+        // A superuser's `@collection.x.f` key: PocketBase cross-joins the whole collection and
+        // the key does not change the order of the distinct records (observed: the result is
+        // ordered by the remaining keys). Resolve it for the errors, then drop it.
+        Root::Collection { .. } => {
+            let mut compiler = Compiler {
+                ctx,
+                joins: 0,
+                groups: Vec::new(),
+            };
+            compiler.ident_src(ident).map_err(|e| shift(e, pos))?;
+            return Ok(None);
+        }
+        _ => {
+            return Err(err(
+                pos,
+                format!("only record fields can be sorted on, got \"{name}\" at {pos}"),
+            ))
+        }
     }
     let mut compiler = Compiler {
         ctx,
@@ -94,15 +129,9 @@ fn key(name: &str, desc: bool, pos: usize, ctx: &CompileCtx<'_>) -> Result<SortI
         }
         _ => None,
     };
-    if let Src::Path(p) = &src {
-        if p.multi {
-            return Err(err(
-                pos,
-                format!("cannot sort by the multi-valued \"{name}\" at {pos}"),
-            ));
-        }
-    }
-    Ok(SortItem::Key { src, desc, field })
+    // A multi-valued path (`cats.name`) sorts by its first value, NULL when it has none: the
+    // first row of PocketBase's LEFT JOIN.
+    Ok(Some(SortItem::Key { src, desc, field }))
 }
 
 /// Moves an error reported inside one sort key to its position in the whole parameter.

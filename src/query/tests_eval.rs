@@ -69,6 +69,10 @@ fn like_semantics() {
             ("title ~ \"H_llo\"", &[]),
             ("title ~ \"sure_\"", &["p4"]),
             ("title ?~ \"WORLD\"", &["p1"]),
+            // The lexer keeps unknown escapes, LIKE keeps a backslash before other characters.
+            ("title ~ \"\\h\"", &[]),
+            ("title ~ \"W\\orld\"", &[]),
+            ("title ~ \"H_llo%\"", &["p1"]),
         ],
     );
 }
@@ -279,5 +283,142 @@ fn request_values() {
             req
         ),
         ["p2"]
+    );
+}
+
+#[test]
+fn modifiers_on_single_value_fields() {
+    let fx = fixture();
+    check(
+        &fx,
+        &[
+            // A single relation: `:length` counts its zero or one id, `:each` sees that id.
+            ("author:length = 1", &["p1", "p2", "p4"]),
+            ("author:length = 0", &["p3"]),
+            ("author:each = ''", &["p3"]),
+            ("author:each ?= 'bob000000000000'", &["p2"]),
+            // Any other single-value field ignores the modifier.
+            ("views:length = 10", &["p1"]),
+            ("title:each = 'Hello World'", &["p1"]),
+            ("author.name:length = 'Bob'", &["p2"]),
+            ("author.name:each != 0", &["p1", "p2", "p3", "p4"]),
+            // A whole json field: `:each`/`:length` ignored, `:lower` lower-cases its text.
+            ("meta:each = 'x'", &["p4"]),
+            ("meta:length = 'x'", &["p4"]),
+            ("meta:lower = 'x'", &["p4"]),
+            ("views:lower = '10'", &["p1"]),
+        ],
+    );
+}
+
+#[test]
+fn strftime_with_one_argument_formats_now() {
+    let fx = fixture();
+    let year = chrono::Utc::now().format("%Y").to_string();
+    check(
+        &fx,
+        &[
+            ("strftime('%Y') > '2025'", &["p1", "p2", "p3", "p4"]),
+            (
+                &format!("strftime('%Y') = '{year}'"),
+                &["p1", "p2", "p3", "p4"],
+            ),
+            ("strftime('%Y') = ''", &[]),
+        ],
+    );
+}
+
+#[test]
+fn every_hop_without_related_records_yields_a_null_row() {
+    let fx = fixture();
+    let users = |src: &str| fx.ids_as("users", src, true, RequestInfo::default());
+    // alice: p1 (comments c1, c2) and p4 (no comments: a NULL row); bob: p2 (comment c3).
+    assert_eq!(
+        users("posts_via_author.comments_via_post.text ?= null"),
+        ["alice0000000000"]
+    );
+    assert_eq!(
+        users("posts_via_author.comments_via_post.text ?= ''"),
+        ["alice0000000000"]
+    );
+    assert_eq!(
+        users("posts_via_author.comments_via_post.text ?= 'nice'"),
+        ["alice0000000000", "bob000000000000"]
+    );
+    assert_eq!(
+        users("posts_via_author.comments_via_post.text != 'agree'"),
+        ["bob000000000000"]
+    );
+    // p3 has no author: its single hop is a NULL row too.
+    assert_eq!(fx.posts("author.name = null"), ["p3"]);
+}
+
+fn sort_of(fx: &Fixture, raw: &str, superuser: bool) -> Result<super::SortSpec, QueryError> {
+    let col = fx.schema.get("posts").unwrap().clone();
+    let ctx = super::CompileCtx::filter(&col, &fx.schema, superuser);
+    super::compile_sort(raw, &ctx)
+}
+
+#[test]
+fn sort_errors_follow_pocketbase() {
+    let fx = fixture();
+    let invalid = |raw: &str| match sort_of(&fx, raw, true) {
+        Err(QueryError::Invalid(e)) => e.message,
+        other => panic!("{raw}: {other:?}"),
+    };
+    assert_eq!(invalid(",views"), "empty sort key at 0");
+    assert_eq!(invalid("views,,id"), "empty sort key at 6");
+    assert_eq!(invalid("views, "), "empty sort key at 7");
+    assert_eq!(invalid("- views"), "invalid sort key \" views\" at 0");
+    assert!(invalid("@request.auth.id").contains("only record fields"));
+    assert!(sort_of(&fx, "views, -id", true).is_ok());
+    // Guests get the filter's 403 for superuser-only roots.
+    for (raw, want) in [
+        ("@request.auth.id", Forbidden::Request),
+        ("-@request.method", Forbidden::Request),
+        ("@collection.posts.id", Forbidden::Collection),
+        ("views,@collection.users:u.name", Forbidden::Collection),
+    ] {
+        assert_eq!(
+            sort_of(&fx, raw, false).err(),
+            Some(QueryError::Forbidden(want)),
+            "{raw}"
+        );
+    }
+    // A superuser's @collection key cannot change the order: it is dropped.
+    assert!(sort_of(&fx, "@collection.posts.id", true)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn sort_keys_on_modifiers_and_multi_relations() {
+    let fx = fixture();
+    // `views:length` is `views` (and an index can serve it).
+    let spec = sort_of(&fx, "views:length", false).unwrap();
+    assert_eq!(spec.single_field(), Some(("views", false)));
+    // A multi-relation path sorts by the first related record's value, NULL without one.
+    let spec = sort_of(&fx, "cats.name", true).unwrap();
+    let env = fx.env(RequestInfo::default());
+    let col = fx.schema.get("posts").unwrap();
+    use crate::store::Store;
+    let mut keys: Vec<(String, String)> = fx
+        .store
+        .scan_records(&col.id)
+        .map(|r| r.unwrap().data)
+        .map(|d| {
+            let v = spec.values(&d, &env).unwrap();
+            (d["id"].as_str().unwrap().to_string(), format!("{v:?}"))
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            ("p1".into(), "[Text(\"news\")]".into()),
+            ("p2".into(), "[Text(\"tech\")]".into()),
+            ("p3".into(), "[Null]".into()),
+            ("p4".into(), "[Text(\"news\")]".into()),
+        ]
     );
 }

@@ -73,6 +73,10 @@ fn literals_paths_macros() {
         "strftime(\"%Y\", created) = strftime(\"%Y\", @now)"
     );
     assert_eq!(
+        canon("strftime('%Y') = '2026'"),
+        "strftime(\"%Y\") = \"2026\""
+    );
+    assert_eq!(
         canon("geoDistance(g.lon, g.lat, 13.4, 52.5) < 10"),
         "geoDistance(g.lon, g.lat, 13.4, 52.5) < 10"
     );
@@ -117,8 +121,8 @@ fn errors_are_positioned() {
         ),
         ("upper(a) = 1", "unknown function \"upper\" at 0"),
         (
-            "strftime(a) = 1",
-            "strftime() takes 2 arguments, got 1 at 0",
+            "strftime(a, b, c) = 1",
+            "strftime() takes 1 to 2 arguments, got 3 at 0",
         ),
         ("a = 'x' b = 1", "expected && or ||, got \"b\" at 8"),
         ("a = 1 && && b = 1", "unexpected token '&&' at 9"),

@@ -106,39 +106,94 @@ pub fn equals(a: &Val<'_>, b: &Val<'_>, strict: bool) -> bool {
 enum Part {
     /// `%`
     Any,
+    /// `_`: exactly one character.
+    One,
     /// A literal char, already ASCII-lowercased.
     Lit(char),
 }
 
 /// A compiled LIKE pattern (case-insensitive for ASCII, like SQLite's default LIKE).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LikePattern(Vec<Part>);
+pub struct LikePattern {
+    parts: Vec<Part>,
+    /// The pattern ends in a lone escape character: SQLite then matches nothing.
+    never: bool,
+}
+
+/// Whether `s` holds `ch` not preceded by an escaping backslash (`\\` is an escaped backslash).
+fn contains_unescaped(s: &str, ch: char) -> bool {
+    let mut escaped = false;
+    for c in s.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == ch {
+            return true;
+        }
+    }
+    false
+}
+
+/// PocketBase's auto-escaping of a LIKE value without wildcards, reproduced with its quirks:
+/// scanning from the end, a `\`, `%` or `_` gets a backslash in front unless the character
+/// before it already is one, and that preceding character is then not examined itself (so
+/// `__b` becomes `_\_b`, whose first `_` stays a wildcard; observed on PocketBase 0.40.6).
+fn escape_unescaped(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out: Vec<char> = Vec::with_capacity(chars.len() + 4);
+    let mut pending = false;
+    for (i, &c) in chars.iter().enumerate().rev() {
+        if pending {
+            if c != '\\' {
+                out.push('\\');
+            }
+            pending = false;
+        } else {
+            pending = matches!(c, '\\' | '%' | '_');
+        }
+        out.push(c);
+        if i == 0 && pending {
+            out.push('\\');
+        }
+    }
+    out.into_iter().rev().collect()
+}
 
 impl LikePattern {
-    /// PocketBase's treatment of a literal right side: wrapped as `%v%` unless it contains an
-    /// unescaped `%`; `\x` is a literal `x`; `_` is always literal (observed).
+    /// PocketBase's treatment of a literal right side: a value with an unescaped `%` is used as
+    /// the raw pattern (`_` is then a one-character wildcard); any other value is auto-escaped
+    /// and wrapped as `%v%`. The pattern runs with `ESCAPE '\'`: `\x` is a literal `x`, so a
+    /// backslash the user wrote before another character stays literal only through the
+    /// auto-escaping (`"k\s"` matches `back\slash`, `"%k\s%"` does not).
     pub fn from_literal(v: &str) -> Self {
+        if contains_unescaped(v, '%') {
+            Self::sqlite(v)
+        } else {
+            Self::sqlite(&format!("%{}%", escape_unescaped(v)))
+        }
+    }
+
+    /// SQLite's `LIKE pattern ESCAPE '\'`.
+    fn sqlite(pattern: &str) -> Self {
         let mut parts = Vec::new();
-        let mut raw = false;
-        let mut chars = v.chars();
+        let mut never = false;
+        let mut chars = pattern.chars();
         while let Some(c) = chars.next() {
-            match c {
+            parts.push(match c {
                 '\\' => match chars.next() {
-                    Some(n) => parts.push(Part::Lit(n.to_ascii_lowercase())),
-                    None => parts.push(Part::Lit('\\')),
+                    Some(n) => Part::Lit(n.to_ascii_lowercase()),
+                    None => {
+                        never = true;
+                        break;
+                    }
                 },
-                '%' => {
-                    raw = true;
-                    parts.push(Part::Any);
-                }
-                c => parts.push(Part::Lit(c.to_ascii_lowercase())),
-            }
+                '%' => Part::Any,
+                '_' => Part::One,
+                c => Part::Lit(c.to_ascii_lowercase()),
+            });
         }
-        if !raw {
-            parts.insert(0, Part::Any);
-            parts.push(Part::Any);
-        }
-        LikePattern(parts)
+        LikePattern { parts, never }
     }
 
     /// A column on the right side: `'%' || col || '%'`, its own `%` acting as wildcards.
@@ -149,13 +204,19 @@ impl LikePattern {
             c => Part::Lit(c.to_ascii_lowercase()),
         }));
         parts.push(Part::Any);
-        LikePattern(parts)
+        LikePattern {
+            parts,
+            never: false,
+        }
     }
 
     /// Whether `s` matches. Greedy with single backtracking point: O(len(s) × len(pattern)).
     pub fn matches(&self, s: &str) -> bool {
+        if self.never {
+            return false;
+        }
         let text: Vec<char> = s.chars().map(|c| c.to_ascii_lowercase()).collect();
-        let p = &self.0;
+        let p = &self.parts;
         let (mut ti, mut pi) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
         while ti < text.len() {
@@ -163,6 +224,10 @@ impl LikePattern {
                 Some(Part::Any) => {
                     star = Some((pi, ti));
                     pi += 1;
+                }
+                Some(Part::One) => {
+                    pi += 1;
+                    ti += 1;
                 }
                 Some(Part::Lit(c)) if *c == text[ti] => {
                     pi += 1;
@@ -205,6 +270,30 @@ mod tests {
         assert!(like("%", ""));
         assert!(LikePattern::from_column("a%c").matches("xxabbbcxx"));
         assert!(!like("a%b%c%d", &"ab".repeat(5000)));
+    }
+
+    #[test]
+    fn like_backslashes_and_underscores_follow_pocketbase() {
+        // Values as they come out of the lexer (which keeps unknown escapes such as `\s`).
+        let like = |p: &str, s: &str| LikePattern::from_literal(p).matches(s);
+        // A backslash before anything but `%`, `_`, `\` is a literal backslash.
+        assert!(like("k\\s", "back\\slash"));
+        assert!(!like("k\\s", "backslash"));
+        assert!(!like("\\h", "hello"));
+        assert!(like("\\h", "x\\hy"));
+        assert!(like("\\", "back\\slash"));
+        assert!(like("a\\_b", "xa_by"));
+        assert!(!like("a\\b", "tab"));
+        // PocketBase's escaping quirk: in `__b` only the second `_` is escaped.
+        assert_eq!(escape_unescaped("__b"), "_\\_b");
+        assert!(like("__b", "a_b"));
+        assert!(!like("_\\_b", "a_b"));
+        // A raw pattern (unescaped `%`): `_` is a wildcard, `\x` is `x`, a trailing `\` fails.
+        assert!(like("H_llo%", "hello world"));
+        assert!(!like("%k\\s%", "back\\slash"));
+        assert!(like("%k\\\\s%", "back\\slash"));
+        assert!(!like("%slash\\", "back\\slash"));
+        assert!(like("\\\\%", "\\x"));
     }
 
     #[test]
