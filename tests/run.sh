@@ -13,3 +13,7 @@ fi
 ulimit -n 20000 2>/dev/null || true
 
 cargo test --all-targets -- --test-threads "${FERROBASE_TEST_THREADS:-4}"
+
+# Filter/sort compatibility with the real PocketBase (~10 s); fails on differences not listed in
+# tests/compat/known.txt.
+bash tests/compat/run.sh
