@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole Ferrobase test suite: unit tests beside the code, then the integration tests that drive
-# the real binary over HTTP (tests/integration). Installs what it needs on a fresh machine.
+# the real binary over HTTP/WS (tests/integration), then the PocketBase JS SDK (tests/sdk).
+# Installs what it needs on a fresh machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,3 +18,6 @@ cargo test --all-targets -- --test-threads "${FERROBASE_TEST_THREADS:-4}"
 # Filter/sort compatibility with the real PocketBase (~10 s); fails on differences not listed in
 # tests/compat/known.txt.
 bash tests/compat/run.sh
+
+# The real PocketBase JS SDK against the server (realtime over SSE); needs node + npm.
+bash tests/sdk/run.sh
