@@ -221,18 +221,18 @@ pub(crate) fn read_head(tree: &sled::Tree) -> Result<u64, StoreError> {
 fn check_expect(
     current: &Option<IVec>,
     expect: &Expect,
-    missing: impl Fn() -> StoreError,
-    exists: impl Fn() -> StoreError,
-    conflict: impl Fn() -> StoreError,
+    collection: &crate::ids::CollectionId,
+    id: &crate::ids::RecordId,
 ) -> Result<(), StoreError> {
+    let (collection, id) = (collection.clone(), id.clone());
     match (expect, current) {
-        (Expect::Any, _) => Ok(()),
-        (Expect::Absent, None) => Ok(()),
-        (Expect::Absent, Some(_)) => Err(exists()),
-        (Expect::Present, Some(_)) => Ok(()),
-        (Expect::Present | Expect::Unchanged(_), None) => Err(missing()),
+        (Expect::Any, _) | (Expect::Absent, None) | (Expect::Present, Some(_)) => Ok(()),
+        (Expect::Absent, Some(_)) => Err(StoreError::Exists { collection, id }),
+        (Expect::Present | Expect::Unchanged(_), None) => {
+            Err(StoreError::Missing { collection, id })
+        }
         (Expect::Unchanged(Version(v)), Some(cur)) if v == cur => Ok(()),
-        (Expect::Unchanged(_), Some(_)) => Err(conflict()),
+        (Expect::Unchanged(_), Some(_)) => Err(StoreError::Conflict { collection, id }),
     }
 }
 
@@ -253,22 +253,7 @@ fn apply(
         } => {
             let key = keys::record(&collection, &id);
             let current = ov.get(&key)?;
-            check_expect(
-                &current,
-                &expect,
-                || StoreError::Missing {
-                    collection: collection.clone(),
-                    id: id.clone(),
-                },
-                || StoreError::Exists {
-                    collection: collection.clone(),
-                    id: id.clone(),
-                },
-                || StoreError::Conflict {
-                    collection: collection.clone(),
-                    id: id.clone(),
-                },
-            )?;
+            check_expect(&current, &expect, &collection, &id)?;
             let before = current.as_deref().map(codec::decode_record).transpose()?;
             // A create's rowid is its own change seq (log_event below assigns *seq + 1).
             let rowid = match &before {
@@ -281,7 +266,7 @@ fn apply(
             add_index_entries(ov, &collection, &indexes, &data, &id, rowid)?;
             ov.put(key, codec::encode_record(&data));
             if before.is_none() {
-                adjust_count(ov, &collection, 1)?;
+                bump(ov, keys::count(&collection), 1);
                 ov.put(keys::order(&collection, rowid), id.0.as_bytes().to_vec());
                 ov.put(keys::rowid(&collection, &id), rowid.to_be_bytes().to_vec());
             }
@@ -319,29 +304,14 @@ fn apply(
             } else {
                 expect
             };
-            check_expect(
-                &current,
-                &expect,
-                || StoreError::Missing {
-                    collection: collection.clone(),
-                    id: id.clone(),
-                },
-                || StoreError::Exists {
-                    collection: collection.clone(),
-                    id: id.clone(),
-                },
-                || StoreError::Conflict {
-                    collection: collection.clone(),
-                    id: id.clone(),
-                },
-            )?;
+            check_expect(&current, &expect, &collection, &id)?;
             let before = current.as_deref().map(codec::decode_record).transpose()?;
             let rowid = read_rowid(ov, &collection, &id)?;
             if let Some(old) = &before {
                 remove_index_entries(ov, &collection, &indexes, old, &id, rowid);
             }
             ov.del(key);
-            adjust_count(ov, &collection, -1)?;
+            bump(ov, keys::count(&collection), -1);
             ov.del(keys::order(&collection, rowid));
             ov.del(keys::rowid(&collection, &id));
             log_event(
@@ -416,23 +386,6 @@ fn read_rowid(
         .get(&keys::rowid(collection, id))?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
         .map_or(0, u64::from_be_bytes))
-}
-
-/// Adds `delta` to a collection's record count.
-fn adjust_count(
-    ov: &mut Overlay<'_>,
-    collection: &crate::ids::CollectionId,
-    delta: i64,
-) -> Result<(), StoreError> {
-    let key = keys::count(collection);
-    let current = ov
-        .get(&key)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
-    let next = current.saturating_add_signed(delta);
-    ov.put(key, next.to_be_bytes().to_vec());
-    Ok(())
 }
 
 fn log_event(
