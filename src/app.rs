@@ -1,7 +1,8 @@
 //! `App`: the shared state every request handler sees — config, store, collection registry.
 
-use crate::auth::{LimitPolicy, LoginLimiter};
+use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::config::{Config, Durability};
+use crate::mail::Mailer;
 use crate::realtime::Hub;
 use crate::records::RecordLocks;
 use crate::schema::Registry;
@@ -15,6 +16,10 @@ pub struct App {
     pub schema: Registry,
     /// Failed-login limiting for every auth collection.
     pub logins: LoginLimiter,
+    /// The optional global per-IP request limit (`[rate_limit]`).
+    pub requests: Option<RequestLimiter>,
+    /// Outgoing mail (SMTP, or kept for `GET /api/mails`).
+    pub mailer: Mailer,
     /// Serializes writes to the same record (see `records::RecordLocks`).
     pub record_locks: RecordLocks,
     /// Realtime subscriptions (WebSocket and SSE), fed by committed change events.
@@ -47,12 +52,21 @@ impl App {
             window: Duration::from_secs(config.auth.failed_login_window_secs),
         });
         let realtime = Hub::new(config.realtime.clone());
+        let requests = config.rate_limit.enabled.then(|| {
+            RequestLimiter::new(
+                config.rate_limit.max_requests,
+                Duration::from_secs(config.rate_limit.window_secs.max(1)),
+            )
+        });
+        let mailer = Mailer::new(&config.smtp, store.clone())?;
         Ok(Arc::new(Self {
             realtime,
             config,
             store,
             schema,
             logins,
+            requests,
+            mailer,
             record_locks: RecordLocks::default(),
             sled,
         }))

@@ -11,7 +11,64 @@ pub struct Config {
     pub store: StoreConfig,
     pub auth: AuthConfig,
     pub realtime: RealtimeConfig,
+    pub smtp: SmtpConfig,
+    pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
+}
+
+/// Outgoing mail. Without a `host`, messages are kept in the data dir (superusers read them at
+/// `GET /api/mails`) and logged instead of being sent.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    /// `starttls`, `tls` (implicit TLS) or `none` (plain text, local relays only).
+    pub tls: String,
+    /// `From:` of every message, e.g. `Ferrobase <no-reply@example.com>`.
+    pub sender: String,
+    /// Base URL put into links of mails (`{APP_URL}`); empty = `http://<server.http>`.
+    pub app_url: String,
+    /// `{APP_NAME}` in mail templates.
+    pub app_name: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            username: String::new(),
+            password: String::new(),
+            tls: "starttls".into(),
+            sender: "Ferrobase <no-reply@example.com>".into(),
+            app_url: String::new(),
+            app_name: "Ferrobase".into(),
+        }
+    }
+}
+
+/// The optional global request limit per client IP (off by default; failed logins are limited
+/// separately and always).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Requests allowed per IP within the window before 429.
+    pub max_requests: u32,
+    pub window_secs: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_requests: 300,
+            window_secs: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -278,6 +335,19 @@ impl Config {
             "FERROBASE_AUTH_FAILED_LOGIN_WINDOW_SECS" => {
                 self.auth.failed_login_window_secs = parse(name, value)?
             }
+            "FERROBASE_SMTP_HOST" => self.smtp.host = value.to_string(),
+            "FERROBASE_SMTP_PORT" => self.smtp.port = parse(name, value)?,
+            "FERROBASE_SMTP_USERNAME" => self.smtp.username = value.to_string(),
+            "FERROBASE_SMTP_PASSWORD" => self.smtp.password = value.to_string(),
+            "FERROBASE_SMTP_TLS" => self.smtp.tls = value.to_string(),
+            "FERROBASE_SMTP_SENDER" => self.smtp.sender = value.to_string(),
+            "FERROBASE_SMTP_APP_URL" => self.smtp.app_url = value.to_string(),
+            "FERROBASE_SMTP_APP_NAME" => self.smtp.app_name = value.to_string(),
+            "FERROBASE_RATE_LIMIT_ENABLED" => self.rate_limit.enabled = parse(name, value)?,
+            "FERROBASE_RATE_LIMIT_MAX_REQUESTS" => {
+                self.rate_limit.max_requests = parse(name, value)?
+            }
+            "FERROBASE_RATE_LIMIT_WINDOW_SECS" => self.rate_limit.window_secs = parse(name, value)?,
             "FERROBASE_LOG_LEVEL" => self.log.level = value.to_string(),
             _ => {} // FERROBASE_CONFIG and unknown names are not configuration keys
         }

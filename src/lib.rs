@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod mail;
 pub mod query;
 pub mod realtime;
 pub mod records;

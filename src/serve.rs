@@ -4,6 +4,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::cli::SuperuserAction;
 use crate::config::Config;
+use crate::query::RequestInfo;
 use crate::records::{self, Request, Shape};
 use crate::schema::SUPERUSERS_ID;
 use poem::listener::TcpListener;
@@ -119,6 +120,7 @@ async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), 
                 &body(json!({"password": password, "passwordConfirm": password})),
                 &Shape::default(),
                 &Caller::System,
+                &RequestInfo::default(),
             )
             .await
             .map_err(describe)?;
@@ -131,6 +133,7 @@ async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), 
                 &body(json!({"email": email, "password": password, "passwordConfirm": password, "verified": true})),
                 &Shape::default(),
                 &Caller::System,
+                &RequestInfo::default(),
             )
             .await
             .map_err(describe)?;
@@ -152,9 +155,15 @@ async fn delete_superuser(app: &App, email: &str) -> Result<(), String> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    records::delete(app, SUPERUSERS_ID, &id, &Caller::System)
-        .await
-        .map_err(describe)?;
+    records::delete(
+        app,
+        SUPERUSERS_ID,
+        &id,
+        &Caller::System,
+        &RequestInfo::default(),
+    )
+    .await
+    .map_err(describe)?;
     println!("Successfully deleted superuser {email:?}.");
     Ok(())
 }

@@ -1,13 +1,24 @@
-//! Auth endpoints of auth collections: `/api/collections/{c}/auth-*`.
+//! Auth endpoints of auth collections: `/api/collections/{c}/auth-*`, the account flows, and
+//! `GET /api/mails` (messages kept when SMTP is not configured).
 
 use super::body;
+use super::meta::client_ip;
 use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
+use poem::http::StatusCode;
 use poem::web::{Data, Json, Path};
-use poem::{handler, Body, Request};
-use serde_json::Value;
+use poem::{handler, Body, IntoResponse, Request, Response};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
+
+async fn input(app: &App, req: &Request, body: Body) -> Result<Map<String, Value>, ApiError> {
+    Ok(body::read(req, body, super::body_limit(app)).await?.data)
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
 
 #[handler]
 pub async fn auth_with_password(
@@ -16,27 +27,124 @@ pub async fn auth_with_password(
     req: &Request,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let input = body::read(req, body, super::body_limit(&app)).await?;
-    Ok(Json(
-        auth::auth_with_password(&app, &c, &input.data, &client_ip(req))
-            .await?
-            .0,
-    ))
+    let data = input(&app, req, body).await?;
+    let r = auth::auth_with_password(&app, &c, &data, &client_ip(req)).await?;
+    Ok(Json(r.0))
 }
 
 #[handler]
 pub async fn auth_refresh(
     app: Data<&Arc<App>>,
     Path(c): Path<String>,
+    req: &Request,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(auth::refresh(&app, &c, &caller).await?.0))
+    let raw = req
+        .header("authorization")
+        .and_then(auth::token::from_header);
+    Ok(Json(auth::refresh(&app, &c, &caller, raw).await?.0))
 }
 
-/// The client address used for failed-login limiting (the TCP peer; proxies come later).
-fn client_ip(req: &Request) -> String {
-    match req.remote_addr().as_socket_addr() {
-        Some(addr) => addr.ip().to_string(),
-        None => req.remote_addr().to_string(),
-    }
+#[handler]
+pub async fn auth_methods(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(auth::auth_methods(&app, &c)?))
+}
+
+#[handler]
+pub async fn request_verification(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let data = input(&app, req, body).await?;
+    auth::request_verification(&app, &c, &data).await?;
+    Ok(no_content())
+}
+
+#[handler]
+pub async fn confirm_verification(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let data = input(&app, req, body).await?;
+    auth::confirm_verification(&app, &c, &data).await?;
+    Ok(no_content())
+}
+
+#[handler]
+pub async fn request_password_reset(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let data = input(&app, req, body).await?;
+    auth::request_password_reset(&app, &c, &data).await?;
+    Ok(no_content())
+}
+
+#[handler]
+pub async fn confirm_password_reset(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let data = input(&app, req, body).await?;
+    auth::confirm_password_reset(&app, &c, &data, &client_ip(req)).await?;
+    Ok(no_content())
+}
+
+#[handler]
+pub async fn request_email_change(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+    req: &Request,
+    body: Body,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let data = input(&app, req, body).await?;
+    auth::request_email_change(&app, &c, &data, &caller).await?;
+    Ok(no_content())
+}
+
+#[handler]
+pub async fn confirm_email_change(
+    app: Data<&Arc<App>>,
+    Path(c): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let data = input(&app, req, body).await?;
+    auth::confirm_email_change(&app, &c, &data, &client_ip(req)).await?;
+    Ok(no_content())
+}
+
+#[handler]
+pub async fn impersonate(
+    app: Data<&Arc<App>>,
+    Path((c, id)): Path<(String, String)>,
+    req: &Request,
+    body: Body,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let data = input(&app, req, body).await?;
+    Ok(Json(
+        auth::impersonate(&app, &c, &id, &data, &caller).await?.0,
+    ))
+}
+
+/// `GET /api/mails`: the kept messages, newest first (superusers only: they hold tokens).
+#[handler]
+pub async fn mails(app: Data<&Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    super::require_superuser(&caller)?;
+    let mut items = app.mailer.kept_mails();
+    items.reverse();
+    Ok(Json(json!({"items": items, "totalItems": items.len()})))
 }

@@ -62,8 +62,9 @@ pub async fn batch(
     req: &Request,
     body: Body,
     caller: Caller,
+    meta: crate::query::RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
     let items = parse_items(&input.data)?;
-    Ok(Json(records::batch(&app, &items, &caller).await?))
+    Ok(Json(records::batch(&app, &items, &caller, &meta).await?))
 }

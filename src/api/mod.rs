@@ -7,6 +7,7 @@ mod batch;
 pub mod body;
 mod collections;
 mod health;
+pub mod meta;
 mod realtime;
 mod records;
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 /// Builds the whole HTTP application.
 pub fn routes(app: Arc<App>) -> impl Endpoint {
+    let limited = app.clone();
     Route::new()
         .at("/api/health", get(health::health).head(health::health))
         .at(
@@ -50,6 +52,36 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
             post(auth::auth_with_password),
         )
         .at("/api/collections/:c/auth-refresh", post(auth::auth_refresh))
+        .at("/api/collections/:c/auth-methods", get(auth::auth_methods))
+        .at(
+            "/api/collections/:c/request-verification",
+            post(auth::request_verification),
+        )
+        .at(
+            "/api/collections/:c/confirm-verification",
+            post(auth::confirm_verification),
+        )
+        .at(
+            "/api/collections/:c/request-password-reset",
+            post(auth::request_password_reset),
+        )
+        .at(
+            "/api/collections/:c/confirm-password-reset",
+            post(auth::confirm_password_reset),
+        )
+        .at(
+            "/api/collections/:c/request-email-change",
+            post(auth::request_email_change),
+        )
+        .at(
+            "/api/collections/:c/confirm-email-change",
+            post(auth::confirm_email_change),
+        )
+        .at(
+            "/api/collections/:c/impersonate/:id",
+            post(auth::impersonate),
+        )
+        .at("/api/mails", get(auth::mails))
         .at("/api/batch", post(batch::batch))
         .at(
             "/api/realtime",
@@ -58,7 +90,21 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/realtime/ws", get(realtime::ws))
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
+        .around(move |ep, req| global_limit(limited.clone(), ep, req))
         .around(cors_and_headers)
+}
+
+/// The optional global per-IP request limit (`[rate_limit]`), before any work is done.
+async fn global_limit<E: Endpoint>(
+    app: Arc<App>,
+    ep: Arc<E>,
+    req: Request,
+) -> poem::Result<Response> {
+    let limited = app.requests.as_ref().map(|l| l.hit(&meta::client_ip(&req)));
+    match limited {
+        Some(Err(e)) => Ok(poem::error::ResponseError::as_response(&e)),
+        _ => ep.call(req).await.map(IntoResponse::into_response),
+    }
 }
 
 /// Renders any error as the PocketBase envelope.

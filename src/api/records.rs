@@ -4,6 +4,7 @@ use super::body;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::query::RequestInfo;
 use crate::records::{self, ListParams, Shape};
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
@@ -30,6 +31,7 @@ pub async fn list(
     Path(c): Path<String>,
     Query(q): Query<ListQuery>,
     caller: Caller,
+    meta: RequestInfo,
 ) -> Result<Response, ApiError> {
     let params = ListParams {
         page: q.page,
@@ -40,7 +42,7 @@ pub async fn list(
         expand: q.expand,
         fields: q.fields,
     };
-    let result = records::list(&app, &c, &params, &caller)?;
+    let result = records::list(&app, &c, &params, &caller, &meta)?;
     let mut resp = Json(result.body).into_response();
     if caller.is_superuser() {
         if let Ok(v) = poem::http::HeaderValue::from_str(&result.plan) {
@@ -69,8 +71,16 @@ pub async fn view(
     Path((c, id)): Path<(String, String)>,
     Query(q): Query<ShapeQuery>,
     caller: Caller,
+    meta: RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(records::view(&app, &c, &id, &q.shape()?, &caller)?))
+    Ok(Json(records::view(
+        &app,
+        &c,
+        &id,
+        &q.shape()?,
+        &caller,
+        &meta,
+    )?))
 }
 
 #[handler]
@@ -81,10 +91,11 @@ pub async fn create(
     req: &Request,
     body: Body,
     caller: Caller,
+    meta: RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
     Ok(Json(
-        records::create(&app, &c, &input, &q.shape()?, &caller).await?,
+        records::create(&app, &c, &input, &q.shape()?, &caller, &meta).await?,
     ))
 }
 
@@ -96,10 +107,11 @@ pub async fn update(
     req: &Request,
     body: Body,
     caller: Caller,
+    meta: RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
     Ok(Json(
-        records::update(&app, &c, &id, &input, &q.shape()?, &caller).await?,
+        records::update(&app, &c, &id, &input, &q.shape()?, &caller, &meta).await?,
     ))
 }
 
@@ -108,7 +120,8 @@ pub async fn delete(
     app: Data<&Arc<App>>,
     Path((c, id)): Path<(String, String)>,
     caller: Caller,
+    meta: RequestInfo,
 ) -> Result<Response, ApiError> {
-    records::delete(&app, &c, &id, &caller).await?;
+    records::delete(&app, &c, &id, &caller, &meta).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

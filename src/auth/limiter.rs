@@ -106,6 +106,53 @@ impl LoginLimiter {
     }
 }
 
+/// The optional global request limit: at most `max` requests per client IP per fixed window.
+pub struct RequestLimiter {
+    max: u32,
+    window: Duration,
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+impl RequestLimiter {
+    pub fn new(max: u32, window: Duration) -> Self {
+        Self {
+            max,
+            window,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one request from `ip`; 429 once the window's budget is spent.
+    pub fn hit(&self, ip: &str) -> Result<(), ApiError> {
+        let Ok(mut map) = self.windows.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let window = self.window;
+        if map.len() > PRUNE_ABOVE {
+            map.retain(|_, w| now.duration_since(w.started) < window);
+        }
+        let w = map.entry(ip.to_string()).or_insert(Window {
+            started: now,
+            failures: 0,
+        });
+        if now.duration_since(w.started) >= window {
+            *w = Window {
+                started: now,
+                failures: 0,
+            };
+        }
+        if w.failures >= self.max {
+            let retry = (window - now.duration_since(w.started)).as_secs().max(1);
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: retry,
+            });
+        }
+        w.failures += 1;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +163,18 @@ mod tests {
             max_per_ip: 5,
             window: Duration::from_millis(window_ms),
         })
+    }
+
+    #[test]
+    fn request_limit_counts_per_ip() {
+        let l = RequestLimiter::new(2, Duration::from_secs(60));
+        assert!(l.hit("a").is_ok());
+        assert!(l.hit("a").is_ok());
+        assert!(matches!(
+            l.hit("a"),
+            Err(ApiError::TooManyRequests { retry_after_secs }) if retry_after_secs >= 1
+        ));
+        assert!(l.hit("b").is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::{password, token, AuthRecord, Caller};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
-use crate::records::render;
+use crate::records::{self, render};
 use crate::schema::Collection;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ const MSG_INVALID: &str = "An error occurred while validating the submitted data
 /// `{token, record}` as PocketBase returns it.
 pub struct AuthResponse(pub Value);
 
-fn require_auth_collection(app: &App, name: &str) -> ApiResult<Arc<Collection>> {
+pub(super) fn require_auth_collection(app: &App, name: &str) -> ApiResult<Arc<Collection>> {
     let col = app.schema.require(name)?;
     if col.auth.is_none() {
         return Err(ApiError::NotFound(
@@ -30,16 +30,32 @@ fn issue(col: &Collection, data: &RecordData) -> ApiResult<String> {
         .auth
         .as_ref()
         .ok_or_else(|| ApiError::internal("not an auth collection"))?;
+    issue_auth(col, data, opts.auth_token.duration, true)
+}
+
+/// An auth token for `data` valid for `duration` seconds.
+pub(super) fn issue_auth(
+    col: &Collection,
+    data: &RecordData,
+    duration: u64,
+    refreshable: bool,
+) -> ApiResult<String> {
+    let opts = col
+        .auth
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("not an auth collection"))?;
     let claims = token::Claims {
         collection_id: col.id.0.clone(),
-        exp: chrono::Utc::now().timestamp() + opts.auth_token.duration as i64,
+        exp: chrono::Utc::now().timestamp() + duration as i64,
         id: data
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string(),
-        refreshable: Some(true),
+        refreshable: Some(refreshable),
         kind: token::TYPE_AUTH.into(),
+        email: None,
+        new_email: None,
     };
     let key = data.get("tokenKey").and_then(Value::as_str).unwrap_or("");
     token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
@@ -51,9 +67,9 @@ fn response(
     data: &RecordData,
     caller: &Caller,
 ) -> ApiResult<AuthResponse> {
+    let _ = app;
     let token = issue(col, data)?;
     let record = render::record(col, data, caller);
-    let _ = app;
     Ok(AuthResponse(json!({"token": token, "record": record})))
 }
 
@@ -126,6 +142,7 @@ pub async fn auth_with_password(
         Some(data) if ok => {
             app.logins.succeeded(col.id.as_str(), identity);
             let caller = caller_for(&col, &data);
+            check_auth_rule(app, &col, &data, &caller)?;
             response(app, &col, &data, &caller)
         }
         _ => {
@@ -135,8 +152,14 @@ pub async fn auth_with_password(
     }
 }
 
-/// `POST /api/collections/{c}/auth-refresh`.
-pub async fn refresh(app: &App, collection: &str, caller: &Caller) -> ApiResult<AuthResponse> {
+/// `POST /api/collections/{c}/auth-refresh`. A non-refreshable token (impersonation) comes
+/// back unchanged.
+pub async fn refresh(
+    app: &App,
+    collection: &str,
+    caller: &Caller,
+    raw_token: Option<&str>,
+) -> ApiResult<AuthResponse> {
     let col = require_auth_collection(app, collection)?;
     let rec = caller
         .auth()
@@ -144,10 +167,35 @@ pub async fn refresh(app: &App, collection: &str, caller: &Caller) -> ApiResult<
     if rec.collection.id != col.id {
         return Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into()));
     }
+    check_auth_rule(app, &col, &rec.data, caller)?;
+    let fixed = raw_token.filter(|t| token::peek(t).is_some_and(|c| c.refreshable == Some(false)));
+    if let Some(t) = fixed {
+        let record = render::record(&col, &rec.data, caller);
+        return Ok(AuthResponse(json!({"token": t, "record": record})));
+    }
     response(app, &col, &rec.data, caller)
 }
 
-fn caller_for(col: &Arc<Collection>, data: &RecordData) -> Caller {
+/// The collection's authRule for the authenticating record: 403 when it fails.
+fn check_auth_rule(
+    app: &App,
+    col: &Collection,
+    data: &RecordData,
+    caller: &Caller,
+) -> ApiResult<()> {
+    let schema = app.schema.snapshot();
+    let rules = schema.rules(&col.id);
+    let info = records::request_info(&Default::default(), caller, &Map::new());
+    if records::eval_rule(app, &schema, &rules.auth, data, caller, &info) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "The request doesn't satisfy the collection requirements to authenticate.".into(),
+        ))
+    }
+}
+
+pub(super) fn caller_for(col: &Arc<Collection>, data: &RecordData) -> Caller {
     let rec = Arc::new(AuthRecord {
         collection: col.clone(),
         data: data.clone(),

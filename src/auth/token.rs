@@ -15,9 +15,18 @@ pub struct Claims {
     pub refreshable: Option<bool>,
     #[serde(rename = "type")]
     pub kind: String,
+    /// The record's email when the token was issued (verification, password reset, email change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The requested address of an email-change token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
 }
 
 pub const TYPE_AUTH: &str = "auth";
+pub const TYPE_VERIFICATION: &str = "verification";
+pub const TYPE_PASSWORD_RESET: &str = "passwordReset";
+pub const TYPE_EMAIL_CHANGE: &str = "emailChange";
 
 /// Signs `claims` with the concatenated key.
 pub fn sign(
@@ -73,6 +82,8 @@ mod tests {
             id: "r".into(),
             refreshable: Some(true),
             kind: TYPE_AUTH.into(),
+            email: None,
+            new_email: None,
         }
     }
 

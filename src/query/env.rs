@@ -135,11 +135,15 @@ impl<'a> EvalEnv<'a> {
     }
 }
 
-/// The hook where non-superusers' relation hops will be checked against the target's listRule
-/// expression (the auth/rules issue compiles and evaluates it). Until then such records stay
-/// invisible, matching `records::access`, which treats expression rules as superusers-only.
-fn join_rule_allows(_target: &Collection, _record: &RecordData, _env: &EvalEnv<'_>) -> bool {
-    false
+/// Whether a record reached through a relation hop of a non-superuser client filter is visible:
+/// the target collection's listRule, evaluated with the same request (rules are compiled in
+/// `Mode::Rule`, whose hops are unrestricted, so this never recurses).
+fn join_rule_allows(target: &Collection, record: &RecordData, env: &EvalEnv<'_>) -> bool {
+    match &env.schema.rules(&target.id).list {
+        super::Rule::Everyone => true,
+        super::Rule::Superusers => false,
+        super::Rule::Expr(rule) => rule.matches(record, env).unwrap_or(false),
+    }
 }
 
 pub(super) fn visible(v: &Visibility, rec: &RecordData, env: &EvalEnv<'_>) -> bool {

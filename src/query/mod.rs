@@ -15,6 +15,7 @@ mod parser;
 mod plan;
 mod read;
 mod resolve;
+mod rules;
 mod sort;
 mod value;
 
@@ -29,6 +30,7 @@ pub use env::{EvalEnv, EvalError, RequestInfo};
 pub use parser::{parse, parse_with};
 #[allow(unused_imports)]
 pub use plan::IndexPlan;
+pub use rules::{compile_rule, invalid_rules, Rule, RuleSet};
 pub use sort::{compile_sort, total_cmp, SortSpec};
 pub use value::Val;
 

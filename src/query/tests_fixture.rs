@@ -23,6 +23,8 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), StoreOptions::default()).unwrap();
         let reg = Registry::load(store.as_ref()).await.unwrap();
+        // Replace the default `users` with the fixture's own.
+        reg.delete(store.as_ref(), "users").await.unwrap();
         let users = reg
             .create(
                 store.as_ref(),

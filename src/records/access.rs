@@ -1,9 +1,15 @@
-//! Collection rules for each operation. Until the rule engine lands, a rule is `null`
-//! (superusers only), `""` (everyone) or an expression (treated as superusers only).
+//! Collection rules for each operation, evaluated with the query engine (compiled once per
+//! schema snapshot). PocketBase semantics: a null rule is superusers-only (403 for others), `""`
+//! is everyone, an expression is evaluated per record; superusers bypass every rule.
 
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, MSG_SUPERUSERS_ONLY};
-use crate::schema::Collection;
+use crate::ids::RecordData;
+use crate::query::{Compiled, EvalEnv, RequestInfo, Rule, RuleSet};
+use crate::schema::{Collection, Snapshot};
+use serde_json::{Map, Value};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -14,7 +20,17 @@ pub enum Op {
     Delete,
 }
 
-fn rule(col: &Collection, op: Op) -> &Option<String> {
+fn rule(rules: &RuleSet, op: Op) -> &Rule {
+    match op {
+        Op::List => &rules.list,
+        Op::View => &rules.view,
+        Op::Create => &rules.create,
+        Op::Update => &rules.update,
+        Op::Delete => &rules.delete,
+    }
+}
+
+fn raw_rule(col: &Collection, op: Op) -> &Option<String> {
     match op {
         Op::List => &col.list_rule,
         Op::View => &col.view_rule,
@@ -24,28 +40,96 @@ fn rule(col: &Collection, op: Op) -> &Option<String> {
     }
 }
 
-/// Whether `caller` may perform `op` on `col` at all (PocketBase: 403 for a null rule).
+/// Whether `caller` may attempt `op` on `col` at all (PocketBase: 403 for a null rule). An
+/// expression rule passes here and is evaluated per record.
 pub fn check(col: &Collection, op: Op, caller: &Caller) -> ApiResult<()> {
-    if caller.is_superuser() {
+    if caller.is_superuser() || raw_rule(col, op).is_some() {
         return Ok(());
     }
-    match rule(col, op) {
-        Some(r) if r.trim().is_empty() => Ok(()),
-        _ => Err(ApiError::Forbidden(MSG_SUPERUSERS_ONLY.into())),
+    Err(ApiError::Forbidden(MSG_SUPERUSERS_ONLY.into()))
+}
+
+/// `meta` (the HTTP request's query, headers, method, context) with the caller's auth record
+/// and the submitted `body`: everything `@request.*` reads.
+pub fn request_info(meta: &RequestInfo, caller: &Caller, body: &Map<String, Value>) -> RequestInfo {
+    let mut info = meta.clone();
+    info.auth = caller.auth().map(|a| a.data.clone());
+    info.auth_collection = caller.auth().map(|a| a.collection.clone());
+    info.body = body.clone();
+    if info.context.is_empty() {
+        info.context = "default".into();
     }
+    info
+}
+
+/// Evaluates `rule` for `record`; store failures deny (fail closed) and are logged.
+pub fn eval(
+    app: &App,
+    schema: &Snapshot,
+    rule: &Rule,
+    record: &RecordData,
+    caller: &Caller,
+    info: &RequestInfo,
+) -> bool {
+    if caller.is_superuser() {
+        return true;
+    }
+    match rule {
+        Rule::Everyone => true,
+        Rule::Superusers => false,
+        Rule::Expr(c) => {
+            let env = EvalEnv::new(app.store.as_ref(), schema, info.clone(), chrono::Utc::now());
+            c.matches(record, &env).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "rule evaluation failed; denying");
+                false
+            })
+        }
+    }
+}
+
+/// Whether `caller` passes `op`'s rule of `col` for `record` with request `info`.
+pub fn allows(
+    app: &App,
+    schema: &Snapshot,
+    col: &Collection,
+    op: Op,
+    record: &RecordData,
+    caller: &Caller,
+    info: &RequestInfo,
+) -> bool {
+    eval(
+        app,
+        schema,
+        rule(&schema.rules(&col.id), op),
+        record,
+        caller,
+        info,
+    )
 }
 
 /// Whether `caller` may read `record` of `col` through `op` (`List` for `coll/*` subscriptions
 /// and list results, `View` for single records and expands). The one visibility check shared by
-/// REST, realtime and webhooks; rule expressions are evaluated per record once the rule engine
-/// is wired in (until then they mean superusers only, like [`check`]).
-pub fn can_read(
-    app: &crate::app::App,
+/// REST, realtime and webhooks.
+pub fn can_read(app: &App, col: &Collection, op: Op, record: &RecordData, caller: &Caller) -> bool {
+    if check(col, op, caller).is_err() {
+        return false;
+    }
+    let info = request_info(&RequestInfo::default(), caller, &Map::new());
+    allows(app, &app.schema.snapshot(), col, op, record, caller, &info)
+}
+
+/// The listRule as a filter to AND into a list query (`None`: no restriction for `caller`).
+pub fn list_filter(
+    schema: &Snapshot,
     col: &Collection,
-    op: Op,
-    record: &crate::ids::RecordData,
     caller: &Caller,
-) -> bool {
-    let _ = (app, record);
-    check(col, op, caller).is_ok()
+) -> ApiResult<Option<Arc<Compiled>>> {
+    if caller.is_superuser() {
+        return Ok(None);
+    }
+    match &schema.rules(&col.id).list {
+        Rule::Expr(c) => Ok(Some(c.clone())),
+        Rule::Everyone => Ok(None),
+        Rule::Superusers => Err(ApiError::Forbidden(MSG_SUPERUSERS_ONLY.into())),
+    }
 }

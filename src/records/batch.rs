@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::ids::RecordId;
+use crate::query::RequestInfo;
 use serde_json::{json, Map, Value};
 
 /// Most requests accepted in one batch.
@@ -111,7 +112,12 @@ async fn stage_one(tx: &mut Tx<'_>, item: &BatchItem, caller: &Caller) -> ApiRes
 }
 
 /// Runs all requests in one transaction; the response lists each result in request order.
-pub async fn batch(app: &App, items: &[BatchItem], caller: &Caller) -> ApiResult<Value> {
+pub async fn batch(
+    app: &App,
+    items: &[BatchItem],
+    caller: &Caller,
+    meta: &RequestInfo,
+) -> ApiResult<Value> {
     if items.is_empty() {
         return Err(ApiError::bad_field(
             "Invalid batch request data.",
@@ -156,6 +162,8 @@ pub async fn batch(app: &App, items: &[BatchItem], caller: &Caller) -> ApiResult
         let mut results = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             tx.request = i;
+            tx.meta = meta.clone();
+            tx.meta.method = item.method.to_ascii_uppercase();
             match stage_one(&mut tx, item, caller).await {
                 Ok(r) => results.push(r),
                 Err(e) => return Err(failed(i, &e)),

@@ -2,12 +2,13 @@
 //! up to 6 levels, each checked against the related collection's view rule. Unlike PocketBase,
 //! unknown names and paths deeper than the limit are errors, not silently dropped.
 
-use super::access::{check, Op};
+use super::access::{allows, check, request_info, Op};
 use super::render;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::{CollectionId, RecordData, RecordId};
+use crate::query::RequestInfo;
 use crate::schema::{Collection, FieldKind, Snapshot};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -135,6 +136,8 @@ pub struct Expander<'a> {
     app: &'a App,
     snap: Arc<Snapshot>,
     caller: &'a Caller,
+    /// `@request.*` for the related collections' view rules.
+    info: RequestInfo,
     cache: HashMap<(CollectionId, String), Option<RecordData>>,
     /// Back-relation indexes built once per request: (source, field) → target id → records.
     back: HashMap<(CollectionId, String), HashMap<String, Vec<RecordData>>>,
@@ -146,6 +149,7 @@ impl<'a> Expander<'a> {
             app,
             snap: app.schema.snapshot(),
             caller,
+            info: request_info(&RequestInfo::default(), caller, &Map::new()),
             cache: HashMap::new(),
             back: HashMap::new(),
         }
@@ -206,6 +210,19 @@ impl<'a> Expander<'a> {
         check(col, Op::View, self.caller).is_ok()
     }
 
+    /// The target's viewRule for one related record.
+    fn may_view(&self, col: &Collection, rec: &RecordData) -> bool {
+        allows(
+            self.app,
+            &self.snap,
+            col,
+            Op::View,
+            rec,
+            self.caller,
+            &self.info,
+        )
+    }
+
     /// Adds `"expand": {…}` to `out` (the rendered form of `data`).
     pub fn expand(
         &mut self,
@@ -228,7 +245,9 @@ impl<'a> Expander<'a> {
                     let mut items = Vec::new();
                     for id in ids_of(data.get(&field)) {
                         if let Some(rel) = self.load(&target.id, &id)? {
-                            items.push(self.render(&target, &rel, sub)?);
+                            if self.may_view(&target, &rel) {
+                                items.push(self.render(&target, &rel, sub)?);
+                            }
                         }
                     }
                     if multi {
@@ -244,7 +263,9 @@ impl<'a> Expander<'a> {
                     let id = data.get("id").and_then(Value::as_str).unwrap_or("");
                     let mut items = Vec::new();
                     for rel in self.back_refs(&source, &field, id)? {
-                        items.push(self.render(&source, &rel, sub)?);
+                        if self.may_view(&source, &rel) {
+                            items.push(self.render(&source, &rel, sub)?);
+                        }
                     }
                     if !items.is_empty() {
                         expanded.insert(name.clone(), Value::Array(items));

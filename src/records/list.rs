@@ -2,7 +2,7 @@
 //! the sort, an index plan for the filter, or a full scan), filter them through `crate::query`,
 //! sort what is not already in order, paginate, count, then expand and project.
 
-use super::access::{check, Op};
+use super::access::{check, list_filter, request_info, Op};
 use super::shape::Shape;
 use crate::app::App;
 use crate::auth::Caller;
@@ -279,6 +279,7 @@ pub fn list(
     collection: &str,
     params: &ListParams,
     caller: &Caller,
+    meta: &RequestInfo,
 ) -> ApiResult<ListResult> {
     let col = app.schema.require(collection)?;
     check(&col, Op::List, caller)?;
@@ -287,17 +288,17 @@ pub fn list(
     let schema = app.schema.snapshot();
     let filter = compile_filter(&col, &schema, params.filter.as_deref(), caller)?;
     let sort = compile_sort(&col, &schema, params.sort.as_deref(), caller)?;
+    // Rows the listRule hides are filtered out silently (and not counted).
+    let filter = match (list_filter(&schema, &col, caller)?, filter) {
+        (Some(rule), Some(f)) => Some(rule.and(&f)),
+        (Some(rule), None) => Some((*rule).clone()),
+        (None, f) => f,
+    };
+    let request = request_info(meta, caller, &serde_json::Map::new());
     let page = parse_number("page", &params.page, 1)?;
     let per_page = parse_number("perPage", &params.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
     let skip_total = parse_bool(&params.skip_total);
     let offset = (page - 1).saturating_mul(per_page);
-    let request = RequestInfo {
-        auth: caller.auth().map(|a| a.data.clone()),
-        auth_collection: caller.auth().map(|a| a.collection.clone()),
-        method: "GET".into(),
-        context: "default".into(),
-        ..RequestInfo::default()
-    };
     let env = EvalEnv::new(app.store.as_ref(), &schema, request, chrono::Utc::now());
     let matches = |rec: &RecordData| -> ApiResult<bool> {
         match &filter {

@@ -14,7 +14,7 @@ mod shape;
 mod tx;
 mod write;
 
-pub use access::{can_read, check as check_access, Op};
+pub use access::{can_read, check as check_access, eval as eval_rule, request_info, Op};
 pub use batch::{batch, BatchItem};
 pub use list::{list, ListParams, ListResult};
 pub use locks::RecordLocks;

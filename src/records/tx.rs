@@ -29,6 +29,8 @@ pub struct Tx<'a> {
     /// Relation targets asserted: (target collection, target id, field, request).
     asserts: Vec<(CollectionId, RecordId, String, usize)>,
     pub request: usize,
+    /// The HTTP request's query, headers, method and context, for `@request.*` in rules.
+    pub meta: crate::query::RequestInfo,
 }
 
 /// A commit failure attributed to one request of the transaction.
@@ -48,6 +50,7 @@ impl<'a> Tx<'a> {
             writes: Vec::new(),
             asserts: Vec::new(),
             request: 0,
+            meta: crate::query::RequestInfo::default(),
         }
     }
 

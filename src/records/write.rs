@@ -1,7 +1,7 @@
 //! Create, update, delete and view: validation against the schema, auth-collection rules for
 //! passwords and emails, relation checks and delete cascades, staged into a [`Tx`].
 
-use super::access::{check, Op};
+use super::access::{allows, check, eval, request_info, Op};
 use super::modifiers::{self, split_key};
 use super::shape::Shape;
 use super::tx::Tx;
@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::auth::{password, Caller};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::ids::{CollectionId, RecordData, RecordId};
+use crate::query::RequestInfo;
 use crate::schema::{now_string, random_alphanumeric, Collection, Field, FieldKind};
 use crate::store::{Expect, WriteOp};
 use serde_json::{Map, Value};
@@ -35,10 +36,11 @@ pub struct Request {
 /// Runs `$stage` (an expression using the transaction `$tx`) in fresh transactions until it
 /// commits without a concurrent conflict.
 macro_rules! with_retries {
-    ($app:expr, |$tx:ident| $stage:expr) => {{
+    ($app:expr, $meta:expr, |$tx:ident| $stage:expr) => {{
         let mut outcome = Err(ApiError::internal("too many concurrent modifications"));
         for _ in 0..MAX_ATTEMPTS {
             let mut $tx = Tx::new($app);
+            $tx.meta = $meta.clone();
             let staged = $stage;
             match staged {
                 Err(e) => {
@@ -72,9 +74,10 @@ pub async fn create(
     req: &Request,
     shape: &Shape,
     caller: &Caller,
+    meta: &RequestInfo,
 ) -> ApiResult<Value> {
     shape.check(app, &*app.schema.require(collection)?, caller)?;
-    let (col, data) = with_retries!(app, |tx| {
+    let (col, data) = with_retries!(app, meta, |tx| {
         match tx.collection(collection) {
             Ok(col) => stage_create(&mut tx, &col, req, caller)
                 .await
@@ -92,12 +95,13 @@ pub async fn update(
     req: &Request,
     shape: &Shape,
     caller: &Caller,
+    meta: &RequestInfo,
 ) -> ApiResult<Value> {
     let target = app.schema.require(collection)?;
     shape.check(app, &target, caller)?;
     let id = RecordId::from(id);
     let _locked = app.record_locks.lock(&target.id, &id).await;
-    let (col, data) = with_retries!(app, |tx| {
+    let (col, data) = with_retries!(app, meta, |tx| {
         match tx.collection(collection) {
             Ok(col) => stage_update(&mut tx, &col, &id, req, caller)
                 .await
@@ -108,11 +112,17 @@ pub async fn update(
     shape.render_one(app, &col, &data, caller)
 }
 
-pub async fn delete(app: &App, collection: &str, id: &str, caller: &Caller) -> ApiResult<()> {
+pub async fn delete(
+    app: &App,
+    collection: &str,
+    id: &str,
+    caller: &Caller,
+    meta: &RequestInfo,
+) -> ApiResult<()> {
     let id = RecordId::from(id);
     let target = app.schema.require(collection)?;
     let _locked = app.record_locks.lock(&target.id, &id).await;
-    with_retries!(app, |tx| {
+    with_retries!(app, meta, |tx| {
         match tx.collection(collection) {
             Ok(col) => stage_delete(&mut tx, &col, &id, caller),
             Err(e) => Err(e),
@@ -126,13 +136,19 @@ pub fn view(
     id: &str,
     shape: &Shape,
     caller: &Caller,
+    meta: &RequestInfo,
 ) -> ApiResult<Value> {
-    let col = app.schema.require(collection)?;
+    let schema = app.schema.snapshot();
+    let col = schema.require(collection)?;
     check(&col, Op::View, caller)?;
     let rec = app
         .store
         .get_record(&col.id, &RecordId::from(id))?
         .ok_or_else(ApiError::not_found)?;
+    let info = request_info(meta, caller, &Map::new());
+    if !allows(app, &schema, &col, Op::View, &rec.data, caller, &info) {
+        return Err(ApiError::not_found());
+    }
     shape.render_one(app, &col, &rec.data, caller)
 }
 
@@ -254,8 +270,13 @@ pub(crate) async fn stage_create(
         };
         data.insert(f.name.clone(), value);
     }
+    let info = request_info(&tx.meta, caller, &req.data);
+    if !allows(tx.app, &tx.schema, col, Op::Create, &data, caller, &info) {
+        return Err(ApiError::bad_request(MSG_CREATE));
+    }
     if col.auth.is_some() {
-        stage_auth_create(col, req, caller, &mut data, &mut errors).await;
+        let manager = manages(tx, col, &data, caller, &info);
+        stage_auth_create(col, req, manager, &mut data, &mut errors).await;
     }
     validate_all(col, &data, &mut errors, None);
     if !errors.is_empty() {
@@ -289,16 +310,28 @@ async fn password_input(f: &Field, req: &Request, errors: &mut FieldErrors) -> O
     password::hash(plain.to_string()).await.ok()
 }
 
+/// Whether `caller` passes the auth collection's manageRule for `record` (superusers always).
+fn manages(
+    tx: &Tx<'_>,
+    col: &Collection,
+    record: &RecordData,
+    caller: &Caller,
+    info: &RequestInfo,
+) -> bool {
+    let rules = tx.schema.rules(&col.id);
+    eval(tx.app, &tx.schema, &rules.manage, record, caller, info)
+}
+
 async fn stage_auth_create(
     col: &Collection,
     req: &Request,
-    caller: &Caller,
+    manager: bool,
     data: &mut RecordData,
     errors: &mut FieldErrors,
 ) {
     data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
     lowercase_email(data);
-    if !caller.is_superuser() && data.get("verified") == Some(&Value::Bool(true)) {
+    if !manager && data.get("verified") == Some(&Value::Bool(true)) {
         errors.add(
             "verified",
             FieldError::new(
@@ -455,6 +488,19 @@ pub(crate) async fn stage_update(
 ) -> ApiResult<RecordData> {
     check(col, Op::Update, caller)?;
     let cur = tx.get(&col.id, id)?.ok_or_else(ApiError::not_found)?;
+    // The rule sees the stored record; `@request.body.*` the submitted body.
+    let info = request_info(&tx.meta, caller, &req.data);
+    if !allows(
+        tx.app,
+        &tx.schema,
+        col,
+        Op::Update,
+        &cur.data,
+        caller,
+        &info,
+    ) {
+        return Err(ApiError::not_found());
+    }
     let mut errors = FieldErrors::new();
     if let Some(new_id) = req.data.get("id") {
         if new_id.as_str() != Some(id.as_str()) {
@@ -502,7 +548,8 @@ pub(crate) async fn stage_update(
         }
     }
     if col.auth.is_some() {
-        stage_auth_update(col, req, caller, &cur.data, &mut data, &mut errors).await;
+        let manager = manages(tx, col, &cur.data, caller, &info);
+        stage_auth_update(col, req, manager, &cur.data, &mut data, &mut errors).await;
     }
     // Every field is validated: a schema change may have made stored values invalid, and an
     // update must not persist them silently.
@@ -527,13 +574,12 @@ pub(crate) async fn stage_update(
 async fn stage_auth_update(
     col: &Collection,
     req: &Request,
-    caller: &Caller,
+    manager: bool,
     before: &RecordData,
     data: &mut RecordData,
     errors: &mut FieldErrors,
 ) {
     lowercase_email(data);
-    let manager = caller.is_superuser();
     if !manager {
         for key in ["email", "verified"] {
             if data.get(key) != before.get(key) {
@@ -581,6 +627,10 @@ async fn stage_auth_update(
         // A new password revokes every token issued before it.
         data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
     }
+    if data.get("email") != before.get("email") {
+        // So does a new email (and it makes email-change tokens single-use).
+        data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+    }
 }
 
 /// Stages the deletion of `id` and its relation consequences (cascade, clear, or refuse).
@@ -591,6 +641,19 @@ pub(crate) fn stage_delete(
     caller: &Caller,
 ) -> ApiResult<()> {
     check(col, Op::Delete, caller)?;
+    let cur = tx.get(&col.id, id)?.ok_or_else(ApiError::not_found)?;
+    let info = request_info(&tx.meta, caller, &Map::new());
+    if !allows(
+        tx.app,
+        &tx.schema,
+        col,
+        Op::Delete,
+        &cur.data,
+        caller,
+        &info,
+    ) {
+        return Err(ApiError::not_found());
+    }
     let mut visited = HashSet::new();
     delete_rec(tx, col, id, &mut visited, 0)
 }

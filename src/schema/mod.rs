@@ -28,6 +28,6 @@ pub use idgen::{collection_id, field_id, generate_from_pattern, random_alphanume
 pub use index::parse_index;
 pub use registry::{Registry, Snapshot};
 pub use system::{
-    auth_default_indexes, auth_system_field, id_field, superusers_collection, AUTH_SYSTEM_FIELDS,
-    ID_PATTERN, SUPERUSERS_ID, SUPERUSERS_NAME,
+    auth_default_indexes, auth_system_field, id_field, superusers_collection, users_collection,
+    AUTH_SYSTEM_FIELDS, ID_PATTERN, SUPERUSERS_ID, SUPERUSERS_NAME, USERS_ID,
 };

@@ -1,13 +1,14 @@
 //! The live set of collections: an in-memory snapshot readers share without locking, and the
 //! serialized path for schema changes (validate → one store transaction → swap the snapshot).
 
-use super::{superusers_collection, Collection, FieldKind};
+use super::{superusers_collection, users_collection, Collection, FieldKind};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::ids::CollectionId;
+use crate::query::RuleSet;
 use crate::store::{IndexSpec, Store, StoreError, Version, WriteOp, META_COLLECTION};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// One collection with what writers need precomputed.
 struct Entry {
@@ -16,6 +17,8 @@ struct Entry {
     /// The stored definition's version: record writes assert it so they never commit against a
     /// schema that changed after they were validated.
     version: Version,
+    /// The compiled rules, built on first use (once per schema version).
+    rules: OnceLock<Arc<RuleSet>>,
 }
 
 /// An immutable view of all collections.
@@ -41,6 +44,7 @@ impl Snapshot {
                     col: c.clone(),
                     indexes: Arc::from(c.index_specs()),
                     version: Version::of_bytes(&c.to_storage()),
+                    rules: OnceLock::new(),
                 };
                 (c.id.clone(), entry)
             })
@@ -91,6 +95,17 @@ impl Snapshot {
             .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
+    /// The compiled rules of collection `id` (all superusers-only for an unknown id).
+    pub fn rules(&self, id: &CollectionId) -> Arc<RuleSet> {
+        match self.by_id.get(id) {
+            Some(e) => e
+                .rules
+                .get_or_init(|| Arc::new(RuleSet::compile(&e.col, self)))
+                .clone(),
+            None => Arc::new(RuleSet::locked()),
+        }
+    }
+
     /// An op that makes a transaction fail (and retry) if collection `id` changed after this
     /// snapshot was taken.
     pub fn assert_unchanged(&self, id: &CollectionId) -> WriteOp {
@@ -137,11 +152,16 @@ impl Registry {
         }
         if !cols.iter().any(|c| c.id.as_str() == super::SUPERUSERS_ID) {
             let su = superusers_collection();
+            let mut fresh = vec![su];
+            if cols.is_empty() {
+                // A fresh data dir also gets PocketBase's default `users` collection.
+                fresh.push(users_collection());
+            }
             store
-                .commit(vec![put_meta(&su)])
+                .commit(fresh.iter().map(put_meta).collect())
                 .await
                 .map_err(|e| e.to_string())?;
-            cols.push(Arc::new(su));
+            cols.extend(fresh.into_iter().map(Arc::new));
         }
         Ok(Self {
             current: RwLock::new(Arc::new(Snapshot::build(cols))),
@@ -297,6 +317,7 @@ fn plan_create(
 ) -> ApiResult<(Arc<Collection>, Vec<WriteOp>)> {
     let col = Arc::new(Collection::from_create_input(input, working)?);
     working.push(col.clone());
+    check_rules(&col, working, "Failed to create collection.")?;
     Ok((col.clone(), vec![put_meta(&col)]))
 }
 
@@ -322,6 +343,7 @@ fn plan_update(
     txn.push(put_meta(&new));
     working.retain(|c| c.id != new.id);
     working.push(new.clone());
+    check_rules(&new, working, "Failed to update collection.")?;
     Ok((new, txn))
 }
 
@@ -361,6 +383,26 @@ fn plan_delete(
             key: meta_key(&col.id),
         },
     ])
+}
+
+/// Refuses rules of `col` that do not compile against the collections being saved.
+fn check_rules(col: &Arc<Collection>, working: &[Arc<Collection>], message: &str) -> ApiResult<()> {
+    let snapshot = Snapshot::build(working.to_vec());
+    let mut errors = FieldErrors::new();
+    for (key, reason) in crate::query::invalid_rules(col, &snapshot) {
+        errors.add(
+            key,
+            FieldError::new(
+                "validation_invalid_rule",
+                format!("Invalid rule. Raw error: {reason}."),
+            ),
+        );
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(message, errors))
+    }
 }
 
 fn find(working: &[Arc<Collection>], id_or_name: &str) -> Option<Arc<Collection>> {

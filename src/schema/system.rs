@@ -97,17 +97,12 @@ pub fn auth_default_indexes(id: &CollectionId, name: &str) -> [String; 2] {
     ]
 }
 
-/// The `_superusers` collection as a fresh data directory has it.
-pub fn superusers_collection() -> Collection {
-    let id = CollectionId(SUPERUSERS_ID.into());
-    let mut fields = vec![id_field()];
-    fields.extend(
-        AUTH_SYSTEM_FIELDS
-            .iter()
-            .filter_map(|n| auth_system_field(n)),
-    );
-    for (name, on_update) in [("created", false), ("updated", true)] {
-        fields.push(system(
+/// Collection id of the default `users` collection (PocketBase's literal id).
+pub const USERS_ID: &str = "_pb_users_auth_";
+
+fn autodates() -> [Field; 2] {
+    [("created", false), ("updated", true)].map(|(name, on_update)| {
+        system(
             Field::new(
                 name,
                 FieldKind::Autodate {
@@ -117,8 +112,60 @@ pub fn superusers_collection() -> Collection {
             ),
             false,
             false,
-        ));
+        )
+    })
+}
+
+/// The default `users` auth collection of a fresh data directory: PocketBase's rules and fields
+/// (minus the `avatar` file field until file fields exist).
+pub fn users_collection() -> Collection {
+    let id = CollectionId(USERS_ID.into());
+    let mut fields = vec![id_field()];
+    fields.extend(
+        AUTH_SYSTEM_FIELDS
+            .iter()
+            .filter_map(|n| auth_system_field(n)),
+    );
+    let name = TextOptions {
+        max: 255,
+        ..Default::default()
+    };
+    fields.push(text_field("name", name));
+    let mut dates = autodates();
+    for f in &mut dates {
+        f.system = false;
     }
+    fields.extend(dates);
+    let own = Some("id = @request.auth.id".to_string());
+    let now = now_string();
+    Collection {
+        indexes: auth_default_indexes(&id, "users").to_vec(),
+        id,
+        name: "users".into(),
+        kind: CollectionType::Auth,
+        system: false,
+        list_rule: own.clone(),
+        view_rule: own.clone(),
+        create_rule: Some(String::new()),
+        update_rule: own.clone(),
+        delete_rule: own,
+        fields,
+        created: now.clone(),
+        updated: now,
+        auth: Some(AuthOptions::default()),
+    }
+}
+
+/// The `_superusers` collection as a fresh data directory has it.
+pub fn superusers_collection() -> Collection {
+    let id = CollectionId(SUPERUSERS_ID.into());
+    let mut fields = vec![id_field()];
+    fields.extend(
+        AUTH_SYSTEM_FIELDS
+            .iter()
+            .filter_map(|n| auth_system_field(n)),
+    );
+    fields.extend(autodates());
     let mut auth = AuthOptions::default();
     auth.auth_token.duration = 86_400;
     let now = now_string();

@@ -266,6 +266,21 @@ impl TestServer {
         }
     }
 
+    /// A client whose connections come from `ip` (e.g. `127.0.0.2`: any loopback address works
+    /// on Linux), to test per-IP limits.
+    pub fn client_from(&self, ip: &str, auth: Option<String>) -> Api {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .local_address(ip.parse::<std::net::IpAddr>().expect("ip"))
+            .build()
+            .expect("reqwest client");
+        Api {
+            http,
+            base: self.url(""),
+            auth,
+        }
+    }
+
     /// Creates a collection as superuser; panics unless 200. Returns the collection JSON.
     pub async fn create_collection(&self, collection: Value) -> Value {
         let r = self.su().post("/api/collections", collection).await;

@@ -6,6 +6,8 @@
 
 mod harness;
 
+mod accounts;
+mod attacks;
 mod auth;
 mod batch;
 mod crash;
@@ -15,6 +17,7 @@ mod query;
 mod realtime;
 mod realtime_sse;
 mod relations;
+mod rules;
 mod schema_changes;
 mod unique_race;
 mod validation;

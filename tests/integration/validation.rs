@@ -393,38 +393,70 @@ async fn access_rules_null_empty_and_expression() {
     .await;
     srv.create_collection(json!({
         "name": "expr",
-        "listRule": "t != ''", "viewRule": "t != ''", "createRule": "t != ''",
-        "updateRule": "t != ''", "deleteRule": "t != ''",
+        "listRule": "t = 'open'", "viewRule": "t = 'open'", "createRule": "t = 'open'",
+        "updateRule": "t = 'open'", "deleteRule": "t = 'open'",
         "fields": [{"name": "t", "type": "text"}],
     }))
     .await;
     let guest = srv.guest();
     let su = srv.su();
     const ONLY_SU: &str = "Only superusers can perform this action.";
+    const NOT_FOUND: &str = "The requested resource wasn't found.";
 
-    for coll in ["locked", "expr"] {
-        let rec = su.create(coll, json!({"t": "x"})).await;
-        let id = rec["id"].as_str().unwrap();
-        guest.get(&records(coll)).await.assert_error(403, ONLY_SU);
-        guest
-            .post(&records(coll), json!({"t": "y"}))
-            .await
-            .assert_error(403, ONLY_SU);
-        let view = guest.get(&record(coll, id)).await;
-        assert!(
-            view.status == 403 || view.status == 404,
-            "guest view of {coll}: {}",
-            view.text
-        );
-        let upd = guest.patch(&record(coll, id), json!({"t": "z"})).await;
-        assert!(upd.status == 403 || upd.status == 404, "{}", upd.text);
-        let del = guest.delete(&record(coll, id)).await;
-        assert!(del.status == 403 || del.status == 404, "{}", del.text);
-        // Superusers pass every rule and nothing changed.
-        let list = su.list(coll, "").await;
-        assert_eq!(list["totalItems"], 1);
-        assert_eq!(list["items"][0], rec);
+    // Null rules: 403 for everyone but superusers.
+    let rec = su.create("locked", json!({"t": "x"})).await;
+    let id = rec["id"].as_str().unwrap();
+    guest
+        .get(&records("locked"))
+        .await
+        .assert_error(403, ONLY_SU);
+    guest
+        .post(&records("locked"), json!({"t": "y"}))
+        .await
+        .assert_error(403, ONLY_SU);
+    guest
+        .get(&record("locked", id))
+        .await
+        .assert_error(403, ONLY_SU);
+    guest
+        .patch(&record("locked", id), json!({"t": "z"}))
+        .await
+        .assert_error(403, ONLY_SU);
+    guest
+        .delete(&record("locked", id))
+        .await
+        .assert_error(403, ONLY_SU);
+
+    // Expression rules: list filtered, view/update/delete 404, create 400.
+    let hidden = su.create("expr", json!({"t": "x"})).await;
+    let id = hidden["id"].as_str().unwrap();
+    let list = guest.list("expr", "").await;
+    assert_eq!(list["totalItems"], 0, "{list}");
+    guest
+        .get(&record("expr", id))
+        .await
+        .assert_error(404, NOT_FOUND);
+    guest
+        .patch(&record("expr", id), json!({"t": "open"}))
+        .await
+        .assert_error(404, NOT_FOUND);
+    guest
+        .delete(&record("expr", id))
+        .await
+        .assert_error(404, NOT_FOUND);
+    let r = guest.post(&records("expr"), json!({"t": "y"})).await;
+    r.assert_error(400, "Failed to create record.");
+    assert_eq!(r.body["data"], json!({}));
+    let open = guest.create("expr", json!({"t": "open"})).await;
+    let list = guest.list("expr", "").await;
+    assert_eq!(list["totalItems"], 1);
+    assert_eq!(list["items"][0], open);
+
+    // Superusers pass every rule and nothing else changed.
+    for (coll, n) in [("locked", 1), ("expr", 2)] {
+        assert_eq!(su.list(coll, "").await["totalItems"], n, "{coll}");
     }
+    assert_eq!(su.get(&record("expr", id)).await.ok(), hidden);
 
     // A garbage token on a public endpoint is treated as a guest, not rejected.
     srv.create_collection(public_collection("open", json!([])))

@@ -1,0 +1,430 @@
+//! Account flows of auth collections, wire-compatible with PocketBase: `auth-methods`, email
+//! verification, password reset, email change and superuser impersonation. Their tokens are JWTs
+//! with PocketBase's claims signed with `tokenKey` + the token kind's secret, so they are
+//! single-use where it matters: a reset changes the password and an email change the email,
+//! and both rotate `tokenKey`.
+
+use super::login::{issue_auth, require_auth_collection, AuthResponse};
+use super::{password, token, Caller};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
+use crate::ids::{RecordData, RecordId};
+use crate::mail::Mail;
+use crate::query::RequestInfo;
+use crate::records::{self, render, Shape};
+use crate::schema::{AuthOptions, Collection, TokenConfig};
+use serde_json::{json, Map, Value};
+
+const MSG_INVALID: &str = "An error occurred while validating the submitted data.";
+
+fn text<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
+    body.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn opts(col: &Collection) -> ApiResult<&AuthOptions> {
+    col.auth
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("not an auth collection"))
+}
+
+fn field_error(key: &str, err: FieldError) -> ApiError {
+    ApiError::validation(MSG_INVALID, FieldErrors::single(key, err))
+}
+
+fn invalid_token(code: &'static str) -> ApiError {
+    field_error("token", FieldError::new(code, "Invalid or expired token."))
+}
+
+/// `GET /api/collections/{c}/auth-methods`.
+pub fn auth_methods(app: &App, collection: &str) -> ApiResult<Value> {
+    let col = require_auth_collection(app, collection)?;
+    let o = opts(&col)?;
+    let pw = &o.password_auth;
+    let has = |f: &str| pw.enabled && pw.identity_fields.iter().any(|x| x == f);
+    Ok(json!({
+        "password": {"identityFields": pw.identity_fields, "enabled": pw.enabled},
+        "oauth2": {"providers": [], "enabled": false},
+        "mfa": {"enabled": false, "duration": 0},
+        "otp": {"enabled": false, "duration": 0},
+        "authProviders": [],
+        "usernamePassword": has("username"),
+        "emailPassword": has("email"),
+    }))
+}
+
+fn record_str<'a>(data: &'a RecordData, key: &str) -> &'a str {
+    data.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A flow token of `kind` for `data`, signed with its tokenKey + `cfg.secret`.
+fn issue(
+    col: &Collection,
+    data: &RecordData,
+    kind: &str,
+    cfg: &TokenConfig,
+    new_email: Option<String>,
+) -> ApiResult<String> {
+    let claims = token::Claims {
+        collection_id: col.id.0.clone(),
+        exp: chrono::Utc::now().timestamp() + cfg.duration as i64,
+        id: record_str(data, "id").to_string(),
+        refreshable: None,
+        kind: kind.into(),
+        email: Some(record_str(data, "email").to_string()),
+        new_email,
+    };
+    token::sign(&claims, record_str(data, "tokenKey"), &cfg.secret).map_err(ApiError::internal)
+}
+
+/// The claims and current record of a valid flow token of `kind` for `col`: signature (with
+/// the record's current tokenKey), expiry, type, collection, and the email it was issued for.
+fn verify(
+    app: &App,
+    col: &Collection,
+    raw: &str,
+    kind: &str,
+    cfg: &TokenConfig,
+) -> Option<(token::Claims, RecordData)> {
+    let claims = token::peek(raw)?;
+    if claims.kind != kind || claims.collection_id != col.id.as_str() {
+        return None;
+    }
+    let stored = app
+        .store
+        .get_record(&col.id, &RecordId::from(claims.id.as_str()))
+        .ok()??;
+    let claims = token::verify(raw, record_str(&stored.data, "tokenKey"), &cfg.secret)?;
+    if claims.email.as_deref() != Some(record_str(&stored.data, "email")) {
+        return None;
+    }
+    Some((claims, stored.data))
+}
+
+fn app_url(app: &App) -> String {
+    let url = app.config.smtp.app_url.trim().trim_end_matches('/');
+    if url.is_empty() {
+        format!("http://{}", app.config.server.http)
+    } else {
+        url.to_string()
+    }
+}
+
+/// Renders a `{subject, body}` template and sends it to `to`.
+async fn send(app: &App, to: &str, template: &Value, token: &str) -> Result<(), String> {
+    let fill = |s: &str| {
+        s.replace("{APP_NAME}", &app.config.smtp.app_name)
+            .replace("{APP_URL}", &app_url(app))
+            .replace("{TOKEN}", token)
+    };
+    let field = |k: &str| template.get(k).and_then(Value::as_str).unwrap_or("");
+    app.mailer
+        .send(Mail {
+            to: to.to_string(),
+            subject: fill(field("subject")),
+            html: fill(field("body")),
+        })
+        .await
+}
+
+/// The `email` of a request body, validated like the collection's email field.
+fn email_input(col: &Collection, body: &Map<String, Value>, key: &str) -> ApiResult<String> {
+    let email = text(body, key).trim().to_lowercase();
+    if email.is_empty() {
+        return Err(field_error(key, FieldError::required()));
+    }
+    if let Some(f) = col.field("email") {
+        f.validate(&Value::String(email.clone()))
+            .map_err(|e| field_error(key, e))?;
+    }
+    Ok(email)
+}
+
+/// Updates a record as the server itself (flows have checked the token instead of rules).
+async fn system_update(
+    app: &App,
+    col: &Collection,
+    id: &str,
+    patch: Value,
+) -> ApiResult<RecordData> {
+    let req = records::Request {
+        data: patch.as_object().cloned().unwrap_or_default(),
+        from_form: false,
+    };
+    let caller = Caller::System;
+    records::update(
+        app,
+        col.id.as_str(),
+        id,
+        &req,
+        &Shape::default(),
+        &caller,
+        &RequestInfo::default(),
+    )
+    .await
+    .map_err(|e| match e {
+        ApiError::Validation { errors, .. } => ApiError::validation(MSG_INVALID, errors),
+        other => other,
+    })?;
+    let stored = app
+        .store
+        .get_record(&col.id, &RecordId::from(id))?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(stored.data)
+}
+
+/// `POST …/request-verification {email}`: 204 whether or not the account exists.
+pub async fn request_verification(
+    app: &App,
+    collection: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<()> {
+    let col = require_auth_collection(app, collection)?;
+    let email = email_input(&col, body, "email")?;
+    let Some(data) = super::find_by_unique(app, &col, "email", &email) else {
+        return Ok(());
+    };
+    if data.get("verified") == Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    let o = opts(&col)?;
+    let t = issue(
+        &col,
+        &data,
+        token::TYPE_VERIFICATION,
+        &o.verification_token,
+        None,
+    )?;
+    let _ = send(app, &email, &o.verification_template, &t).await;
+    Ok(())
+}
+
+/// `POST …/confirm-verification {token}`.
+pub async fn confirm_verification(
+    app: &App,
+    collection: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<()> {
+    let col = require_auth_collection(app, collection)?;
+    let raw = text(body, "token");
+    if raw.is_empty() {
+        return Err(field_error("token", FieldError::required()));
+    }
+    let o = opts(&col)?;
+    let (claims, data) = verify(
+        app,
+        &col,
+        raw,
+        token::TYPE_VERIFICATION,
+        &o.verification_token,
+    )
+    .ok_or_else(|| invalid_token("validation_invalid_token_claims"))?;
+    if data.get("verified") == Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    system_update(app, &col, &claims.id, json!({"verified": true})).await?;
+    Ok(())
+}
+
+/// `POST …/request-password-reset {email}`: 204 whether or not the account exists.
+pub async fn request_password_reset(
+    app: &App,
+    collection: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<()> {
+    let col = require_auth_collection(app, collection)?;
+    let email = email_input(&col, body, "email")?;
+    let Some(data) = super::find_by_unique(app, &col, "email", &email) else {
+        return Ok(());
+    };
+    let o = opts(&col)?;
+    let t = issue(
+        &col,
+        &data,
+        token::TYPE_PASSWORD_RESET,
+        &o.password_reset_token,
+        None,
+    )?;
+    let _ = send(app, &email, &o.reset_password_template, &t).await;
+    Ok(())
+}
+
+/// The failed-attempt limiter key of a flow token: the record it names (or one shared key for
+/// tokens that are not even JWTs), so guessing is limited per account and per IP.
+fn limiter_identity(raw: &str) -> String {
+    token::peek(raw).map_or_else(|| "malformed-token".to_string(), |c| c.id)
+}
+
+/// `POST …/confirm-password-reset {token, password, passwordConfirm}`. Changes the password
+/// (rotating tokenKey, so the token and every session die) and marks the email verified.
+pub async fn confirm_password_reset(
+    app: &App,
+    collection: &str,
+    body: &Map<String, Value>,
+    ip: &str,
+) -> ApiResult<()> {
+    let col = require_auth_collection(app, collection)?;
+    let raw = text(body, "token");
+    let mut errors = FieldErrors::new();
+    for key in ["token", "password", "passwordConfirm"] {
+        if text(body, key).is_empty() {
+            errors.add(key, FieldError::required());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(MSG_INVALID, errors));
+    }
+    let who = limiter_identity(raw);
+    app.logins.check(col.id.as_str(), &who, ip)?;
+    let o = opts(&col)?;
+    let Some((claims, _)) = verify(
+        app,
+        &col,
+        raw,
+        token::TYPE_PASSWORD_RESET,
+        &o.password_reset_token,
+    ) else {
+        app.logins.failed(col.id.as_str(), &who, ip);
+        return Err(invalid_token("validation_invalid_token"));
+    };
+    let patch = json!({
+        "password": text(body, "password"),
+        "passwordConfirm": text(body, "passwordConfirm"),
+        "verified": true,
+    });
+    system_update(app, &col, &claims.id, patch).await?;
+    app.logins.succeeded(col.id.as_str(), &who);
+    Ok(())
+}
+
+/// `POST …/request-email-change {newEmail}` by the authenticated record itself.
+pub async fn request_email_change(
+    app: &App,
+    collection: &str,
+    body: &Map<String, Value>,
+    caller: &Caller,
+) -> ApiResult<()> {
+    let col = require_auth_collection(app, collection)?;
+    let rec = caller
+        .auth()
+        .ok_or_else(|| ApiError::Unauthorized(MSG_AUTH_REQUIRED.into()))?;
+    if rec.collection.id != col.id {
+        return Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into()));
+    }
+    let new_email = email_input(&col, body, "newEmail")?;
+    let taken = super::find_by_unique(app, &col, "email", &new_email).is_some();
+    if taken || new_email == record_str(&rec.data, "email") {
+        return Err(field_error(
+            "newEmail",
+            FieldError::new("validation_invalid_new_email", "Invalid new email address."),
+        ));
+    }
+    let o = opts(&col)?;
+    let t = issue(
+        &col,
+        &rec.data,
+        token::TYPE_EMAIL_CHANGE,
+        &o.email_change_token,
+        Some(new_email.clone()),
+    )?;
+    send(app, &new_email, &o.confirm_email_change_template, &t)
+        .await
+        .map_err(|_| ApiError::bad_request("Failed to request email change."))
+}
+
+/// `POST …/confirm-email-change {token, password}`: sets the new email (verified) and rotates
+/// tokenKey, so the token is single-use and older sessions end.
+pub async fn confirm_email_change(
+    app: &App,
+    collection: &str,
+    body: &Map<String, Value>,
+    ip: &str,
+) -> ApiResult<()> {
+    let col = require_auth_collection(app, collection)?;
+    let raw = text(body, "token");
+    let mut errors = FieldErrors::new();
+    for key in ["token", "password"] {
+        if text(body, key).is_empty() {
+            errors.add(key, FieldError::required());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(MSG_INVALID, errors));
+    }
+    let who = limiter_identity(raw);
+    app.logins.check(col.id.as_str(), &who, ip)?;
+    let o = opts(&col)?;
+    let verified = verify(
+        app,
+        &col,
+        raw,
+        token::TYPE_EMAIL_CHANGE,
+        &o.email_change_token,
+    );
+    let Some((claims, data)) = verified.filter(|(c, _)| c.new_email.is_some()) else {
+        app.logins.failed(col.id.as_str(), &who, ip);
+        return Err(invalid_token("validation_invalid_token_payload"));
+    };
+    let stored = record_str(&data, "password").to_string();
+    if !password::verify(text(body, "password").to_string(), stored).await {
+        app.logins.failed(col.id.as_str(), &who, ip);
+        return Err(field_error(
+            "password",
+            FieldError::new("validation_invalid_password", "Invalid password."),
+        ));
+    }
+    let new_email = claims.new_email.unwrap_or_default();
+    system_update(
+        app,
+        &col,
+        &claims.id,
+        json!({"email": new_email, "verified": true}),
+    )
+    .await?;
+    app.logins.succeeded(col.id.as_str(), &who);
+    Ok(())
+}
+
+/// `POST …/impersonate/{id} {duration?}`: superusers only; a non-refreshable auth token.
+pub async fn impersonate(
+    app: &App,
+    collection: &str,
+    id: &str,
+    body: &Map<String, Value>,
+    caller: &Caller,
+) -> ApiResult<AuthResponse> {
+    match caller {
+        Caller::Superuser(_) | Caller::System => {}
+        Caller::Record(_) => return Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into())),
+        Caller::Guest => return Err(ApiError::Unauthorized(MSG_AUTH_REQUIRED.into())),
+    }
+    let col = require_auth_collection(app, collection)?;
+    let data = app
+        .store
+        .get_record(&col.id, &RecordId::from(id))?
+        .ok_or_else(ApiError::not_found)?
+        .data;
+    let duration = match body.get("duration") {
+        None | Some(Value::Null) => opts(&col)?.auth_token.duration,
+        Some(v) => match v.as_f64() {
+            Some(d) if (0.0..=10.0 * 365.0 * 86_400.0).contains(&d) && d.fract() == 0.0 => {
+                if d == 0.0 {
+                    opts(&col)?.auth_token.duration
+                } else {
+                    d as u64
+                }
+            }
+            _ => {
+                return Err(field_error(
+                    "duration",
+                    FieldError::new(
+                        "validation_invalid_value",
+                        "Must be a whole number of seconds (at most ten years).",
+                    ),
+                ))
+            }
+        },
+    };
+    let token = issue_auth(&col, &data, duration, false)?;
+    let record = render::record(&col, &data, caller);
+    Ok(AuthResponse(json!({"token": token, "record": record})))
+}
