@@ -4,6 +4,7 @@ use super::{body, require_superuser};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError};
+use crate::records::{parse_number, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
 use poem::{handler, Body, IntoResponse, Request, Response};
@@ -18,24 +19,6 @@ pub struct ListQuery {
     per_page: Option<String>,
     skip_total: Option<String>,
     filter: Option<String>,
-}
-
-fn int_param(name: &str, raw: &Option<String>, default: usize) -> Result<usize, ApiError> {
-    match raw.as_deref().map(str::trim) {
-        None | Some("") => Ok(default),
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if n <= 0 => Ok(default),
-            Ok(n) => Ok(n as usize),
-            Err(_) => Err(ApiError::bad_field(
-                crate::error::MSG_GENERIC,
-                name,
-                FieldError::new(
-                    "validation_invalid_number",
-                    format!("{name} must be an integer."),
-                ),
-            )),
-        },
-    }
 }
 
 #[handler]
@@ -55,8 +38,8 @@ pub async fn list(
             ),
         ));
     }
-    let page = int_param("page", &q.page, 1)?;
-    let per_page = int_param("perPage", &q.per_page, 30)?.min(1000);
+    let page = parse_number("page", &q.page, 1)?;
+    let per_page = parse_number("perPage", &q.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
     let snap = app.schema.snapshot();
     let all = snap.all();
     let items: Vec<Value> = all

@@ -41,7 +41,8 @@ fn bad_param(param: &str, code: &'static str, message: String) -> ApiError {
     ApiError::bad_field(MSG_GENERIC, param, FieldError::new(code, message))
 }
 
-fn parse_number(param: &str, raw: &Option<String>, default: usize) -> ApiResult<usize> {
+/// A positive integer query parameter (`page`, `perPage`); blank or ≤ 0 means `default`.
+pub fn parse_number(param: &str, raw: &Option<String>, default: usize) -> ApiResult<usize> {
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(default),
         Some(s) => match s.parse::<i64>() {

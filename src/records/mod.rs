@@ -16,7 +16,7 @@ mod write;
 
 pub use access::{can_read, check as check_access, eval as eval_rule, request_info, Op};
 pub use batch::{batch, BatchItem};
-pub use list::{list, ListParams, ListResult};
+pub use list::{list, parse_number, ListParams, ListResult, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use locks::RecordLocks;
 pub use shape::Shape;
 pub use tx::Tx;
