@@ -1,9 +1,10 @@
 //! `POST /api/batch`: many record writes committed as ONE store transaction — all or nothing.
 //! Later requests see the writes of earlier ones (create then update the same record works).
 
+use super::cascade::stage_delete;
 use super::render;
 use super::tx::Tx;
-use super::write::{stage_create, stage_delete, stage_update, Request};
+use super::write::{stage_create, stage_update, Request};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};

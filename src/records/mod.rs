@@ -3,9 +3,12 @@
 //! Builds store transactions; never renders HTTP.
 
 mod access;
+mod auth_fields;
 mod batch;
+mod cascade;
 mod expand;
 mod fields;
+mod id;
 mod list;
 mod locks;
 mod modifiers;

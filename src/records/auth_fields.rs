@@ -1,0 +1,202 @@
+//! What auth collections add to a record write: hashed passwords with confirmation and
+//! `oldPassword`, lower-cased emails, `verified`/`email` reserved to managers, and `tokenKey`
+//! rotation whenever the password or email changes.
+
+use super::access::eval;
+use super::tx::Tx;
+use super::write::Request;
+use crate::auth::{password, Caller};
+use crate::error::{FieldError, FieldErrors};
+use crate::ids::RecordData;
+use crate::query::RequestInfo;
+use crate::schema::{random_alphanumeric, Collection, Field, FieldKind};
+use serde_json::Value;
+
+pub(super) fn is_secret_auth_field(col: &Collection, f: &Field) -> bool {
+    col.auth.is_some() && (f.name == "tokenKey" || matches!(f.kind, FieldKind::Password { .. }))
+}
+
+/// Hashes a plain `password`-type field value (non-auth collections).
+pub(super) async fn password_input(
+    f: &Field,
+    req: &Request,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    let plain = req
+        .data
+        .get(&f.name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())?;
+    if let Err(e) = f.validate(&Value::String(plain.to_string())) {
+        errors.add(f.name.clone(), e);
+        return None;
+    }
+    password::hash(plain.to_string()).await.ok()
+}
+
+/// Whether `caller` passes the auth collection's manageRule for `record` (superusers always).
+pub(super) fn manages(
+    tx: &Tx<'_>,
+    col: &Collection,
+    record: &RecordData,
+    caller: &Caller,
+    info: &RequestInfo,
+) -> bool {
+    let rules = tx.schema.rules(&col.id);
+    eval(tx.app, &tx.schema, &rules.manage, record, caller, info)
+}
+
+pub(super) async fn stage_auth_create(
+    col: &Collection,
+    req: &Request,
+    manager: bool,
+    data: &mut RecordData,
+    errors: &mut FieldErrors,
+) {
+    data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+    lowercase_email(data);
+    if !manager && data.get("verified") == Some(&Value::Bool(true)) {
+        errors.add(
+            "verified",
+            FieldError::new(
+                "validation_values_mismatch",
+                "Only superusers and managers can set this field.",
+            ),
+        );
+    }
+    if let Some(hash) = new_password(col, req, errors, true).await {
+        data.insert("password".into(), Value::String(hash));
+    }
+}
+
+pub(super) fn lowercase_email(data: &mut RecordData) {
+    // Emails are compared case-insensitively: ALICE@x.io and alice@x.io are one account.
+    if let Some(Value::String(e)) = data.get_mut("email") {
+        *e = e.to_lowercase();
+    }
+}
+
+/// Validates `password` + `passwordConfirm` of an auth record and returns the new hash.
+pub(super) async fn new_password(
+    col: &Collection,
+    req: &Request,
+    errors: &mut FieldErrors,
+    required: bool,
+) -> Option<String> {
+    let plain = req
+        .data
+        .get("password")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if plain.is_empty() {
+        if required {
+            errors.add("password", FieldError::required());
+            if req
+                .data
+                .get("passwordConfirm")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+            {
+                errors.add("passwordConfirm", FieldError::required());
+            }
+        }
+        return None;
+    }
+    let confirm = req
+        .data
+        .get("passwordConfirm")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if confirm.is_empty() {
+        errors.add("passwordConfirm", FieldError::required());
+    } else if confirm != plain {
+        errors.add(
+            "passwordConfirm",
+            FieldError::new("validation_values_mismatch", "Values don't match."),
+        );
+    }
+    if let Some(f) = col.field("password") {
+        if let Err(e) = f.validate(&Value::String(plain.to_string())) {
+            errors.add("password", e);
+        }
+    }
+    if !errors.is_empty() {
+        return None;
+    }
+    match password::hash(plain.to_string()).await {
+        Ok(h) => Some(h),
+        Err(_) => {
+            errors.add(
+                "password",
+                FieldError::new(
+                    "validation_invalid_password",
+                    "Failed to hash the password.",
+                ),
+            );
+            None
+        }
+    }
+}
+
+pub(super) async fn stage_auth_update(
+    col: &Collection,
+    req: &Request,
+    manager: bool,
+    before: &RecordData,
+    data: &mut RecordData,
+    errors: &mut FieldErrors,
+) {
+    lowercase_email(data);
+    if !manager {
+        for key in ["email", "verified"] {
+            if data.get(key) != before.get(key) {
+                errors.add(
+                    key,
+                    FieldError::new(
+                        "validation_values_mismatch",
+                        "Only superusers and managers can change this field.",
+                    ),
+                );
+            }
+        }
+    }
+    let changing = req
+        .data
+        .get("password")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty());
+    if changing && !manager {
+        let old = req
+            .data
+            .get("oldPassword")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let stored = before
+            .get("password")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if old.is_empty() {
+            errors.add("oldPassword", FieldError::required());
+        } else if !password::verify(old, stored).await {
+            errors.add(
+                "oldPassword",
+                FieldError::new(
+                    "validation_invalid_old_password",
+                    "Missing or invalid old password.",
+                ),
+            );
+        }
+    }
+    if let Some(hash) = new_password(col, req, errors, false).await {
+        data.insert("password".into(), Value::String(hash));
+        // A new password revokes every token issued before it.
+        data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+    }
+    if data.get("email") != before.get("email") {
+        // So does a new email (and it makes email-change tokens single-use).
+        data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+    }
+}
