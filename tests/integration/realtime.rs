@@ -463,3 +463,80 @@ async fn heartbeat_pings_and_shutdown_closes_with_1001() {
     assert_eq!(ws.next_within(WAIT).await, Err(End::Closed(Some(1001))));
     let _srv = stop.await.unwrap();
 }
+
+/// Creates a `users` record and returns its (id, token).
+async fn user(srv: &TestServer, email: &str) -> (String, String) {
+    let pw = "user-password-123";
+    let u = srv
+        .su()
+        .create(
+            "users",
+            json!({"email": email, "password": pw, "passwordConfirm": pw}),
+        )
+        .await;
+    let r = srv
+        .guest()
+        .post(
+            "/api/collections/users/auth-with-password",
+            json!({"identity": email, "password": pw}),
+        )
+        .await
+        .ok();
+    (id_of(&u), r["token"].as_str().expect("token").to_string())
+}
+
+#[tokio::test]
+async fn rule_expressions_isolate_two_users() {
+    let srv = TestServer::start().await;
+    let users_id = srv.su().get("/api/collections/users").await.ok()["id"].clone();
+    srv.create_collection(json!({
+        "name": "notes",
+        "listRule": "owner = @request.auth.id", "viewRule": "owner = @request.auth.id",
+        "fields": [{"name": "title", "type": "text"},
+                   {"name": "owner", "type": "relation", "collectionId": users_id, "maxSelect": 1}],
+    }))
+    .await;
+    let (alice, alice_token) = user(&srv, "alice@example.com").await;
+    let (bob, bob_token) = user(&srv, "bob@example.com").await;
+    let mut a = Ws::connect(&srv, Some(&alice_token)).await;
+    let mut b = Ws::connect(&srv, None).await;
+    b.send(json!({"type": "auth", "token": bob_token})).await;
+    assert_eq!(b.next().await["record"]["id"], bob.as_str());
+    a.subscribe("n", "notes/*", json!({})).await;
+    b.subscribe("n", "notes/*", json!({})).await;
+    let mut guest = Ws::connect(&srv, None).await;
+    guest.subscribe("n", "notes/*", json!({})).await;
+
+    let note = srv
+        .su()
+        .create("notes", json!({"title": "a1", "owner": alice}))
+        .await;
+    srv.su()
+        .create("notes", json!({"title": "b1", "owner": bob}))
+        .await;
+    assert_eq!(a.event().await["record"]["title"], "a1");
+    assert_eq!(b.event().await["record"]["title"], "b1");
+    // Handing alice's note to bob: it leaves alice's view and enters bob's.
+    srv.su()
+        .patch(&record("notes", &id_of(&note)), json!({"owner": bob}))
+        .await
+        .ok();
+    let e = a.event().await;
+    assert_eq!(
+        (e["action"].as_str(), e["record"]["title"].as_str()),
+        (Some("leave"), Some("a1"))
+    );
+    assert_eq!(b.event().await["action"], "enter");
+    a.quiet().await;
+    b.quiet().await;
+    guest.quiet().await;
+
+    // Deleting alice's account stops her subscriptions.
+    assert_eq!(srv.su().delete(&record("users", &alice)).await.status, 204);
+    let e = a.next().await;
+    assert_eq!(
+        (e["type"].as_str(), e["code"].as_str()),
+        (Some("error"), Some("auth_expired")),
+        "{e}"
+    );
+}
