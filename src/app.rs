@@ -3,6 +3,7 @@
 use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::config::{Config, Durability};
 use crate::mail::Mailer;
+use crate::query::ColumnCache;
 use crate::realtime::Hub;
 use crate::records::RecordLocks;
 use crate::schema::Registry;
@@ -24,6 +25,8 @@ pub struct App {
     pub record_locks: RecordLocks,
     /// Realtime subscriptions (WebSocket and SSE), fed by committed change events.
     pub realtime: Arc<Hub>,
+    /// In-memory columns for unindexed filtered/sorted lists (see `query::ColumnCache`).
+    pub columns: ColumnCache,
     sled: Arc<SledStore>,
 }
 
@@ -68,6 +71,7 @@ impl App {
             requests,
             mailer,
             record_locks: RecordLocks::default(),
+            columns: ColumnCache::default(),
             sled,
         }))
     }

@@ -337,7 +337,9 @@ fn owned(v: Vals<'_>) -> Vals<'static> {
     }
 }
 
-fn compare(c: &CmpNode, a: &Val<'_>, b: &Val<'_>) -> bool {
+/// One comparison of two scalar values with `c`'s operator (also used by the column cache, so
+/// both evaluators share PocketBase's semantics exactly).
+pub(super) fn compare(c: &CmpNode, a: &Val<'_>, b: &Val<'_>) -> bool {
     let ord = || sql_cmp(a, b);
     match c.op {
         CmpOp::Eq => equals(a, b, c.strict),
@@ -360,6 +362,24 @@ fn compare(c: &CmpNode, a: &Val<'_>, b: &Val<'_>) -> bool {
 }
 
 impl EvalEnv<'_> {
+    /// The values of a source that does not read the filtered record (constants, macros,
+    /// `@request.*`), and whether it never matches: what a comparison sees on that side.
+    pub(super) fn constant_values(
+        &self,
+        src: &Src,
+    ) -> Result<(Vec<Val<'static>>, bool), EvalError> {
+        let empty = RecordData::new();
+        let ev = Ev {
+            env: self,
+            bound: &[],
+        };
+        let vals = ev.src(src, &empty)?;
+        Ok((
+            vals.items.into_iter().map(Val::into_owned).collect(),
+            vals.never,
+        ))
+    }
+
     /// The first value a source yields for `rec` (NULL when it yields none): sort keys.
     pub(super) fn first_value(
         &self,

@@ -6,6 +6,7 @@
 //! render HTTP (beyond mapping its own errors into [`ApiError`]) nor write to the store.
 
 mod ast;
+mod columns;
 mod compile;
 mod env;
 mod eval;
@@ -22,6 +23,8 @@ mod value;
 // The re-exports are the module's API; rules and realtime will use the rest.
 #[allow(unused_imports)]
 pub use ast::{CmpOp, Comparison, Expr, Func, Ident, Macro, Modifier, Operand, Pos, Root};
+#[allow(unused_imports)]
+pub use columns::{ColumnCache, ColumnLimits, ColumnPage};
 #[allow(unused_imports)]
 pub use compile::{compile, CompileCtx, Compiled, Mode};
 #[allow(unused_imports)]

@@ -149,7 +149,39 @@ fn shift(e: QueryError, by: usize) -> QueryError {
     }
 }
 
+/// One key of a sort the column cache can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ColumnKey<'a> {
+    /// A plain top-level field (its stored value, no modifier).
+    Field(&'a str, bool),
+    Rowid(bool),
+}
+
 impl SortSpec {
+    /// The keys when every one is a plain top-level field or `@rowid` (`None` for `@random`
+    /// or any path, json path or modifier key).
+    pub(super) fn column_keys(&self) -> Option<Vec<ColumnKey<'_>>> {
+        self.items
+            .iter()
+            .map(|i| match i {
+                SortItem::Key {
+                    src: Src::Path(p),
+                    desc,
+                    field: Some(f),
+                } if p.hops.is_empty()
+                    && p.json.is_empty()
+                    && p.modifier.is_none()
+                    && !p.multi
+                    && p.field == *f =>
+                {
+                    Some(ColumnKey::Field(f, *desc))
+                }
+                SortItem::Rowid { desc } => Some(ColumnKey::Rowid(*desc)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -8,6 +8,7 @@ use crate::query::RuleSet;
 use crate::store::{IndexSpec, Store, StoreError, Version, WriteOp, META_COLLECTION};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// One collection with what writers need precomputed.
@@ -29,10 +30,13 @@ pub struct Snapshot {
     by_name: HashMap<String, CollectionId>,
     /// System collections first, then by creation time and name, for stable listings.
     ordered: Vec<Arc<Collection>>,
+    /// Bumped by every schema change and truncate: record data may have changed without change
+    /// events (migrations, dropped data), so caches built under an older epoch are stale.
+    epoch: u64,
 }
 
 impl Snapshot {
-    fn build(collections: Vec<Arc<Collection>>) -> Self {
+    fn build(collections: Vec<Arc<Collection>>, epoch: u64) -> Self {
         let mut ordered = collections;
         ordered.sort_by(|a, b| {
             (!a.system, &a.created, &a.name).cmp(&(!b.system, &b.created, &b.name))
@@ -57,7 +61,14 @@ impl Snapshot {
             by_id,
             by_name,
             ordered,
+            epoch,
         }
+    }
+
+    /// The data epoch this snapshot was taken in (see [`Registry`]): it changes whenever records
+    /// may have changed without change-log events (schema migrations, truncates, drops).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Finds a collection by id or (case-insensitive) name.
@@ -125,6 +136,8 @@ pub struct Registry {
     current: RwLock<Arc<Snapshot>>,
     /// Serializes schema changes so validation sees the state it commits against.
     change: tokio::sync::Mutex<()>,
+    /// The last data epoch handed to a snapshot.
+    epochs: AtomicU64,
 }
 
 fn meta_key(id: &CollectionId) -> String {
@@ -164,8 +177,9 @@ impl Registry {
             cols.extend(fresh.into_iter().map(Arc::new));
         }
         Ok(Self {
-            current: RwLock::new(Arc::new(Snapshot::build(cols))),
+            current: RwLock::new(Arc::new(Snapshot::build(cols, 1))),
             change: tokio::sync::Mutex::new(()),
+            epochs: AtomicU64::new(1),
         })
     }
 
@@ -205,12 +219,19 @@ impl Registry {
             }
             other => other.into(),
         })?;
-        let next = Arc::new(Snapshot::build(next));
+        self.publish(next);
+        Ok(())
+    }
+
+    /// Swaps in a snapshot of `collections` under a new data epoch (after the commit, before
+    /// the change is acknowledged, so a caller that saw it acknowledged sees the new epoch).
+    fn publish(&self, collections: Vec<Arc<Collection>>) {
+        let epoch = self.epochs.fetch_add(1, Ordering::AcqRel) + 1;
+        let next = Arc::new(Snapshot::build(collections, epoch));
         match self.current.write() {
             Ok(mut g) => *g = next,
             Err(poisoned) => *poisoned.into_inner() = next,
         }
-        Ok(())
     }
 
     pub async fn create(&self, store: &dyn Store, input: &Value) -> ApiResult<Arc<Collection>> {
@@ -250,6 +271,8 @@ impl Registry {
                 collection: col.id.clone(),
             }])
             .await?;
+        // No change events describe the dropped records: a new epoch invalidates caches.
+        self.publish(self.snapshot().ordered.clone());
         Ok(())
     }
 
@@ -387,7 +410,7 @@ fn plan_delete(
 
 /// Refuses rules of `col` that do not compile against the collections being saved.
 fn check_rules(col: &Arc<Collection>, working: &[Arc<Collection>], message: &str) -> ApiResult<()> {
-    let snapshot = Snapshot::build(working.to_vec());
+    let snapshot = Snapshot::build(working.to_vec(), 0);
     let mut errors = FieldErrors::new();
     for (key, reason) in crate::query::invalid_rules(col, &snapshot) {
         errors.add(

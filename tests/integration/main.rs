@@ -10,6 +10,7 @@ mod accounts;
 mod attacks;
 mod auth;
 mod batch;
+mod columns;
 mod crash;
 mod crud;
 mod persistence;

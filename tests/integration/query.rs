@@ -169,6 +169,8 @@ async fn planner_uses_the_index_and_says_so_to_superusers() {
     let (_, _, plan) = filter(&srv.su(), "posts", "title = 'x'", "").await;
     assert_eq!(plan.as_deref(), Some("insertion order"));
     let (_, _, plan) = filter(&srv.su(), "posts", "title != 'x'", "&sort=title").await;
+    assert_eq!(plan.as_deref(), Some("column scan (title)"));
+    let (_, _, plan) = filter(&srv.su(), "posts", "author.name != 'x'", "&sort=title").await;
     assert_eq!(plan.as_deref(), Some("full scan"));
     // A sort an index serves is read in index order and stops once the page is full.
     let (status, body, plan) = filter(
