@@ -136,6 +136,7 @@ if (mode === "fanout") {
     children.push(new Promise((resolve) => c.on("message", (m) => m.ready && resolve(c))));
   }
   const kids = await Promise.all(children);
+  console.error(`${subs} subscribers ready`);
   await new Promise((r) => setTimeout(r, 500));
   const total = rate * seconds;
   let ok = 0;
@@ -147,7 +148,9 @@ if (mode === "fanout") {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     pending.push(create(args.token, i).then((s) => (ok += s ? 1 : 0)));
   }
+  console.error(`${total} creates sent`);
   await Promise.all(pending);
+  console.error(`${ok} creates answered`);
   await new Promise((r) => setTimeout(r, 2000)); // let deliveries drain
   const reports = await Promise.all(kids.map((c) => new Promise((resolve) => {
     c.on("message", (m) => m.lat && resolve(m));
