@@ -2,14 +2,16 @@
 //! declared index can answer, so listing scans a few index prefixes instead of the collection.
 //! The caller still evaluates the whole filter on each candidate.
 
+use super::ast::CmpOp;
 use super::compile::{Compiled, Node, Src};
 use super::value::Val;
 use crate::ids::{CollectionId, RecordData};
 use crate::schema::{Collection, FieldKind};
-use crate::store::{IndexSpec, Store, StoreError};
+use crate::store::{IndexSpec, Store, StoreError, ValueRange};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt;
+use std::ops::Bound;
 
 /// At most this many index prefixes are scanned for one query (`a = 1 || a = 2 …` chains).
 const MAX_PREFIXES: usize = 64;
@@ -34,6 +36,8 @@ pub struct IndexPlan {
     pub covered: bool,
     /// The prefixes give every field of a non-unique index: counts come from its counters.
     pub full: bool,
+    /// Bounds on the index field after the prefixes (`n > 5 && n <= 9`), if any.
+    pub range: Option<(String, ValueRange)>,
 }
 
 impl fmt::Display for IndexPlan {
@@ -43,13 +47,29 @@ impl fmt::Display for IndexPlan {
             .iter()
             .map(|p| Value::Array(p.clone()).to_string())
             .collect();
-        write!(
-            f,
-            "index {} ({}) in [{}]",
-            self.index,
-            self.fields.join(", "),
-            prefixes.join(", ")
-        )
+        write!(f, "index {}", self.index)?;
+        if !self.fields.is_empty() {
+            write!(
+                f,
+                " ({}) in [{}]",
+                self.fields.join(", "),
+                prefixes.join(", ")
+            )?;
+        }
+        if let Some((field, r)) = &self.range {
+            let lower = match &r.lower {
+                Bound::Included(v) => format!("[{v}"),
+                Bound::Excluded(v) => format!("({v}"),
+                Bound::Unbounded => "(-inf".to_string(),
+            };
+            let upper = match &r.upper {
+                Bound::Included(v) => format!("{v}]"),
+                Bound::Excluded(v) => format!("{v})"),
+                Bound::Unbounded => "+inf)".to_string(),
+            };
+            write!(f, " range {field} {lower}, {upper}")?;
+        }
+        Ok(())
     }
 }
 
@@ -73,7 +93,10 @@ impl IndexPlan {
         let mut seen = HashSet::new();
         self.prefixes
             .iter()
-            .flat_map(move |p| store.scan_index(collection, &self.index, p, false))
+            .flat_map(move |p| match &self.range {
+                Some((_, r)) => store.scan_index_range(collection, &self.index, p, r, false),
+                None => store.scan_index(collection, &self.index, p, false),
+            })
             .filter_map(move |id| {
                 let id = match id {
                     Ok(id) => id,
@@ -147,6 +170,71 @@ fn conjunct_key(n: &Node) -> Option<EqKey> {
     }
 }
 
+/// The tightest bounds the top-level conjuncts put on `field`, when its type orders like its index
+/// encoding against the constants (numbers with numbers, text-like fields with strings).
+fn range_on(col: &Collection, field: &str, conjuncts: &[&Node]) -> Option<ValueRange> {
+    let f = col.field(field)?;
+    if f.is_multi() {
+        return None;
+    }
+    let numeric = matches!(f.kind, FieldKind::Number { .. });
+    let textual = matches!(
+        f.kind,
+        FieldKind::Text(_)
+            | FieldKind::Email { .. }
+            | FieldKind::Url { .. }
+            | FieldKind::Editor { .. }
+            | FieldKind::Date { .. }
+            | FieldKind::Autodate { .. }
+            | FieldKind::Select { .. }
+            | FieldKind::Relation { .. }
+    );
+    let (mut lower, mut upper) = (Bound::Unbounded, Bound::Unbounded);
+    for n in conjuncts {
+        let Node::Cmp(c) = n else { continue };
+        let (path, lit, op) = match (&c.left, &c.right) {
+            (Src::Path(p), Src::Const(v)) => (p, v, c.op),
+            (Src::Const(v), Src::Path(p)) => (p, v, mirror(c.op)),
+            _ => continue,
+        };
+        if c.any
+            || path.field != field
+            || !path.hops.is_empty()
+            || !path.json.is_empty()
+            || path.modifier.is_some()
+        {
+            continue;
+        }
+        let value = match lit {
+            Val::Num(x) if numeric => serde_json::json!(x),
+            Val::Text(t) if textual => Value::from(t.as_ref()),
+            _ => continue,
+        };
+        match op {
+            CmpOp::Gt if matches!(lower, Bound::Unbounded) => lower = Bound::Excluded(value),
+            CmpOp::Gte if matches!(lower, Bound::Unbounded) => lower = Bound::Included(value),
+            CmpOp::Lt if matches!(upper, Bound::Unbounded) => upper = Bound::Excluded(value),
+            CmpOp::Lte if matches!(upper, Bound::Unbounded) => upper = Bound::Included(value),
+            _ => {}
+        }
+    }
+    if matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
+        return None;
+    }
+    Some(ValueRange { lower, upper })
+}
+
+/// `5 < n` is `n > 5`.
+fn mirror(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Gte => CmpOp::Lte,
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Lte => CmpOp::Gte,
+        other => other,
+    }
+}
+
 fn is_empty(v: &Value) -> bool {
     v.is_null() || v.as_str() == Some("")
 }
@@ -155,6 +243,17 @@ impl Compiled {
     /// The best index for this filter: the one whose leading fields are fixed by equalities in
     /// the top-level AND (most fields first, then unique, then fewest scans), if any.
     pub fn index_plan(&self, indexes: &[IndexSpec]) -> Option<IndexPlan> {
+        self.plan(indexes, None)
+    }
+
+    /// Like [`Compiled::index_plan`], and also plans ranges (`>`, `>=`, `<`, `<=` against a
+    /// constant) on the index field after the equality prefix when `col` shows the field's type
+    /// matches the constant's, so index order equals the filter's comparison order.
+    pub fn index_plan_for(&self, col: &Collection, indexes: &[IndexSpec]) -> Option<IndexPlan> {
+        self.plan(indexes, Some(col))
+    }
+
+    fn plan(&self, indexes: &[IndexSpec], col: Option<&Collection>) -> Option<IndexPlan> {
         let conjuncts: Vec<&Node> = match &self.root {
             Node::And(items) => items.iter().collect(),
             other => vec![other],
@@ -190,20 +289,32 @@ impl Compiled {
                     .collect();
                 fields.push(f.clone());
             }
-            // Rows with an empty value in a partial index's other fields are not indexed.
-            if fields.is_empty() || spec.skip_empty.iter().any(|s| !fields.contains(s)) {
+            let range = match (col, spec.fields.get(fields.len())) {
+                (Some(col), Some(next)) => {
+                    range_on(col, next, &conjuncts).map(|r| (next.clone(), r))
+                }
+                _ => None,
+            };
+            if fields.is_empty() && range.is_none() {
+                continue;
+            }
+            // Rows with an empty value in a partial index's fields are not indexed: usable only
+            // when equalities fix those fields to non-empty values.
+            if spec.skip_empty.iter().any(|s| !fields.contains(s)) {
                 continue;
             }
             let unique = spec.unique && fields.len() == spec.fields.len();
+            let score = |n: usize, r: bool, u: bool, p: usize| (n, r, u, std::cmp::Reverse(p));
             let better = match &best {
                 None => true,
                 Some((b, bu)) => {
-                    (fields.len(), unique, std::cmp::Reverse(prefixes.len()))
-                        > (b.fields.len(), *bu, std::cmp::Reverse(b.prefixes.len()))
+                    score(fields.len(), range.is_some(), unique, prefixes.len())
+                        > score(b.fields.len(), b.range.is_some(), *bu, b.prefixes.len())
                 }
             };
             if better {
-                let covered = keys.len() == conjuncts.len()
+                let covered = range.is_none()
+                    && keys.len() == conjuncts.len()
                     && keys.len() == fields.len()
                     && keys.iter().all(|k| fields.contains(&k.field));
                 let full = !spec.unique && fields.len() == spec.fields.len();
@@ -213,6 +324,7 @@ impl Compiled {
                     prefixes,
                     covered,
                     full,
+                    range,
                 };
                 best = Some((plan, unique));
             }
@@ -304,6 +416,47 @@ mod tests {
             }
             let want: BTreeSet<String> = fx.posts(src).into_iter().collect();
             assert_eq!(found, want, "{src}");
+        }
+    }
+
+    #[test]
+    fn plans_ranges_on_typed_fields_and_finds_the_same_records() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let fx = rt.block_on(Fixture::new());
+        let col = fx.schema.get("posts").unwrap().clone();
+        let indexes = fx.schema.indexes(&col.id);
+        let env = fx.env(Default::default());
+        for (src, planned) in [
+            ("views > 3", true),
+            ("views >= 3 && views < 11", true),
+            ("3 < views", true),
+            ("views > '3'", false),
+            ("views ?> 3", false),
+            ("title = 'Hello World' && views <= 10", true),
+        ] {
+            let c = fx
+                .compile_as("posts", src, true, Mode::ClientFilter)
+                .unwrap();
+            let plan = c.index_plan_for(&col, &indexes);
+            assert_eq!(
+                plan.as_ref()
+                    .is_some_and(|p| p.range.is_some() || !p.prefixes[0].is_empty()),
+                planned,
+                "{src}: {plan:?}"
+            );
+            let Some(plan) = plan else { continue };
+            let mut found = BTreeSet::new();
+            for rec in plan.records(fx.store.as_ref(), &col.id) {
+                let rec = rec.unwrap();
+                if c.matches(&rec, &env).unwrap() {
+                    found.insert(rec["id"].as_str().unwrap().to_string());
+                }
+            }
+            let want: BTreeSet<String> = fx.posts(src).into_iter().collect();
+            assert_eq!(found, want, "{src} via {plan}");
         }
     }
 }

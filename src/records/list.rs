@@ -109,6 +109,8 @@ enum Choice {
     Plan(IndexPlan),
     /// Insertion order is the requested order (no sort, or `@rowid`).
     Insertion { reverse: bool },
+    /// A range plan whose field is also the sort: the range is read in order.
+    RangeOrder { plan: IndexPlan, desc: bool },
     /// A single-field sort that an index's leading field serves, in order.
     IndexOrder {
         index: String,
@@ -132,6 +134,9 @@ impl std::fmt::Display for Choice {
                     if *desc { " desc" } else { "" }
                 )
             }
+            Choice::RangeOrder { plan, desc } => {
+                write!(f, "{plan} in order{}", if *desc { " desc" } else { "" })
+            }
             Choice::Scan => f.write_str("full scan"),
         }
     }
@@ -139,12 +144,24 @@ impl std::fmt::Display for Choice {
 
 fn choose(
     schema: &Snapshot,
-    col: &CollectionId,
+    col: &Collection,
     filter: Option<&Compiled>,
     sort: &SortSpec,
 ) -> Choice {
-    let indexes = schema.indexes(col);
-    if let Some(plan) = filter.and_then(|f| f.index_plan(&indexes)) {
+    let indexes = schema.indexes(&col.id);
+    if let Some(plan) = filter.and_then(|f| f.index_plan_for(col, &indexes)) {
+        // A range on the field the page is sorted by: read the range in sort order.
+        let sorted_by_range = match (&plan.range, sort.single_field()) {
+            (Some((field, _)), Some((sorted, desc)))
+                if field == sorted && plan.prefixes.len() == 1 =>
+            {
+                Some(desc)
+            }
+            _ => None,
+        };
+        if let Some(desc) = sorted_by_range {
+            return Choice::RangeOrder { plan, desc };
+        }
         return Choice::Plan(plan);
     }
     if sort.is_empty() {
@@ -326,7 +343,7 @@ pub fn list(
             None => Ok(true),
         }
     };
-    let choice = choose(&schema, &col.id, filter.as_ref(), &sort);
+    let choice = choose(&schema, &col, filter.as_ref(), &sort);
     // Unindexed scans are answered from the column cache when the filter and sort allow it.
     // `filter` must be everything that restricts the result (a list rule included).
     let columnar = match choice {
@@ -362,7 +379,24 @@ pub fn list(
                 None,
             )?
         }
-        Choice::Plan(p) if sort.is_empty() && p.prefixes.len() == 1 => {
+        Choice::RangeOrder { plan, desc } => {
+            let prefix = plan.prefixes.first().map(Vec::as_slice).unwrap_or_default();
+            let ids = match &plan.range {
+                Some((_, r)) => store.scan_index_range(&col.id, &plan.index, prefix, r, *desc),
+                None => store.scan_index(&col.id, &plan.index, prefix, *desc),
+            };
+            page_in_order(
+                app,
+                &col.id,
+                ids,
+                filter_fn,
+                offset,
+                per_page,
+                !skip_total,
+                None,
+            )?
+        }
+        Choice::Plan(p) if sort.is_empty() && p.prefixes.len() == 1 && p.range.is_none() => {
             // One equal-prefix: index order is insertion order within it (rowid suffix).
             let prefix = p.prefixes.first().map(Vec::as_slice).unwrap_or_default();
             let ids = store.scan_index(&col.id, &p.index, prefix, false);

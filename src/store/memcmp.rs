@@ -32,6 +32,35 @@ pub fn encode(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// The byte range holding every encoded value of `v`'s type: `(start, end)` with `end`
+/// exclusive, so a range scan over one field never mixes numbers with text or nulls.
+pub fn type_bracket(v: &Value) -> (u8, u8) {
+    let tag = match v {
+        Value::Null => TAG_NULL,
+        Value::Bool(_) => TAG_FALSE,
+        Value::Number(_) => TAG_NUMBER,
+        Value::String(_) => TAG_TEXT,
+        _ => TAG_JSON,
+    };
+    let end = if tag == TAG_FALSE {
+        TAG_NUMBER
+    } else {
+        tag + 1
+    };
+    (tag, end)
+}
+
+/// The smallest byte string greater than every string starting with `prefix`.
+pub fn prefix_successor(mut prefix: Vec<u8>) -> Option<Vec<u8>> {
+    while let Some(last) = prefix.pop() {
+        if last < 0xFF {
+            prefix.push(last + 1);
+            return Some(prefix);
+        }
+    }
+    None
+}
+
 /// Appends an escaped, terminated string (used for index names).
 pub fn encode_str(out: &mut Vec<u8>, s: &str) {
     escape(out, s.as_bytes());
@@ -96,6 +125,19 @@ mod tests {
         for w in vals.windows(2) {
             assert!(enc(&w[0]) < enc(&w[1]), "{} < {}", w[0], w[1]);
         }
+    }
+
+    #[test]
+    fn successors_bound_prefixes() {
+        assert_eq!(prefix_successor(vec![1, 2]), Some(vec![1, 3]));
+        assert_eq!(prefix_successor(vec![1, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_successor(vec![0xFF]), None);
+        let k = enc(&json!("ab"));
+        let longer = enc(&json!("abc"));
+        let succ = prefix_successor(k.clone()).expect("succ");
+        assert!(
+            k < succ && longer > k && longer < prefix_successor(enc(&json!("ac"))).expect("succ")
+        );
     }
 
     #[test]

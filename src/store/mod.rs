@@ -57,6 +57,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a>;
     /// The insertion rank of a record (its creation seq).
     fn rowid(&self, collection: &CollectionId, id: &RecordId) -> Result<Option<u64>, StoreError>;
+    /// Record ids of index entries whose leading fields equal `equal` and whose next field lies
+    /// in `range` (values of the bounds' type only), in index order.
+    fn scan_index_range<'a>(
+        &'a self,
+        collection: &CollectionId,
+        index: &str,
+        equal: &[Value],
+        range: &ValueRange,
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a>;
     /// How many index entries have leading fields equal to `equal`: one counter read when
     /// `full` (a non-unique index with every field given), else a key-only scan.
     fn count_index(

@@ -4,7 +4,8 @@
 use super::codec;
 use super::index::value_prefix;
 use super::keys;
-use super::types::{ChangeEvent, Commit, StoreError, StoredRecord, Version, WriteOp};
+use super::memcmp;
+use super::types::{ChangeEvent, Commit, StoreError, StoredRecord, ValueRange, Version, WriteOp};
 use super::writer::{read_head, Msg, Writer};
 use super::{BoxFuture, Store};
 use crate::ids::{CollectionId, RecordId, Seq};
@@ -197,6 +198,64 @@ impl Store for SledStore {
             .get(keys::rowid(collection, id))?
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
             .map(u64::from_be_bytes))
+    }
+
+    fn scan_index_range<'a>(
+        &'a self,
+        collection: &CollectionId,
+        index: &str,
+        equal: &[Value],
+        range: &ValueRange,
+        reverse: bool,
+    ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a> {
+        use std::ops::Bound;
+        let base = value_prefix(collection, index, equal);
+        let typed = match (&range.lower, &range.upper) {
+            (Bound::Included(v) | Bound::Excluded(v), _)
+            | (_, Bound::Included(v) | Bound::Excluded(v)) => v.clone(),
+            (Bound::Unbounded, Bound::Unbounded) => Value::Null,
+        };
+        let (tag, tag_end) = memcmp::type_bracket(&typed);
+        let with = |v: &Value| {
+            let mut k = base.clone();
+            memcmp::encode(&mut k, v);
+            k
+        };
+        let bracket = |t: u8| {
+            let mut k = base.clone();
+            k.push(t);
+            k
+        };
+        let start = match &range.lower {
+            Bound::Included(v) => with(v),
+            Bound::Excluded(v) => {
+                memcmp::prefix_successor(with(v)).unwrap_or_else(|| bracket(tag_end))
+            }
+            Bound::Unbounded => bracket(tag),
+        };
+        let end = match &range.upper {
+            Bound::Included(v) => {
+                memcmp::prefix_successor(with(v)).unwrap_or_else(|| bracket(tag_end))
+            }
+            Bound::Excluded(v) => with(v),
+            Bound::Unbounded => bracket(tag_end),
+        };
+        let map =
+            |kv: Result<(sled::IVec, sled::IVec), sled::Error>| -> Result<RecordId, StoreError> {
+                let (_, v) = kv?;
+                String::from_utf8(v.to_vec())
+                    .map(RecordId)
+                    .map_err(|e| StoreError::Io(e.to_string()))
+            };
+        if start >= end {
+            return Box::new(std::iter::empty());
+        }
+        let iter = self.tree.range(start..end);
+        if reverse {
+            Box::new(iter.rev().map(map))
+        } else {
+            Box::new(iter.map(map))
+        }
     }
 
     fn count_index(

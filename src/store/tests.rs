@@ -436,3 +436,65 @@ async fn counts_follow_creates_deletes_and_drops() {
     assert_eq!(store.count_records(&coll()).expect("count"), 0);
     store.shutdown().await;
 }
+
+#[tokio::test]
+async fn range_scans_respect_bounds_and_types() {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let spec: Arc<[IndexSpec]> = Arc::from(vec![IndexSpec {
+        name: "idx_n".into(),
+        unique: false,
+        fields: vec!["n".into()],
+        skip_empty: vec![],
+    }]);
+    let rows = [
+        ("a", json!(1)),
+        ("b", json!(5)),
+        ("c", json!(5)),
+        ("d", json!(9)),
+        ("e", json!(null)),
+        ("f", json!("x")),
+    ];
+    for (id, n) in rows {
+        let mut data = RecordData::new();
+        data.insert("id".into(), json!(id));
+        data.insert("n".into(), n);
+        store
+            .commit(vec![WriteOp::PutRecord {
+                collection: coll(),
+                id: RecordId::from(id),
+                data,
+                expect: Expect::Absent,
+                indexes: spec.clone(),
+            }])
+            .await
+            .expect("create");
+    }
+    let scan = |lower, upper, reverse| -> Vec<String> {
+        store
+            .scan_index_range(&coll(), "idx_n", &[], &ValueRange { lower, upper }, reverse)
+            .map(|r| r.expect("id").0)
+            .collect()
+    };
+    assert_eq!(
+        scan(Excluded(json!(1)), Unbounded, false),
+        vec!["b", "c", "d"],
+        "numbers only, no text"
+    );
+    assert_eq!(
+        scan(Included(json!(1)), Excluded(json!(9)), false),
+        vec!["a", "b", "c"]
+    );
+    assert_eq!(
+        scan(Unbounded, Included(json!(5)), true),
+        vec!["c", "b", "a"],
+        "no nulls"
+    );
+    assert_eq!(
+        scan(Excluded(json!(5)), Excluded(json!(5)), false),
+        Vec::<String>::new()
+    );
+    assert_eq!(scan(Included(json!("a")), Unbounded, false), vec!["f"]);
+    store.shutdown().await;
+}

@@ -17,6 +17,13 @@ pub struct IndexSpec {
     pub skip_empty: Vec<String>,
 }
 
+/// Bounds on one index field (the field right after an equality prefix) for range scans.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueRange {
+    pub lower: std::ops::Bound<serde_json::Value>,
+    pub upper: std::ops::Bound<serde_json::Value>,
+}
+
 /// What a record write requires of the current state; checked by the writer against committed
 /// data plus everything queued before it, so concurrent requests cannot race past it.
 #[derive(Debug, Clone)]

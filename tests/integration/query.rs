@@ -182,6 +182,26 @@ async fn planner_uses_the_index_and_says_so_to_superusers() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(item_ids(&body), vec![p[3].clone(), p[2].clone()]);
+    let plan = plan.unwrap_or_default();
+    assert_eq!(
+        plan,
+        "index idx_views range views [0.0, +inf) in order desc"
+    );
+    // Without a filter the same sort is served by the index order.
+    let resp = srv
+        .su()
+        .request(
+            Method::GET,
+            &format!("{}?sort=-views&perPage=2&skipTotal=1", records("posts")),
+        )
+        .send()
+        .await
+        .expect("send");
+    let plan = resp
+        .headers()
+        .get("x-ferrobase-plan")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     assert_eq!(plan.as_deref(), Some("index order idx_views (views) desc"));
     let (_, _, plan) = filter(&srv.guest(), "posts", "views = 20", "").await;
     assert!(plan.is_none(), "guests do not see plans");
@@ -310,4 +330,27 @@ async fn indexed_totals_follow_updates_deletes_and_index_rebuilds() {
     assert_eq!(total(&body), Some(3), "{plan:?}");
     let (_, body, _) = filter(&api, "posts", "views = 20 && extra = ''", "").await;
     assert_eq!(total(&body), Some(3));
+}
+
+#[tokio::test]
+async fn range_filters_use_the_index() {
+    let srv = TestServer::start().await;
+    let (_, p) = setup(&srv).await;
+    let (status, body, plan) = filter(
+        &srv.su(),
+        "posts",
+        "views > 5 && views <= 20",
+        "&sort=title",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(item_ids(&body), vec![p[1].clone(), p[2].clone()]);
+    let plan = plan.unwrap_or_default();
+    assert!(
+        plan.contains("idx_views") && plan.contains("range views"),
+        "{plan}"
+    );
+    // A text constant against a number field is not an index range (SQLite affinity rules).
+    let (_, _, plan) = filter(&srv.su(), "posts", "views > '5'", "").await;
+    assert!(!plan.unwrap_or_default().contains("range"));
 }
