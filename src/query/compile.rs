@@ -51,8 +51,11 @@ impl<'a> CompileCtx<'a> {
 #[derive(Debug, Clone)]
 pub struct Compiled {
     pub(super) root: Node,
-    /// Collections of the aliased `@collection.<name>:<alias>` joins, by group index.
-    pub(super) groups: Vec<CollectionId>,
+    /// The filter's multi-row joins, by group id.
+    pub(super) groups: Vec<JoinGroup>,
+    /// Whether some `&&` has two operands whose `?` comparisons read the same join, so
+    /// evaluation has to bind that join to one row at a time.
+    pub(super) shares: bool,
     /// The canonical source text.
     pub(super) source: String,
 }
@@ -61,6 +64,23 @@ impl fmt::Display for Compiled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
     }
+}
+
+/// One multi-row join of a filter: a multi relation or back-relation hop, `:each` over a multi
+/// field, or an `@collection` reference. PocketBase joins each path prefix once per query (one
+/// SQL alias), and its WHERE clause sees one joined row at a time: every `?` comparison of one
+/// `&&` that reads the join must hold for the SAME row (`cats.name ?= 'a' && cats.name ?= 'b'`
+/// needs one category named both). Comparisons without `?` hold for every row anyway
+/// (PocketBase adds a `NOT EXISTS` over all rows), so only `?` comparisons bind rows.
+#[derive(Debug, Clone)]
+pub(super) struct JoinGroup {
+    /// What identifies the join: its path prefix (`cats`, `posts_via_author.cats`,
+    /// `@collection.x:a`); `cats:each` and `cats.name` share the join of `cats`.
+    pub key: String,
+    /// The join this one hangs off: its rows are those of the parent's current row.
+    pub parent: Option<usize>,
+    /// Yields one value per row of the join (evaluation counts the rows through it).
+    pub rows: Src,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +102,9 @@ pub(super) struct CmpNode {
     pub like: Option<LikePattern>,
     /// `field = literal` on a plain top-level field, as the index values it can match.
     pub eq: Option<super::plan::EqKey>,
+    /// The join groups whose current row a `?` comparison reads (sorted, with their parents);
+    /// empty without `?`: such a comparison reads every row.
+    pub binds: Vec<usize>,
 }
 
 /// Where a compared value comes from.
@@ -91,10 +114,10 @@ pub(super) enum Src {
     Macro(Macro),
     /// A path from the filtered record.
     Path(PathSrc),
-    /// `@collection.<name>…`; `group` is set for aliased joins (one bound row per alias).
+    /// `@collection.<name>[:alias]…`: `group` is the join of the collection's rows.
     Collection {
         collection: CollectionId,
-        group: Option<usize>,
+        group: usize,
         path: PathSrc,
     },
     /// `@request.auth.<path>`, resolved against the caller's collection at evaluation.
@@ -144,6 +167,10 @@ pub(super) enum Hop {
 #[derive(Debug, Clone)]
 pub(super) struct PathSrc {
     pub hops: Vec<Hop>,
+    /// The join group of each hop that can reach several records (parallel to `hops`).
+    pub nodes: Vec<Option<usize>>,
+    /// The join group of `:each` on a multi field.
+    pub each: Option<usize>,
     pub field: String,
     /// Segments into a json field.
     pub json: Vec<String>,
@@ -163,17 +190,118 @@ pub fn compile(expr: &Expr, ctx: &CompileCtx<'_>) -> Result<Compiled, QueryError
     };
     let root = c.expr(expr)?;
     Ok(Compiled {
+        shares: shares(&root),
         root,
-        groups: c.groups.into_iter().map(|(_, _, id)| id).collect(),
+        groups: c.groups,
         source: expr.to_string(),
     })
+}
+
+/// The join groups the `?` comparisons of `n` read, appended to `out` (unsorted, repeated).
+pub(super) fn used_groups(n: &Node, out: &mut Vec<usize>) {
+    match n {
+        Node::Cmp(c) => out.extend_from_slice(&c.binds),
+        Node::And(items) | Node::Or(items) => items.iter().for_each(|i| used_groups(i, out)),
+    }
+}
+
+/// Whether some `&&` of `n` has two operands reading the same join group with `?`.
+pub(super) fn shares(n: &Node) -> bool {
+    match n {
+        Node::Cmp(_) => false,
+        Node::Or(items) => items.iter().any(shares),
+        Node::And(items) => {
+            let mut seen: Vec<usize> = Vec::new();
+            for i in items {
+                let mut mine = Vec::new();
+                used_groups(i, &mut mine);
+                mine.sort_unstable();
+                mine.dedup();
+                if mine.iter().any(|g| seen.contains(g)) {
+                    return true;
+                }
+                seen.extend(mine);
+            }
+            items.iter().any(shares)
+        }
+    }
+}
+
+/// The join groups `s` reads (with their parents: a path lists every join along it).
+fn src_groups(s: &Src, out: &mut Vec<usize>) {
+    let path = |p: &PathSrc, out: &mut Vec<usize>| {
+        out.extend(p.nodes.iter().flatten());
+        out.extend(p.each);
+    };
+    match s {
+        Src::Path(p) => path(p, out),
+        Src::Collection { group, path: p, .. } => {
+            out.push(*group);
+            path(p, out);
+        }
+        Src::Call(_, args) => args.iter().for_each(|a| src_groups(a, out)),
+        _ => {}
+    }
+}
+
+/// Appends the join groups of `other` to `groups`, sharing those with the same key (PocketBase
+/// resolves a list rule and the client filter with one resolver, so they share joins). Returns
+/// the new id of each group of `other`.
+pub(super) fn merge_groups(groups: &mut Vec<JoinGroup>, other: &[JoinGroup]) -> Vec<usize> {
+    let mut map: Vec<usize> = Vec::with_capacity(other.len());
+    for g in other {
+        if let Some(j) = groups.iter().position(|x| x.key == g.key) {
+            map.push(j);
+            continue;
+        }
+        let mut g = g.clone();
+        // A parent always precedes its children, so it is already mapped.
+        g.parent = g.parent.map(|p| map.get(p).copied().unwrap_or(p));
+        remap_src(&mut g.rows, &map);
+        groups.push(g);
+        map.push(groups.len() - 1);
+    }
+    map
+}
+
+fn remap_src(s: &mut Src, map: &[usize]) {
+    let id = |g: usize| map.get(g).copied().unwrap_or(g);
+    let path = |p: &mut PathSrc| {
+        p.nodes.iter_mut().flatten().for_each(|g| *g = id(*g));
+        p.each = p.each.map(id);
+    };
+    match s {
+        Src::Path(p) => path(p),
+        Src::Collection { group, path: p, .. } => {
+            *group = id(*group);
+            path(p);
+        }
+        Src::Call(_, args) => args.iter_mut().for_each(|a| remap_src(a, map)),
+        _ => {}
+    }
+}
+
+/// Renumbers the join groups of `n` through `map` (from [`merge_groups`]).
+pub(super) fn remap_groups(n: &mut Node, map: &[usize]) {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter_mut().for_each(|c| remap_groups(c, map)),
+        Node::Cmp(c) => {
+            remap_src(&mut c.left, map);
+            remap_src(&mut c.right, map);
+            for g in &mut c.binds {
+                *g = map.get(*g).copied().unwrap_or(*g);
+            }
+            c.binds.sort_unstable();
+            c.binds.dedup();
+        }
+    }
 }
 
 pub(super) struct Compiler<'c, 'a> {
     pub(super) ctx: &'c CompileCtx<'a>,
     pub(super) joins: usize,
-    /// (collection name lower-cased, alias, id) of each aliased join.
-    pub(super) groups: Vec<(String, String, CollectionId)>,
+    /// The multi-row joins registered so far (see [`JoinGroup`]).
+    pub(super) groups: Vec<JoinGroup>,
 }
 
 pub(super) fn err(pos: usize, message: String) -> QueryError {
@@ -209,6 +337,13 @@ impl Compiler<'_, '_> {
                     CmpOp::Eq => super::plan::eq_key(self.ctx.collection, &left, &right),
                     _ => None,
                 };
+                let mut binds = Vec::new();
+                if c.any {
+                    src_groups(&left, &mut binds);
+                    src_groups(&right, &mut binds);
+                    binds.sort_unstable();
+                    binds.dedup();
+                }
                 Node::Cmp(Box::new(CmpNode {
                     left,
                     op: c.op,
@@ -217,6 +352,7 @@ impl Compiler<'_, '_> {
                     strict,
                     like,
                     eq,
+                    binds,
                 }))
             }
         })
@@ -264,7 +400,10 @@ impl Compiler<'_, '_> {
         Ok(match &id.root {
             Root::Record => {
                 let col = self.ctx.collection.clone();
-                self.path(&col, &id.path, id.modifier, pos)?
+                // A client filter's hops obey listRules: its joins never merge with a rule's.
+                let key = if self.ctx.restricted() { "~" } else { "" };
+                let base = super::resolve::Base::record(key);
+                self.path_in(&col, &id.path, id.modifier, pos, &base)?
             }
             Root::Collection { name, alias } => {
                 if self.ctx.restricted() {
@@ -273,16 +412,37 @@ impl Compiler<'_, '_> {
                 let Some(col) = self.ctx.schema.get(name).cloned() else {
                     return Err(err(pos, format!("unknown collection \"{name}\" at {pos}")));
                 };
-                let group = match alias {
-                    None => {
-                        self.join(pos)?;
-                        None
-                    }
-                    Some(a) => Some(self.group(name, a, &col.id, pos)?),
+                // Unaliased references share one join, aliased ones one join per alias.
+                let key = match alias {
+                    None => format!("@collection.{}", name.to_lowercase()),
+                    Some(a) => format!("@collection.{}:{a}", name.to_lowercase()),
                 };
-                match self.path(&col, &id.path, id.modifier, pos)? {
+                let known = self.groups.iter().position(|g| g.key == key);
+                if alias.is_none() || known.is_none() {
+                    self.join(pos)?;
+                }
+                let group = match known {
+                    Some(g) => g,
+                    None => {
+                        let g = self.groups.len();
+                        let rows = Src::Collection {
+                            collection: col.id.clone(),
+                            group: g,
+                            path: PathSrc::row_marker(),
+                        };
+                        self.groups.push(JoinGroup {
+                            key: key.clone(),
+                            parent: None,
+                            rows,
+                        });
+                        g
+                    }
+                };
+                let base = super::resolve::Base::collection(key, &col.id, group);
+                match self.path_in(&col, &id.path, id.modifier, pos, &base)? {
+                    // Every row of the collection is a candidate: a multi-valued path.
                     Src::Path(mut path) => {
-                        path.multi |= group.is_none();
+                        path.multi = true;
                         Src::Collection {
                             collection: col.id.clone(),
                             group,
@@ -328,25 +488,5 @@ impl Compiler<'_, '_> {
             ));
         }
         Ok(())
-    }
-
-    fn group(
-        &mut self,
-        name: &str,
-        alias: &str,
-        id: &CollectionId,
-        pos: usize,
-    ) -> Result<usize, QueryError> {
-        let key = (name.to_lowercase(), alias.to_string());
-        if let Some(i) = self
-            .groups
-            .iter()
-            .position(|(n, a, _)| (n, a) == (&key.0, &key.1))
-        {
-            return Ok(i);
-        }
-        self.join(pos)?;
-        self.groups.push((key.0, key.1, id.clone()));
-        Ok(self.groups.len() - 1)
     }
 }

@@ -32,7 +32,7 @@ pub struct RequestInfo {
 pub enum EvalError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the filter's @collection joins need more than {0} row combinations")]
+    #[error("the filter's joins need more than {0} row combinations for one record")]
     TooExpensive(u64),
 }
 
@@ -49,7 +49,7 @@ impl From<EvalError> for crate::error::ApiError {
     }
 }
 
-/// Aliased `@collection` joins may try at most this many row combinations per record.
+/// `?` comparisons sharing joins may try at most this many row combinations per record.
 pub(super) const MAX_COMBINATIONS: u64 = 1_000_000;
 /// Cached related records per environment before the cache is reset.
 const MAX_CACHED_RECORDS: usize = 50_000;

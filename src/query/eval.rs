@@ -2,7 +2,7 @@
 //! multi-valued paths, relation hops through the store (cached per environment) and
 //! `@request.*` / `@collection.*` values.
 
-use super::compile::{CmpNode, Compiled, Hop, Node, PathSrc, Src};
+use super::compile::{used_groups, CmpNode, Compiled, Hop, JoinGroup, Node, PathSrc, Src};
 use super::env::{visible, EvalEnv, EvalError, MAX_COMBINATIONS};
 use super::funcs::{geo_distance, strftime};
 use super::value::{equals, sql_cmp, LikePattern, Val};
@@ -10,6 +10,7 @@ use super::{ast::CmpOp, ast::Func};
 use crate::ids::RecordData;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,60 +54,46 @@ fn ids_of(v: Option<&Value>) -> Vec<&str> {
 impl Compiled {
     /// Whether `record` (of the compiled collection) matches.
     pub fn matches(&self, record: &RecordData, env: &EvalEnv<'_>) -> Result<bool, EvalError> {
-        if self.groups.is_empty() {
-            return Ev { env, bound: &[] }.node(&self.root, record);
-        }
-        let mut rows = Vec::with_capacity(self.groups.len());
-        let mut combos: u64 = 1;
-        for g in &self.groups {
-            let all = env.collection(g)?;
-            combos = combos.saturating_mul(all.len().max(1) as u64);
-            rows.push(all);
-        }
-        if combos > MAX_COMBINATIONS {
-            return Err(EvalError::TooExpensive(MAX_COMBINATIONS));
-        }
-        let mut bound = vec![None; rows.len()];
-        self.bind(0, &rows, &mut bound, record, env)
-    }
-
-    fn bind(
-        &self,
-        i: usize,
-        rows: &[Arc<Vec<Arc<RecordData>>>],
-        bound: &mut Vec<Option<Arc<RecordData>>>,
-        record: &RecordData,
-        env: &EvalEnv<'_>,
-    ) -> Result<bool, EvalError> {
-        let Some(group) = rows.get(i) else {
-            return Ev { env, bound }.node(&self.root, record);
+        let ev = Ev {
+            env,
+            groups: &self.groups,
+            shares: self.shares,
+            tried: Cell::new(0),
         };
-        if group.is_empty() {
-            bound[i] = None;
-            return self.bind(i + 1, rows, bound, record, env);
-        }
-        for r in group.iter() {
-            bound[i] = Some(r.clone());
-            if self.bind(i + 1, rows, bound, record, env)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let mut bound = if self.shares {
+            vec![None; self.groups.len()]
+        } else {
+            Vec::new()
+        };
+        ev.node(&self.root, record, &mut bound)
     }
 }
 
-/// One evaluation: the environment plus the rows bound to aliased `@collection` joins.
+/// The row each join group is bound to (its index among the rows of the parent's row), `None`
+/// for a free group: a `?` comparison then looks for any row.
+type Bound = Vec<Option<usize>>;
+
+fn row_of(bound: &[Option<usize>], group: Option<usize>) -> Option<usize> {
+    group.and_then(|g| bound.get(g).copied().flatten())
+}
+
+/// One evaluation: the environment plus the filter's join groups.
 struct Ev<'e, 'a> {
     env: &'e EvalEnv<'a>,
-    bound: &'e [Option<Arc<RecordData>>],
+    groups: &'e [JoinGroup],
+    /// Whether some `&&` binds join rows (else every `&&` is a plain conjunction).
+    shares: bool,
+    /// Row combinations tried for this record.
+    tried: Cell<u64>,
 }
 
 impl<'e> Ev<'e, '_> {
-    fn node(&self, n: &Node, rec: &RecordData) -> Result<bool, EvalError> {
+    fn node(&self, n: &Node, rec: &RecordData, bound: &mut Bound) -> Result<bool, EvalError> {
         match n {
+            Node::And(items) if self.shares => self.and(items, rec, bound),
             Node::And(items) => {
                 for i in items {
-                    if !self.node(i, rec)? {
+                    if !self.node(i, rec, bound)? {
                         return Ok(false);
                     }
                 }
@@ -114,19 +101,170 @@ impl<'e> Ev<'e, '_> {
             }
             Node::Or(items) => {
                 for i in items {
-                    if self.node(i, rec)? {
+                    if self.node(i, rec, bound)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            Node::Cmp(c) => self.cmp(c, rec),
+            // Without `?` a comparison holds for every row, whatever row is bound.
+            Node::Cmp(c) if c.any => self.cmp(c, rec, bound),
+            Node::Cmp(c) => self.cmp(c, rec, &[]),
         }
     }
 
-    fn cmp(&self, c: &CmpNode, rec: &RecordData) -> Result<bool, EvalError> {
-        let mut l = self.src(&c.left, rec)?;
-        let mut r = self.src(&c.right, rec)?;
+    /// A conjunction: operands whose `?` comparisons read the same free join group must hold
+    /// for one shared row of it (PocketBase's joined row), so such operands are evaluated once
+    /// per combination of rows of the groups they share; the others once.
+    fn and(&self, items: &[Node], rec: &RecordData, bound: &mut Bound) -> Result<bool, EvalError> {
+        // Union-find over the operands, linked by the free groups they share.
+        let mut link: Vec<usize> = (0..items.len()).collect();
+        fn root(link: &[usize], mut i: usize) -> usize {
+            while let Some(&up) = link.get(i).filter(|&&up| up != i) {
+                i = up;
+            }
+            i
+        }
+        let mut owner: HashMap<usize, usize> = HashMap::new();
+        let mut shared: Vec<usize> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let mut mine = Vec::new();
+            used_groups(item, &mut mine);
+            mine.retain(|g| row_of(bound, Some(*g)).is_none());
+            mine.sort_unstable();
+            mine.dedup();
+            for g in mine {
+                match owner.get(&g) {
+                    Some(&o) => {
+                        let (a, b) = (root(&link, o), root(&link, i));
+                        if let Some(l) = link.get_mut(b) {
+                            *l = a;
+                        }
+                        if !shared.contains(&g) {
+                            shared.push(g);
+                        }
+                    }
+                    None => {
+                        owner.insert(g, i);
+                    }
+                }
+            }
+        }
+        if shared.is_empty() {
+            for i in items {
+                if !self.node(i, rec, bound)? {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        // Parents are registered before their children: ascending ids bind parents first.
+        shared.sort_unstable();
+        let comp = |i: usize| -> Option<usize> {
+            let r = root(&link, i);
+            shared
+                .iter()
+                .any(|g| owner.get(g).is_some_and(|&o| root(&link, o) == r))
+                .then_some(r)
+        };
+        // Operands that share nothing first: they are cheaper and may settle the result.
+        for (i, item) in items.iter().enumerate() {
+            if comp(i).is_none() && !self.node(item, rec, bound)? {
+                return Ok(false);
+            }
+        }
+        let mut done: Vec<usize> = Vec::new();
+        for i in 0..items.len() {
+            let Some(r) = comp(i) else { continue };
+            if done.contains(&r) {
+                continue;
+            }
+            done.push(r);
+            let members: Vec<&Node> = items
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| comp(*j) == Some(r))
+                .map(|(_, n)| n)
+                .collect();
+            let groups: Vec<usize> = shared
+                .iter()
+                .copied()
+                .filter(|g| owner.get(g).is_some_and(|&o| root(&link, o) == r))
+                .collect();
+            // Refuse up front when the groups whose rows do not depend on each other already
+            // need too many combinations; nested ones are counted while enumerating.
+            let mut combos: u64 = 1;
+            for &g in &groups {
+                let Some(group) = self.groups.get(g) else {
+                    continue;
+                };
+                if group.parent.is_some_and(|p| groups.contains(&p)) {
+                    continue;
+                }
+                let rows = self.src(&group.rows, rec, bound)?.items.len().max(1);
+                combos = combos.saturating_mul(rows as u64);
+                if combos > MAX_COMBINATIONS {
+                    return Err(EvalError::TooExpensive(MAX_COMBINATIONS));
+                }
+            }
+            if !self.exists(&groups, &members, rec, bound)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether some binding of `groups` (in order, each to one of its rows) makes every node of
+    /// `members` true.
+    fn exists(
+        &self,
+        groups: &[usize],
+        members: &[&Node],
+        rec: &RecordData,
+        bound: &mut Bound,
+    ) -> Result<bool, EvalError> {
+        let Some((&g, rest)) = groups.split_first() else {
+            let tried = self.tried.get() + 1;
+            self.tried.set(tried);
+            if tried > MAX_COMBINATIONS {
+                return Err(EvalError::TooExpensive(MAX_COMBINATIONS));
+            }
+            for n in members {
+                if !self.node(n, rec, bound)? {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        };
+        let Some(group) = self.groups.get(g) else {
+            return self.exists(rest, members, rec, bound);
+        };
+        // The rows of the group under the bound parent rows (at least the NULL row).
+        let rows = self.src(&group.rows, rec, bound)?.items.len().max(1);
+        let mut hit = false;
+        for k in 0..rows {
+            if let Some(b) = bound.get_mut(g) {
+                *b = Some(k);
+            }
+            if self.exists(rest, members, rec, bound)? {
+                hit = true;
+                break;
+            }
+        }
+        if let Some(b) = bound.get_mut(g) {
+            *b = None;
+        }
+        Ok(hit)
+    }
+
+    fn cmp(
+        &self,
+        c: &CmpNode,
+        rec: &RecordData,
+        bound: &[Option<usize>],
+    ) -> Result<bool, EvalError> {
+        let mut l = self.src(&c.left, rec, bound)?;
+        let mut r = self.src(&c.right, rec, bound)?;
         if l.never || r.never {
             return Ok(false);
         }
@@ -144,7 +282,13 @@ impl<'e> Ev<'e, '_> {
         })
     }
 
-    fn src<'r>(&self, s: &'r Src, rec: &'r RecordData) -> Result<Vals<'r>, EvalError>
+    /// The values of `s` for `rec`; paths through a bound join group read its bound row only.
+    fn src<'r>(
+        &self,
+        s: &'r Src,
+        rec: &'r RecordData,
+        bound: &[Option<usize>],
+    ) -> Result<Vals<'r>, EvalError>
     where
         'e: 'r,
     {
@@ -158,23 +302,22 @@ impl<'e> Ev<'e, '_> {
                 items: Vec::new(),
                 never: true,
             },
-            Src::Path(p) => self.path(p, rec)?,
-            Src::Collection {
-                group: Some(g),
-                path,
-                ..
-            } => match self.bound.get(*g).cloned().flatten() {
-                Some(row) => owned(self.path(path, &row)?),
-                None => Vals::one(Val::Null),
-            },
+            Src::Path(p) => self.path(p, Some(rec), bound)?,
             Src::Collection {
                 collection,
-                group: None,
+                group,
                 path,
             } => {
+                let all = self.env.collection(collection)?;
+                // An empty collection joins as one NULL row.
+                let rows: Vec<Option<&RecordData>> = match row_of(bound, Some(*group)) {
+                    _ if all.is_empty() => vec![None],
+                    Some(k) => vec![all.get(k).map(|r| &**r)],
+                    None => all.iter().map(|r| Some(&**r)).collect(),
+                };
                 let mut items = Vec::new();
-                for row in self.env.collection(collection)?.iter() {
-                    items.extend(owned(self.path(path, row)?).items);
+                for row in rows {
+                    items.extend(owned(self.path(path, row, bound)?).items);
                 }
                 Vals {
                     items,
@@ -198,7 +341,7 @@ impl<'e> Ev<'e, '_> {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
                     vals.push(
-                        self.src(a, rec)?
+                        self.src(a, rec, bound)?
                             .items
                             .into_iter()
                             .next()
@@ -235,15 +378,31 @@ impl<'e> Ev<'e, '_> {
             return Ok(Vals::one(Val::Text(Cow::Owned(v))));
         }
         match super::resolve::auth_path(col, self.env.schema, segs, modifier) {
-            Some(src) => Ok(owned(self.src(&src, auth)?)),
+            Some(src) => Ok(owned(self.src(&src, auth, &[])?)),
             None => Ok(Vals::one(Val::Null)),
         }
     }
 
-    fn path<'r>(&self, p: &'r PathSrc, rec: &'r RecordData) -> Result<Vals<'r>, EvalError> {
+    /// The values of path `p` from `start` (`None`: a NULL row). A hop through a bound join
+    /// group keeps the bound one of each row's related records only.
+    fn path<'r>(
+        &self,
+        p: &'r PathSrc,
+        start: Option<&'r RecordData>,
+        bound: &[Option<usize>],
+    ) -> Result<Vals<'r>, EvalError> {
+        let each = row_of(bound, p.each);
         let mut items: Vec<Val<'r>> = Vec::new();
         if p.hops.is_empty() {
-            super::read::read(rec.get(&p.field), &p.json, p.modifier, &mut items);
+            match start {
+                Some(rec) => {
+                    super::read::read(rec.get(&p.field), &p.json, p.modifier, &mut items);
+                    if let Some(k) = each {
+                        items = vec![items.into_iter().nth(k).unwrap_or(Val::Null)];
+                    }
+                }
+                None => items.push(Val::Null),
+            }
             return Ok(Vals {
                 items,
                 never: false,
@@ -255,10 +414,11 @@ impl<'e> Ev<'e, '_> {
         let mut cur: Vec<Option<Arc<RecordData>>> = Vec::new();
         for (i, hop) in p.hops.iter().enumerate() {
             let from: Vec<Option<&RecordData>> = if i == 0 {
-                vec![Some(rec)]
+                vec![start]
             } else {
                 cur.iter().map(|r| r.as_deref()).collect()
             };
+            let row = row_of(bound, p.nodes.get(i).copied().flatten());
             let mut next: Vec<Option<Arc<RecordData>>> = Vec::with_capacity(from.len());
             match hop {
                 Hop::Forward {
@@ -267,7 +427,10 @@ impl<'e> Ev<'e, '_> {
                     visible: vis,
                 } => {
                     for r in &from {
-                        let ids = r.map(|r| ids_of(r.get(field))).unwrap_or_default();
+                        let mut ids = r.map(|r| ids_of(r.get(field))).unwrap_or_default();
+                        if let Some(k) = row {
+                            ids = ids.get(k).copied().into_iter().collect();
+                        }
                         if ids.is_empty() {
                             next.push(None);
                         }
@@ -299,9 +462,10 @@ impl<'e> Ev<'e, '_> {
                     }
                     for r in &from {
                         match r.and_then(|r| by_id.get(record_id(r))) {
-                            Some(list) if !list.is_empty() => {
-                                next.extend(list.iter().cloned().map(Some));
-                            }
+                            Some(list) if !list.is_empty() => match row {
+                                Some(k) => next.push(list.get(k).cloned()),
+                                None => next.extend(list.iter().cloned().map(Some)),
+                            },
                             _ => next.push(None),
                         }
                     }
@@ -314,6 +478,9 @@ impl<'e> Ev<'e, '_> {
                 Some(r) => {
                     let mut tmp = Vec::new();
                     super::read::read(r.get(&p.field), &p.json, p.modifier, &mut tmp);
+                    if let Some(k) = each {
+                        tmp = tmp.into_iter().nth(k).into_iter().collect();
+                    }
                     if tmp.is_empty() {
                         // `:each` over an empty array: json_each's LEFT JOIN NULL row.
                         items.push(Val::Null);
@@ -371,9 +538,11 @@ impl EvalEnv<'_> {
         let empty = RecordData::new();
         let ev = Ev {
             env: self,
-            bound: &[],
+            groups: &[],
+            shares: false,
+            tried: Cell::new(0),
         };
-        let vals = ev.src(src, &empty)?;
+        let vals = ev.src(src, &empty, &[])?;
         Ok((
             vals.items.into_iter().map(Val::into_owned).collect(),
             vals.never,
@@ -388,9 +557,11 @@ impl EvalEnv<'_> {
     ) -> Result<Val<'static>, EvalError> {
         let ev = Ev {
             env: self,
-            bound: &[],
+            groups: &[],
+            shares: false,
+            tried: Cell::new(0),
         };
-        let vals = ev.src(src, rec)?;
+        let vals = ev.src(src, rec, &[])?;
         Ok(vals
             .items
             .into_iter()

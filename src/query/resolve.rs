@@ -2,10 +2,62 @@
 //! paths and modifiers, plus the visibility checks that apply to non-superuser client filters.
 
 use super::ast::Modifier;
-use super::compile::{err, CompileCtx, Compiler, Hop, Mode, PathSrc, Src, Visibility};
+use super::compile::{err, CompileCtx, Compiler, Hop, JoinGroup, Mode, PathSrc, Src, Visibility};
 use super::{Limits, QueryError};
+use crate::ids::CollectionId;
 use crate::schema::{Collection, FieldKind, Snapshot};
 use std::sync::Arc;
+
+/// Where a path starts: the filtered record, or the rows of an `@collection` join.
+pub(super) struct Base {
+    /// The key prefix of the joins along the path.
+    key: String,
+    /// The `@collection` join (collection, group) the path starts from.
+    collection: Option<(CollectionId, usize)>,
+}
+
+impl Base {
+    pub(super) fn record(key: &str) -> Self {
+        Self {
+            key: key.to_string(),
+            collection: None,
+        }
+    }
+
+    pub(super) fn collection(key: String, id: &CollectionId, group: usize) -> Self {
+        Self {
+            key,
+            collection: Some((id.clone(), group)),
+        }
+    }
+
+    fn wrap(&self, path: PathSrc) -> Src {
+        match &self.collection {
+            Some((collection, group)) => Src::Collection {
+                collection: collection.clone(),
+                group: *group,
+                path,
+            },
+            None => Src::Path(path),
+        }
+    }
+}
+
+impl PathSrc {
+    /// A path reading one NULL per row it reaches: counts the rows of a join.
+    pub(super) fn row_marker() -> Self {
+        Self {
+            hops: Vec::new(),
+            nodes: Vec::new(),
+            each: None,
+            field: String::new(),
+            json: Vec::new(),
+            modifier: None,
+            multi: true,
+            is_json: false,
+        }
+    }
+}
 
 impl Compiler<'_, '_> {
     fn visibility(&self, target: &Arc<Collection>) -> Visibility {
@@ -19,7 +71,23 @@ impl Compiler<'_, '_> {
         }
     }
 
-    /// Resolves `segs` (+ modifier) starting at collection `col`.
+    /// The join group `key` (registered with `rows` on first use), a child of `parent`.
+    fn group(
+        &mut self,
+        key: String,
+        parent: Option<usize>,
+        rows: impl FnOnce(usize) -> Src,
+    ) -> usize {
+        if let Some(g) = self.groups.iter().position(|g| g.key == key) {
+            return g;
+        }
+        let g = self.groups.len();
+        let rows = rows(g);
+        self.groups.push(JoinGroup { key, parent, rows });
+        g
+    }
+
+    /// Resolves `segs` (+ modifier) starting at a record of collection `col`.
     pub(super) fn path(
         &mut self,
         col: &Arc<Collection>,
@@ -27,8 +95,24 @@ impl Compiler<'_, '_> {
         modifier: Option<Modifier>,
         pos: usize,
     ) -> Result<Src, QueryError> {
+        self.path_in(col, segs, modifier, pos, &Base::record(""))
+    }
+
+    /// Resolves `segs` (+ modifier) starting at `base`, a record of collection `col`, and
+    /// registers the multi-row joins along the path.
+    pub(super) fn path_in(
+        &mut self,
+        col: &Arc<Collection>,
+        segs: &[String],
+        modifier: Option<Modifier>,
+        pos: usize,
+        base: &Base,
+    ) -> Result<Src, QueryError> {
         let mut col = col.clone();
         let mut hops = Vec::new();
+        let mut nodes: Vec<Option<usize>> = Vec::new();
+        let mut parent = base.collection.as_ref().map(|(_, g)| *g);
+        let key = |i: usize| format!("{}.{}", base.key, segs[..=i].join("."));
         let mut multi = false;
         for (i, seg) in segs.iter().enumerate() {
             let last = i + 1 == segs.len();
@@ -42,6 +126,11 @@ impl Compiler<'_, '_> {
                             field,
                             visible,
                         });
+                        let g = self.group(key(i), parent, |g| {
+                            base.wrap(prefix(&hops, &nodes, Some(g)))
+                        });
+                        nodes.push(Some(g));
+                        parent = Some(g);
                         multi = true;
                         col = source;
                         continue;
@@ -66,8 +155,10 @@ impl Compiler<'_, '_> {
                     Some(Modifier::Lower) => Some(Modifier::Lower),
                     _ => None,
                 };
-                return Ok(Src::Path(PathSrc {
+                return Ok(base.wrap(PathSrc {
                     hops,
+                    nodes,
+                    each: None,
                     field: seg.clone(),
                     json,
                     modifier,
@@ -99,8 +190,33 @@ impl Compiler<'_, '_> {
                     }
                     other => other,
                 };
-                return Ok(Src::Path(PathSrc {
+                // `:each` on a multi field joins its elements; on a multi relation this is the
+                // join of `<field>.<x>` paths too (`cats:each` and `cats.name` share a row).
+                let each = match modifier {
+                    Some(Modifier::Each) if field.is_multi() => {
+                        let path = PathSrc {
+                            hops: hops.clone(),
+                            nodes: nodes.clone(),
+                            each: None,
+                            field: seg.clone(),
+                            json: Vec::new(),
+                            modifier,
+                            multi: true,
+                            is_json: false,
+                        };
+                        Some(self.group(key(i), parent, |g| {
+                            base.wrap(PathSrc {
+                                each: Some(g),
+                                ..path
+                            })
+                        }))
+                    }
+                    _ => None,
+                };
+                return Ok(base.wrap(PathSrc {
                     hops,
+                    nodes,
+                    each,
                     field: seg.clone(),
                     json: Vec::new(),
                     modifier,
@@ -124,6 +240,15 @@ impl Compiler<'_, '_> {
                 target: target.id.clone(),
                 visible: self.visibility(&target),
             });
+            if field.is_multi() {
+                let g = self.group(key(i), parent, |g| {
+                    base.wrap(prefix(&hops, &nodes, Some(g)))
+                });
+                nodes.push(Some(g));
+                parent = Some(g);
+            } else {
+                nodes.push(None);
+            }
             col = target;
         }
         Err(err(pos, format!("empty identifier at {pos}")))
@@ -161,6 +286,17 @@ impl Compiler<'_, '_> {
     }
 }
 
+/// The rows of a join reached by the last of `hops`: one NULL per row.
+fn prefix(hops: &[Hop], nodes: &[Option<usize>], last: Option<usize>) -> PathSrc {
+    let mut nodes = nodes.to_vec();
+    nodes.push(last);
+    PathSrc {
+        hops: hops.to_vec(),
+        nodes,
+        ..PathSrc::row_marker()
+    }
+}
+
 pub(super) fn is_json(s: &Src) -> bool {
     match s {
         Src::Path(p) | Src::Collection { path: p, .. } => p.is_json,
@@ -187,5 +323,11 @@ pub(super) fn auth_path(
         joins: 0,
         groups: Vec::new(),
     };
-    c.path(col, segs, modifier, 0).ok()
+    // The auth record is not the filtered one: its joins are evaluated on their own.
+    let mut src = c.path(col, segs, modifier, 0).ok()?;
+    if let Src::Path(p) = &mut src {
+        p.nodes.iter_mut().for_each(|n| *n = None);
+        p.each = None;
+    }
+    Some(src)
 }

@@ -2,7 +2,7 @@
 //! `manageRule` of auth collections. Compiled once per schema snapshot (cached by
 //! `schema::Snapshot::rules`), validated when a collection is saved.
 
-use super::compile::{compile, CompileCtx, Compiled, Mode, Node, Src};
+use super::compile::{compile, CompileCtx, Compiled, Mode, Node};
 use super::{parse_with, Limits, QueryError};
 use crate::schema::{Collection, Snapshot};
 use std::sync::Arc;
@@ -142,11 +142,13 @@ pub fn invalid_rules(col: &Arc<Collection>, schema: &Snapshot) -> Vec<(&'static 
 
 impl Compiled {
     /// `self && other` as one filter (both compiled for the same collection): a list rule
-    /// combined with the client's filter, planned and evaluated in one pass.
+    /// combined with the client's filter, planned and evaluated in one pass. Joins with the same
+    /// path are shared, as in PocketBase's single query.
     pub fn and(&self, other: &Compiled) -> Compiled {
-        let shift = self.groups.len();
+        let mut groups = self.groups.clone();
+        let map = super::compile::merge_groups(&mut groups, &other.groups);
         let mut right = other.root.clone();
-        shift_groups(&mut right, shift);
+        super::compile::remap_groups(&mut right, &map);
         let mut items = Vec::new();
         for n in [self.root.clone(), right] {
             match n {
@@ -154,30 +156,12 @@ impl Compiled {
                 n => items.push(n),
             }
         }
-        let mut groups = self.groups.clone();
-        groups.extend(other.groups.iter().cloned());
+        let root = Node::And(items);
         Compiled {
-            root: Node::And(items),
+            shares: super::compile::shares(&root),
+            root,
             groups,
             source: format!("({}) && ({})", self.source, other.source),
-        }
-    }
-}
-
-/// Renumbers aliased `@collection` groups of `n` by `by` (they follow the left side's groups).
-fn shift_groups(n: &mut Node, by: usize) {
-    fn src(s: &mut Src, by: usize) {
-        match s {
-            Src::Collection { group: Some(g), .. } => *g += by,
-            Src::Call(_, args) => args.iter_mut().for_each(|a| src(a, by)),
-            _ => {}
-        }
-    }
-    match n {
-        Node::And(v) | Node::Or(v) => v.iter_mut().for_each(|c| shift_groups(c, by)),
-        Node::Cmp(c) => {
-            src(&mut c.left, by);
-            src(&mut c.right, by);
         }
     }
 }

@@ -143,13 +143,15 @@ fn paths_json_relations_back_relations() {
                 "@collection.comments:c.post ?= id && @collection.comments:c.text ?= \"agree\"",
                 &["p1"],
             ),
+            // Without `?` an aliased join must hold for EVERY comment (PocketBase), and the
+            // comments belong to two posts. (These two cases used to expect p1 / p1+p2.)
             (
                 "@collection.comments:c.post = id && @collection.comments:c.author = author",
-                &["p1"],
+                &[],
             ),
             (
                 "@collection.comments:c.post = id && @collection.comments:c.text = \"nice\"",
-                &["p1", "p2"],
+                &[],
             ),
         ],
     );
@@ -351,6 +353,211 @@ fn every_hop_without_related_records_yields_a_null_row() {
     );
     // p3 has no author: its single hop is a NULL row too.
     assert_eq!(fx.posts("author.name = null"), ["p3"]);
+}
+
+#[test]
+fn and_groups_share_one_joined_row() {
+    let fx = fixture();
+    check(
+        &fx,
+        &[
+            // p1 has a "news" and a "tech" category, but no category named both.
+            ("cats.name ?= 'news' && cats.name ?= 'tech'", &[]),
+            (
+                "cats.name ?= 'news' || cats.name ?= 'tech'",
+                &["p1", "p2", "p4"],
+            ),
+            ("cats.name ?= 'news' && cats.name ?= 'news'", &["p1", "p4"]),
+            (
+                "cats.id ?= 'catnews00000000' && cats.name ?= 'news'",
+                &["p1", "p4"],
+            ),
+            // `cats:each` joins the same rows as `cats.<field>`.
+            ("cats:each ?= 'cattech00000000' && cats.name ?= 'news'", &[]),
+            (
+                "cats:each ?= 'cattech00000000' && cats.name ?= 'tech'",
+                &["p1", "p2"],
+            ),
+            ("tags:each ?= 'go' && tags:each ?= 'rust'", &[]),
+            ("tags:each ?= 'go' && tags:each ?= 'go'", &["p2"]),
+            // The bound row reaches into nested OR / AND operands.
+            (
+                "cats.name ?= 'news' && (cats.name ?= 'tech' || views > 5)",
+                &["p1"],
+            ),
+            (
+                "(cats.name ?= 'tech' || views < 0) && cats.name ?= 'news'",
+                &["p4"],
+            ),
+            (
+                "cats.name ?= 'news' && (views > 5 && cats.name ?= 'tech')",
+                &[],
+            ),
+            // Different joins stay independent.
+            ("cats.name ?= 'news' && tags:each ?= 'rust'", &["p1"]),
+            // Back-relations: one comment must be "nice" AND written by Alice.
+            (
+                "comments_via_post.text ?= 'nice' && comments_via_post.author.name ?= 'Alice'",
+                &["p2"],
+            ),
+            (
+                "comments_via_post.text ?= 'agree' && comments_via_post.author.name ?= 'Alice'",
+                &["p1"],
+            ),
+        ],
+    );
+    let users = |src: &str| fx.ids_as("users", src, true, RequestInfo::default());
+    // Nested joins: the comment must belong to the bound post.
+    assert_eq!(
+        users("posts_via_author.title ?= 'Hello World' && posts_via_author.comments_via_post.text ?= 'agree'"),
+        ["alice0000000000"]
+    );
+    assert_eq!(
+        users("posts_via_author.views ?< 0 && posts_via_author.comments_via_post.text ?= 'agree'"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        users(
+            "posts_via_author.title ?= 'Hello World' && posts_via_author.title ?= 'make sure_ it'"
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        users(
+            "posts_via_author.title ?= 'Hello World' || posts_via_author.title ?= 'Rust is fast'"
+        ),
+        ["alice0000000000", "bob000000000000"]
+    );
+    // A joined post sharing its row while its own back-relation stays free.
+    assert_eq!(
+        users("posts_via_author.meta.lang ?= 'en' && posts_via_author.views ?> 5"),
+        ["alice0000000000"]
+    );
+    assert_eq!(
+        users("posts_via_author.meta.lang ?= 'de' && posts_via_author.views ?> 5"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn non_any_comparisons_hold_for_every_joined_row() {
+    let fx = fixture();
+    check(
+        &fx,
+        &[
+            // A `?` comparison binds the row; one without `?` still needs every row.
+            ("cats.name ?= 'news' && cats.name != 'tech'", &["p4"]),
+            ("cats.name ?= 'tech' && cats.name = 'tech'", &["p2"]),
+            ("cats.name ?!= 'tech' && cats.name ?= 'tech'", &[]),
+            // `@collection` without alias: one shared join.
+            (
+                "@collection.comments.post ?= id && @collection.comments.text ?= 'agree'",
+                &["p1"],
+            ),
+            (
+                "@collection.comments.post ?= id && @collection.comments.author ?= author",
+                &["p1"],
+            ),
+            // Two aliases are two joins.
+            (
+                "@collection.comments:a.post ?= id && @collection.comments:b.text ?= 'agree'",
+                &["p1", "p2"],
+            ),
+            // Aliased without `?`: every comment.
+            ("@collection.comments:c.post = id", &[]),
+            (
+                "@collection.comments:c.text != 'x' && views > 0",
+                &["p1", "p2"],
+            ),
+            (
+                "@collection.comments:c.post ?= id && @collection.comments:c.text != 'x'",
+                &["p1", "p2"],
+            ),
+            (
+                "@collection.comments:c.post ?= id && @collection.comments:c.text = 'nice'",
+                &[],
+            ),
+            (
+                "@collection.comments:c.post ?= id && @collection.comments:c.text ?= 'nice'",
+                &["p1", "p2"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_list_rule_and_the_filter_share_joins() {
+    let fx = fixture();
+    let rule = fx
+        .compile_as("posts", "cats.name ?= 'news'", true, Mode::Rule)
+        .unwrap();
+    let filter = |src: &str| {
+        let f = fx.compile_as("posts", src, true, Mode::Rule).unwrap();
+        let both = rule.and(&f);
+        let env = fx.env(RequestInfo::default());
+        let col = fx.schema.get("posts").unwrap();
+        use crate::store::Store;
+        fx.store
+            .scan_records(&col.id)
+            .map(|r| r.unwrap().data)
+            .filter(|d| both.matches(d, &env).unwrap())
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(filter("cats.name ?= 'tech'"), Vec::<String>::new());
+    assert_eq!(filter("cats.id ?= 'catnews00000000'"), ["p1", "p4"]);
+    assert_eq!(filter("views > 0"), ["p1"]);
+}
+
+#[test]
+fn too_many_row_combinations_is_an_error() {
+    let fx = fixture();
+    use crate::ids::RecordId;
+    use crate::store::{Expect, Store, WriteOp};
+    let col = fx.schema.get("cats").unwrap();
+    let txn: Vec<WriteOp> = (0..1001)
+        .map(|i| {
+            let id = format!("cat{i:012}");
+            let data = json!({"id": id, "name": format!("n{i}")})
+                .as_object()
+                .cloned()
+                .unwrap();
+            WriteOp::PutRecord {
+                collection: col.id.clone(),
+                id: RecordId::from(id.as_str()),
+                data,
+                expect: Expect::Absent,
+                indexes: fx.schema.indexes(&col.id),
+            }
+        })
+        .collect();
+    rt().block_on(fx.store.commit(txn)).unwrap();
+    // 1003 x 1003 rows of two joins shared by both comparisons.
+    let c = fx
+        .compile_as(
+            "posts",
+            "@collection.cats:a.name ?= @collection.cats:b.id && @collection.cats:a.id ?= @collection.cats:b.name",
+            true,
+            Mode::ClientFilter,
+        )
+        .unwrap();
+    let env = fx.env(RequestInfo::default());
+    let post = json!({"id": "p9"}).as_object().cloned().unwrap();
+    let err = c.matches(&post, &env).unwrap_err();
+    assert!(
+        matches!(err, super::EvalError::TooExpensive(1_000_000)),
+        "{err}"
+    );
+    // Separate components are enumerated one after the other: 2 x 1003 rows.
+    let c = fx
+        .compile_as(
+            "posts",
+            "@collection.cats:a.id ?= 'cat000000000007' && @collection.cats:a.name ?= 'n7' && @collection.cats:b.id ?= 'cat000000000008' && @collection.cats:b.name ?= 'n8'",
+            true,
+            Mode::ClientFilter,
+        )
+        .unwrap();
+    assert!(c.matches(&post, &env).unwrap());
 }
 
 fn sort_of(fx: &Fixture, raw: &str, superuser: bool) -> Result<super::SortSpec, QueryError> {
