@@ -364,20 +364,12 @@ pub fn list(
     tracing::debug!(collection = %col.name, plan = %plan, "list plan");
     let filter_fn: Option<&RecordFilter<'_>> = filter.as_ref().map(|_| &matches as _);
     let store = app.store.as_ref();
-    let (items, total) = match &choice {
-        _ if columnar.is_some() => column_items(app, &col.id, columnar)?,
+    type Ids<'s> = Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 's>;
+    // Sources already in the requested order: (ids, a total known without reading records).
+    let ordered: Option<(Ids<'_>, Option<usize>)> = match &choice {
+        _ if columnar.is_some() => None,
         Choice::Insertion { reverse } => {
-            let ids = store.scan_insertion_order(&col.id, *reverse);
-            page_in_order(
-                app,
-                &col.id,
-                ids,
-                filter_fn,
-                offset,
-                per_page,
-                !skip_total,
-                None,
-            )?
+            Some((store.scan_insertion_order(&col.id, *reverse), None))
         }
         Choice::RangeOrder { plan, desc } => {
             let prefix = plan.prefixes.first().map(Vec::as_slice).unwrap_or_default();
@@ -385,76 +377,61 @@ pub fn list(
                 Some((_, r)) => store.scan_index_range(&col.id, &plan.index, prefix, r, *desc),
                 None => store.scan_index(&col.id, &plan.index, prefix, *desc),
             };
-            page_in_order(
-                app,
-                &col.id,
-                ids,
-                filter_fn,
-                offset,
-                per_page,
-                !skip_total,
-                None,
-            )?
+            Some((ids, None))
         }
         Choice::Plan(p) if sort.is_empty() && p.prefixes.len() == 1 && p.range.is_none() => {
             // One equal-prefix: index order is insertion order within it (rowid suffix).
             let prefix = p.prefixes.first().map(Vec::as_slice).unwrap_or_default();
-            let ids = store.scan_index(&col.id, &p.index, prefix, false);
             let known = if p.covered && !skip_total {
                 Some(p.count(store, &col.id)?)
             } else {
                 None
             };
-            page_in_order(
-                app,
-                &col.id,
-                ids,
-                filter_fn,
-                offset,
-                per_page,
-                !skip_total,
-                known,
-            )?
+            Some((store.scan_index(&col.id, &p.index, prefix, false), known))
         }
         Choice::IndexOrder { index, desc, .. } => {
-            let ids = store.scan_index(&col.id, index, &[], *desc);
-            page_in_order(
-                app,
-                &col.id,
-                ids,
-                filter_fn,
-                offset,
-                per_page,
-                !skip_total,
-                None,
-            )?
+            Some((store.scan_index(&col.id, index, &[], *desc), None))
         }
-        Choice::Plan(_) | Choice::Scan => {
-            let rows: Box<dyn Iterator<Item = Result<RecordData, StoreError>>> = match &choice {
-                Choice::Plan(p) => Box::new(p.records(store, &col.id)),
-                _ => Box::new(store.scan_records(&col.id).map(|r| r.map(|r| r.data))),
-            };
-            let mut all = Vec::new();
-            for rec in rows {
-                let rec = rec?;
-                if matches(&rec)? {
-                    all.push(rec);
-                }
+        Choice::Plan(_) | Choice::Scan => None,
+    };
+    let (items, total) = if columnar.is_some() {
+        column_items(app, &col.id, columnar)?
+    } else if let Some((ids, known)) = ordered {
+        page_in_order(
+            app,
+            &col.id,
+            ids,
+            filter_fn,
+            offset,
+            per_page,
+            !skip_total,
+            known,
+        )?
+    } else {
+        let rows: Box<dyn Iterator<Item = Result<RecordData, StoreError>>> = match &choice {
+            Choice::Plan(p) => Box::new(p.records(store, &col.id)),
+            _ => Box::new(store.scan_records(&col.id).map(|r| r.map(|r| r.data))),
+        };
+        let mut all = Vec::new();
+        for rec in rows {
+            let rec = rec?;
+            if matches(&rec)? {
+                all.push(rec);
             }
-            let total = all.len();
-            sort_records(
-                app,
-                &col.id,
-                &env,
-                &sort,
-                &mut all,
-                offset.saturating_add(per_page),
-            )?;
-            (
-                all.into_iter().skip(offset).take(per_page).collect(),
-                Some(total),
-            )
         }
+        let total = all.len();
+        sort_records(
+            app,
+            &col.id,
+            &env,
+            &sort,
+            &mut all,
+            offset.saturating_add(per_page),
+        )?;
+        (
+            all.into_iter().skip(offset).take(per_page).collect(),
+            Some(total),
+        )
     };
     let total = if skip_total { None } else { total };
     let rendered = shape.render_many(app, &col, &items, caller)?;
