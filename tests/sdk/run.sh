@@ -9,7 +9,7 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "error: node and npm are needed for the SDK tests" >&2
   exit 1
 fi
-if [ ! -d node_modules/pocketbase ] || [ ! -d node_modules/eventsource ]; then
+if [ ! -d node_modules/pocketbase ] || [ ! -d node_modules/eventsource ] || [ ! -d node_modules/ws ]; then
   npm install --no-audit --no-fund --loglevel=error
 fi
 
