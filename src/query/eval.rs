@@ -5,7 +5,7 @@
 use super::compile::{used_groups, CmpNode, Compiled, Hop, JoinGroup, Node, PathSrc, Src};
 use super::env::{visible, EvalEnv, EvalError, MAX_COMBINATIONS};
 use super::funcs::{geo_distance, strftime};
-use super::value::{equals, sql_cmp, LikePattern, Val};
+use super::value::{equals, sql_cmp_as, LikePattern, Val};
 use super::{ast::CmpOp, ast::Func};
 use crate::ids::RecordData;
 use serde_json::Value;
@@ -507,7 +507,10 @@ fn owned(v: Vals<'_>) -> Vals<'static> {
 /// One comparison of two scalar values with `c`'s operator (also used by the column cache, so
 /// both evaluators share PocketBase's semantics exactly).
 pub(super) fn compare(c: &CmpNode, a: &Val<'_>, b: &Val<'_>) -> bool {
-    let ord = || sql_cmp(a, b);
+    // A JSON operand against a literal: neither side has affinity (SQLite's json_extract).
+    let affinity =
+        !(c.strict && (matches!(c.left, Src::Const(_)) || matches!(c.right, Src::Const(_))));
+    let ord = || sql_cmp_as(a, b, affinity);
     match c.op {
         CmpOp::Eq => equals(a, b, c.strict),
         CmpOp::Neq => !equals(a, b, c.strict),

@@ -72,17 +72,20 @@ fn as_number(s: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
-/// Compares two non-null values; `None` when either is null.
-pub fn sql_cmp(a: &Val<'_>, b: &Val<'_>) -> Option<Ordering> {
+/// Compares two non-null values (`None` when either is null). With `affinity`, numeric-looking
+/// text compares as a number (SQLite's affinity for a column against a literal); without it (a
+/// `json_extract` result against a literal) values compare by storage class, numbers first.
+pub fn sql_cmp_as(a: &Val<'_>, b: &Val<'_>, affinity: bool) -> Option<Ordering> {
+    let number = |t: &str| if affinity { as_number(t) } else { None };
     Some(match (a, b) {
         (Val::Null, _) | (_, Val::Null) => return None,
         (Val::Num(x), Val::Num(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
         (Val::Text(x), Val::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Val::Num(x), Val::Text(t)) => match as_number(t) {
+        (Val::Num(x), Val::Text(t)) => match number(t) {
             Some(y) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
             None => Ordering::Less,
         },
-        (Val::Text(t), Val::Num(y)) => match as_number(t) {
+        (Val::Text(t), Val::Num(y)) => match number(t) {
             Some(x) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
             None => Ordering::Greater,
         },
@@ -97,7 +100,8 @@ pub fn equals(a: &Val<'_>, b: &Val<'_>, strict: bool) -> bool {
         (Val::Null, other) | (other, Val::Null) => {
             !strict && matches!(other, Val::Text(t) if t.is_empty())
         }
-        _ => sql_cmp(a, b) == Some(Ordering::Equal),
+        // A JSON value has no affinity: the number 5 does not equal the text '5'.
+        _ => sql_cmp_as(a, b, !strict) == Some(Ordering::Equal),
     }
 }
 
@@ -298,10 +302,19 @@ mod tests {
 
     #[test]
     fn comparisons_mimic_sqlite() {
-        assert_eq!(sql_cmp(&Val::Num(10.0), &t("9")), Some(Ordering::Greater));
-        assert_eq!(sql_cmp(&Val::Num(10.0), &t("abc")), Some(Ordering::Less));
-        assert_eq!(sql_cmp(&t(""), &t("2024-01-01")), Some(Ordering::Less));
-        assert_eq!(sql_cmp(&Val::Null, &Val::Num(1.0)), None);
+        assert_eq!(
+            sql_cmp_as(&Val::Num(10.0), &t("9"), true),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            sql_cmp_as(&Val::Num(10.0), &t("abc"), true),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            sql_cmp_as(&t(""), &t("2024-01-01"), true),
+            Some(Ordering::Less)
+        );
+        assert_eq!(sql_cmp_as(&Val::Null, &Val::Num(1.0), true), None);
         assert!(equals(&Val::Null, &t(""), false));
         assert!(!equals(&Val::Null, &t(""), true));
         assert!(equals(&Val::Null, &Val::Null, true));
@@ -311,5 +324,20 @@ mod tests {
             &Val::from_json(&Value::Bool(true)),
             false
         ));
+    }
+
+    #[test]
+    fn json_values_against_literals_have_no_affinity() {
+        // Like json_extract(...) vs a literal in SQLite: the number 7 sorts before any text.
+        assert_eq!(
+            sql_cmp_as(&Val::Num(7.0), &t("5"), false),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            sql_cmp_as(&Val::Num(7.0), &t("5"), true),
+            Some(Ordering::Greater)
+        );
+        assert!(!equals(&Val::Num(5.0), &t("5"), true));
+        assert!(equals(&Val::Num(5.0), &t("5"), false));
     }
 }
