@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-PREFIX="${PREFIX:-$HOME/.local}"
+# Default: ~/.local, or /usr/local when there is no HOME (e.g. a bare `env -i` shell).
+if [ -z "${PREFIX:-}" ]; then
+  if [ -n "${HOME:-}" ]; then PREFIX="$HOME/.local"; else PREFIX=/usr/local; fi
+fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo (the Rust toolchain) is required to build Ferrobase." >&2
   echo "       Install it from your package manager or https://rustup.rs, then run this script again." >&2
