@@ -4,7 +4,7 @@
 //! single-use where it matters: a reset changes the password and an email change the email,
 //! and both rotate `tokenKey`.
 
-use super::login::{issue_auth, require_auth_collection, AuthResponse};
+use super::login::{issue_auth, opts, require_auth_collection, AuthResponse};
 use super::{password, token, Caller};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
@@ -12,19 +12,13 @@ use crate::ids::{RecordData, RecordId};
 use crate::mail::Mail;
 use crate::query::RequestInfo;
 use crate::records::{self, render, Shape};
-use crate::schema::{AuthOptions, Collection, TokenConfig};
+use crate::schema::{Collection, TokenConfig};
 use serde_json::{json, Map, Value};
 
 const MSG_INVALID: &str = "An error occurred while validating the submitted data.";
 
 fn text<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
     body.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-fn opts(col: &Collection) -> ApiResult<&AuthOptions> {
-    col.auth
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("not an auth collection"))
 }
 
 fn field_error(key: &str, err: FieldError) -> ApiError {

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
 use crate::records::{self, render};
-use crate::schema::Collection;
+use crate::schema::{AuthOptions, Collection};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -25,11 +25,15 @@ pub(super) fn require_auth_collection(app: &App, name: &str) -> ApiResult<Arc<Co
     Ok(col)
 }
 
-fn issue(col: &Collection, data: &RecordData) -> ApiResult<String> {
-    let opts = col
-        .auth
+/// The auth options of an auth collection (callers have already checked it is one).
+pub(super) fn opts(col: &Collection) -> ApiResult<&AuthOptions> {
+    col.auth
         .as_ref()
-        .ok_or_else(|| ApiError::internal("not an auth collection"))?;
+        .ok_or_else(|| ApiError::internal("not an auth collection"))
+}
+
+fn issue(col: &Collection, data: &RecordData) -> ApiResult<String> {
+    let opts = opts(col)?;
     issue_auth(col, data, opts.auth_token.duration, true)
 }
 
@@ -40,10 +44,7 @@ pub(super) fn issue_auth(
     duration: u64,
     refreshable: bool,
 ) -> ApiResult<String> {
-    let opts = col
-        .auth
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("not an auth collection"))?;
+    let opts = opts(col)?;
     let claims = token::Claims {
         collection_id: col.id.0.clone(),
         exp: chrono::Utc::now().timestamp() + duration as i64,
@@ -61,13 +62,7 @@ pub(super) fn issue_auth(
     token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
 }
 
-fn response(
-    app: &App,
-    col: &Arc<Collection>,
-    data: &RecordData,
-    caller: &Caller,
-) -> ApiResult<AuthResponse> {
-    let _ = app;
+fn response(col: &Arc<Collection>, data: &RecordData, caller: &Caller) -> ApiResult<AuthResponse> {
     let token = issue(col, data)?;
     let record = render::record(col, data, caller);
     Ok(AuthResponse(json!({"token": token, "record": record})))
@@ -81,10 +76,7 @@ pub async fn auth_with_password(
     ip: &str,
 ) -> ApiResult<AuthResponse> {
     let col = require_auth_collection(app, collection)?;
-    let opts = col
-        .auth
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("not an auth collection"))?;
+    let opts = opts(&col)?;
     if !opts.password_auth.enabled {
         return Err(ApiError::Forbidden(
             "The collection is not configured to allow password authentication.".into(),
@@ -143,7 +135,7 @@ pub async fn auth_with_password(
             app.logins.succeeded(col.id.as_str(), identity);
             let caller = caller_for(&col, &data);
             check_auth_rule(app, &col, &data, &caller)?;
-            response(app, &col, &data, &caller)
+            response(&col, &data, &caller)
         }
         _ => {
             app.logins.failed(col.id.as_str(), identity, ip);
@@ -173,7 +165,7 @@ pub async fn refresh(
         let record = render::record(&col, &rec.data, caller);
         return Ok(AuthResponse(json!({"token": t, "record": record})));
     }
-    response(app, &col, &rec.data, caller)
+    response(&col, &rec.data, caller)
 }
 
 /// The collection's authRule for the authenticating record: 403 when it fails.

@@ -21,17 +21,11 @@ mod sort;
 mod value;
 
 // The re-exports are the module's API; rules and realtime will use the rest.
-#[allow(unused_imports)]
 pub use ast::{CmpOp, Comparison, Expr, Func, Ident, Macro, Modifier, Operand, Pos, Root};
-#[allow(unused_imports)]
 pub use columns::{ColumnCache, ColumnLimits, ColumnPage};
-#[allow(unused_imports)]
 pub use compile::{compile, CompileCtx, Compiled, Mode};
-#[allow(unused_imports)]
 pub use env::{EvalEnv, EvalError, RequestInfo};
-#[allow(unused_imports)]
 pub use parser::{parse, parse_with};
-#[allow(unused_imports)]
 pub use plan::IndexPlan;
 pub use rules::{compile_rule, invalid_rules, Rule, RuleSet};
 pub use sort::{compile_sort, total_cmp, SortSpec};
