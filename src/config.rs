@@ -1,10 +1,11 @@
 //! The one `Config`: built-in defaults < `ferrobase.toml` < `FERROBASE_*` environment < CLI flags.
 //! This is the only place that reads the environment. `ferrobase.example.toml` documents every key.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -18,7 +19,7 @@ pub struct Config {
 
 /// Outgoing mail. Without a `host`, messages are kept in the data dir (superusers read them at
 /// `GET /api/mails`) and logged instead of being sent.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
@@ -52,7 +53,7 @@ impl Default for SmtpConfig {
 
 /// The optional global request limit per client IP (off by default; failed logins are limited
 /// separately and always).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     pub enabled: bool,
@@ -71,7 +72,7 @@ impl Default for RateLimitConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RealtimeConfig {
     /// Most concurrent realtime connections (WebSocket + SSE); more get 503.
@@ -101,7 +102,7 @@ impl Default for RealtimeConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Failed logins allowed per account within the window before 429.
@@ -122,7 +123,7 @@ impl Default for AuthConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on.
@@ -135,7 +136,7 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// A write is acknowledged once fsynced (group commit amortises the cost).
@@ -144,7 +145,7 @@ pub enum Durability {
     Relaxed,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     pub durability: Durability,
@@ -158,7 +159,7 @@ pub struct StoreConfig {
     pub changelog_trim_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `tracing` filter, e.g. `info` or `ferrobase=debug`.
@@ -271,88 +272,65 @@ impl Config {
         })
     }
 
+    /// Sets the key `FERROBASE_<SECTION>_<KEY>` names (`FERROBASE_HTTP` / `FERROBASE_DIR` are
+    /// short for the `server` ones). The keys come from the struct itself, so a new config field
+    /// is settable from the environment without a hand-kept table; the value is parsed as the
+    /// key's type and checked by the same deserializer as the file.
     fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
-                name: name.into(),
-                value: value.into(),
-                message: e.to_string(),
-            })
-        }
-        match name {
-            "FERROBASE_SERVER_HTTP" | "FERROBASE_HTTP" => self.server.http = value.to_string(),
-            "FERROBASE_SERVER_DIR" | "FERROBASE_DIR" => self.server.dir = PathBuf::from(value),
-            "FERROBASE_SERVER_BODY_LIMIT" => self.server.body_limit = parse(name, value)?,
-            "FERROBASE_SERVER_SHUTDOWN_GRACE_SECS" => {
-                self.server.shutdown_grace_secs = parse(name, value)?
+        let err = |message: String| ConfigError::Env {
+            name: name.into(),
+            value: value.into(),
+            message,
+        };
+        let mut tree = serde_json::to_value(&*self).map_err(|e| err(e.to_string()))?;
+        let Some((section, key)) = env_key(&tree, name) else {
+            return Ok(()); // not a configuration key: reported by `unknown_env`
+        };
+        let slot = &mut tree[section.as_str()][key.as_str()];
+        *slot = match slot {
+            Value::Bool(_) => Value::Bool(
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| err("expected true or false".into()))?,
+            ),
+            Value::Number(_) => {
+                let n: serde_json::Number = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| err("expected a number".into()))?;
+                Value::Number(n)
             }
-            "FERROBASE_STORE_DURABILITY" => {
-                self.store.durability = match value.trim() {
-                    "fsync" => Durability::Fsync,
-                    "relaxed" => Durability::Relaxed,
-                    _ => {
-                        return Err(ConfigError::Env {
-                            name: name.into(),
-                            value: value.into(),
-                            message: "expected \"fsync\" or \"relaxed\"".into(),
-                        })
-                    }
-                }
-            }
-            "FERROBASE_STORE_CACHE_MB" => self.store.cache_mb = parse(name, value)?,
-            "FERROBASE_STORE_CHANGELOG_ENTRIES" => {
-                self.store.changelog_entries = parse(name, value)?
-            }
-            "FERROBASE_STORE_CHANGELOG_HOURS" => self.store.changelog_hours = parse(name, value)?,
-            "FERROBASE_STORE_CHANGELOG_TRIM_SECS" => {
-                self.store.changelog_trim_secs = parse(name, value)?
-            }
-            "FERROBASE_REALTIME_MAX_CONNECTIONS" => {
-                self.realtime.max_connections = parse(name, value)?
-            }
-            "FERROBASE_REALTIME_MAX_SUBSCRIPTIONS" => {
-                self.realtime.max_subscriptions = parse(name, value)?
-            }
-            "FERROBASE_REALTIME_QUEUE" => self.realtime.queue = parse(name, value)?,
-            "FERROBASE_REALTIME_HEARTBEAT_SECS" => {
-                self.realtime.heartbeat_secs = parse(name, value)?
-            }
-            "FERROBASE_REALTIME_SSE_KEEPALIVE_SECS" => {
-                self.realtime.sse_keepalive_secs = parse(name, value)?
-            }
-            "FERROBASE_REALTIME_WRITE_TIMEOUT_SECS" => {
-                self.realtime.write_timeout_secs = parse(name, value)?
-            }
-            "FERROBASE_AUTH_MAX_FAILED_LOGINS_PER_ACCOUNT" => {
-                self.auth.max_failed_logins_per_account = parse(name, value)?
-            }
-            "FERROBASE_AUTH_MAX_FAILED_LOGINS_PER_IP" => {
-                self.auth.max_failed_logins_per_ip = parse(name, value)?
-            }
-            "FERROBASE_AUTH_FAILED_LOGIN_WINDOW_SECS" => {
-                self.auth.failed_login_window_secs = parse(name, value)?
-            }
-            "FERROBASE_SMTP_HOST" => self.smtp.host = value.to_string(),
-            "FERROBASE_SMTP_PORT" => self.smtp.port = parse(name, value)?,
-            "FERROBASE_SMTP_USERNAME" => self.smtp.username = value.to_string(),
-            "FERROBASE_SMTP_PASSWORD" => self.smtp.password = value.to_string(),
-            "FERROBASE_SMTP_TLS" => self.smtp.tls = value.to_string(),
-            "FERROBASE_SMTP_SENDER" => self.smtp.sender = value.to_string(),
-            "FERROBASE_SMTP_APP_URL" => self.smtp.app_url = value.to_string(),
-            "FERROBASE_SMTP_APP_NAME" => self.smtp.app_name = value.to_string(),
-            "FERROBASE_RATE_LIMIT_ENABLED" => self.rate_limit.enabled = parse(name, value)?,
-            "FERROBASE_RATE_LIMIT_MAX_REQUESTS" => {
-                self.rate_limit.max_requests = parse(name, value)?
-            }
-            "FERROBASE_RATE_LIMIT_WINDOW_SECS" => self.rate_limit.window_secs = parse(name, value)?,
-            "FERROBASE_LOG_LEVEL" => self.log.level = value.to_string(),
-            _ => {} // FERROBASE_CONFIG and unknown names are not configuration keys
-        }
+            _ => Value::String(value.to_string()),
+        };
+        *self = serde_json::from_value(tree).map_err(|e| err(e.to_string()))?;
         Ok(())
     }
+}
+
+/// `(section, key)` of a `FERROBASE_*` variable that names a configuration key.
+fn env_key(tree: &Value, name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix("FERROBASE_")?.to_ascii_lowercase();
+    let rest = match rest.as_str() {
+        "http" | "dir" => format!("server_{rest}"),
+        _ => rest,
+    };
+    tree.as_object()?.iter().find_map(|(section, keys)| {
+        let key = rest.strip_prefix(section.as_str())?.strip_prefix('_')?;
+        keys.get(key).map(|_| (section.clone(), key.to_string()))
+    })
+}
+
+/// `FERROBASE_*` variables that are not configuration keys (likely typos), to warn about.
+pub fn unknown_env(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let Ok(tree) = serde_json::to_value(Config::default()) else {
+        return Vec::new();
+    };
+    env.into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("FERROBASE_") && k != "FERROBASE_CONFIG")
+        .filter(|k| env_key(&tree, k).is_none())
+        .collect()
 }
 
 #[cfg(test)]
@@ -413,6 +391,44 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("htp"), "{err}");
+    }
+
+    #[test]
+    fn every_key_is_settable_from_the_environment() {
+        let cfg = Config::load_from(
+            &Overrides::default(),
+            env(&[
+                ("FERROBASE_RATE_LIMIT_ENABLED", "true"),
+                ("FERROBASE_REALTIME_QUEUE", "7"),
+                ("FERROBASE_SMTP_APP_NAME", "X"),
+                ("FERROBASE_HTTP", "127.0.0.1:9"),
+            ]),
+        )
+        .expect("load");
+        assert!(cfg.rate_limit.enabled);
+        assert_eq!(cfg.realtime.queue, 7);
+        assert_eq!(cfg.smtp.app_name, "X");
+        assert_eq!(cfg.server.http, "127.0.0.1:9");
+        for (name, value) in [
+            ("FERROBASE_STORE_DURABILITY", "sometimes"),
+            ("FERROBASE_RATE_LIMIT_ENABLED", "yes"),
+            ("FERROBASE_REALTIME_QUEUE", "-1"),
+        ] {
+            let err =
+                Config::load_from(&Overrides::default(), env(&[(name, value)])).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_variables_are_reported() {
+        let unknown = unknown_env(env(&[
+            ("FERROBASE_STORE_CACHE_MB", "1"),
+            ("FERROBASE_STORE_CACHE", "1"),
+            ("FERROBASE_CONFIG", "x"),
+            ("PATH", "/bin"),
+        ]));
+        assert_eq!(unknown, vec!["FERROBASE_STORE_CACHE".to_string()]);
     }
 
     #[test]

@@ -18,6 +18,9 @@ fn main() -> ExitCode {
         }
     };
     serve::init_tracing(&config.log.level);
+    for name in config::unknown_env(std::env::vars()) {
+        tracing::warn!(%name, "ignoring unknown configuration variable");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
