@@ -1,0 +1,528 @@
+//! Fuzzing the running server: random filters, sorts, `fields`, `expand`, JSON, multipart and
+//! batch bodies, collection definitions and realtime frames, as guest, user and superuser.
+//!
+//! Every answer must be < 500 and, when it is an error, the PocketBase envelope with the same
+//! status; the server must still be alive and healthy at the end. Cases are reproducible from
+//! `FERROBASE_FUZZ_SEED`. CI runs a small smoke count; the full run is `bash bench/fuzz.sh`
+//! (release build, `FERROBASE_FUZZ_CASES=1000000`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod gen;
+#[allow(dead_code)]
+#[path = "../integration/harness.rs"]
+mod harness;
+
+use futures_util::{SinkExt, StreamExt};
+use harness::{id_of, TestServer};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Concurrent clients.
+const WORKERS: u64 = 16;
+/// One request may take this long before it counts as a failure (hung server).
+const CASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The ids and tokens the cases draw from.
+struct World {
+    base: String,
+    su: String,
+    user: String,
+    posts: Vec<String>,
+    users: Vec<String>,
+}
+
+/// What one case sends.
+struct Case {
+    method: Method,
+    path: String,
+    auth: Option<String>,
+    body: Body,
+}
+
+enum Body {
+    None,
+    Json(Value),
+    Raw(&'static str, Vec<u8>),
+    Multipart(Vec<(String, String)>),
+}
+
+#[derive(Default)]
+struct Tally {
+    by_status: BTreeMap<u16, u64>,
+    failures: Vec<String>,
+    failed: u64,
+}
+
+async fn setup(srv: &TestServer) -> World {
+    let su = srv.su();
+    let users = su.get("/api/collections/users").await.ok();
+    su.patch(
+        "/api/collections/users",
+        json!({"listRule": "", "viewRule": "", "createRule": ""}),
+    )
+    .await
+    .ok();
+    let posts = srv
+        .create_collection(json!({
+            "name": "posts",
+            "listRule": "", "viewRule": "",
+            "createRule": "@request.auth.id != ''",
+            "updateRule": "author = @request.auth.id && (@request.body.author:isset = false || @request.body.author = @request.auth.id)",
+            "deleteRule": "author = @request.auth.id",
+            "fields": [
+                {"name": "title", "type": "text", "max": 5000},
+                {"name": "body", "type": "editor"},
+                {"name": "n", "type": "number"},
+                {"name": "flag", "type": "bool"},
+                {"name": "tags", "type": "select", "maxSelect": 3, "values": ["a", "b", "c"]},
+                {"name": "meta", "type": "json"},
+                {"name": "when", "type": "date"},
+                {"name": "email", "type": "email"},
+                {"name": "site", "type": "url"},
+                {"name": "author", "type": "relation", "collectionId": users["id"], "maxSelect": 1},
+                {"name": "created", "type": "autodate", "onCreate": true},
+                {"name": "updated", "type": "autodate", "onCreate": true, "onUpdate": true}
+            ],
+            "indexes": ["CREATE INDEX idx_posts_n ON posts (n)"]
+        }))
+        .await;
+    // A self-relation, so expand and back-relations can loop.
+    let mut fields = posts["fields"].as_array().cloned().unwrap_or_default();
+    fields.push(
+        json!({"name": "parent", "type": "relation", "collectionId": posts["id"], "maxSelect": 3}),
+    );
+    su.patch("/api/collections/posts", json!({ "fields": fields }))
+        .await
+        .ok();
+
+    let guest = srv.guest();
+    let mut user_ids = Vec::new();
+    for i in 0..5 {
+        let u = guest
+            .post(
+                "/api/collections/users/records",
+                json!({"email": format!("u{i}@example.com"), "password": "password123",
+                       "passwordConfirm": "password123", "name": format!("user {i}"),
+                       "emailVisibility": i % 2 == 0}),
+            )
+            .await
+            .ok();
+        user_ids.push(id_of(&u));
+    }
+    let auth = guest
+        .post(
+            "/api/collections/users/auth-with-password",
+            json!({"identity": "u0@example.com", "password": "password123"}),
+        )
+        .await
+        .ok();
+    let user = auth["token"].as_str().unwrap_or_default().to_string();
+
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut post_ids: Vec<String> = Vec::new();
+    for i in 0..200 {
+        let mut parents = Vec::new();
+        for _ in 0..rng.gen_range(0..3) {
+            if !post_ids.is_empty() {
+                parents.push(post_ids[rng.gen_range(0..post_ids.len())].clone());
+            }
+        }
+        let p = su
+            .post(
+                "/api/collections/posts/records",
+                json!({"title": format!("post {i} {}", gen::text(&mut rng, 8)),
+                       "body": gen::text(&mut rng, 40), "n": rng.gen_range(-50..50),
+                       "flag": rng.gen_bool(0.5), "tags": (["a", "b", "c"][i % 3]),
+                       "meta": gen::value(&mut rng, 3), "when": "2024-05-06 07:08:09.000Z",
+                       "author": user_ids[i % user_ids.len()], "parent": parents}),
+            )
+            .await
+            .ok();
+        post_ids.push(id_of(&p));
+    }
+    World {
+        base: srv.url(""),
+        su: srv.token().to_string(),
+        user,
+        posts: post_ids,
+        users: user_ids,
+    }
+}
+
+fn query(rng: &mut StdRng, parts: &[(&str, String)]) -> String {
+    let mut url = reqwest::Url::parse("http://fuzz/").expect("static url");
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in parts {
+            if rng.gen_bool(0.6) {
+                q.append_pair(k, v);
+            }
+        }
+    }
+    url.query().unwrap_or("").to_string()
+}
+
+fn any_id(rng: &mut StdRng, w: &World) -> String {
+    match rng.gen_range(0..10) {
+        0 => gen::text(rng, 20),
+        1 => "x".repeat(rng.gen_range(0..300)),
+        _ => w.posts[rng.gen_range(0..w.posts.len())].clone(),
+    }
+}
+
+fn case(rng: &mut StdRng, w: &World) -> Case {
+    let auth = match rng.gen_range(0..3) {
+        0 => None,
+        1 => Some(w.user.clone()),
+        _ => Some(w.su.clone()),
+    };
+    let coll = if rng.gen_bool(0.9) { "posts" } else { "users" };
+    let list_q = |rng: &mut StdRng| {
+        let parts = [
+            ("filter", gen::filter(rng)),
+            ("sort", gen::sort(rng)),
+            ("fields", gen::fields(rng)),
+            ("expand", gen::expand(rng)),
+            ("page", rng.gen_range(-2..50).to_string()),
+            ("perPage", rng.gen_range(-2..1200).to_string()),
+            (
+                "skipTotal",
+                ["1", "0", "true", "x"][rng.gen_range(0..4)].to_string(),
+            ),
+        ];
+        query(rng, &parts)
+    };
+    let (method, path, body) = match rng.gen_range(0..100) {
+        0..=44 => (
+            Method::GET,
+            format!("/api/collections/{coll}/records?{}", list_q(rng)),
+            Body::None,
+        ),
+        45..=54 => {
+            let parts = [("fields", gen::fields(rng)), ("expand", gen::expand(rng))];
+            let q = query(rng, &parts);
+            let id = any_id(rng, w);
+            (
+                Method::GET,
+                format!("/api/collections/{coll}/records/{id}?{q}"),
+                Body::None,
+            )
+        }
+        55..=66 => (
+            Method::POST,
+            format!("/api/collections/posts/records?expand={}", gen::expand(rng)),
+            Body::Json(gen::record_body(rng, &w.posts, &w.users)),
+        ),
+        67..=74 => {
+            let id = any_id(rng, w);
+            (
+                Method::PATCH,
+                format!("/api/collections/posts/records/{id}"),
+                Body::Json(gen::record_body(rng, &w.posts, &w.users)),
+            )
+        }
+        75..=78 => {
+            let mut parts: Vec<(String, String)> = Vec::new();
+            let body = gen::record_body(rng, &w.posts, &w.users);
+            if rng.gen_bool(0.5) {
+                parts.push(("@jsonPayload".into(), body.to_string()));
+            }
+            for (k, v) in body.as_object().into_iter().flatten() {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                parts.push((k.clone(), v));
+            }
+            (
+                Method::POST,
+                "/api/collections/posts/records".into(),
+                Body::Multipart(parts),
+            )
+        }
+        79..=81 => {
+            let raw = match rng.gen_range(0..3) {
+                0 => gen::deep_json(rng.gen_range(100..20_000)).into_bytes(),
+                1 => gen::text(rng, 200).into_bytes(),
+                _ => (0..rng.gen_range(0..300))
+                    .map(|_| rng.gen::<u8>())
+                    .collect(),
+            };
+            let ct = [
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "text/plain",
+            ][rng.gen_range(0..3)];
+            (
+                Method::POST,
+                "/api/collections/posts/records".into(),
+                Body::Raw(ct, raw),
+            )
+        }
+        82..=86 => {
+            let n = rng.gen_range(0..6);
+            let requests: Vec<Value> = (0..n)
+                .map(|_| {
+                    let id = any_id(rng, w);
+                    match rng.gen_range(0..4) {
+                        0 => json!({"method": "POST", "url": "/api/collections/posts/records",
+                                    "body": gen::record_body(rng, &w.posts, &w.users)}),
+                        1 => json!({"method": "PATCH", "url": format!("/api/collections/posts/records/{id}"),
+                                    "body": gen::record_body(rng, &w.posts, &w.users)}),
+                        2 => json!({"method": "DELETE", "url": format!("/api/collections/posts/records/{id}")}),
+                        _ => gen::value(rng, 3),
+                    }
+                })
+                .collect();
+            (
+                Method::POST,
+                "/api/batch".into(),
+                Body::Json(json!({ "requests": requests })),
+            )
+        }
+        87..=89 => {
+            let body = match rng.gen_range(0..3) {
+                0 => json!({"identity": gen::text(rng, 30), "password": gen::text(rng, 30)}),
+                1 => json!({"email": gen::text(rng, 30)}),
+                _ => gen::value(rng, 3),
+            };
+            let ep = [
+                "auth-with-password",
+                "request-password-reset",
+                "request-verification",
+                "confirm-password-reset",
+                "confirm-verification",
+                "auth-refresh",
+                "request-email-change",
+            ][rng.gen_range(0..7)];
+            (
+                Method::POST,
+                format!("/api/collections/users/{ep}"),
+                Body::Json(body),
+            )
+        }
+        90..=91 => (
+            Method::POST,
+            "/api/realtime".into(),
+            Body::Json(json!({"clientId": gen::text(rng, 20),
+                              "subscriptions": [format!("posts/*?options={}", gen::text(rng, 20)), gen::text(rng, 20)]})),
+        ),
+        92..=94 => {
+            let name = format!("fz{}", rng.gen_range(0..1_000_000));
+            let kinds = [
+                "text", "number", "bool", "json", "relation", "select", "date", "email", "nope",
+                "file",
+            ];
+            let fields: Vec<Value> = (0..rng.gen_range(0..5))
+                .map(|_| {
+                    let mut f = json!({"name": gen::text(rng, 8), "type": kinds[rng.gen_range(0..kinds.len())]});
+                    if rng.gen_bool(0.5) {
+                        f["options"] = gen::value(rng, 2);
+                        f["maxSelect"] = gen::value(rng, 0);
+                        f["collectionId"] = gen::value(rng, 0);
+                    }
+                    f
+                })
+                .collect();
+            (
+                Method::POST,
+                "/api/collections".into(),
+                Body::Json(
+                    json!({"name": name, "type": (["base", "auth", "view", "x"][rng.gen_range(0..4)]),
+                                  "fields": fields, "listRule": gen::filter(rng),
+                                  "indexes": [format!("CREATE INDEX i{} ON {name} ({})", rng.gen::<u32>(), gen::text(rng, 10))]}),
+                ),
+            )
+        }
+        _ => {
+            let ep = [
+                "health",
+                "collections",
+                "collections/posts",
+                "mails",
+                "nope",
+                "collections/posts/records/x/y",
+            ][rng.gen_range(0..6)];
+            let method = [Method::GET, Method::DELETE, Method::PUT, Method::OPTIONS]
+                [rng.gen_range(0..4)]
+            .clone();
+            (method, format!("/api/{ep}"), Body::None)
+        }
+    };
+    Case {
+        method,
+        path,
+        auth,
+        body,
+    }
+}
+
+/// Why a response is a failure, if it is one.
+fn judge(status: u16, text: &str) -> Option<String> {
+    if status >= 500 {
+        return Some(format!("status {status}: {}", excerpt(text)));
+    }
+    if status >= 400 {
+        let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let envelope =
+            body["status"] == status && body["message"].is_string() && body["data"].is_object();
+        if !envelope {
+            return Some(format!(
+                "status {status} without the envelope: {}",
+                excerpt(text)
+            ));
+        }
+    }
+    None
+}
+
+fn excerpt(s: &str) -> String {
+    s.chars().take(400).collect()
+}
+
+async fn send(http: &reqwest::Client, w: &World, c: Case) -> Result<(u16, String), String> {
+    let mut rb = http
+        .request(c.method.clone(), format!("{}{}", w.base, c.path))
+        .timeout(CASE_TIMEOUT);
+    if let Some(a) = &c.auth {
+        rb = rb.header("Authorization", a);
+    }
+    rb = match c.body {
+        Body::None => rb,
+        Body::Json(v) => rb.json(&v),
+        Body::Raw(ct, bytes) => rb.header("content-type", ct).body(bytes),
+        Body::Multipart(parts) => {
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in parts {
+                form = form.text(k, v);
+            }
+            rb.multipart(form)
+        }
+    };
+    let r = rb.send().await.map_err(|e| {
+        format!(
+            "{} {}: transport error {}",
+            c.method,
+            excerpt(&c.path),
+            e.without_url()
+        )
+    })?;
+    let status = r.status().as_u16();
+    let text = r.text().await.map_err(|e| format!("reading body: {e}"))?;
+    Ok((status, text))
+}
+
+/// A WebSocket session with random frames; every answer must be JSON (or a clean close).
+async fn ws_case(rng: &mut StdRng, w: &World) -> Result<u16, String> {
+    let url = w.base.replace("http://", "ws://") + "/api/realtime/ws";
+    let (mut ws, _) = tokio::time::timeout(CASE_TIMEOUT, tokio_tungstenite::connect_async(url))
+        .await
+        .map_err(|_| "ws connect timed out".to_string())?
+        .map_err(|e| format!("ws connect: {e}"))?;
+    for i in 0..rng.gen_range(1..6) {
+        let frame = match rng.gen_range(0..5) {
+            0 => json!({"type": "auth", "token": ([w.user.as_str(), w.su.as_str(), "x"][rng.gen_range(0..3)])}).to_string(),
+            1 => gen::text(rng, 50),
+            _ => json!({"type": "subscribe", "id": format!("s{i}"),
+                         "topic": (["posts/*", "users/*", "posts/x", "nope/*", ""][rng.gen_range(0..5)]),
+                         "filter": gen::filter(rng), "fields": gen::fields(rng), "expand": gen::expand(rng),
+                         "since": ([json!(0), json!(1), json!(-1), json!("x"), Value::Null][rng.gen_range(0..5)].clone())})
+            .to_string(),
+        };
+        ws.send(Message::Text(frame.into()))
+            .await
+            .map_err(|e| format!("ws send: {e}"))?;
+    }
+    // Read what comes for a moment: replies must be JSON frames.
+    let until = Instant::now() + Duration::from_millis(200);
+    while let Ok(Some(msg)) = tokio::time::timeout_at(until.into(), ws.next()).await {
+        match msg {
+            Ok(Message::Text(t)) => {
+                serde_json::from_str::<Value>(&t)
+                    .map_err(|_| format!("ws non-JSON frame: {}", excerpt(&t)))?;
+            }
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(101)
+}
+
+async fn worker(w: Arc<World>, seed: u64, cases: u64, tally: Arc<Mutex<Tally>>) {
+    let http = reqwest::Client::new();
+    let mut rng = StdRng::seed_from_u64(seed);
+    for _ in 0..cases {
+        let result = if rng.gen_range(0..100) == 0 {
+            ws_case(&mut rng, &w).await
+        } else {
+            let c = case(&mut rng, &w);
+            let what = format!("{} {} ({:?})", c.method, excerpt(&c.path), c.auth.is_some());
+            match send(&http, &w, c).await {
+                Ok((status, text)) => match judge(status, &text) {
+                    Some(why) => Err(format!("{what}: {why}")),
+                    None => Ok(status),
+                },
+                Err(e) => Err(e),
+            }
+        };
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(status) => *t.by_status.entry(status).or_default() += 1,
+            Err(why) => {
+                t.failed += 1;
+                if t.failures.len() < 20 {
+                    t.failures.push(excerpt(&why));
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn random_requests_never_crash_the_server() {
+    let cases = env_u64("FERROBASE_FUZZ_CASES", 3_000);
+    let seed = env_u64("FERROBASE_FUZZ_SEED", 1);
+    let srv = TestServer::start().await;
+    let world = Arc::new(setup(&srv).await);
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..WORKERS)
+        .map(|i| {
+            let share = cases / WORKERS + u64::from(i < cases % WORKERS);
+            tokio::spawn(worker(world.clone(), seed * 1000 + i, share, tally.clone()))
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("worker task");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let health = harness::Api::try_send(srv.guest().request(Method::GET, "/api/health")).await;
+    let t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    println!(
+        "fuzz: {cases} cases (seed {seed}) in {secs:.1} s ({:.0}/s), by status {:?}, {} failures",
+        cases as f64 / secs,
+        t.by_status,
+        t.failed
+    );
+    let healthy = matches!(health, Ok(ref r) if r.status == 200);
+    assert!(
+        healthy && t.failed == 0,
+        "healthy at the end: {healthy}; failures:\n{}",
+        t.failures.join("\n")
+    );
+}
