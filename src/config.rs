@@ -34,6 +34,12 @@ pub struct SmtpConfig {
     pub app_url: String,
     /// `{APP_NAME}` in mail templates.
     pub app_name: String,
+    /// Account-flow mails waiting to be built and sent; beyond it new ones are dropped (logged).
+    pub queue: usize,
+    /// Most mails to one recipient per window (0 = unlimited); excess ones are dropped (logged).
+    pub max_per_recipient: u32,
+    /// Length of the per-recipient window in seconds.
+    pub recipient_window_secs: u64,
 }
 
 impl Default for SmtpConfig {
@@ -47,6 +53,9 @@ impl Default for SmtpConfig {
             sender: "Ferrobase <no-reply@example.com>".into(),
             app_url: String::new(),
             app_name: "Ferrobase".into(),
+            queue: 1000,
+            max_per_recipient: 5,
+            recipient_window_secs: 600,
         }
     }
 }

@@ -5,7 +5,10 @@ use super::{superusers_collection, users_collection, Collection, FieldKind};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::ids::CollectionId;
 use crate::query::RuleSet;
-use crate::store::{IndexSpec, Store, StoreError, Version, WriteOp, META_COLLECTION};
+use crate::store::{
+    IndexSpec, RelationSpec, Store, StoreError, Version, WriteOp, META_COLLECTION,
+    META_RELATIONS_INDEXED,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +18,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 struct Entry {
     col: Arc<Collection>,
     indexes: Arc<[IndexSpec]>,
+    relations: Arc<[RelationSpec]>,
     /// The stored definition's version: record writes assert it so they never commit against a
     /// schema that changed after they were validated.
     version: Version,
@@ -47,6 +51,7 @@ impl Snapshot {
                 let entry = Entry {
                     col: c.clone(),
                     indexes: Arc::from(c.index_specs()),
+                    relations: Arc::from(c.relation_specs()),
                     version: Version::of_bytes(&c.to_storage()),
                     rules: OnceLock::new(),
                 };
@@ -103,6 +108,14 @@ impl Snapshot {
         self.by_id
             .get(id)
             .map(|e| e.indexes.clone())
+            .unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    /// The relation fields of a collection of this snapshot (for the reverse-relation index).
+    pub fn relations(&self, id: &CollectionId) -> Arc<[RelationSpec]> {
+        self.by_id
+            .get(id)
+            .map(|e| e.relations.clone())
             .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
@@ -176,6 +189,7 @@ impl Registry {
                 .map_err(|e| e.to_string())?;
             cols.extend(fresh.into_iter().map(Arc::new));
         }
+        build_reverse_relations(store, &cols).await?;
         Ok(Self {
             current: RwLock::new(Arc::new(Snapshot::build(cols, 1))),
             change: tokio::sync::Mutex::new(()),
@@ -354,13 +368,15 @@ fn plan_update(
     let new = Arc::new(new);
     let fills = added_fields(&old, &new);
     let mut txn = Vec::new();
-    if change.needs_migration() || !fills.is_empty() {
+    let relations = new.relation_specs();
+    if change.needs_migration() || !fills.is_empty() || relations != old.relation_specs() {
         txn.push(WriteOp::Migrate {
             collection: new.id.clone(),
             renames: change.renamed.clone(),
             drops: change.dropped.clone(),
             fills,
             indexes: Arc::from(new.index_specs()),
+            relations: Arc::from(relations),
         });
     }
     txn.push(put_meta(&new));
@@ -368,6 +384,42 @@ fn plan_update(
     working.push(new.clone());
     check_rules(&new, working, "Failed to update collection.")?;
     Ok((new, txn))
+}
+
+/// Builds the reverse-relation index of a data dir written before it existed: every collection
+/// is migrated in place (no field changes), which rebuilds its indexes and reverse entries, and
+/// a flag marks the work done. Runs once, at open, before any request.
+async fn build_reverse_relations(store: &dyn Store, cols: &[Arc<Collection>]) -> Result<(), String> {
+    if store
+        .get_meta(META_RELATIONS_INDEXED)
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        return Ok(());
+    }
+    for c in cols {
+        let rebuild = WriteOp::Migrate {
+            collection: c.id.clone(),
+            renames: Vec::new(),
+            drops: Vec::new(),
+            fills: Vec::new(),
+            indexes: Arc::from(c.index_specs()),
+            relations: Arc::from(c.relation_specs()),
+        };
+        store.commit(vec![rebuild]).await.map_err(|e| {
+            format!("cannot build the reverse-relation index of {}: {e}", c.name)
+        })?;
+    }
+    let flag = WriteOp::PutMeta {
+        key: META_RELATIONS_INDEXED.into(),
+        value: b"1".to_vec(),
+    };
+    store.commit(vec![flag]).await.map_err(|e| e.to_string())?;
+    tracing::info!(
+        collections = cols.len(),
+        "built the reverse-relation index"
+    );
+    Ok(())
 }
 
 /// Deletes one collection; references from collections in `also_deleted` do not block it.

@@ -40,6 +40,7 @@ fn put(id: &str, email: &str, cat: &str) -> WriteOp {
         data: data(id, email, cat),
         expect: Expect::Absent,
         indexes: specs(),
+        relations: std::sync::Arc::from(Vec::new()),
     }
 }
 
@@ -132,6 +133,7 @@ async fn update_moves_index_entries_and_checks_version() {
         data: data("a", "new@x.io", "c2"),
         expect,
         indexes: specs(),
+        relations: std::sync::Arc::from(Vec::new()),
     };
     store
         .commit(vec![update(Expect::Unchanged(cur.version.clone()))])
@@ -226,6 +228,7 @@ async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
             drops: vec!["email".into()],
             fills: vec![("n".into(), json!(0))],
             indexes: new_specs.clone(),
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .expect("migrate");
@@ -270,6 +273,7 @@ async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
             drops: vec![],
             fills: vec![],
             indexes: uniq,
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .unwrap_err();
@@ -332,6 +336,7 @@ async fn migrate_swaps_renamed_fields() {
             drops: vec![],
             fills: vec![],
             indexes: Arc::from(Vec::new()),
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .expect("migrate");
@@ -385,6 +390,7 @@ async fn insertion_order_follows_creates_not_ids() {
             id: RecordId::from("aa"),
             expect: Expect::Any,
             indexes: specs(),
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .expect("delete");
@@ -425,6 +431,7 @@ async fn counts_follow_creates_deletes_and_drops() {
             id: RecordId::from("a"),
             expect: Expect::Any,
             indexes: specs(),
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .expect("delete");
@@ -467,6 +474,7 @@ async fn range_scans_respect_bounds_and_types() {
                 data,
                 expect: Expect::Absent,
                 indexes: spec.clone(),
+                relations: std::sync::Arc::from(Vec::new()),
             }])
             .await
             .expect("create");
