@@ -13,6 +13,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub realtime: RealtimeConfig,
     pub smtp: SmtpConfig,
+    pub batch: BatchConfig,
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
 }
@@ -57,6 +58,21 @@ impl Default for SmtpConfig {
             max_per_recipient: 5,
             recipient_window_secs: 600,
         }
+    }
+}
+
+/// `POST /api/batch`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Most requests in one batch (more get 400 `validation_length_too_long`). A batch is one
+    /// transaction whose deletes may cascade, so its cost grows with this.
+    pub max_requests: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self { max_requests: 100 }
     }
 }
 

@@ -272,7 +272,12 @@ fn reset_mail(
         &o.password_reset_token,
         None,
     )?;
-    Ok(Some(render_mail(app, email, &o.reset_password_template, &t)))
+    Ok(Some(render_mail(
+        app,
+        email,
+        &o.reset_password_template,
+        &t,
+    )))
 }
 
 /// The failed-attempt limiter key of a flow token: the record it names (or one shared key for
@@ -354,7 +359,12 @@ pub async fn request_email_change(
         Some(new_email.clone()),
     )?;
     app.mailer
-        .send(render_mail(app, &new_email, &o.confirm_email_change_template, &t))
+        .send(render_mail(
+            app,
+            &new_email,
+            &o.confirm_email_change_template,
+            &t,
+        ))
         .await
         .map_err(|_| ApiError::bad_request("Failed to request email change."))
 }

@@ -5,9 +5,7 @@ use crate::app::App;
 use crate::error::{ApiError, FieldError, FieldErrors};
 use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::schema::{Collection, Snapshot};
-use crate::store::{
-    Commit, IndexSpec, RelationSpec, StoreError, StoredRecord, Version, WriteOp,
-};
+use crate::store::{Commit, IndexSpec, RelationSpec, StoreError, StoredRecord, Version, WriteOp};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 

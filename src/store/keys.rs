@@ -177,7 +177,8 @@ mod tests {
         let k = referrer(&t, &RecordId::from("a"), &src);
         assert!(k.starts_with(&referrers_of(&t, &RecordId::from("a"))));
         assert!(!k.starts_with(&referrers_of(&t, &RecordId::from("ab"))));
-        assert!(!referrer(&t, &RecordId::from("ab"), &src).starts_with(&referrers_of(&t, &RecordId::from("a"))));
+        assert!(!referrer(&t, &RecordId::from("ab"), &src)
+            .starts_with(&referrers_of(&t, &RecordId::from("a"))));
         assert!(!k.starts_with(&referrers_prefix(&u)));
     }
 

@@ -364,7 +364,15 @@ fn apply(
             indexes,
             relations,
         } => {
-            migrate(ov, &collection, &renames, &drops, &fills, &indexes, &relations)?;
+            migrate(
+                ov,
+                &collection,
+                &renames,
+                &drops,
+                &fills,
+                &indexes,
+                &relations,
+            )?;
         }
         WriteOp::DropData { collection } => {
             remove_all_referrers_from(ov, &collection)?;
@@ -463,8 +471,9 @@ fn refuse_if_referenced(
     for (key, raw) in scan_merged(ov, &keys::referrers_of(collection, id))? {
         let source = codec::decode_referrer(&raw)?;
         let holds = match ov.get(&keys::record(&source.collection, &source.id))? {
-            Some(rec) => relation_ids(codec::decode_record(&rec)?.get(&source.field))
-                .contains(&id.as_str()),
+            Some(rec) => {
+                relation_ids(codec::decode_record(&rec)?.get(&source.field)).contains(&id.as_str())
+            }
             None => false,
         };
         if holds {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::accounts::register;
-use crate::harness::TestServer;
+use crate::harness::{id_of, public_collection, record, records, TestServer};
 
 /// Median of request latencies in microseconds.
 fn median(mut v: Vec<u128>) -> u128 {
@@ -97,4 +97,145 @@ async fn hardening_store_mails_are_throttled_per_recipient() {
         .as_str()
         .unwrap_or("")
         .contains("confirm-password-reset"));
+}
+
+/// `nodes` with a self-relation `parent` (optional, cleared when the parent is deleted).
+async fn nodes_with_parent(srv: &TestServer, cascade: bool) {
+    let nodes = srv
+        .create_collection(public_collection(
+            "nodes",
+            json!([{"name": "label", "type": "text"}]),
+        ))
+        .await;
+    let mut fields = nodes["fields"].as_array().unwrap().clone();
+    fields.push(
+        json!({"name": "parent", "type": "relation", "collectionId": nodes["id"],
+                       "maxSelect": 1, "cascadeDelete": cascade}),
+    );
+    srv.su()
+        .patch("/api/collections/nodes", json!({ "fields": fields }))
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn hardening_store_batch_is_capped_at_100_requests() {
+    let srv = TestServer::start().await;
+    nodes_with_parent(&srv, false).await;
+    let reqs = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"method": "POST", "url": records("nodes"), "body": {"label": i}}))
+            .collect()
+    };
+    let r = srv
+        .su()
+        .post("/api/batch", json!({"requests": reqs(101)}))
+        .await;
+    r.assert_field_error(
+        "Invalid batch request data.",
+        "requests",
+        "validation_length_too_long",
+    );
+    assert_eq!(
+        r.body["data"]["requests"]["params"]["max"], 100,
+        "{}",
+        r.text
+    );
+    let r = srv
+        .su()
+        .post("/api/batch", json!({"requests": reqs(100)}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
+async fn hardening_store_batch_delete_finds_referrers_through_the_reverse_index() {
+    let srv = TestServer::start().await;
+    nodes_with_parent(&srv, false).await;
+    let su = srv.su();
+    // A chain n0 ← n1 ← … ← n599 (each node's parent is the previous one).
+    let ids: Vec<String> = (0..600).map(|i| format!("n{i:014}")).collect();
+    for chunk in 0..6 {
+        let reqs: Vec<Value> = (chunk * 100..chunk * 100 + 100)
+            .map(|i| {
+                let parent = if i == 0 {
+                    String::new()
+                } else {
+                    ids[i - 1].clone()
+                };
+                json!({"method": "POST", "url": records("nodes"),
+                       "body": {"id": ids[i], "label": i.to_string(), "parent": parent}})
+            })
+            .collect();
+        let r = su.post("/api/batch", json!({"requests": reqs})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let dels: Vec<Value> = ids[200..300]
+        .iter()
+        .map(|id| json!({"method": "DELETE", "url": record("nodes", id)}))
+        .collect();
+    let t = Instant::now();
+    let r = su.post("/api/batch", json!({"requests": dels})).await;
+    eprintln!(
+        "batch of 100 deletes on 600 chained records: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The surviving referrer of the last deleted node lost its parent; others kept theirs.
+    let after = su.get(&record("nodes", &ids[300])).await.ok();
+    assert_eq!(after["parent"], "", "{after}");
+    let kept = su.get(&record("nodes", &ids[200 - 1])).await.ok();
+    assert_eq!(kept["parent"], ids[198], "{kept}");
+    assert_eq!(su.get(&record("nodes", &ids[250])).await.status, 404);
+    // Deleting a node whose referrer was created in the same batch clears that reference too.
+    let r = su
+        .post(
+            "/api/batch",
+            json!({"requests": [
+                {"method": "POST", "url": records("nodes"), "body": {"id": "fresh0000000000", "parent": ids[500]}},
+                {"method": "DELETE", "url": record("nodes", &ids[500])},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let fresh = su.get(&record("nodes", "fresh0000000000")).await.ok();
+    assert_eq!(fresh["parent"], "", "{fresh}");
+}
+
+#[tokio::test]
+async fn hardening_store_create_racing_a_cascade_never_leaves_a_dangling_relation() {
+    let srv = TestServer::start().await;
+    nodes_with_parent(&srv, true).await;
+    let api = srv.guest();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for round in 0..20 {
+        if Instant::now() > deadline {
+            break;
+        }
+        let target = id_of(&api.create("nodes", json!({"label": round})).await);
+        let creates: Vec<_> = (0..8)
+            .map(|i| {
+                let api = api.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    api.post(&records("nodes"), json!({"label": i, "parent": target}))
+                        .await
+                })
+            })
+            .collect();
+        let del = api.delete(&record("nodes", &target)).await;
+        assert_eq!(del.status, 204, "{}", del.text);
+        for c in creates {
+            let r = c.await.unwrap();
+            // Either the create won (and was cascaded) or it lost (its target is gone).
+            assert!(r.status == 200 || r.status == 400, "{}", r.text);
+        }
+        let left = api
+            .list("nodes", &format!("filter=(parent='{target}')&perPage=50"))
+            .await;
+        assert_eq!(
+            left["totalItems"], 0,
+            "round {round}: dangling references {left}"
+        );
+    }
 }
