@@ -13,6 +13,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub realtime: RealtimeConfig,
     pub smtp: SmtpConfig,
+    pub batch: BatchConfig,
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
 }
@@ -34,6 +35,12 @@ pub struct SmtpConfig {
     pub app_url: String,
     /// `{APP_NAME}` in mail templates.
     pub app_name: String,
+    /// Account-flow mails waiting to be built and sent; beyond it new ones are dropped (logged).
+    pub queue: usize,
+    /// Most mails to one recipient per window (0 = unlimited); excess ones are dropped (logged).
+    pub max_per_recipient: u32,
+    /// Length of the per-recipient window in seconds.
+    pub recipient_window_secs: u64,
 }
 
 impl Default for SmtpConfig {
@@ -47,7 +54,25 @@ impl Default for SmtpConfig {
             sender: "Ferrobase <no-reply@example.com>".into(),
             app_url: String::new(),
             app_name: "Ferrobase".into(),
+            queue: 1000,
+            max_per_recipient: 5,
+            recipient_window_secs: 600,
         }
+    }
+}
+
+/// `POST /api/batch`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Most requests in one batch (more get 400 `validation_length_too_long`). A batch is one
+    /// transaction whose deletes may cascade, so its cost grows with this.
+    pub max_requests: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self { max_requests: 100 }
     }
 }
 

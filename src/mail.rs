@@ -2,6 +2,12 @@
 //! kept (newest [`KEPT_MAILS`], persisted in store metadata so they survive restarts), logged,
 //! and readable by superusers at `GET /api/mails` — never silently dropped. A message that SMTP
 //! refuses is kept the same way.
+//!
+//! Account-flow mails go through a bounded background queue ([`Mailer::queue`]): a job is
+//! queued in constant time and built (account lookup, token) and sent later, so a request-*
+//! endpoint answers in the same time whether or not the address has an account. Each recipient
+//! gets at most `[smtp] max_per_recipient` mails per `recipient_window_secs`; excess mails and
+//! jobs that find the queue full are dropped and logged.
 
 use crate::config::SmtpConfig;
 use crate::store::{Store, WriteOp};
@@ -9,11 +15,17 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// How many messages are kept when they are not (or could not be) sent.
 pub const KEPT_MAILS: usize = 200;
 const META_MAILS: &str = "_mails";
+/// Most recipients whose recent mails are counted; beyond it (after forgetting expired windows)
+/// mails to new recipients are dropped rather than letting the table grow.
+const MAX_TRACKED_RECIPIENTS: usize = 10_000;
 
 /// One message.
 #[derive(Debug, Clone)]
@@ -23,12 +35,58 @@ pub struct Mail {
     pub html: String,
 }
 
+/// Work done in the background: builds the mail to send, or `None` when there is nothing to
+/// send (e.g. no account has the address).
+pub type MailJob = Box<dyn FnOnce() -> Option<Mail> + Send>;
+
 pub struct Mailer {
+    delivery: Arc<Delivery>,
+    queue: mpsc::Sender<MailJob>,
+}
+
+/// Sending or keeping one message, shared by the caller-facing [`Mailer`] and the queue worker.
+struct Delivery {
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     sender: String,
     store: Arc<dyn Store>,
     /// Serializes read-modify-write of the kept messages.
     kept: tokio::sync::Mutex<()>,
+    throttle: Throttle,
+}
+
+/// At most `max` mails per recipient within a fixed window (0 = unlimited).
+struct Throttle {
+    max: u32,
+    window: Duration,
+    recent: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl Throttle {
+    fn allow(&self, to: &str) -> bool {
+        if self.max == 0 {
+            return true;
+        }
+        let now = Instant::now();
+        let Ok(mut recent) = self.recent.lock() else {
+            return false;
+        };
+        let to = to.to_lowercase();
+        if recent.len() >= MAX_TRACKED_RECIPIENTS && !recent.contains_key(&to) {
+            recent.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+            if recent.len() >= MAX_TRACKED_RECIPIENTS {
+                return false;
+            }
+        }
+        let (start, count) = recent.entry(to).or_insert((now, 0));
+        if now.duration_since(*start) >= self.window {
+            (*start, *count) = (now, 0);
+        }
+        if *count >= self.max {
+            return false;
+        }
+        *count += 1;
+        true
+    }
 }
 
 fn transport(cfg: &SmtpConfig) -> Result<Option<AsyncSmtpTransport<Tokio1Executor>>, String> {
@@ -56,21 +114,62 @@ fn transport(cfg: &SmtpConfig) -> Result<Option<AsyncSmtpTransport<Tokio1Executo
 }
 
 impl Mailer {
+    /// Builds the mailer and starts its queue worker (needs a tokio runtime).
     pub fn new(cfg: &SmtpConfig, store: Arc<dyn Store>) -> Result<Self, String> {
         cfg.sender
             .parse::<lettre::message::Mailbox>()
             .map_err(|e| format!("smtp.sender {:?}: {e}", cfg.sender))?;
-        Ok(Self {
+        let delivery = Arc::new(Delivery {
             smtp: transport(cfg)?,
             sender: cfg.sender.clone(),
             store,
             kept: tokio::sync::Mutex::new(()),
-        })
+            throttle: Throttle {
+                max: cfg.max_per_recipient,
+                window: Duration::from_secs(cfg.recipient_window_secs.max(1)),
+                recent: Mutex::new(HashMap::new()),
+            },
+        });
+        let (queue, mut jobs) = mpsc::channel::<MailJob>(cfg.queue.max(1));
+        let worker = delivery.clone();
+        // Ends once the Mailer (the only sender) is dropped and the queue is drained.
+        tokio::spawn(async move {
+            while let Some(job) = jobs.recv().await {
+                if let Some(mail) = job() {
+                    let _ = worker.send(mail).await;
+                }
+            }
+        });
+        Ok(Self { delivery, queue })
     }
 
-    /// Sends `mail` (or keeps it when SMTP is not configured). `Err` only when SMTP is
-    /// configured and refused it; the message is kept in that case too.
+    /// Queues `job` without waiting: it is built and sent in the background, in order. A full
+    /// queue drops the job (logged).
+    pub fn queue(&self, job: MailJob) {
+        if self.queue.try_send(job).is_err() {
+            tracing::warn!("mail queue full or closed; mail dropped");
+        }
+    }
+
+    /// Sends `mail` now (or keeps it when SMTP is not configured). `Err` only when SMTP is
+    /// configured and refused it; the message is kept in that case too. A throttled mail is
+    /// dropped (logged) and counts as sent.
     pub async fn send(&self, mail: Mail) -> Result<(), String> {
+        self.delivery.send(mail).await
+    }
+
+    /// The kept messages, oldest first.
+    pub fn kept_mails(&self) -> Vec<Value> {
+        self.delivery.kept_mails()
+    }
+}
+
+impl Delivery {
+    async fn send(&self, mail: Mail) -> Result<(), String> {
+        if !self.throttle.allow(&mail.to) {
+            tracing::warn!(to = %mail.to, subject = %mail.subject, "too many mails to this recipient; mail dropped");
+            return Ok(());
+        }
         let Some(smtp) = &self.smtp else {
             tracing::info!(to = %mail.to, subject = %mail.subject, "SMTP not configured; mail kept for GET /api/mails");
             self.keep(&mail, "kept").await;
@@ -121,8 +220,7 @@ impl Mailer {
         }
     }
 
-    /// The kept messages, oldest first.
-    pub fn kept_mails(&self) -> Vec<Value> {
+    fn kept_mails(&self) -> Vec<Value> {
         self.store
             .get_meta(META_MAILS)
             .ok()

@@ -14,6 +14,7 @@ use crate::query::RequestInfo;
 use crate::records::{self, render, Shape};
 use crate::schema::{Collection, TokenConfig};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 const MSG_INVALID: &str = "An error occurred while validating the submitted data.";
 
@@ -103,21 +104,39 @@ fn app_url(app: &App) -> String {
     }
 }
 
-/// Renders a `{subject, body}` template and sends it to `to`.
-async fn send(app: &App, to: &str, template: &Value, token: &str) -> Result<(), String> {
+/// Renders a `{subject, body}` template for `to`.
+fn render_mail(app: &App, to: &str, template: &Value, token: &str) -> Mail {
     let fill = |s: &str| {
         s.replace("{APP_NAME}", &app.config.smtp.app_name)
             .replace("{APP_URL}", &app_url(app))
             .replace("{TOKEN}", token)
     };
     let field = |k: &str| template.get(k).and_then(Value::as_str).unwrap_or("");
-    app.mailer
-        .send(Mail {
-            to: to.to_string(),
-            subject: fill(field("subject")),
-            html: fill(field("body")),
+    Mail {
+        to: to.to_string(),
+        subject: fill(field("subject")),
+        html: fill(field("body")),
+    }
+}
+
+/// Queues the mail `build` makes for the account with `email` in `col`, if there is one. The
+/// lookup happens in the mail queue, so the request does the same work either way and cannot
+/// tell whether the account exists.
+fn queue_account_mail(
+    app: &Arc<App>,
+    col: Arc<Collection>,
+    email: String,
+    build: fn(&App, &Collection, &RecordData, &str) -> ApiResult<Option<Mail>>,
+) {
+    let app_ref = Arc::downgrade(app);
+    app.mailer.queue(Box::new(move || {
+        let app = app_ref.upgrade()?;
+        let data = super::find_by_unique(&app, &col, "email", &email)?;
+        build(&app, &col, &data, &email).unwrap_or_else(|e| {
+            tracing::error!(collection = %col.id, error = %e, "cannot build an account mail");
+            None
         })
-        .await
+    }));
 }
 
 /// The `email` of a request body, validated like the collection's email field.
@@ -168,28 +187,35 @@ async fn system_update(
 
 /// `POST …/request-verification {email}`: 204 whether or not the account exists.
 pub async fn request_verification(
-    app: &App,
+    app: &Arc<App>,
     collection: &str,
     body: &Map<String, Value>,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
     let email = email_input(&col, body, "email")?;
-    let Some(data) = super::find_by_unique(app, &col, "email", &email) else {
-        return Ok(());
-    };
+    queue_account_mail(app, col, email, verification_mail);
+    Ok(())
+}
+
+/// The verification mail for an unverified account.
+fn verification_mail(
+    app: &App,
+    col: &Collection,
+    data: &RecordData,
+    email: &str,
+) -> ApiResult<Option<Mail>> {
     if data.get("verified") == Some(&Value::Bool(true)) {
-        return Ok(());
+        return Ok(None);
     }
-    let o = opts(&col)?;
+    let o = opts(col)?;
     let t = issue(
-        &col,
-        &data,
+        col,
+        data,
         token::TYPE_VERIFICATION,
         &o.verification_token,
         None,
     )?;
-    let _ = send(app, &email, &o.verification_template, &t).await;
-    Ok(())
+    Ok(Some(render_mail(app, email, &o.verification_template, &t)))
 }
 
 /// `POST …/confirm-verification {token}`.
@@ -221,25 +247,37 @@ pub async fn confirm_verification(
 
 /// `POST …/request-password-reset {email}`: 204 whether or not the account exists.
 pub async fn request_password_reset(
-    app: &App,
+    app: &Arc<App>,
     collection: &str,
     body: &Map<String, Value>,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
     let email = email_input(&col, body, "email")?;
-    let Some(data) = super::find_by_unique(app, &col, "email", &email) else {
-        return Ok(());
-    };
-    let o = opts(&col)?;
+    queue_account_mail(app, col, email, reset_mail);
+    Ok(())
+}
+
+/// The password-reset mail for an account.
+fn reset_mail(
+    app: &App,
+    col: &Collection,
+    data: &RecordData,
+    email: &str,
+) -> ApiResult<Option<Mail>> {
+    let o = opts(col)?;
     let t = issue(
-        &col,
-        &data,
+        col,
+        data,
         token::TYPE_PASSWORD_RESET,
         &o.password_reset_token,
         None,
     )?;
-    let _ = send(app, &email, &o.reset_password_template, &t).await;
-    Ok(())
+    Ok(Some(render_mail(
+        app,
+        email,
+        &o.reset_password_template,
+        &t,
+    )))
 }
 
 /// The failed-attempt limiter key of a flow token: the record it names (or one shared key for
@@ -320,7 +358,13 @@ pub async fn request_email_change(
         &o.email_change_token,
         Some(new_email.clone()),
     )?;
-    send(app, &new_email, &o.confirm_email_change_template, &t)
+    app.mailer
+        .send(render_mail(
+            app,
+            &new_email,
+            &o.confirm_email_change_template,
+            &t,
+        ))
         .await
         .map_err(|_| ApiError::bad_request("Failed to request email change."))
 }

@@ -528,6 +528,7 @@ fn too_many_row_combinations_is_an_error() {
                 data,
                 expect: Expect::Absent,
                 indexes: fx.schema.indexes(&col.id),
+                relations: fx.schema.relations(&col.id),
             }
         })
         .collect();

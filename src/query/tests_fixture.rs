@@ -116,6 +116,7 @@ impl Fixture {
                 data,
                 expect: Expect::Absent,
                 indexes: schema.indexes(&col.id),
+                relations: schema.relations(&col.id),
             });
         }
         store.commit(txn).await.unwrap();

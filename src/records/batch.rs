@@ -12,8 +12,6 @@ use crate::ids::RecordId;
 use crate::query::RequestInfo;
 use serde_json::{json, Map, Value};
 
-/// Most requests accepted in one batch.
-pub const MAX_BATCH: usize = 1000;
 const MAX_ATTEMPTS: usize = 16;
 
 /// One request of a batch, as the client sent it.
@@ -126,15 +124,17 @@ pub async fn batch(
             FieldError::required(),
         ));
     }
-    if items.len() > MAX_BATCH {
+    // Every request may cascade and the whole batch commits as one group: keep it small.
+    let max = app.config.batch.max_requests;
+    if items.len() > max {
         return Err(ApiError::bad_field(
             "Invalid batch request data.",
             "requests",
             FieldError::new(
                 "validation_length_too_long",
-                format!("At most {MAX_BATCH} requests are allowed."),
+                format!("At most {max} requests are allowed."),
             )
-            .with_params(json!({"max": MAX_BATCH})),
+            .with_params(json!({"max": max})),
         ));
     }
     // Lock every record the batch updates or deletes, in a fixed order.

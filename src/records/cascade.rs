@@ -10,7 +10,7 @@ use crate::ids::{CollectionId, RecordId};
 use crate::schema::{Collection, Field, FieldKind};
 use crate::store::{Expect, WriteOp};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 const MSG_REQUIRED_REF: &str =
@@ -60,38 +60,15 @@ fn delete_rec(
     }
     let cur = tx.get(&col.id, id)?.ok_or_else(ApiError::not_found)?;
     let snapshot = tx.schema.clone();
-    for other in snapshot.all() {
-        let refs: Vec<&Field> = other
-            .fields
-            .iter()
-            .filter(|f| matches!(&f.kind, FieldKind::Relation { collection_id, .. } if *collection_id == col.id))
-            .collect();
-        if refs.is_empty() {
+    for (other_id, rid) in referrers(tx, col, id)? {
+        let Some(other) = snapshot.by_id(&other_id) else {
+            continue;
+        };
+        let refs = relation_fields(other, &col.id);
+        if refs.is_empty() || visited.contains(&(other.id.clone(), rid.clone())) {
             continue;
         }
-        let referencing: Vec<RecordId> = tx
-            .app
-            .store
-            .scan_records(&other.id)
-            .filter_map(Result::ok)
-            .filter(|r| {
-                refs.iter().any(|f| {
-                    r.data
-                        .get(&f.name)
-                        .map(relation_ids)
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|x| x == id.as_str())
-                })
-            })
-            .filter_map(|r| r.data.get("id").and_then(Value::as_str).map(RecordId::from))
-            .collect();
-        for rid in referencing {
-            if visited.contains(&(other.id.clone(), rid.clone())) {
-                continue;
-            }
-            unlink(tx, other, &rid, &refs, id, visited, depth)?;
-        }
+        unlink(tx, other, &rid, &refs, id, visited, depth)?;
     }
     tx.put(
         WriteOp::DeleteRecord {
@@ -99,10 +76,53 @@ fn delete_rec(
             id: id.clone(),
             expect: Expect::Unchanged(cur.version),
             indexes: tx.indexes(&col.id),
+            relations: tx.relations(&col.id),
         },
         MSG_UPDATE,
     );
     Ok(())
+}
+
+/// The relation fields of `col` that point into `target`.
+fn relation_fields<'c>(col: &'c Collection, target: &CollectionId) -> Vec<&'c Field> {
+    col.fields
+        .iter()
+        .filter(|f| matches!(&f.kind, FieldKind::Relation { collection_id, .. } if collection_id == target))
+        .collect()
+}
+
+/// Records that may reference `id` of `col`: the store's reverse-relation index plus records
+/// staged earlier in this transaction. `unlink` re-checks each against its current data.
+fn referrers(
+    tx: &Tx<'_>,
+    col: &Collection,
+    id: &RecordId,
+) -> ApiResult<BTreeSet<(CollectionId, RecordId)>> {
+    let mut out = BTreeSet::new();
+    for r in tx.app.store.scan_referrers(&col.id, id) {
+        let r = r?;
+        out.insert((r.collection, r.id));
+    }
+    for other in tx.schema.all() {
+        let refs = relation_fields(other, &col.id);
+        if refs.is_empty() {
+            continue;
+        }
+        for (rid, rec) in tx.staged_in(&other.id) {
+            let holds = refs.iter().any(|f| {
+                rec.data
+                    .get(&f.name)
+                    .map(relation_ids)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|x| x == id.as_str())
+            });
+            if holds {
+                out.insert((other.id.clone(), rid.clone()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Removes references to `target` from record `rid` of `col`: cascade-delete, clear, or refuse.
@@ -155,6 +175,7 @@ fn unlink(
             data,
             expect: Expect::Unchanged(cur.version),
             indexes: tx.indexes(&col.id),
+            relations: tx.relations(&col.id),
         },
         MSG_UPDATE,
     );

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::error::{ApiError, FieldError, FieldErrors};
 use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::schema::{Collection, Snapshot};
-use crate::store::{Commit, IndexSpec, StoreError, StoredRecord, Version, WriteOp};
+use crate::store::{Commit, IndexSpec, RelationSpec, StoreError, StoredRecord, Version, WriteOp};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -61,6 +61,22 @@ impl<'a> Tx<'a> {
 
     pub fn indexes(&self, col: &CollectionId) -> Arc<[IndexSpec]> {
         self.schema.indexes(col)
+    }
+
+    /// The relation fields of a collection, for the store's reverse-relation index.
+    pub fn relations(&self, col: &CollectionId) -> Arc<[RelationSpec]> {
+        self.schema.relations(col)
+    }
+
+    /// Records of `col` staged by this transaction so far (not yet in the store).
+    pub fn staged_in<'s>(
+        &'s self,
+        col: &'s CollectionId,
+    ) -> impl Iterator<Item = (&'s RecordId, &'s StoredRecord)> + 's {
+        self.staged
+            .iter()
+            .filter(move |((c, _), _)| c == col)
+            .filter_map(|((_, id), r)| r.as_ref().map(|r| (id, r)))
     }
 
     /// The record as it will be after the ops staged so far.

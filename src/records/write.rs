@@ -238,6 +238,7 @@ pub(crate) async fn stage_create(
             data: data.clone(),
             expect: Expect::Absent,
             indexes: tx.indexes(&col.id),
+            relations: tx.relations(&col.id),
         },
         MSG_CREATE,
     );
@@ -394,6 +395,7 @@ pub(crate) async fn stage_update(
             data: data.clone(),
             expect: Expect::Unchanged(cur.version),
             indexes: tx.indexes(&col.id),
+            relations: tx.relations(&col.id),
         },
         MSG_UPDATE,
     );

@@ -6,7 +6,7 @@ use super::field::{Field, FieldKind};
 use super::index::parse_index_sql;
 use crate::error::FieldErrors;
 use crate::ids::CollectionId;
-use crate::store::IndexSpec;
+use crate::store::{IndexSpec, RelationSpec};
 use serde_json::{json, Map, Value};
 
 /// The three PocketBase collection types (`view` is modelled but not creatable yet).
@@ -150,6 +150,20 @@ impl Collection {
                 spec.fields = spec.fields.iter().map(canonical).collect();
                 spec.skip_empty = spec.skip_empty.iter().map(canonical).collect();
                 spec
+            })
+            .collect()
+    }
+
+    /// The relation fields the store keeps reverse-relation entries for.
+    pub fn relation_specs(&self) -> Vec<RelationSpec> {
+        self.fields
+            .iter()
+            .filter_map(|f| match &f.kind {
+                FieldKind::Relation { collection_id, .. } => Some(RelationSpec {
+                    field: f.name.clone(),
+                    target: collection_id.clone(),
+                }),
+                _ => None,
             })
             .collect()
     }

@@ -5,7 +5,10 @@ use super::{superusers_collection, users_collection, Collection, FieldKind};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::ids::CollectionId;
 use crate::query::RuleSet;
-use crate::store::{IndexSpec, Store, StoreError, Version, WriteOp, META_COLLECTION};
+use crate::store::{
+    IndexSpec, RelationSpec, Store, StoreError, Version, WriteOp, META_COLLECTION,
+    META_RELATIONS_INDEXED,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +18,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 struct Entry {
     col: Arc<Collection>,
     indexes: Arc<[IndexSpec]>,
+    relations: Arc<[RelationSpec]>,
     /// The stored definition's version: record writes assert it so they never commit against a
     /// schema that changed after they were validated.
     version: Version,
@@ -47,6 +51,7 @@ impl Snapshot {
                 let entry = Entry {
                     col: c.clone(),
                     indexes: Arc::from(c.index_specs()),
+                    relations: Arc::from(c.relation_specs()),
                     version: Version::of_bytes(&c.to_storage()),
                     rules: OnceLock::new(),
                 };
@@ -103,6 +108,14 @@ impl Snapshot {
         self.by_id
             .get(id)
             .map(|e| e.indexes.clone())
+            .unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    /// The relation fields of a collection of this snapshot (for the reverse-relation index).
+    pub fn relations(&self, id: &CollectionId) -> Arc<[RelationSpec]> {
+        self.by_id
+            .get(id)
+            .map(|e| e.relations.clone())
             .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
@@ -176,6 +189,7 @@ impl Registry {
                 .map_err(|e| e.to_string())?;
             cols.extend(fresh.into_iter().map(Arc::new));
         }
+        build_reverse_relations(store, &cols).await?;
         Ok(Self {
             current: RwLock::new(Arc::new(Snapshot::build(cols, 1))),
             change: tokio::sync::Mutex::new(()),
@@ -354,13 +368,15 @@ fn plan_update(
     let new = Arc::new(new);
     let fills = added_fields(&old, &new);
     let mut txn = Vec::new();
-    if change.needs_migration() || !fills.is_empty() {
+    let relations = new.relation_specs();
+    if change.needs_migration() || !fills.is_empty() || relations != old.relation_specs() {
         txn.push(WriteOp::Migrate {
             collection: new.id.clone(),
             renames: change.renamed.clone(),
             drops: change.dropped.clone(),
             fills,
             indexes: Arc::from(new.index_specs()),
+            relations: Arc::from(relations),
         });
     }
     txn.push(put_meta(&new));
@@ -368,6 +384,43 @@ fn plan_update(
     working.push(new.clone());
     check_rules(&new, working, "Failed to update collection.")?;
     Ok((new, txn))
+}
+
+/// Builds the reverse-relation index of a data dir written before it existed: every collection
+/// is migrated in place (no field changes), which rebuilds its indexes and reverse entries, and
+/// a flag marks the work done. Runs once, at open, before any request.
+async fn build_reverse_relations(
+    store: &dyn Store,
+    cols: &[Arc<Collection>],
+) -> Result<(), String> {
+    if store
+        .get_meta(META_RELATIONS_INDEXED)
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        return Ok(());
+    }
+    for c in cols {
+        let rebuild = WriteOp::Migrate {
+            collection: c.id.clone(),
+            renames: Vec::new(),
+            drops: Vec::new(),
+            fills: Vec::new(),
+            indexes: Arc::from(c.index_specs()),
+            relations: Arc::from(c.relation_specs()),
+        };
+        store
+            .commit(vec![rebuild])
+            .await
+            .map_err(|e| format!("cannot build the reverse-relation index of {}: {e}", c.name))?;
+    }
+    let flag = WriteOp::PutMeta {
+        key: META_RELATIONS_INDEXED.into(),
+        value: b"1".to_vec(),
+    };
+    store.commit(vec![flag]).await.map_err(|e| e.to_string())?;
+    tracing::info!(collections = cols.len(), "built the reverse-relation index");
+    Ok(())
 }
 
 /// Deletes one collection; references from collections in `also_deleted` do not block it.
@@ -465,4 +518,67 @@ fn unique_index_violated(col: Option<&Collection>, index: &str, fields: &[String
         ),
     );
     ApiError::validation("Failed to update collection.", errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RecordId;
+    use crate::store::{Expect, Referrer, SledStore, StoreOptions};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn reverse_relation_index_is_built_for_data_dirs_that_predate_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SledStore::open(dir.path(), StoreOptions::default()).expect("open");
+        let reg = Registry::load(store.as_ref()).await.expect("load");
+        let users = reg.get("users").expect("users");
+        let posts = reg
+            .create(
+                store.as_ref(),
+                &json!({"name": "posts", "fields": [
+                    {"name": "author", "type": "relation", "collectionId": users.id.as_str(), "maxSelect": 1}
+                ]}),
+            )
+            .await
+            .expect("create posts");
+        // Records written the way the writer did before the index existed: no reverse entries.
+        let put = |c: &Collection, data: Value| WriteOp::PutRecord {
+            collection: c.id.clone(),
+            id: RecordId::from(data["id"].as_str().unwrap_or_default()),
+            data: data.as_object().cloned().unwrap_or_default(),
+            expect: Expect::Absent,
+            indexes: Arc::from(Vec::new()),
+            relations: Arc::from(Vec::new()),
+        };
+        store
+            .commit(vec![
+                put(&users, json!({"id": "u1", "email": "a@b.co"})),
+                put(&posts, json!({"id": "p1", "author": "u1"})),
+                WriteOp::DeleteMeta {
+                    key: META_RELATIONS_INDEXED.into(),
+                },
+            ])
+            .await
+            .expect("commit");
+        let referrers = |s: &SledStore| -> Vec<Referrer> {
+            s.scan_referrers(&users.id, &RecordId::from("u1"))
+                .collect::<Result<_, _>>()
+                .expect("scan")
+        };
+        assert!(referrers(&store).is_empty());
+        Registry::load(store.as_ref()).await.expect("reload");
+        assert_eq!(
+            referrers(&store),
+            vec![Referrer {
+                collection: posts.id.clone(),
+                field: "author".into(),
+                id: RecordId::from("p1"),
+            }]
+        );
+        assert!(store
+            .get_meta(META_RELATIONS_INDEXED)
+            .expect("meta")
+            .is_some());
+    }
 }

@@ -8,6 +8,8 @@
 //! - `o/<collection>/<rowid: u64 BE>`          → record id (insertion order)
 //! - `w/<collection>/<record id>`              → rowid of that record
 //! - `m/<key>`                                 → metadata (collections, secrets, counters)
+//! - `x/<target coll>/<target id><source coll><field><source id>` → the [`Referrer`] as JSON
+//!   (reverse-relation index; the id, collection and field parts are memcomparable strings)
 //!
 //! A record's rowid is the seq of the change event that created it, so insertion order survives
 //! client-chosen ids (PocketBase lists in rowid order when no sort is given).
@@ -16,6 +18,7 @@
 //! self-delimiting.
 
 use super::memcmp;
+use super::types::Referrer;
 use crate::ids::{CollectionId, RecordId, Seq};
 
 pub const RECORD: &[u8] = b"r/";
@@ -27,6 +30,11 @@ pub const ORDER: &[u8] = b"o/";
 /// (non-unique indexes), so covered equality filters are counted with one read.
 pub const INDEX_COUNT: &[u8] = b"k/";
 pub const ROWID: &[u8] = b"w/";
+pub const REFERRER: &[u8] = b"x/";
+
+/// Metadata flag: present once every collection's reverse-relation entries have been built
+/// (data dirs from before the index get them on first open).
+pub const META_RELATIONS_INDEXED: &str = "_relations_indexed";
 
 /// Metadata key holding the last committed seq (survives change-log trimming).
 pub const META_SEQ_HEAD: &str = "_seq_head";
@@ -103,6 +111,27 @@ pub fn rowid(collection: &CollectionId, id: &RecordId) -> Vec<u8> {
     k
 }
 
+/// Prefix of the reverse-relation entries pointing into `target`.
+pub fn referrers_prefix(target: &CollectionId) -> Vec<u8> {
+    with_collection(REFERRER, target)
+}
+
+/// Prefix of the reverse-relation entries pointing at one record.
+pub fn referrers_of(target: &CollectionId, id: &RecordId) -> Vec<u8> {
+    let mut k = referrers_prefix(target);
+    memcmp::encode_str(&mut k, &id.0);
+    k
+}
+
+/// The reverse-relation entry of `source` (whose `field` holds `id`) under target record `id`.
+pub fn referrer(target: &CollectionId, id: &RecordId, source: &Referrer) -> Vec<u8> {
+    let mut k = referrers_of(target, id);
+    memcmp::encode_str(&mut k, &source.collection.0);
+    memcmp::encode_str(&mut k, &source.field);
+    memcmp::encode_str(&mut k, &source.id.0);
+    k
+}
+
 pub fn log(seq: Seq) -> Vec<u8> {
     let mut k = Vec::with_capacity(LOG.len() + 8);
     k.extend_from_slice(LOG);
@@ -135,6 +164,22 @@ mod tests {
         assert!(k.starts_with(&records_prefix(&a)));
         assert!(!k.starts_with(&records_prefix(&b)));
         assert!(!record(&b, &RecordId::from("abc")).starts_with(&records_prefix(&a)));
+    }
+
+    #[test]
+    fn referrer_keys_of_one_target_share_its_prefix_only() {
+        let (t, u) = (CollectionId::from("t"), CollectionId::from("t2"));
+        let src = Referrer {
+            collection: CollectionId::from("s"),
+            field: "f".into(),
+            id: RecordId::from("r/1"),
+        };
+        let k = referrer(&t, &RecordId::from("a"), &src);
+        assert!(k.starts_with(&referrers_of(&t, &RecordId::from("a"))));
+        assert!(!k.starts_with(&referrers_of(&t, &RecordId::from("ab"))));
+        assert!(!referrer(&t, &RecordId::from("ab"), &src)
+            .starts_with(&referrers_of(&t, &RecordId::from("a"))));
+        assert!(!k.starts_with(&referrers_prefix(&u)));
     }
 
     #[test]

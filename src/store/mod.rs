@@ -14,7 +14,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use keys::META_COLLECTION;
+pub use keys::{META_COLLECTION, META_RELATIONS_INDEXED};
 pub use sled_store::{SledStore, StoreOptions};
 pub use types::*;
 
@@ -76,6 +76,13 @@ pub trait Store: Send + Sync + 'static {
         equal: &[Value],
         full: bool,
     ) -> Result<usize, StoreError>;
+    /// The records whose relation fields hold `id` of `collection` (reverse-relation index), in
+    /// (collection, field, id) order.
+    fn scan_referrers<'a>(
+        &'a self,
+        collection: &CollectionId,
+        id: &RecordId,
+    ) -> Box<dyn Iterator<Item = Result<Referrer, StoreError>> + 'a>;
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Commits all ops atomically (all or none), durably, in one group commit.

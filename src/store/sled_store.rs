@@ -5,7 +5,9 @@ use super::codec;
 use super::index::value_prefix;
 use super::keys;
 use super::memcmp;
-use super::types::{ChangeEvent, Commit, StoreError, StoredRecord, ValueRange, Version, WriteOp};
+use super::types::{
+    ChangeEvent, Commit, Referrer, StoreError, StoredRecord, ValueRange, Version, WriteOp,
+};
 use super::writer::{read_head, Msg, Writer};
 use super::{BoxFuture, Store};
 use crate::ids::{CollectionId, RecordId, Seq};
@@ -283,6 +285,18 @@ impl Store for SledStore {
             n += 1;
         }
         Ok(n)
+    }
+
+    fn scan_referrers<'a>(
+        &'a self,
+        collection: &CollectionId,
+        id: &RecordId,
+    ) -> Box<dyn Iterator<Item = Result<Referrer, StoreError>> + 'a> {
+        Box::new(
+            self.tree
+                .scan_prefix(keys::referrers_of(collection, id))
+                .map(|kv| codec::decode_referrer(&kv?.1)),
+        )
     }
 
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

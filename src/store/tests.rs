@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::ids::{CollectionId, RecordData, RecordId, Seq};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 fn coll() -> CollectionId {
@@ -40,6 +40,7 @@ fn put(id: &str, email: &str, cat: &str) -> WriteOp {
         data: data(id, email, cat),
         expect: Expect::Absent,
         indexes: specs(),
+        relations: std::sync::Arc::from(Vec::new()),
     }
 }
 
@@ -132,6 +133,7 @@ async fn update_moves_index_entries_and_checks_version() {
         data: data("a", "new@x.io", "c2"),
         expect,
         indexes: specs(),
+        relations: std::sync::Arc::from(Vec::new()),
     };
     store
         .commit(vec![update(Expect::Unchanged(cur.version.clone()))])
@@ -226,6 +228,7 @@ async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
             drops: vec!["email".into()],
             fills: vec![("n".into(), json!(0))],
             indexes: new_specs.clone(),
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .expect("migrate");
@@ -270,6 +273,7 @@ async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
             drops: vec![],
             fills: vec![],
             indexes: uniq,
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .unwrap_err();
@@ -332,6 +336,7 @@ async fn migrate_swaps_renamed_fields() {
             drops: vec![],
             fills: vec![],
             indexes: Arc::from(Vec::new()),
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .expect("migrate");
@@ -385,6 +390,7 @@ async fn insertion_order_follows_creates_not_ids() {
             id: RecordId::from("aa"),
             expect: Expect::Any,
             indexes: specs(),
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .expect("delete");
@@ -425,6 +431,7 @@ async fn counts_follow_creates_deletes_and_drops() {
             id: RecordId::from("a"),
             expect: Expect::Any,
             indexes: specs(),
+            relations: std::sync::Arc::from(Vec::new()),
         }])
         .await
         .expect("delete");
@@ -467,6 +474,7 @@ async fn range_scans_respect_bounds_and_types() {
                 data,
                 expect: Expect::Absent,
                 indexes: spec.clone(),
+                relations: std::sync::Arc::from(Vec::new()),
             }])
             .await
             .expect("create");
@@ -497,4 +505,73 @@ async fn range_scans_respect_bounds_and_types() {
     );
     assert_eq!(scan(Included(json!("a")), Unbounded, false), vec!["f"]);
     store.shutdown().await;
+}
+
+#[tokio::test]
+async fn reverse_relation_entries_follow_writes_and_block_deleting_a_referenced_record() {
+    use crate::store::{Referrer, RelationSpec};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let (t, s) = (CollectionId::from("t"), CollectionId::from("s"));
+    let rel: Arc<[RelationSpec]> = Arc::from(vec![RelationSpec {
+        field: "f".into(),
+        target: t.clone(),
+    }]);
+    let put = |c: &CollectionId, id: &str, f: Value, expect| WriteOp::PutRecord {
+        collection: c.clone(),
+        id: RecordId::from(id),
+        data: serde_json::from_value(json!({"id": id, "f": f})).expect("data"),
+        expect,
+        indexes: Arc::from(Vec::new()),
+        relations: if *c == s {
+            rel.clone()
+        } else {
+            Arc::from(Vec::new())
+        },
+    };
+    let del = |c: &CollectionId, id: &str| WriteOp::DeleteRecord {
+        collection: c.clone(),
+        id: RecordId::from(id),
+        expect: Expect::Any,
+        indexes: Arc::from(Vec::new()),
+        relations: if *c == s {
+            rel.clone()
+        } else {
+            Arc::from(Vec::new())
+        },
+    };
+    let refs = |id: &str| -> Vec<Referrer> {
+        store
+            .scan_referrers(&t, &RecordId::from(id))
+            .collect::<Result<_, _>>()
+            .expect("scan")
+    };
+    store
+        .commit(vec![
+            put(&t, "a", json!(""), Expect::Absent),
+            put(&t, "b", json!(""), Expect::Absent),
+            put(&s, "x", json!(["a", "b"]), Expect::Absent),
+        ])
+        .await
+        .expect("create");
+    assert_eq!(refs("a").len(), 1);
+    assert_eq!(refs("b")[0].id, RecordId::from("x"));
+    // A delete that did not unlink its live referrer is refused (the cascade must re-plan).
+    let err = store
+        .commit(vec![del(&t, "a")])
+        .await
+        .expect_err("referenced");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    // Unlinking in the same transaction lets it through and drops the entry.
+    store
+        .commit(vec![put(&s, "x", json!(["b"]), Expect::Any), del(&t, "a")])
+        .await
+        .expect("unlink + delete");
+    assert!(refs("a").is_empty());
+    assert_eq!(refs("b").len(), 1);
+    store
+        .commit(vec![del(&s, "x")])
+        .await
+        .expect("delete source");
+    assert!(refs("b").is_empty());
 }

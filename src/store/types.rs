@@ -17,6 +17,23 @@ pub struct IndexSpec {
     pub skip_empty: Vec<String>,
 }
 
+/// A relation field of a collection: the writer keeps a reverse-relation entry for every record
+/// id the field holds, so deleting a target finds its referrers without scanning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationSpec {
+    pub field: String,
+    /// The collection the field's ids point into.
+    pub target: CollectionId,
+}
+
+/// A record whose relation `field` holds the id of a given target record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Referrer {
+    pub collection: CollectionId,
+    pub field: String,
+    pub id: RecordId,
+}
+
 /// Bounds on one index field (the field right after an equality prefix) for range scans.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValueRange {
@@ -48,12 +65,17 @@ pub enum WriteOp {
         data: RecordData,
         expect: Expect,
         indexes: Arc<[IndexSpec]>,
+        relations: Arc<[RelationSpec]>,
     },
+    /// Also fails with [`StoreError::Conflict`] while another record still references this one
+    /// (a cascade that missed a referrer committed concurrently retries instead of leaving a
+    /// dangling relation).
     DeleteRecord {
         collection: CollectionId,
         id: RecordId,
         expect: Expect,
         indexes: Arc<[IndexSpec]>,
+        relations: Arc<[RelationSpec]>,
     },
     /// Fails the transaction with [`StoreError::Missing`] unless the record exists (relation targets).
     AssertExists {
@@ -75,7 +97,8 @@ pub enum WriteOp {
         key: String,
     },
     /// Rewrite every record of a collection (schema change): rename/drop keys, then rebuild all of
-    /// its indexes. Runs alone, after everything queued before it has committed.
+    /// its indexes and its outgoing reverse-relation entries. Runs alone, after everything queued
+    /// before it has committed.
     Migrate {
         collection: CollectionId,
         renames: Vec<(String, String)>,
@@ -83,8 +106,9 @@ pub enum WriteOp {
         /// Keys set on records that lack them (new fields get their zero value so indexes agree).
         fills: Vec<(String, serde_json::Value)>,
         indexes: Arc<[IndexSpec]>,
+        relations: Arc<[RelationSpec]>,
     },
-    /// Drop every record and index entry of a collection (delete or truncate).
+    /// Drop every record, index and reverse-relation entry of a collection (delete or truncate).
     DropData {
         collection: CollectionId,
     },

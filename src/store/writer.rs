@@ -5,7 +5,10 @@
 use super::codec;
 use super::index::{entries_for, IndexEntry};
 use super::keys;
-use super::types::{Action, ChangeEvent, Commit, Expect, IndexSpec, StoreError, Version, WriteOp};
+use super::types::{
+    Action, ChangeEvent, Commit, Expect, IndexSpec, Referrer, RelationSpec, StoreError, Version,
+    WriteOp,
+};
 use crate::ids::{RecordData, Seq};
 use sled::IVec;
 use std::collections::{BTreeMap, HashMap};
@@ -250,11 +253,16 @@ fn apply(
             data,
             expect,
             indexes,
+            relations,
         } => {
             let key = keys::record(&collection, &id);
             let current = ov.get(&key)?;
             check_expect(&current, &expect, &collection, &id)?;
             let before = current.as_deref().map(codec::decode_record).transpose()?;
+            if let Some(old) = &before {
+                remove_referrers(ov, &collection, &relations, old, &id);
+            }
+            add_referrers(ov, &collection, &relations, &data, &id);
             // A create's rowid is its own change seq (log_event below assigns *seq + 1).
             let rowid = match &before {
                 Some(_) => read_rowid(ov, &collection, &id)?,
@@ -296,6 +304,7 @@ fn apply(
             id,
             expect,
             indexes,
+            relations,
         } => {
             let key = keys::record(&collection, &id);
             let current = ov.get(&key)?;
@@ -309,8 +318,10 @@ fn apply(
             let rowid = read_rowid(ov, &collection, &id)?;
             if let Some(old) = &before {
                 remove_index_entries(ov, &collection, &indexes, old, &id, rowid);
+                remove_referrers(ov, &collection, &relations, old, &id);
             }
             ov.del(key);
+            refuse_if_referenced(ov, &collection, &id)?;
             bump(ov, keys::count(&collection), -1);
             ov.del(keys::order(&collection, rowid));
             ov.del(keys::rowid(&collection, &id));
@@ -351,11 +362,22 @@ fn apply(
             drops,
             fills,
             indexes,
+            relations,
         } => {
-            migrate(ov, &collection, &renames, &drops, &fills, &indexes)?;
+            migrate(
+                ov,
+                &collection,
+                &renames,
+                &drops,
+                &fills,
+                &indexes,
+                &relations,
+            )?;
         }
         WriteOp::DropData { collection } => {
+            remove_all_referrers_from(ov, &collection)?;
             for prefix in [
+                keys::referrers_prefix(&collection),
                 keys::records_prefix(&collection),
                 keys::indexes_prefix(&collection),
                 keys::order_prefix(&collection),
@@ -371,6 +393,109 @@ fn apply(
                 }
             }
             ov.del(keys::count(&collection));
+        }
+    }
+    Ok(())
+}
+
+/// The record ids a relation value holds (one id or a list; empty strings hold none).
+fn relation_ids(v: Option<&serde_json::Value>) -> Vec<&str> {
+    use serde_json::Value;
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => vec![s.as_str()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The reverse-relation entries of record `id` of `collection` holding `data`.
+fn referrer_entries(
+    collection: &crate::ids::CollectionId,
+    relations: &[RelationSpec],
+    data: &RecordData,
+    id: &crate::ids::RecordId,
+) -> Vec<(Vec<u8>, Referrer)> {
+    let mut out = Vec::new();
+    for spec in relations {
+        for target in relation_ids(data.get(&spec.field)) {
+            let source = Referrer {
+                collection: collection.clone(),
+                field: spec.field.clone(),
+                id: id.clone(),
+            };
+            out.push((
+                keys::referrer(&spec.target, &target.into(), &source),
+                source,
+            ));
+        }
+    }
+    out
+}
+
+fn add_referrers(
+    ov: &mut Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+    relations: &[RelationSpec],
+    data: &RecordData,
+    id: &crate::ids::RecordId,
+) {
+    for (key, source) in referrer_entries(collection, relations, data, id) {
+        ov.put(key, codec::encode_referrer(&source));
+    }
+}
+
+fn remove_referrers(
+    ov: &mut Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+    relations: &[RelationSpec],
+    data: &RecordData,
+    id: &crate::ids::RecordId,
+) {
+    for (key, _) in referrer_entries(collection, relations, data, id) {
+        ov.del(key);
+    }
+}
+
+/// Refuses to delete a record that another record still references: the delete's cascade was
+/// planned before that reference committed, so it must be planned again. Entries whose source
+/// no longer holds the id (left by a schema change) are dropped on the way.
+fn refuse_if_referenced(
+    ov: &mut Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+    id: &crate::ids::RecordId,
+) -> Result<(), StoreError> {
+    for (key, raw) in scan_merged(ov, &keys::referrers_of(collection, id))? {
+        let source = codec::decode_referrer(&raw)?;
+        let holds = match ov.get(&keys::record(&source.collection, &source.id))? {
+            Some(rec) => {
+                relation_ids(codec::decode_record(&rec)?.get(&source.field)).contains(&id.as_str())
+            }
+            None => false,
+        };
+        if holds {
+            return Err(StoreError::Conflict {
+                collection: collection.clone(),
+                id: id.clone(),
+            });
+        }
+        ov.del(key);
+    }
+    Ok(())
+}
+
+/// Drops every reverse-relation entry whose source is a record of `collection` (they are keyed
+/// by target, so this scans the whole reverse index; only bulk operations call it).
+fn remove_all_referrers_from(
+    ov: &mut Overlay<'_>,
+    collection: &crate::ids::CollectionId,
+) -> Result<(), StoreError> {
+    for (key, raw) in scan_merged(ov, keys::REFERRER)? {
+        if codec::decode_referrer(&raw)?.collection == *collection {
+            ov.del(key);
         }
     }
     Ok(())
@@ -499,7 +624,9 @@ fn migrate(
     drops: &[String],
     fills: &[(String, serde_json::Value)],
     indexes: &[IndexSpec],
+    relations: &[RelationSpec],
 ) -> Result<(), StoreError> {
+    remove_all_referrers_from(ov, collection)?;
     for prefix in [
         keys::indexes_prefix(collection),
         keys::index_counts_prefix(collection),
@@ -554,6 +681,7 @@ fn migrate(
             }
             ov.put(ikey, value);
         }
+        add_referrers(ov, collection, relations, &data, &id);
         ov.put(key, codec::encode_record(&data));
     }
     for (k, n) in counters {

@@ -47,17 +47,25 @@ pub async fn user(srv: &TestServer, email: &str, name: &str) -> (Api, String) {
 }
 
 /// The token in the newest kept mail to `to` whose link contains `path` (`confirm-verification`…).
+/// Mails are sent from a background queue, so this waits (bounded) for the mail to be kept.
 pub async fn mailed_token(srv: &TestServer, to: &str, path: &str) -> String {
-    let mails = srv.su().get("/api/mails").await.ok();
-    let html = mails["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|m| m["to"] == to && m["html"].as_str().unwrap_or("").contains(path))
-        .unwrap_or_else(|| panic!("no {path} mail to {to}: {mails}"))["html"]
-        .as_str()
-        .expect("html")
-        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let html = loop {
+        let mails = srv.su().get("/api/mails").await.ok();
+        let found = mails["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|m| m["to"] == to && m["html"].as_str().unwrap_or("").contains(path))
+            .map(|m| m["html"].as_str().expect("html").to_string());
+        match found {
+            Some(html) => break html,
+            None if std::time::Instant::now() > deadline => {
+                panic!("no {path} mail to {to}: {mails}")
+            }
+            None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    };
     let start = html.find(&format!("{path}/")).expect("link") + path.len() + 1;
     html[start..].split('"').next().expect("token").to_string()
 }

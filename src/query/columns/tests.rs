@@ -78,6 +78,7 @@ impl Fx {
                 data: r.clone(),
                 expect: expect(),
                 indexes: indexes.clone(),
+                relations: std::sync::Arc::from(Vec::new()),
             })
             .collect();
         self.commit(ops);
@@ -93,6 +94,7 @@ impl Fx {
                 id: RecordId::from(*id),
                 expect: Expect::Any,
                 indexes: indexes.clone(),
+                relations: std::sync::Arc::from(Vec::new()),
             })
             .collect();
         self.commit(ops);
