@@ -138,6 +138,9 @@ fn ids_of(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// Records of one (source, field) back-relation by the id they point to.
+type BackIndex = HashMap<String, Arc<[RecordData]>>;
+
 /// Expands `tree` into every rendered record of `records` (parallel slices: stored data and
 /// rendered JSON). Related records the caller may not view are left out.
 pub struct Expander<'a> {
@@ -148,7 +151,7 @@ pub struct Expander<'a> {
     info: RequestInfo,
     cache: HashMap<(CollectionId, String), Option<RecordData>>,
     /// Back-relation indexes built once per request: (source, field) → target id → records.
-    back: HashMap<(CollectionId, String), HashMap<String, Arc<[RecordData]>>>,
+    back: HashMap<(CollectionId, String), BackIndex>,
     /// Records expanded so far, against `max_expanded`.
     expanded: usize,
     max_expanded: usize,
