@@ -138,8 +138,10 @@ fn ids_of(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// Records of one (source, field) back-relation by the id they point to.
-type BackIndex = HashMap<String, Arc<[RecordData]>>;
+/// Ids of the records of one (source, field) back-relation, by the id they point to. Only ids
+/// are kept: the records themselves are loaded when expanded, so a request holds at most its
+/// expansion budget of them rather than the whole source collection.
+type BackIndex = HashMap<String, Arc<[String]>>;
 
 /// Expands `tree` into every rendered record of `records` (parallel slices: stored data and
 /// rendered JSON). Related records the caller may not view are left out.
@@ -150,7 +152,7 @@ pub struct Expander<'a> {
     /// `@request.*` for the related collections' view rules.
     info: RequestInfo,
     cache: HashMap<(CollectionId, String), Option<RecordData>>,
-    /// Back-relation indexes built once per request: (source, field) → target id → records.
+    /// Back-relation indexes built once per request: (source, field) → target id → record ids.
     back: HashMap<(CollectionId, String), BackIndex>,
     /// Records expanded so far, against `max_expanded`.
     expanded: usize,
@@ -223,14 +225,17 @@ impl<'a> Expander<'a> {
         source: &Collection,
         field: &str,
         id: &str,
-    ) -> ApiResult<Arc<[RecordData]>> {
+    ) -> ApiResult<Arc<[String]>> {
         let key = (source.id.clone(), field.to_string());
         if !self.back.contains_key(&key) {
-            let mut map: HashMap<String, Vec<RecordData>> = HashMap::new();
+            let mut map: HashMap<String, Vec<String>> = HashMap::new();
             for r in self.app.store.scan_records(&source.id) {
                 let r = r?;
+                let Some(rel_id) = r.data.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
                 for target in ids_of(r.data.get(field)) {
-                    map.entry(target).or_default().push(r.data.clone());
+                    map.entry(target).or_default().push(rel_id.to_string());
                 }
             }
             let map = map.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
@@ -301,13 +306,16 @@ impl<'a> Expander<'a> {
                     }
                     let id = data.get("id").and_then(Value::as_str).unwrap_or("");
                     let mut items = Vec::new();
-                    for rel in self.back_refs(&source, &field, id)?.iter() {
+                    for rel_id in self.back_refs(&source, &field, id)?.iter() {
                         if items.len() == MAX_BACK_EXPAND {
                             break;
                         }
-                        if self.may_view(&source, rel) {
+                        let Some(rel) = self.load(&source.id, rel_id)? else {
+                            continue;
+                        };
+                        if self.may_view(&source, &rel) {
                             self.spend()?;
-                            items.push(self.render(&source, rel, sub)?);
+                            items.push(self.render(&source, &rel, sub)?);
                         }
                     }
                     if !items.is_empty() {
