@@ -333,7 +333,7 @@ async fn expansion_budget_is_configurable() {
 }
 
 #[tokio::test]
-async fn back_relation_expansion_is_capped_at_1000_per_record() {
+async fn back_relation_expansion_is_capped_at_1000_visible_records_per_record() {
     let srv = TestServer::start().await;
     let posts_col = srv
         .create_collection(public_collection(
@@ -341,13 +341,18 @@ async fn back_relation_expansion_is_capped_at_1000_per_record() {
             json!([{"name": "title", "type": "text"}]),
         ))
         .await;
-    srv.create_collection(public_collection(
+    let mut comments = public_collection(
         "comments",
-        json!([{"name": "post", "type": "relation", "collectionId": posts_col["id"], "maxSelect": 1}]),
-    ))
-    .await;
+        json!([{"name": "post", "type": "relation", "collectionId": posts_col["id"], "maxSelect": 1},
+               {"name": "text", "type": "text"}]),
+    );
+    comments["viewRule"] = json!("text != 'secret'");
+    srv.create_collection(comments).await;
     let api = srv.guest();
     let post = id_of(&api.create("posts", json!({"title": "hot"})).await);
+    // The hidden comment comes first in id order.
+    api.create("comments", json!({"post": post, "text": "secret"}))
+        .await;
     for _ in 0..2 {
         let requests: Vec<Value> = (0..550)
             .map(|_| json!({"method": "POST", "url": "/api/collections/comments/records", "body": {"post": post}}))
@@ -357,16 +362,19 @@ async fn back_relation_expansion_is_capped_at_1000_per_record() {
             .await
             .ok();
     }
-    let v = api
-        .get(&format!(
-            "{}?expand=comments_via_post",
-            record("posts", &post)
-        ))
-        .await
-        .ok();
+    let path = format!("{}?expand=comments_via_post", record("posts", &post));
+    let v = api.get(&path).await.ok();
+    let items = v["expand"]["comments_via_post"].as_array().expect("array");
+    assert_eq!(items.len(), 1000);
+    assert!(
+        items.iter().all(|c| c["text"] == ""),
+        "hidden comment expanded"
+    );
+    let v = srv.su().get(&path).await.ok();
+    let items = v["expand"]["comments_via_post"].as_array().expect("array");
     assert_eq!(
-        v["expand"]["comments_via_post"].as_array().map(Vec::len),
-        Some(1000)
+        (items.len(), items[0]["text"].as_str()),
+        (1000, Some("secret"))
     );
 }
 
