@@ -159,6 +159,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Most related records one request may expand in total (400 on `expand` above it).
+    pub max_expanded_records: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -198,6 +200,7 @@ impl Default for ServerConfig {
             dir: PathBuf::from("fb_data"),
             body_limit: 32 * 1024 * 1024,
             shutdown_grace_secs: 10,
+            max_expanded_records: 5000,
         }
     }
 }

@@ -5,6 +5,19 @@
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+
+/// Most characters of a client's value repeated back in an error.
+pub const MAX_ECHO_CHARS: usize = 100;
+
+/// `value` as an error may repeat it back: at most [`MAX_ECHO_CHARS`] characters, `…` marking a
+/// cut, so a huge invalid value never makes a huge error response.
+pub fn echo(value: &str) -> Cow<'_, str> {
+    match value.char_indices().nth(MAX_ECHO_CHARS) {
+        None => Cow::Borrowed(value),
+        Some((cut, _)) => Cow::Owned(format!("{}…", &value[..cut])),
+    }
+}
 
 /// One field-level error, keyed by field name (or a nested path) inside the envelope's `data`.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,6 +205,21 @@ impl ApiError {
         }
     }
 
+    /// One line for channels without the envelope (realtime errors): the message, plus
+    /// `field: reason` of the first field error.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Validation { message, errors } => errors
+                .0
+                .iter()
+                .next()
+                .and_then(|(k, v)| Some(format!("{k}: {}", v.get("message")?.as_str()?)))
+                .unwrap_or_else(|| message.clone()),
+            Self::Internal(_) => MSG_GENERIC.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// The PocketBase envelope for this error.
     pub fn body(&self) -> Value {
         let (message, data) = match self {
@@ -260,6 +288,24 @@ mod tests {
             f.into_value(),
             json!({"fields":{"1":{"values":{"code":"validation_required","message":"Cannot be blank."}},"2":{"name":{"code":"validation_required","message":"Cannot be blank."}}}})
         );
+    }
+
+    #[test]
+    fn echo_truncates_long_values_on_a_char_boundary() {
+        assert_eq!(echo("short"), "short");
+        let exact = "é".repeat(MAX_ECHO_CHARS);
+        assert_eq!(echo(&exact), exact.as_str());
+        let long = "é".repeat(200_000);
+        let e = echo(&long);
+        assert_eq!(e.chars().count(), MAX_ECHO_CHARS + 1);
+        assert!(e.ends_with('…'));
+    }
+
+    #[test]
+    fn summary_names_the_field() {
+        let e = ApiError::bad_field(MSG_GENERIC, "fields", FieldError::new("x", "Too deep."));
+        assert_eq!(e.summary(), "fields: Too deep.");
+        assert_eq!(ApiError::not_found().summary(), MSG_NOT_FOUND);
     }
 
     #[test]

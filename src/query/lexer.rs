@@ -2,6 +2,7 @@
 //! sequence becomes tokens or one positioned [`ParseError`].
 
 use super::ParseError;
+use crate::error::echo;
 
 /// One token kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +20,8 @@ impl Tok {
     /// How the token reads in an error message.
     pub fn describe(&self) -> String {
         match self {
-            Tok::Ident(s) => format!("\"{s}\""),
-            Tok::Str(s) => format!("string {s:?}"),
+            Tok::Ident(s) => format!("\"{}\"", echo(s)),
+            Tok::Str(s) => format!("string {:?}", echo(s)),
             Tok::Number(n) => format!("number {n}"),
             Tok::Sym(s) => format!("'{s}'"),
         }

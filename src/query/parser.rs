@@ -5,6 +5,7 @@
 use super::ast::{Call, CmpOp, Comparison, Expr, Func, Ident, Macro, Modifier, Operand, Pos, Root};
 use super::lexer::{tokenize, Tok, Token};
 use super::{Limits, ParseError};
+use crate::error::echo;
 
 /// Parses a filter or rule with the default [`Limits`].
 pub fn parse(src: &str) -> Result<Expr, ParseError> {
@@ -270,7 +271,7 @@ fn parse_op(s: &str) -> Option<(CmpOp, bool)> {
 fn invalid(word: &str, pos: usize, why: &str) -> ParseError {
     ParseError::new(
         pos,
-        format!("invalid identifier \"{word}\" at {pos}: {why}"),
+        format!("invalid identifier \"{}\" at {pos}: {why}", echo(word)),
     )
 }
 

@@ -7,6 +7,7 @@ use super::compile::{err, CompileCtx, Compiler, Src};
 use super::env::{EvalEnv, EvalError};
 use super::value::Val;
 use super::{Forbidden, QueryError};
+use crate::error::echo;
 use crate::ids::RecordData;
 use std::cmp::Ordering;
 
@@ -80,7 +81,7 @@ fn key(
     ctx: &CompileCtx<'_>,
 ) -> Result<Option<SortItem>, QueryError> {
     // A sort key is an operand of the filter grammar; parse it as the left side of a comparison.
-    let bad = || err(pos, format!("invalid sort key \"{name}\" at {pos}"));
+    let bad = || err(pos, format!("invalid sort key \"{}\" at {pos}", echo(name)));
     if name.is_empty() || name.starts_with(char::is_whitespace) {
         return Err(bad());
     }
@@ -113,7 +114,10 @@ fn key(
         _ => {
             return Err(err(
                 pos,
-                format!("only record fields can be sorted on, got \"{name}\" at {pos}"),
+                format!(
+                    "only record fields can be sorted on, got \"{}\" at {pos}",
+                    echo(name)
+                ),
             ))
         }
     }

@@ -6,6 +6,7 @@
 use super::frame::{Kind, Out};
 use crate::app::App;
 use crate::auth::Caller;
+use crate::error::echo;
 use crate::ids::{CollectionId, RecordData, RecordId, Seq};
 use crate::query::{self, CompileCtx, Compiled, EvalEnv, RequestInfo};
 use crate::records::{can_read, Op, Shape};
@@ -74,10 +75,12 @@ impl Spec {
             )
         })?;
         let snap = app.schema.snapshot();
-        let col = snap
-            .get(coll)
-            .cloned()
-            .ok_or_else(|| Refusal::new("unknown_collection", format!("no collection {coll:?}")))?;
+        let col = snap.get(coll).cloned().ok_or_else(|| {
+            Refusal::new(
+                "unknown_collection",
+                format!("no collection {:?}", echo(coll)),
+            )
+        })?;
         let filter = match filter.filter(|f| !f.trim().is_empty()) {
             None => None,
             Some(src) => {
@@ -89,11 +92,11 @@ impl Spec {
                 Some(compiled)
             }
         };
-        let shape = Shape::parse(expand, fields)
-            .map_err(|e| Refusal::new("invalid_shape", e.to_string()))?;
+        let shape =
+            Shape::parse(expand, fields).map_err(|e| Refusal::new("invalid_shape", e.summary()))?;
         shape
             .check(app, &col, caller)
-            .map_err(|e| Refusal::new("invalid_shape", e.to_string()))?;
+            .map_err(|e| Refusal::new("invalid_shape", e.summary()))?;
         Ok(Self {
             collection: col.id.clone(),
             record: record.map(RecordId::from),

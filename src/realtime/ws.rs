@@ -7,6 +7,7 @@ use super::replay::{replay, Replayed};
 use super::sub::Spec;
 use crate::app::App;
 use crate::auth::Caller;
+use crate::error::echo;
 use crate::ids::Seq;
 use crate::records::render;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -183,7 +184,7 @@ async fn handle(app: &App, conn: &Conn, text: &str) -> bool {
             conn.send(error(
                 id,
                 "unknown_type",
-                format!("unknown message type {other:?}"),
+                format!("unknown message type {:?}", echo(other)),
             ))
             .await
         }

@@ -7,7 +7,7 @@ use super::tx::Tx;
 use super::write::{stage_create, stage_update, Request};
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{echo, ApiError, ApiResult, FieldError};
 use crate::ids::RecordId;
 use crate::query::RequestInfo;
 use serde_json::{json, Map, Value};
@@ -47,7 +47,11 @@ fn parse_target(method: &str, url: &str) -> Result<Target, String> {
         ("DELETE", [c, "records", id]) if !id.is_empty() => {
             Ok(Target::Delete(c.to_string(), id.to_string()))
         }
-        (m, _) => Err(format!("Unsupported batch request {m} {url}.")),
+        (m, _) => Err(format!(
+            "Unsupported batch request {} {}.",
+            echo(m),
+            echo(url)
+        )),
     }
 }
 

@@ -1,21 +1,26 @@
 //! `expand`: inline related records (`author`, `cats.owner`, back-relations `comments_via_post`)
 //! up to 6 levels, each checked against the related collection's view rule. Unlike PocketBase,
-//! unknown names and paths deeper than the limit are errors, not silently dropped.
+//! unknown names and paths deeper than the limit are errors, not silently dropped, and one
+//! request expands at most `server.max_expanded_records` records in total (records linking each
+//! other would otherwise multiply to millions). Back-relations expand at most
+//! [`MAX_BACK_EXPAND`] records per record, as in PocketBase.
 
 use super::access::{allows, check, request_info, Op};
 use super::render;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
+use crate::error::{echo, ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::query::RequestInfo;
 use crate::schema::{Collection, FieldKind, Snapshot};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub const MAX_EXPAND_DEPTH: usize = 6;
 const MAX_EXPAND_PATHS: usize = 32;
+/// Most records one back-relation expands per record (PocketBase's limit).
+pub const MAX_BACK_EXPAND: usize = 1000;
 
 /// Parsed `expand` parameter: a tree of relation names.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -46,13 +51,14 @@ impl ExpandTree {
             let parts: Vec<&str> = path.split('.').collect();
             if parts.len() > MAX_EXPAND_DEPTH {
                 return Err(bad(format!(
-                    "Expand path {path:?} is deeper than {MAX_EXPAND_DEPTH} levels."
+                    "Expand path {:?} is deeper than {MAX_EXPAND_DEPTH} levels.",
+                    echo(path)
                 )));
             }
             let mut node = &mut tree;
             for p in parts {
                 if p.is_empty() {
-                    return Err(bad(format!("Invalid expand path {path:?}.")));
+                    return Err(bad(format!("Invalid expand path {:?}.", echo(path))));
                 }
                 node = node.0.entry(p.to_string()).or_default();
             }
@@ -86,7 +92,7 @@ fn resolve(snap: &Snapshot, col: &Collection, name: &str) -> ApiResult<Link> {
             let target = snap
                 .by_id(collection_id)
                 .cloned()
-                .ok_or_else(|| bad(format!("Unknown relation target of {name:?}.")))?;
+                .ok_or_else(|| bad(format!("Unknown relation target of {:?}.", echo(name))))?;
             return Ok(Link::Forward {
                 field: name.to_string(),
                 target,
@@ -94,7 +100,8 @@ fn resolve(snap: &Snapshot, col: &Collection, name: &str) -> ApiResult<Link> {
             });
         }
         return Err(bad(format!(
-            "{name:?} is not a relation field of {}.",
+            "{:?} is not a relation field of {}.",
+            echo(name),
             col.name
         )));
     }
@@ -112,7 +119,8 @@ fn resolve(snap: &Snapshot, col: &Collection, name: &str) -> ApiResult<Link> {
         }
     }
     Err(bad(format!(
-        "Unknown expand relation {name:?} in {}.",
+        "Unknown expand relation {:?} in {}.",
+        echo(name),
         col.name
     )))
 }
@@ -130,6 +138,11 @@ fn ids_of(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// Ids of the records of one (source, field) back-relation, by the id they point to. Only ids
+/// are kept: the records themselves are loaded when expanded, so a request holds at most its
+/// expansion budget of them rather than the whole source collection.
+type BackIndex = HashMap<String, Arc<[String]>>;
+
 /// Expands `tree` into every rendered record of `records` (parallel slices: stored data and
 /// rendered JSON). Related records the caller may not view are left out.
 pub struct Expander<'a> {
@@ -139,8 +152,11 @@ pub struct Expander<'a> {
     /// `@request.*` for the related collections' view rules.
     info: RequestInfo,
     cache: HashMap<(CollectionId, String), Option<RecordData>>,
-    /// Back-relation indexes built once per request: (source, field) → target id → records.
-    back: HashMap<(CollectionId, String), HashMap<String, Vec<RecordData>>>,
+    /// Back-relation indexes built once per request: (source, field) → target id → record ids.
+    back: HashMap<(CollectionId, String), BackIndex>,
+    /// Records expanded so far, against `max_expanded`.
+    expanded: usize,
+    max_expanded: usize,
 }
 
 impl<'a> Expander<'a> {
@@ -152,7 +168,30 @@ impl<'a> Expander<'a> {
             info: request_info(&RequestInfo::default(), caller, &Map::new()),
             cache: HashMap::new(),
             back: HashMap::new(),
+            expanded: 0,
+            max_expanded: app.config.server.max_expanded_records,
         }
+    }
+
+    /// Counts one more expanded record against the request's budget.
+    fn spend(&mut self) -> ApiResult<()> {
+        self.expanded += 1;
+        if self.expanded > self.max_expanded {
+            let max = self.max_expanded;
+            return Err(ApiError::bad_field(
+                MSG_GENERIC,
+                "expand",
+                FieldError::new(
+                    "validation_expand_limit",
+                    format!(
+                        "The expand needs more than {max} related records; expand fewer \
+                         relations or levels, or ask for fewer records per page."
+                    ),
+                )
+                .with_params(json!({ "max": max })),
+            ));
+        }
+        Ok(())
     }
 
     /// Validates the whole tree against the schema before touching data.
@@ -186,16 +225,20 @@ impl<'a> Expander<'a> {
         source: &Collection,
         field: &str,
         id: &str,
-    ) -> ApiResult<Vec<RecordData>> {
+    ) -> ApiResult<Arc<[String]>> {
         let key = (source.id.clone(), field.to_string());
         if !self.back.contains_key(&key) {
-            let mut map: HashMap<String, Vec<RecordData>> = HashMap::new();
+            let mut map: HashMap<String, Vec<String>> = HashMap::new();
             for r in self.app.store.scan_records(&source.id) {
                 let r = r?;
+                let Some(rel_id) = r.data.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
                 for target in ids_of(r.data.get(field)) {
-                    map.entry(target).or_default().push(r.data.clone());
+                    map.entry(target).or_default().push(rel_id.to_string());
                 }
             }
+            let map = map.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
             self.back.insert(key.clone(), map);
         }
         Ok(self
@@ -203,7 +246,7 @@ impl<'a> Expander<'a> {
             .get(&key)
             .and_then(|m| m.get(id))
             .cloned()
-            .unwrap_or_default())
+            .unwrap_or_else(|| Arc::from(Vec::new())))
     }
 
     fn visible(&self, col: &Collection) -> bool {
@@ -246,6 +289,7 @@ impl<'a> Expander<'a> {
                     for id in ids_of(data.get(&field)) {
                         if let Some(rel) = self.load(&target.id, &id)? {
                             if self.may_view(&target, &rel) {
+                                self.spend()?;
                                 items.push(self.render(&target, &rel, sub)?);
                             }
                         }
@@ -262,8 +306,15 @@ impl<'a> Expander<'a> {
                     }
                     let id = data.get("id").and_then(Value::as_str).unwrap_or("");
                     let mut items = Vec::new();
-                    for rel in self.back_refs(&source, &field, id)? {
+                    for rel_id in self.back_refs(&source, &field, id)?.iter() {
+                        if items.len() == MAX_BACK_EXPAND {
+                            break;
+                        }
+                        let Some(rel) = self.load(&source.id, rel_id)? else {
+                            continue;
+                        };
                         if self.may_view(&source, &rel) {
+                            self.spend()?;
                             items.push(self.render(&source, &rel, sub)?);
                         }
                     }

@@ -1,9 +1,16 @@
 //! `fields`: project each record to the listed keys (`id,title`, `*`, `expand.author.name`,
-//! `body:excerpt(200,true)`).
+//! `body:excerpt(200,true)`). Paths are bounded in number and depth (like `expand`), so the
+//! projection tree — built, applied and dropped recursively — is never deeper than
+//! [`MAX_FIELDS_DEPTH`] whatever the client sends.
 
-use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
-use serde_json::{Map, Value};
+use crate::error::{echo, ApiError, ApiResult, FieldError, MSG_GENERIC};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// Most segments in one `fields` path: six expand levels (`expand.a.expand.b…name`) fit easily.
+pub const MAX_FIELDS_DEPTH: usize = 32;
+/// Most comma-separated `fields` paths.
+pub const MAX_FIELDS_PATHS: usize = 200;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Excerpt {
@@ -33,11 +40,19 @@ fn bad(message: String) -> ApiError {
     )
 }
 
+fn over_limit(message: String, max: usize) -> ApiError {
+    ApiError::bad_field(
+        MSG_GENERIC,
+        "fields",
+        FieldError::new("validation_invalid_fields", message).with_params(json!({ "max": max })),
+    )
+}
+
 fn parse_excerpt(modifier: &str) -> ApiResult<Excerpt> {
     let args = modifier
         .strip_prefix("excerpt(")
         .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| bad(format!("Unknown field modifier {modifier:?}.")))?;
+        .ok_or_else(|| bad(format!("Unknown field modifier {:?}.", echo(modifier))))?;
     let mut it = args.split(',').map(str::trim);
     let max = it
         .next()
@@ -49,7 +64,8 @@ fn parse_excerpt(modifier: &str) -> ApiResult<Excerpt> {
         Some("true") => true,
         Some(other) => {
             return Err(bad(format!(
-                "excerpt withEllipsis must be true or false, got {other:?}."
+                "excerpt withEllipsis must be true or false, got {:?}.",
+                echo(other)
             )))
         }
     };
@@ -76,17 +92,34 @@ fn split_top(raw: &str) -> Vec<&str> {
 
 impl Projection {
     pub fn parse(raw: &str) -> ApiResult<Self> {
-        let mut p = Projection::default();
-        for item in split_top(raw)
+        let items: Vec<&str> = split_top(raw)
             .into_iter()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-        {
+            .collect();
+        if items.len() > MAX_FIELDS_PATHS {
+            return Err(over_limit(
+                format!("At most {MAX_FIELDS_PATHS} fields paths are allowed."),
+                MAX_FIELDS_PATHS,
+            ));
+        }
+        let mut p = Projection::default();
+        for item in items {
             let (path, modifier) = match item.split_once(':') {
                 Some((a, m)) => (a, Some(parse_excerpt(m)?)),
                 None => (item, None),
             };
-            p.insert(&path.split('.').collect::<Vec<_>>(), modifier);
+            let segments: Vec<&str> = path.split('.').take(MAX_FIELDS_DEPTH + 1).collect();
+            if segments.len() > MAX_FIELDS_DEPTH {
+                return Err(over_limit(
+                    format!(
+                        "Fields path {:?} is deeper than {MAX_FIELDS_DEPTH} levels.",
+                        echo(path)
+                    ),
+                    MAX_FIELDS_DEPTH,
+                ));
+            }
+            p.insert(&segments, modifier);
         }
         Ok(p)
     }
@@ -202,6 +235,21 @@ mod tests {
         assert_eq!(p.apply(v), json!({"body":"first post...","t":"Hello"}));
         assert!(Projection::parse("a:excerpt(x)").is_err());
         assert!(Projection::parse("a:upper").is_err());
+    }
+
+    #[test]
+    fn paths_are_bounded_in_depth_and_number() {
+        let deep = vec!["a"; 10_000].join(".");
+        let e = Projection::parse(&deep).expect_err("too deep");
+        let body = e.body().to_string();
+        assert!(body.contains("validation_invalid_fields"), "{body}");
+        assert!(body.len() < 600, "echo is truncated: {}", body.len());
+        let ok = vec!["a"; MAX_FIELDS_DEPTH].join(".");
+        assert!(Projection::parse(&ok).is_ok());
+        assert!(Projection::parse(&format!("{ok}.b")).is_err());
+        let many: Vec<String> = (0..=MAX_FIELDS_PATHS).map(|i| format!("f{i}")).collect();
+        assert!(Projection::parse(&many.join(",")).is_err());
+        assert!(Projection::parse(&many[1..].join(",")).is_ok());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::access::{check, list_filter, request_info, Op};
 use super::shape::Shape;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
+use crate::error::{echo, ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::query::{self, CompileCtx, Compiled, EvalEnv, IndexPlan, RequestInfo, SortSpec, Val};
 use crate::schema::{Collection, Snapshot};
@@ -51,7 +51,7 @@ pub fn parse_number(param: &str, raw: &Option<String>, default: usize) -> ApiRes
             Err(_) => Err(bad_param(
                 param,
                 "validation_invalid_number",
-                format!("{param} must be an integer, got {s:?}."),
+                format!("{param} must be an integer, got {:?}.", echo(s)),
             )),
         },
     }

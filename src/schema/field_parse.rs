@@ -4,7 +4,7 @@
 use super::datetime::{format_rfc3339, parse_datetime};
 use super::field::{Field, FieldKind, OptionErrors, Pattern, TextOptions, RESERVED_FIELD_NAMES};
 use super::idgen::{field_id, generate_from_pattern};
-use crate::error::FieldError;
+use crate::error::{echo, FieldError};
 use crate::ids::CollectionId;
 use serde_json::{json, Map, Value};
 
@@ -346,7 +346,7 @@ fn parse_kind(r: &mut Reader, type_name: &str, name: &str) -> Option<FieldKind> 
             return None;
         }
         other => {
-            let msg = format!("Unknown field type \"{other}\".");
+            let msg = format!("Unknown field type \"{}\".", echo(other));
             r.fail("type", FieldError::new("validation_in_invalid", msg));
             return None;
         }

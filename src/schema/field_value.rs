@@ -4,7 +4,7 @@
 use super::checks::{check_count, check_domain, check_length, check_size};
 use super::datetime::normalize_date;
 use super::field::{Field, FieldKind};
-use crate::error::FieldError;
+use crate::error::{echo, FieldError};
 use serde_json::{json, Value};
 
 /// Text-like fields without an explicit `max` accept at most this many characters.
@@ -13,6 +13,9 @@ pub const DEFAULT_TEXT_MAX: u32 = 5000;
 pub const DEFAULT_EDITOR_MAX_SIZE: u64 = 5 << 20;
 /// JSON fields without `maxSize` accept this many bytes of serialized JSON (1 MiB).
 pub const DEFAULT_JSON_MAX_SIZE: u64 = 1 << 20;
+/// JSON values may nest this deep. Stored change-log entries wrap a record two levels deeper,
+/// and every reader of them must stay within serde_json's recursion limit of 128.
+pub const MAX_JSON_DEPTH: usize = 64;
 /// Password fields without `max` accept this many characters (bcrypt's input limit).
 pub const DEFAULT_PASSWORD_MAX: u32 = 71;
 
@@ -259,6 +262,13 @@ impl Field {
                 } else {
                     *max_size
                 };
+                if json_depth(v) > MAX_JSON_DEPTH {
+                    return Err(FieldError::new(
+                        "validation_json_depth_limit",
+                        format!("The JSON value is nested more than {MAX_JSON_DEPTH} levels deep."),
+                    )
+                    .with_params(json!({ "max": MAX_JSON_DEPTH })));
+                }
                 check_size(
                     v.to_string().len(),
                     limit,
@@ -274,11 +284,12 @@ impl Field {
             FieldKind::Select { values, max_select } => {
                 let list = self.value_list(v)?;
                 if let Some(bad) = list.iter().find(|x| !values.contains(x)) {
+                    let bad = echo(bad);
                     return Err(FieldError::new(
                         "validation_invalid_value",
                         format!("Invalid value {bad}."),
                     )
-                    .with_params(json!({"value": bad})));
+                    .with_params(json!({ "value": bad })));
                 }
                 check_count(list.len(), 0, *max_select)
             }
@@ -308,6 +319,21 @@ impl Field {
             })
             .collect()
     }
+}
+
+/// Nesting depth of `v` (a scalar is 0, `[1]` is 1), without recursion.
+fn json_depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
+            Value::Object(o) => stack.extend(o.values().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn coerce_number(raw: &Value) -> Result<Value, FieldError> {

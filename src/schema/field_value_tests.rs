@@ -544,3 +544,22 @@ fn validates_passwords() {
     );
     assert_eq!(code(&required(p), json!("")), "validation_required");
 }
+
+#[test]
+fn json_depth_is_bounded_and_select_echo_is_truncated() {
+    let j = field(FieldKind::Json { max_size: 0 });
+    let nest = |n: usize| -> Value {
+        serde_json::from_str(&format!("{}1{}", "[".repeat(n), "]".repeat(n))).expect("json")
+    };
+    assert!(j.validate(&nest(MAX_JSON_DEPTH)).is_ok());
+    assert_eq!(
+        code(&j, nest(MAX_JSON_DEPTH + 1)),
+        "validation_json_depth_limit"
+    );
+    assert_eq!(json_depth(&json!({"a": [1, {"b": 2}], "c": 3})), 3);
+
+    let huge = "x".repeat(200_000);
+    let e = select(1).validate(&json!(huge)).unwrap_err();
+    assert!(e.message.len() < 200, "{}", e.message.len());
+    assert!(e.to_json().to_string().len() < 500);
+}

@@ -5,7 +5,7 @@
 use super::collection::Collection;
 use super::field::{Field, FieldKind, Pattern};
 use super::system::{auth_system_field, id_field, AUTH_SYSTEM_FIELDS, ID_PATTERN};
-use crate::error::{FieldError, FieldErrors};
+use crate::error::{echo, FieldError, FieldErrors};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -274,14 +274,14 @@ fn check_list(
         if let Some(label) = dup_label(&|x| x.field.name.eq_ignore_ascii_case(&e.field.name)) {
             let err = FieldError::new(
                 "validation_duplicated_field_name",
-                format!("Duplicated field name {}.", e.field.name),
+                format!("Duplicated field name {}.", echo(&e.field.name)),
             )
             .with_params(json!({"fieldName": e.field.name}));
             add(errs, &label, "name", err);
         } else if let Some(label) = dup_label(&|x| x.field.id == e.field.id) {
             let err = FieldError::new(
                 "validation_duplicated_field_id",
-                format!("Duplicated field id {}.", e.field.id),
+                format!("Duplicated field id {}.", echo(&e.field.id)),
             )
             .with_params(json!({"fieldId": e.field.id}));
             add(errs, &label, "id", err);
