@@ -13,6 +13,7 @@ mod batch;
 mod columns;
 mod crash;
 mod crud;
+mod hardening_realtime;
 mod persistence;
 mod query;
 mod realtime;
