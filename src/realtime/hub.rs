@@ -246,7 +246,7 @@ impl Hub {
         {
             return Err(Refusal::Full);
         }
-        let guest = auth.caller.auth().is_none() && !auth.caller.is_superuser();
+        let guest = is_guest(&auth.caller);
         if guest && !self.budgets.admit_guest(&ip) {
             self.live.fetch_sub(1, Ordering::AcqRel);
             return Err(Refusal::TooManyGuests);
@@ -297,7 +297,7 @@ impl Hub {
     /// Sets a connection's identity, keeping its IP's count of unauthenticated connections.
     pub fn set_auth(&self, conn: &Conn, auth: ConnAuth) {
         let mut current = lock(&conn.auth);
-        let guest = auth.caller.auth().is_none() && !auth.caller.is_superuser();
+        let guest = is_guest(&auth.caller);
         if !conn.gone.load(Ordering::Acquire) && conn.guest.swap(guest, Ordering::AcqRel) != guest {
             self.budgets.guest_changed(&conn.ip, guest);
         }
@@ -583,6 +583,11 @@ impl Hub {
             }
         }
     }
+}
+
+/// Unauthenticated: what the per-IP guest cap counts.
+fn is_guest(caller: &Caller) -> bool {
+    matches!(caller, Caller::Guest)
 }
 
 /// Replay slots: all cores but one (at least one), so the dispatcher always has a core.

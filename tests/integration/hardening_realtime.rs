@@ -492,3 +492,71 @@ async fn sse_client_cannot_be_taken_over_by_another_auth() {
     got.sort();
     assert_eq!(got, ["posts", "posts/*"]);
 }
+
+/// A topic with `options.query.filter`, percent-encoded like the SDK does.
+fn topic_with_filter(filter: &str) -> String {
+    let options = json!({"query": {"filter": filter}}).to_string();
+    let encoded: String = options
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("posts/*?options={encoded}")
+}
+
+#[tokio::test]
+async fn sse_subscriptions_over_budget_are_refused_and_change_nothing() {
+    let srv = TestServer::builder()
+        .env("FERROBASE_REALTIME_MAX_FILTER_BYTES", "300")
+        .env("FERROBASE_REALTIME_MAX_FILTER_BYTES_PER_IP", "350")
+        .start()
+        .await;
+    posts(&srv).await;
+    let filter = format!("title != \"{}\"", "x".repeat(180));
+    let (mut first, cid) = sse_open(&srv).await;
+    let guest = srv.guest();
+    let post = |cid: &str, topics: Vec<String>| {
+        guest.post(
+            "/api/realtime",
+            json!({"clientId": cid, "subscriptions": topics}),
+        )
+    };
+    let r = post(&cid, vec![topic_with_filter(&filter)]).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // Two such filters are over the connection's 300 bytes: 400, and the old topic stays.
+    let r = post(
+        &cid,
+        vec![
+            topic_with_filter(&filter),
+            topic_with_filter(&format!("{filter} && n > 1")),
+        ],
+    )
+    .await;
+    r.assert_field_error(
+        "Something went wrong while processing your request.",
+        "subscriptions",
+        "validation_filter_budget_exceeded",
+    );
+    srv.su().create("posts", json!({"title": "one"})).await;
+    assert_eq!(
+        sse_events(&mut first, Duration::from_millis(500))
+            .await
+            .len(),
+        1
+    );
+    // A second stream from the same IP: within its own budget, over the IP's: 429.
+    let (_second, cid2) = sse_open(&srv).await;
+    let r = post(&cid2, vec![topic_with_filter(&filter)]).await;
+    r.assert_error(429, "Too Many Requests.");
+    // Once the first stream drops its filter, the IP has room again.
+    assert_eq!(post(&cid, vec!["posts/*".into()]).await.status, 204);
+    assert_eq!(
+        post(&cid2, vec![topic_with_filter(&filter)]).await.status,
+        204
+    );
+}
