@@ -2,6 +2,7 @@
 //! `/api/realtime` (stream on GET, subscriptions on POST). The protocol lives in `realtime`.
 
 use super::body;
+use super::meta::client_ip;
 use crate::app::App;
 use crate::auth::{token, Caller};
 use crate::error::ApiError;
@@ -40,8 +41,8 @@ pub async fn ws(
     let auth = realtime::hub_auth(caller, raw);
     let (conn, rx, guard) = app
         .realtime
-        .connect(auth, None)
-        .map_err(|_| ApiError::Unavailable)?;
+        .connect(auth, None, client_ip(req))
+        .map_err(sse::refused_connection)?;
     let app = app.0.clone();
     Ok(socket
         .config(realtime::ws::socket_config())
@@ -51,8 +52,8 @@ pub async fn ws(
 
 /// `GET /api/realtime`: the SSE stream (`PB_CONNECT` first).
 #[handler]
-pub async fn sse_connect(app: Data<&Arc<App>>) -> Result<Response, ApiError> {
-    sse::connect(&app)
+pub async fn sse_connect(app: Data<&Arc<App>>, req: &Request) -> Result<Response, ApiError> {
+    sse::connect(&app, client_ip(req))
 }
 
 /// `POST /api/realtime {clientId, subscriptions}` → 204.

@@ -4,6 +4,7 @@
 //! client resumes with `since`. If the store's broadcast overtakes the dispatcher, the missed
 //! events are read back from the change log; nothing is skipped silently.
 
+use super::budget::{Budgets, Refused, Usage};
 use super::frame::Out;
 use super::sub::{self, Renders, Spec};
 use crate::app::App;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio::sync::{broadcast, mpsc, watch, Notify, Semaphore, SemaphorePermit};
 
 /// WebSocket close code for a client whose queue overflowed.
 pub const CLOSE_LAGGED: u16 = 4008;
@@ -52,11 +53,23 @@ struct Sub {
     buffer: Option<Vec<Arc<ChangeEvent>>>,
 }
 
+fn usage(subs: &[Sub]) -> Usage {
+    subs.iter().fold(Usage::default(), |u, s| {
+        u.plus(Usage::one(s.spec.filter_bytes()))
+    })
+}
+
 /// One realtime connection (a WebSocket or an SSE stream).
 pub struct Conn {
     pub id: u64,
     /// The SSE client id (`None` for WebSockets).
     pub client_id: Option<String>,
+    /// The client address budgets are charged to.
+    ip: String,
+    /// Counted as an unauthenticated connection of `ip` (changes with the auth, under its lock).
+    guest: AtomicBool,
+    /// Deregistered: budgets are released and must not be charged again.
+    gone: AtomicBool,
     auth: Mutex<ConnAuth>,
     subs: Mutex<Vec<Sub>>,
     pub(super) tx: mpsc::Sender<Out>,
@@ -72,10 +85,6 @@ impl Conn {
 
     pub fn caller(&self) -> Caller {
         lock(&self.auth).caller.clone()
-    }
-
-    pub fn set_auth(&self, auth: ConnAuth) {
-        *lock(&self.auth) = auth;
     }
 
     /// The close code once the connection is condemned.
@@ -142,13 +151,14 @@ struct Inner {
     dispatched: Seq,
 }
 
-/// Refused connection: the configured cap is reached.
-#[derive(Debug)]
-pub struct TooManyConnections;
-
-/// Refused subscription: the per-connection cap is reached.
-#[derive(Debug)]
-pub struct TooManySubscriptions;
+/// Why a connection was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// `max_connections` is reached (503).
+    Full,
+    /// The client IP has `max_guest_connections_per_ip` unauthenticated connections (429).
+    TooManyGuests,
+}
 
 pub struct Hub {
     pub config: RealtimeConfig,
@@ -158,13 +168,16 @@ pub struct Hub {
     started: AtomicBool,
     shutdown: watch::Sender<bool>,
     sse: Mutex<HashMap<String, Arc<Conn>>>,
+    budgets: Budgets,
+    /// `since` replays judging change-log pages at the same time, server-wide: replays never
+    /// take every core from the dispatcher and the API.
+    replays: Semaphore,
 }
 
 impl Hub {
     pub fn new(config: RealtimeConfig) -> Arc<Self> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Self {
-            config,
             inner: Mutex::new(Inner {
                 conns: HashMap::new(),
                 dispatched: Seq(0),
@@ -174,6 +187,9 @@ impl Hub {
             started: AtomicBool::new(false),
             shutdown,
             sse: Mutex::new(HashMap::new()),
+            budgets: Budgets::new(config.clone()),
+            replays: Semaphore::new(replay_slots()),
+            config,
         })
     }
 
@@ -213,12 +229,13 @@ impl Hub {
         }
     }
 
-    /// Registers a connection, unless the cap is reached.
+    /// Registers a connection from `ip`, unless a cap is reached.
     pub fn connect(
         self: &Arc<Self>,
         auth: ConnAuth,
         client_id: Option<String>,
-    ) -> Result<(Arc<Conn>, mpsc::Receiver<Out>, ConnGuard), TooManyConnections> {
+        ip: String,
+    ) -> Result<(Arc<Conn>, mpsc::Receiver<Out>, ConnGuard), Refusal> {
         let max = self.config.max_connections;
         if self
             .live
@@ -227,12 +244,20 @@ impl Hub {
             })
             .is_err()
         {
-            return Err(TooManyConnections);
+            return Err(Refusal::Full);
+        }
+        let guest = is_guest(&auth.caller);
+        if guest && !self.budgets.admit_guest(&ip) {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refusal::TooManyGuests);
         }
         let (tx, rx) = mpsc::channel(self.config.queue.max(1));
         let conn = Arc::new(Conn {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             client_id: client_id.clone(),
+            ip,
+            guest: AtomicBool::new(guest),
+            gone: AtomicBool::new(false),
             auth: Mutex::new(auth),
             subs: Mutex::new(Vec::new()),
             tx,
@@ -253,10 +278,30 @@ impl Hub {
     fn remove(&self, conn: &Conn) {
         if lock(&self.inner).conns.remove(&conn.id).is_some() {
             self.live.fetch_sub(1, Ordering::AcqRel);
+            // Lock order: auth, then subs (never both: the dispatcher reads the auth while it
+            // holds the subs).
+            let guest = {
+                let _auth = lock(&conn.auth);
+                conn.gone.store(true, Ordering::Release);
+                conn.guest.swap(false, Ordering::AcqRel)
+            };
+            let mut subs = lock(&conn.subs);
+            self.budgets.release(&conn.ip, usage(&subs), guest);
+            subs.clear();
         }
         if let Some(cid) = &conn.client_id {
             lock(&self.sse).remove(cid);
         }
+    }
+
+    /// Sets a connection's identity, keeping its IP's count of unauthenticated connections.
+    pub fn set_auth(&self, conn: &Conn, auth: ConnAuth) {
+        let mut current = lock(&conn.auth);
+        let guest = is_guest(&auth.caller);
+        if !conn.gone.load(Ordering::Acquire) && conn.guest.swap(guest, Ordering::AcqRel) != guest {
+            self.budgets.guest_changed(&conn.ip, guest);
+        }
+        *current = auth;
     }
 
     /// The SSE connection with this client id.
@@ -273,13 +318,20 @@ impl Hub {
         id: Arc<str>,
         spec: Arc<Spec>,
         since: Option<Seq>,
-    ) -> Result<Seq, TooManySubscriptions> {
+    ) -> Result<Seq, Refused> {
         let inner = lock(&self.inner);
         let mut subs = lock(&conn.subs);
-        subs.retain(|s| s.id != id);
-        if subs.len() >= self.config.max_subscriptions {
-            return Err(TooManySubscriptions);
+        if conn.gone.load(Ordering::Acquire) {
+            return Ok(inner.dispatched);
         }
+        let old = usage(&subs);
+        let replaced = subs
+            .iter()
+            .find(|s| s.id == id)
+            .map_or(Usage::default(), |s| Usage::one(s.spec.filter_bytes()));
+        let new = old.minus(replaced).plus(Usage::one(spec.filter_bytes()));
+        self.budgets.charge(&conn.ip, old, new)?;
+        subs.retain(|s| s.id != id);
         let head = inner.dispatched;
         let replay = since.is_some_and(|s| s < head);
         subs.push(Sub {
@@ -321,18 +373,40 @@ impl Hub {
         }
     }
 
+    /// Whether subscription `id` is still `spec` and waiting for its replay.
+    pub fn replay_wanted(&self, conn: &Conn, id: &str, spec: &Arc<Spec>) -> bool {
+        lock(&conn.subs)
+            .iter()
+            .any(|s| &*s.id == id && Arc::ptr_eq(&s.spec, spec) && s.buffer.is_some())
+    }
+
+    /// Waits for one of the server-wide replay slots (held while a change-log page is judged).
+    pub async fn replay_slot(&self) -> Option<SemaphorePermit<'_>> {
+        self.replays.acquire().await.ok()
+    }
+
     /// Removes subscription `id`; false if there was none.
     pub fn unsubscribe(&self, conn: &Conn, id: &str) -> bool {
         let mut subs = lock(&conn.subs);
-        let before = subs.len();
+        let old = usage(&subs);
         subs.retain(|s| &*s.id != id);
-        subs.len() != before
+        // Shrinking is never refused.
+        let _ = self.budgets.charge(&conn.ip, old, usage(&subs));
+        subs.len() != old.subs
     }
 
-    /// Replaces all subscriptions (SSE), live from the hub's position.
-    pub fn replace(&self, conn: &Conn, specs: Vec<(Arc<str>, Arc<Spec>)>) {
+    /// Replaces all subscriptions (SSE), live from the hub's position, unless the new set is over
+    /// the connection's or its IP's budget (then nothing changes).
+    pub fn replace(&self, conn: &Conn, specs: Vec<(Arc<str>, Arc<Spec>)>) -> Result<(), Refused> {
         let inner = lock(&self.inner);
         let mut subs = lock(&conn.subs);
+        if conn.gone.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let new = specs.iter().fold(Usage::default(), |u, (_, spec)| {
+            u.plus(Usage::one(spec.filter_bytes()))
+        });
+        self.budgets.charge(&conn.ip, usage(&subs), new)?;
         let keep: Vec<Sub> = specs
             .into_iter()
             .map(|(id, spec)| Sub {
@@ -343,6 +417,7 @@ impl Hub {
             })
             .collect();
         *subs = keep;
+        Ok(())
     }
 
     /// Re-checks a connection's token (expiry, revocation, deleted record). When it no longer
@@ -355,11 +430,19 @@ impl Hub {
         let fresh = Caller::from_token(app, &raw);
         let expired = token::peek(&raw).is_none_or(|c| c.exp <= chrono::Utc::now().timestamp());
         if matches!(fresh, Caller::Guest) || expired {
-            conn.set_auth(ConnAuth {
-                caller: Caller::Guest,
-                token: None,
-            });
-            lock(&conn.subs).clear();
+            self.set_auth(
+                conn,
+                ConnAuth {
+                    caller: Caller::Guest,
+                    token: None,
+                },
+            );
+            let mut subs = lock(&conn.subs);
+            let _ = self
+                .budgets
+                .charge(&conn.ip, usage(&subs), Usage::default());
+            subs.clear();
+            drop(subs);
             if conn.client_id.is_none() {
                 conn.push(Out::control(json!({
                     "type": "error",
@@ -369,10 +452,13 @@ impl Hub {
             }
             return true;
         }
-        conn.set_auth(ConnAuth {
-            caller: fresh,
-            token: Some(raw),
-        });
+        self.set_auth(
+            conn,
+            ConnAuth {
+                caller: fresh,
+                token: Some(raw),
+            },
+        );
         false
     }
 
@@ -497,4 +583,16 @@ impl Hub {
             }
         }
     }
+}
+
+/// Unauthenticated: what the per-IP guest cap counts.
+fn is_guest(caller: &Caller) -> bool {
+    matches!(caller, Caller::Guest)
+}
+
+/// Replay slots: all cores but one (at least one), so the dispatcher always has a core.
+fn replay_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
 }

@@ -5,14 +5,17 @@
 //! each record once per projection and queues shared bytes on bounded per-connection queues.
 //!
 //! - `hub`: connections, subscriptions, the dispatcher thread, lag recovery, shutdown.
+//! - `budget`: subscriptions and filter bytes per connection and per IP, guests per IP.
 //! - `sub`: topics, per-subscription filter/shape, the before/after decision, rendering cache.
-//! - `replay`: `since` replay from the change log (gapless or `reset`).
+//! - `replay`: `since` replay from the change log (gapless or `reset`), one at a time per
+//!   connection, off the async workers, cancelled when the connection closes.
 //! - `ws`: the WebSocket protocol (`docs/realtime.md`).
 //! - `sse`: the PocketBase-compatible SSE transport.
 //!
 //! Access is never decided here: every record goes through `records::can_read` and `Shape`.
 //! This module must not write to the store.
 
+mod budget;
 mod frame;
 mod hub;
 mod replay;
@@ -21,7 +24,7 @@ mod sub;
 pub mod ws;
 
 pub use frame::Out;
-pub use hub::{Conn, ConnAuth, ConnGuard, Hub};
+pub use hub::{Conn, ConnAuth, ConnGuard, Hub, Refusal};
 
 use crate::auth::Caller;
 

@@ -4,12 +4,13 @@
 //!
 //! Differences from PocketBase, all invisible to its SDK: keep-alive comments (`:`) on idle
 //! streams and no idle hang-up; a record leaving a subscriber's rule or filter is sent as
-//! `delete` (entering as `create`) instead of silence; a POST with another `Authorization`
-//! rebinds the client instead of answering 403. Every event's `id:` stays the client id (the SDK
-//! reads it from `PB_CONNECT`), so SSE has no resume; the WebSocket protocol has.
+//! `delete` (entering as `create`) instead of silence. Like PocketBase, a client bound to an
+//! auth record refuses a POST with another (or no) auth (403), so knowing a client id is not
+//! enough to take it over. Every event's `id:` stays the client id (the SDK reads it from
+//! `PB_CONNECT`), so SSE has no resume; the WebSocket protocol has.
 
 use super::frame::{self, Out};
-use super::hub::{Conn, ConnAuth, ConnGuard};
+use super::hub::{Conn, ConnAuth, ConnGuard, Refusal};
 use super::sub::Spec;
 use crate::app::App;
 use crate::auth::Caller;
@@ -26,6 +27,12 @@ use tokio::sync::{mpsc, watch};
 /// PocketBase's limits on one subscriptions POST.
 const MAX_TOPICS: usize = 1000;
 const MAX_TOPIC_LEN: usize = 2500;
+/// PocketBase's answer when a POST's auth differs from the one the client is bound to.
+pub const MSG_AUTH_MISMATCH: &str =
+    "The current and the previous request authorization don't match.";
+/// `Retry-After` of a refusal over a per-IP budget (it frees when the client's other
+/// connections unsubscribe or close).
+const RETRY_AFTER_SECS: u64 = 5;
 
 struct Stream {
     first: Option<String>,
@@ -37,8 +44,8 @@ struct Stream {
     _guard: ConnGuard,
 }
 
-/// `GET /api/realtime`: registers a client and returns its event stream.
-pub fn connect(app: &Arc<App>) -> ApiResult<Response> {
+/// `GET /api/realtime` from `ip`: registers a client and returns its event stream.
+pub fn connect(app: &Arc<App>, ip: String) -> ApiResult<Response> {
     let client_id: String = rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(40)
@@ -50,8 +57,8 @@ pub fn connect(app: &Arc<App>) -> ApiResult<Response> {
     };
     let (conn, rx, guard) = app
         .realtime
-        .connect(auth, Some(client_id.clone()))
-        .map_err(|_| ApiError::Unavailable)?;
+        .connect(auth, Some(client_id.clone()), ip)
+        .map_err(refused_connection)?;
     let every = Duration::from_secs(app.realtime.config.sse_keepalive_secs.max(1));
     let state = Stream {
         first: Some(frame::sse_connect(&client_id)),
@@ -103,8 +110,18 @@ async fn next_chunk(mut st: Stream) -> Option<(Result<Bytes, std::io::Error>, St
     }
 }
 
-/// `POST /api/realtime`: validates like PocketBase, then replaces the client's topics and binds
-/// it to `caller`.
+/// Maps a refused realtime connection (WebSocket or SSE) to its HTTP error.
+pub fn refused_connection(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Full => ApiError::Unavailable,
+        Refusal::TooManyGuests => ApiError::TooManyRequests {
+            retry_after_secs: RETRY_AFTER_SECS,
+        },
+    }
+}
+
+/// `POST /api/realtime`: validates like PocketBase, refuses a caller other than the one the
+/// client is bound to, then replaces the client's topics and binds it to `caller`.
 pub fn set_subscriptions(
     app: &App,
     body: &Value,
@@ -136,10 +153,14 @@ pub fn set_subscriptions(
         .realtime
         .sse_client(client_id)
         .ok_or_else(|| ApiError::NotFound("Missing or invalid client id.".into()))?;
-    conn.set_auth(ConnAuth {
-        caller: caller.clone(),
-        token,
-    });
+    if let Some(bound) = conn.caller().auth() {
+        let same = caller
+            .auth()
+            .is_some_and(|a| a.collection.id == bound.collection.id && a.id() == bound.id());
+        if !same {
+            return Err(ApiError::Forbidden(MSG_AUTH_MISMATCH.into()));
+        }
+    }
     let mut specs: Vec<(Arc<str>, Arc<Spec>)> = Vec::new();
     for topic in topics {
         if specs.iter().any(|(t, _)| &**t == topic) {
@@ -151,7 +172,23 @@ pub fn set_subscriptions(
             specs.push((Arc::from(topic), Arc::new(spec)));
         }
     }
-    app.realtime.replace(&conn, specs);
+    app.realtime.replace(&conn, specs).map_err(|r| match r {
+        r if r.per_ip() => ApiError::TooManyRequests {
+            retry_after_secs: RETRY_AFTER_SECS,
+        },
+        r => ApiError::bad_field(
+            MSG_GENERIC,
+            "subscriptions",
+            FieldError::new(r.field_code(), r.message()),
+        ),
+    })?;
+    app.realtime.set_auth(
+        &conn,
+        ConnAuth {
+            caller: caller.clone(),
+            token,
+        },
+    );
     Ok(())
 }
 

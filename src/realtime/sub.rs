@@ -53,6 +53,8 @@ pub struct Spec {
     pub collection: CollectionId,
     pub record: Option<RecordId>,
     filter: Option<Compiled>,
+    /// Length of the filter text, what the filter budgets count.
+    filter_bytes: usize,
     shape: Shape,
     /// Identifies `shape` so subscribers with equal shapes share rendered bytes.
     shape_key: String,
@@ -81,7 +83,8 @@ impl Spec {
                 format!("no collection {:?}", echo(coll)),
             )
         })?;
-        let filter = match filter.filter(|f| !f.trim().is_empty()) {
+        let filter_src = filter.filter(|f| !f.trim().is_empty());
+        let filter = match filter_src {
             None => None,
             Some(src) => {
                 let ctx = CompileCtx::filter(&col, &snap, caller.is_superuser());
@@ -101,9 +104,15 @@ impl Spec {
             collection: col.id.clone(),
             record: record.map(RecordId::from),
             filter,
+            filter_bytes: filter_src.map_or(0, str::len),
             shape,
             shape_key: format!("{}\u{0}{}", expand.unwrap_or(""), fields.unwrap_or("")),
         })
+    }
+
+    /// Bytes of filter text this subscription holds (budgeted per connection and per IP).
+    pub fn filter_bytes(&self) -> usize {
+        self.filter_bytes
     }
 
     fn op(&self) -> Op {

@@ -1,9 +1,10 @@
-//! The WebSocket protocol (`docs/realtime.md`): one reader that answers client messages and one
-//! writer that drains the connection's queue, sends heartbeats and close frames.
+//! The WebSocket protocol (`docs/realtime.md`): one reader that answers client messages, one
+//! writer that drains the connection's queue, sends heartbeats and close frames, and one replay
+//! worker that runs the connection's `since` replays in order.
 
 use super::frame::{self, Out};
 use super::hub::{Conn, ConnAuth, ConnGuard, CLOSE_GOING_AWAY, CLOSE_LAGGED, CLOSE_NORMAL};
-use super::replay::{replay, Replayed};
+use super::replay::{self, Job};
 use super::sub::Spec;
 use crate::app::App;
 use crate::auth::Caller;
@@ -43,10 +44,14 @@ pub async fn run<S>(
     S: Stream<Item = std::io::Result<Message>> + Sink<Message> + Send + Unpin,
 {
     let (sink, stream) = socket.split();
+    let (jobs, queued) = mpsc::channel(app.realtime.config.max_subscriptions.max(1));
     tokio::select! {
         _ = writer(&app, &conn, rx, sink) => {}
-        _ = reader(&app, &conn, stream) => conn.end(),
+        _ = reader(&app, &conn, stream, &jobs) => conn.end(),
+        _ = replay::worker(app.clone(), conn.clone(), queued) => {}
     }
+    // Condemns the connection (a replay still judging a page on the blocking pool stops at its
+    // next entry) and releases its budgets.
     drop(guard);
 }
 
@@ -114,13 +119,13 @@ where
     }
 }
 
-async fn reader<R>(app: &App, conn: &Conn, mut stream: R)
+async fn reader<R>(app: &App, conn: &Conn, mut stream: R, jobs: &mpsc::Sender<Job>)
 where
     R: Stream<Item = std::io::Result<Message>> + Unpin,
 {
     while let Some(msg) = stream.next().await {
         let ok = match msg {
-            Ok(Message::Text(text)) => handle(app, conn, &text).await,
+            Ok(Message::Text(text)) => handle(app, conn, &text, jobs).await,
             Ok(Message::Binary(_)) => {
                 conn.send(error(
                     None,
@@ -147,7 +152,7 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, String> {
 }
 
 /// Answers one client message; false once the connection is gone.
-async fn handle(app: &App, conn: &Conn, text: &str) -> bool {
+async fn handle(app: &App, conn: &Conn, text: &str, jobs: &mpsc::Sender<Job>) -> bool {
     let msg: Value = match serde_json::from_str(text) {
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => {
@@ -161,7 +166,7 @@ async fn handle(app: &App, conn: &Conn, text: &str) -> bool {
     match msg.get("type").and_then(Value::as_str) {
         Some("ping") => conn.send(Out::control(json!({"type": "pong"}))).await,
         Some("auth") => authenticate(app, conn, &msg).await,
-        Some("subscribe") => subscribe(app, conn, &msg).await,
+        Some("subscribe") => subscribe(app, conn, &msg, jobs).await,
         Some("unsubscribe") => match id {
             Some(id) if app.realtime.unsubscribe(conn, id) => {
                 conn.send(Out::control(json!({"type": "unsubscribed", "id": id})))
@@ -201,10 +206,13 @@ async fn authenticate(app: &App, conn: &Conn, msg: &Value) -> bool {
         Err(m) => return conn.send(error(None, "invalid_message", m)).await,
     };
     if raw.is_empty() {
-        conn.set_auth(ConnAuth {
-            caller: Caller::Guest,
-            token: None,
-        });
+        app.realtime.set_auth(
+            conn,
+            ConnAuth {
+                caller: Caller::Guest,
+                token: None,
+            },
+        );
         return conn
             .send(Out::control(json!({"type": "auth_ok", "record": null})))
             .await;
@@ -220,15 +228,18 @@ async fn authenticate(app: &App, conn: &Conn, msg: &Value) -> bool {
             .await;
     };
     let record = render::record(&rec.collection, &rec.data, &caller);
-    conn.set_auth(ConnAuth {
-        caller,
-        token: Some(raw.to_string()),
-    });
+    app.realtime.set_auth(
+        conn,
+        ConnAuth {
+            caller,
+            token: Some(raw.to_string()),
+        },
+    );
     conn.send(Out::control(json!({"type": "auth_ok", "record": record})))
         .await
 }
 
-async fn subscribe(app: &App, conn: &Conn, msg: &Value) -> bool {
+async fn subscribe(app: &App, conn: &Conn, msg: &Value, jobs: &mpsc::Sender<Job>) -> bool {
     let id = match msg.get("id") {
         Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_SUB_ID => s.as_str(),
         _ => {
@@ -280,32 +291,29 @@ async fn subscribe(app: &App, conn: &Conn, msg: &Value) -> bool {
         .subscribe(conn, sub_id.clone(), spec.clone(), since)
     {
         Ok(h) => h,
-        Err(_) => {
+        Err(r) => return conn.send(error(Some(id), r.code(), r.message())).await,
+    };
+    if let Some(since) = since.filter(|s| *s < head) {
+        let job = Job {
+            id: sub_id,
+            spec,
+            since,
+            upto: head,
+        };
+        if let Err(e) = jobs.try_send(job) {
+            let job = match e {
+                mpsc::error::TrySendError::Full(job) => job,
+                mpsc::error::TrySendError::Closed(_) => return false,
+            };
+            app.realtime.unsubscribe(conn, &job.id);
             return conn
                 .send(error(
                     Some(id),
-                    "too_many_subscriptions",
-                    "subscription limit reached",
+                    "too_many_replays",
+                    "too many `since` replays are waiting on this connection; subscribe again later",
                 ))
-                .await
+                .await;
         }
-    };
-    if let Some(since) = since.filter(|s| *s < head) {
-        match replay(app, conn, &sub_id, &spec, since, head).await {
-            Replayed::Done => {}
-            Replayed::Reset { oldest } => {
-                if !conn
-                    .send(Out::control(
-                        json!({"type": "reset", "id": id, "oldest": oldest.0}),
-                    ))
-                    .await
-                {
-                    return false;
-                }
-            }
-            Replayed::Closed => return false,
-        }
-        app.realtime.go_live(app, conn, &sub_id, &spec);
     }
     conn.close_code().is_none()
 }

@@ -14,6 +14,7 @@ mod columns;
 mod crash;
 mod crud;
 mod hardening_limits;
+mod hardening_realtime;
 mod hardening_store;
 mod persistence;
 mod query;
