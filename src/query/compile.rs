@@ -179,6 +179,10 @@ pub(super) struct PathSrc {
     pub multi: bool,
     /// A json field: strict null semantics.
     pub is_json: bool,
+    /// `email` of this auth collection read by a non-superuser client filter: a record whose
+    /// email the caller cannot see yields no value and no comparison on it matches
+    /// ([`super::env::email_visible`]).
+    pub email_of: Option<CollectionId>,
 }
 
 /// Compiles `expr` for `ctx`.
