@@ -270,8 +270,9 @@ mod tests {
         assert!(!LikePattern::from_column("a_c").matches("xxacxx"));
         assert!(LikePattern::from_column("a\\_c").matches("a_c"));
         assert!(!LikePattern::from_column("a\\_c").matches("abc"));
-        // A trailing backslash escapes the closing `%`: a literal `%` must follow.
-        assert!(LikePattern::from_column("a\\").matches("xa%y"));
+        // A trailing backslash escapes the closing `%`: the text must end with `a%`.
+        assert!(LikePattern::from_column("a\\").matches("xa%"));
+        assert!(!LikePattern::from_column("a\\").matches("xa%y"));
         assert!(!LikePattern::from_column("a\\").matches("xa"));
         assert!(!like("a%b%c%d", &"ab".repeat(5000)));
     }
