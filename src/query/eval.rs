@@ -115,6 +115,21 @@ impl<'e> Ev<'e, '_> {
                 }
                 Ok(false)
             }
+            // Both sides of a `?` comparison reading the same join compare within one row.
+            Node::Cmp(c)
+                if c.any
+                    && c.self_join
+                        .iter()
+                        .any(|g| row_of(bound, Some(*g)).is_none()) =>
+            {
+                let free: Vec<usize> = c
+                    .self_join
+                    .iter()
+                    .copied()
+                    .filter(|g| row_of(bound, Some(*g)).is_none())
+                    .collect();
+                self.exists(&free, &[n], rec, bound)
+            }
             // Without `?` a comparison holds for every row, whatever row is bound.
             Node::Cmp(c) if c.any => self.cmp(c, rec, bound),
             Node::Cmp(c) => self.cmp(c, rec, &[]),

@@ -168,6 +168,16 @@ fn paths_json_relations_back_relations() {
 }
 
 #[test]
+fn both_sides_of_an_any_comparison_share_the_joined_row() {
+    let fx = fixture();
+    // PocketBase compares `cats.name` with itself within one joined category row.
+    assert_eq!(fx.posts("cats.name ?!~ cats.name"), Vec::<String>::new());
+    assert_eq!(fx.posts("cats.name ?!= cats.name"), Vec::<String>::new());
+    // Every row equals itself (a post without categories: its NULL row, coalesced to '').
+    assert_eq!(fx.posts("cats.name ?= cats.name"), fx.posts("id != ''"));
+}
+
+#[test]
 fn hidden_emails_never_match_client_filters() {
     let fx = fixture();
     let none = Vec::<String>::new();
