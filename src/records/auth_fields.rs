@@ -2,7 +2,6 @@
 //! `oldPassword`, lower-cased emails, `verified`/`email` reserved to managers, and `tokenKey`
 //! rotation whenever the password or email changes.
 
-use super::access::eval;
 use super::tx::Tx;
 use super::write::Request;
 use crate::auth::{password, Caller};
@@ -42,8 +41,7 @@ pub(super) fn manages(
     caller: &Caller,
     info: &RequestInfo,
 ) -> bool {
-    let rules = tx.schema.rules(&col.id);
-    eval(tx.app, &tx.schema, &rules.manage, record, caller, info)
+    super::access::manages(tx.app, &tx.schema, col, record, caller, info)
 }
 
 pub(super) async fn stage_auth_create(

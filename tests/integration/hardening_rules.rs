@@ -396,9 +396,12 @@ async fn email_filters_only_match_visible_emails() {
     // A function of a hidden email is hidden too (`strftime` of any email is NULL).
     let (got, _) = ids_total(carl, "members", &f("strftime('%Y', email) = null")).await;
     assert_eq!(got, vec![id("ann"), id("carl")]);
-    // The manageRule shows every email to managers.
+    // The manageRule shows every email to managers, in filters and in responses.
     let (got, _) = ids_total(eve, "members", &f("email = 'bob@x.io'")).await;
     assert_eq!(got, vec![id("bob")]);
+    let bob_path = record("members", &id("bob"));
+    assert_eq!(eve.get(&bob_path).await.ok()["email"], "bob@x.io");
+    assert!(carl.get(&bob_path).await.ok().get("email").is_none());
 
     // Sorting: hidden emails sort as NULL (first ascending, in insertion order), so the order
     // says nothing about them; visible ones sort by value.
