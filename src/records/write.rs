@@ -3,7 +3,8 @@
 
 use super::access::{allows, check, request_info, Op};
 use super::auth_fields::{
-    is_secret_auth_field, manages, password_input, stage_auth_create, stage_auth_update,
+    is_secret_auth_field, manages, password_input, revoke_if_auth_rule_fails, stage_auth_create,
+    stage_auth_update,
 };
 use super::cascade::stage_delete;
 use super::id::new_id;
@@ -406,6 +407,7 @@ pub(crate) async fn stage_update(
     if col.auth.is_some() {
         let manager = manages(tx, col, &cur.data, caller, &info);
         stage_auth_update(col, req, manager, &cur.data, &mut data, &mut errors).await;
+        revoke_if_auth_rule_fails(tx, col, &cur.data, &mut data);
     }
     // Every field is validated: a schema change may have made stored values invalid, and an
     // update must not persist them silently.

@@ -493,3 +493,28 @@ async fn like_with_a_field_on_the_right_uses_its_wildcards() {
         assert_eq!(got, want, "{filter}");
     }
 }
+
+/// Item 8, per record: a record that stops passing the authRule (a superuser unverifies it
+/// under `verified = true`) loses its tokens; records that never passed keep their tokenKey.
+#[tokio::test]
+async fn a_record_that_stops_passing_the_auth_rule_loses_its_tokens() {
+    let srv = TestServer::start().await;
+    srv.su()
+        .patch(
+            "/api/collections/users",
+            json!({"authRule": "verified = true"}),
+        )
+        .await
+        .ok();
+    let ann = crate::accounts::register(&srv, "ann@example.com", "Ann").await;
+    let ann_id = id_of(&ann);
+    let me = record("users", &ann_id);
+    srv.su().patch(&me, json!({"verified": true})).await.ok();
+    let (ann, _) = user_login(&srv, "ann@example.com").await;
+    assert_eq!(ann.get(&me).await.status, 200);
+    // Renaming keeps the token; unverifying revokes it.
+    srv.su().patch(&me, json!({"name": "Ann B"})).await.ok();
+    assert_eq!(ann.get(&me).await.status, 200);
+    srv.su().patch(&me, json!({"verified": false})).await.ok();
+    ann.get(&me).await.assert_error(404, NOT_FOUND);
+}
