@@ -105,6 +105,9 @@ pub(super) struct CmpNode {
     /// The join groups whose current row a `?` comparison reads (sorted, with their parents);
     /// empty without `?`: such a comparison reads every row.
     pub binds: Vec<usize>,
+    /// The groups of `binds` read by BOTH sides (`cats.name ?!~ cats.name`): PocketBase compares
+    /// the two sides within one joined row, so evaluation binds these before comparing.
+    pub self_join: Vec<usize>,
 }
 
 /// Where a compared value comes from.
@@ -179,6 +182,10 @@ pub(super) struct PathSrc {
     pub multi: bool,
     /// A json field: strict null semantics.
     pub is_json: bool,
+    /// `email` of this auth collection read by a non-superuser client filter: a record whose
+    /// email the caller cannot see yields no value and no comparison on it matches
+    /// ([`super::env::email_visible`]).
+    pub email_of: Option<CollectionId>,
 }
 
 /// Compiles `expr` for `ctx`.
@@ -208,7 +215,7 @@ pub(super) fn used_groups(n: &Node, out: &mut Vec<usize>) {
 /// Whether some `&&` of `n` has two operands reading the same join group with `?`.
 pub(super) fn shares(n: &Node) -> bool {
     match n {
-        Node::Cmp(_) => false,
+        Node::Cmp(c) => !c.self_join.is_empty(),
         Node::Or(items) => items.iter().any(shares),
         Node::And(items) => {
             let mut seen: Vec<usize> = Vec::new();
@@ -293,6 +300,11 @@ pub(super) fn remap_groups(n: &mut Node, map: &[usize]) {
             }
             c.binds.sort_unstable();
             c.binds.dedup();
+            for g in &mut c.self_join {
+                *g = map.get(*g).copied().unwrap_or(*g);
+            }
+            c.self_join.sort_unstable();
+            c.self_join.dedup();
         }
     }
 }
@@ -338,9 +350,19 @@ impl Compiler<'_, '_> {
                     _ => None,
                 };
                 let mut binds = Vec::new();
+                let mut self_join = Vec::new();
                 if c.any {
                     src_groups(&left, &mut binds);
-                    src_groups(&right, &mut binds);
+                    let mut right_groups = Vec::new();
+                    src_groups(&right, &mut right_groups);
+                    self_join = binds
+                        .iter()
+                        .copied()
+                        .filter(|g| right_groups.contains(g))
+                        .collect();
+                    self_join.sort_unstable();
+                    self_join.dedup();
+                    binds.extend(right_groups);
                     binds.sort_unstable();
                     binds.dedup();
                 }
@@ -353,6 +375,7 @@ impl Compiler<'_, '_> {
                     like,
                     eq,
                     binds,
+                    self_join,
                 }))
             }
         })

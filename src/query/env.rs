@@ -153,3 +153,24 @@ pub(super) fn visible(v: &Visibility, rec: &RecordData, env: &EvalEnv<'_>) -> bo
         Visibility::Rule(col) => join_rule_allows(col, rec, env),
     }
 }
+
+/// Whether the caller of a client filter may see `rec`'s email in auth collection `col`: the
+/// record shows it (`emailVisibility`), it is the caller's own record, or the caller passes
+/// the collection's manageRule for it (compiled in `Mode::Rule`, so this never recurses).
+pub(super) fn email_visible(col: &CollectionId, rec: &RecordData, env: &EvalEnv<'_>) -> bool {
+    if rec.get("emailVisibility") == Some(&Value::Bool(true)) {
+        return true;
+    }
+    let req = &env.request;
+    let own = req.auth_collection.as_ref().is_some_and(|c| c.id == *col)
+        && req
+            .auth
+            .as_ref()
+            .and_then(|a| a.get("id"))
+            .is_some_and(|id| rec.get("id") == Some(id));
+    own || match &env.schema.rules(col).manage {
+        super::Rule::Everyone => true,
+        super::Rule::Superusers => false,
+        super::Rule::Expr(rule) => rule.matches(rec, env).unwrap_or(false),
+    }
+}

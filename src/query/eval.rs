@@ -3,7 +3,7 @@
 //! `@request.*` / `@collection.*` values.
 
 use super::compile::{used_groups, CmpNode, Compiled, Hop, JoinGroup, Node, PathSrc, Src};
-use super::env::{visible, EvalEnv, EvalError, MAX_COMBINATIONS};
+use super::env::{email_visible, visible, EvalEnv, EvalError, MAX_COMBINATIONS};
 use super::funcs::{geo_distance, strftime};
 use super::value::{equals, sql_cmp_as, LikePattern, Val};
 use super::{ast::CmpOp, ast::Func};
@@ -19,13 +19,21 @@ use std::sync::Arc;
 struct Vals<'r> {
     items: Vec<Val<'r>>,
     never: bool,
+    /// Some rows' values were withheld (emails the caller cannot see): those rows match
+    /// nothing, so only a `?` comparison can still hold, through the remaining values.
+    hidden: bool,
 }
 
 impl<'r> Vals<'r> {
     fn one(v: Val<'r>) -> Self {
+        Self::of(vec![v])
+    }
+
+    fn of(items: Vec<Val<'r>>) -> Self {
         Self {
-            items: vec![v],
+            items,
             never: false,
+            hidden: false,
         }
     }
 }
@@ -106,6 +114,21 @@ impl<'e> Ev<'e, '_> {
                     }
                 }
                 Ok(false)
+            }
+            // Both sides of a `?` comparison reading the same join compare within one row.
+            Node::Cmp(c)
+                if c.any
+                    && c.self_join
+                        .iter()
+                        .any(|g| row_of(bound, Some(*g)).is_none()) =>
+            {
+                let free: Vec<usize> = c
+                    .self_join
+                    .iter()
+                    .copied()
+                    .filter(|g| row_of(bound, Some(*g)).is_none())
+                    .collect();
+                self.exists(&free, &[n], rec, bound)
             }
             // Without `?` a comparison holds for every row, whatever row is bound.
             Node::Cmp(c) if c.any => self.cmp(c, rec, bound),
@@ -268,6 +291,11 @@ impl<'e> Ev<'e, '_> {
         if l.never || r.never {
             return Ok(false);
         }
+        // A withheld value matches nothing (PocketBase ANDs `emailVisibility = TRUE` to the
+        // comparison): without `?` every row must match, and with it some visible row must.
+        if (l.hidden || r.hidden) && (!c.any || l.items.is_empty() || r.items.is_empty()) {
+            return Ok(false);
+        }
         // An empty set behaves like the NULL row of PocketBase's LEFT JOIN.
         for v in [&mut l, &mut r] {
             if v.items.is_empty() {
@@ -301,6 +329,7 @@ impl<'e> Ev<'e, '_> {
             Src::Never => Vals {
                 items: Vec::new(),
                 never: true,
+                hidden: false,
             },
             Src::Path(p) => self.path(p, Some(rec), bound)?,
             Src::Collection {
@@ -315,24 +344,20 @@ impl<'e> Ev<'e, '_> {
                     Some(k) => vec![all.get(k).map(|r| &**r)],
                     None => all.iter().map(|r| Some(&**r)).collect(),
                 };
-                let mut items = Vec::new();
+                let mut all_rows = Vals::of(Vec::new());
                 for row in rows {
-                    items.extend(owned(self.path(path, row, bound)?).items);
+                    let v = owned(self.path(path, row, bound)?);
+                    all_rows.items.extend(v.items);
+                    all_rows.hidden |= v.hidden;
                 }
-                Vals {
-                    items,
-                    never: false,
-                }
+                all_rows
             }
             Src::Auth(segs, modifier) => self.auth(segs, *modifier)?,
             Src::Body {
                 key,
                 json,
                 modifier,
-            } => Vals {
-                items: super::read::body(req, rec, key, json, *modifier),
-                never: false,
-            },
+            } => Vals::of(super::read::body(req, rec, key, json, *modifier)),
             Src::Query(k) => text(req.query.get(k)),
             Src::Header(k) => text(req.headers.get(k)),
             Src::Method => Vals::one(Val::Text(Cow::Borrowed(&req.method))),
@@ -340,13 +365,15 @@ impl<'e> Ev<'e, '_> {
             Src::Call(f, args) => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
-                    vals.push(
-                        self.src(a, rec, bound)?
-                            .items
-                            .into_iter()
-                            .next()
-                            .unwrap_or(Val::Null),
-                    );
+                    let v = self.src(a, rec, bound)?;
+                    if v.hidden && v.items.is_empty() {
+                        // A function of a withheld value is withheld too.
+                        return Ok(Vals {
+                            hidden: true,
+                            ..Vals::of(Vec::new())
+                        });
+                    }
+                    vals.push(v.items.into_iter().next().unwrap_or(Val::Null));
                 }
                 let arg = |i: usize| vals.get(i).unwrap_or(&Val::Null);
                 Vals::one(match f {
@@ -393,8 +420,15 @@ impl<'e> Ev<'e, '_> {
     ) -> Result<Vals<'r>, EvalError> {
         let each = row_of(bound, p.each);
         let mut items: Vec<Val<'r>> = Vec::new();
+        let mut hidden = false;
+        let withheld = |rec: &RecordData| {
+            p.email_of
+                .as_ref()
+                .is_some_and(|col| !email_visible(col, rec, self.env))
+        };
         if p.hops.is_empty() {
             match start {
+                Some(rec) if withheld(rec) => hidden = true,
                 Some(rec) => {
                     super::read::read(rec.get(&p.field), &p.json, p.modifier, &mut items);
                     if let Some(k) = each {
@@ -406,6 +440,7 @@ impl<'e> Ev<'e, '_> {
             return Ok(Vals {
                 items,
                 never: false,
+                hidden,
             });
         }
         // One entry per joined row; `None` is the NULL row PocketBase's LEFT JOIN yields when a
@@ -475,6 +510,7 @@ impl<'e> Ev<'e, '_> {
         }
         for r in &cur {
             match r {
+                Some(r) if withheld(r) => hidden = true,
                 Some(r) => {
                     let mut tmp = Vec::new();
                     super::read::read(r.get(&p.field), &p.json, p.modifier, &mut tmp);
@@ -493,6 +529,7 @@ impl<'e> Ev<'e, '_> {
         Ok(Vals {
             items,
             never: false,
+            hidden,
         })
     }
 }
@@ -501,6 +538,7 @@ fn owned(v: Vals<'_>) -> Vals<'static> {
     Vals {
         items: v.items.into_iter().map(Val::into_owned).collect(),
         never: v.never,
+        hidden: v.hidden,
     }
 }
 

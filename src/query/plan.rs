@@ -121,7 +121,12 @@ pub(super) fn eq_key(col: &Collection, left: &Src, right: &Src) -> Option<EqKey>
         (Src::Path(p), Src::Const(v)) | (Src::Const(v), Src::Path(p)) => (p, v),
         _ => return None,
     };
-    if !path.hops.is_empty() || !path.json.is_empty() || path.modifier.is_some() {
+    // A guarded email must be checked per record, never answered from index keys.
+    if !path.hops.is_empty()
+        || !path.json.is_empty()
+        || path.modifier.is_some()
+        || path.email_of.is_some()
+    {
         return None;
     }
     let field = col.field(&path.field)?;

@@ -55,6 +55,7 @@ impl PathSrc {
             modifier: None,
             multi: true,
             is_json: false,
+            email_of: None,
         }
     }
 }
@@ -164,6 +165,7 @@ impl Compiler<'_, '_> {
                     modifier,
                     multi,
                     is_json: true,
+                    email_of: None,
                 }));
             }
             if last {
@@ -203,6 +205,7 @@ impl Compiler<'_, '_> {
                             modifier,
                             multi: true,
                             is_json: false,
+                            email_of: None,
                         };
                         Some(self.group(key(i), parent, |g| {
                             base.wrap(PathSrc {
@@ -222,6 +225,7 @@ impl Compiler<'_, '_> {
                     modifier,
                     multi,
                     is_json: false,
+                    email_of: self.email_guard(&col, seg),
                 }));
             }
             let FieldKind::Relation { collection_id, .. } = &field.kind else {
@@ -267,6 +271,12 @@ impl Compiler<'_, '_> {
         }
     }
 
+    /// The auth collection whose per-record email visibility guards reading `name` of `col`
+    /// (non-superuser client filters only; rules see every email, as in PocketBase).
+    fn email_guard(&self, col: &Collection, name: &str) -> Option<CollectionId> {
+        (self.ctx.restricted() && col.is_auth() && name == "email").then(|| col.id.clone())
+    }
+
     fn check_visible(&self, col: &Collection, name: &str, pos: usize) -> Result<(), QueryError> {
         if !self.ctx.restricted() {
             return Ok(());
@@ -274,8 +284,9 @@ impl Compiler<'_, '_> {
         let Some(f) = col.field(name) else {
             return Ok(());
         };
+        // `email` is allowed: records whose email the caller cannot see never match on it.
         let secret = matches!(f.kind, FieldKind::Password { .. })
-            || (col.is_auth() && matches!(name, "tokenKey" | "email" | "password"));
+            || (col.is_auth() && matches!(name, "tokenKey" | "password"));
         if f.hidden || secret {
             return Err(err(
                 pos,

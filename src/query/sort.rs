@@ -128,7 +128,14 @@ fn key(
     };
     let src = compiler.ident_src(ident).map_err(|e| shift(e, pos))?;
     let field = match &src {
-        Src::Path(p) if p.hops.is_empty() && p.json.is_empty() && p.modifier.is_none() => {
+        // A guarded email is read per record (hidden ones sort as NULL), never from an index
+        // or the column cache, so the order cannot leak hidden emails.
+        Src::Path(p)
+            if p.hops.is_empty()
+                && p.json.is_empty()
+                && p.modifier.is_none()
+                && p.email_of.is_none() =>
+        {
             Some(p.field.clone())
         }
         _ => None,

@@ -200,18 +200,10 @@ impl LikePattern {
         LikePattern { parts, never }
     }
 
-    /// A column on the right side: `'%' || col || '%'`, its own `%` acting as wildcards.
+    /// A column on the right side: PocketBase's `LIKE ('%' || col || '%') ESCAPE '\'`, so the
+    /// value's own `%` and `_` are wildcards and `\` escapes the next character.
     pub fn from_column(v: &str) -> Self {
-        let mut parts = vec![Part::Any];
-        parts.extend(v.chars().map(|c| match c {
-            '%' => Part::Any,
-            c => Part::Lit(c.to_ascii_lowercase()),
-        }));
-        parts.push(Part::Any);
-        LikePattern {
-            parts,
-            never: false,
-        }
+        Self::sqlite(&format!("%{v}%"))
     }
 
     /// Whether `s` matches. Greedy with single backtracking point: O(len(s) × len(pattern)).
@@ -273,6 +265,15 @@ mod tests {
         assert!(like("", "anything"));
         assert!(like("%", ""));
         assert!(LikePattern::from_column("a%c").matches("xxabbbcxx"));
+        // A column's `_` is a one-character wildcard and `\` escapes, as in PocketBase's SQL.
+        assert!(LikePattern::from_column("a_c").matches("xxabcxx"));
+        assert!(!LikePattern::from_column("a_c").matches("xxacxx"));
+        assert!(LikePattern::from_column("a\\_c").matches("a_c"));
+        assert!(!LikePattern::from_column("a\\_c").matches("abc"));
+        // A trailing backslash escapes the closing `%`: the text must end with `a%`.
+        assert!(LikePattern::from_column("a\\").matches("xa%"));
+        assert!(!LikePattern::from_column("a\\").matches("xa%y"));
+        assert!(!LikePattern::from_column("a\\").matches("xa"));
         assert!(!like("a%b%c%d", &"ab".repeat(5000)));
     }
 

@@ -107,6 +107,27 @@ pub fn allows(
     )
 }
 
+/// Whether `caller` passes `col`'s manageRule for `record` (superusers always; false for
+/// base collections).
+pub fn manages(
+    app: &App,
+    schema: &Snapshot,
+    col: &Collection,
+    record: &RecordData,
+    caller: &Caller,
+    info: &RequestInfo,
+) -> bool {
+    col.is_auth()
+        && eval(
+            app,
+            schema,
+            &schema.rules(&col.id).manage,
+            record,
+            caller,
+            info,
+        )
+}
+
 /// Whether `caller` may read `record` of `col` through `op` (`List` for `coll/*` subscriptions
 /// and list results, `View` for single records and expands). The one visibility check shared by
 /// REST, realtime and webhooks.

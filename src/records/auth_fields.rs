@@ -1,16 +1,16 @@
 //! What auth collections add to a record write: hashed passwords with confirmation and
 //! `oldPassword`, lower-cased emails, `verified`/`email` reserved to managers, and `tokenKey`
-//! rotation whenever the password or email changes.
+//! rotation whenever the password or email changes or the record stops passing the authRule.
 
-use super::access::eval;
 use super::tx::Tx;
 use super::write::Request;
-use crate::auth::{password, Caller};
+use crate::auth::{password, AuthRecord, Caller};
 use crate::error::{FieldError, FieldErrors};
 use crate::ids::RecordData;
-use crate::query::RequestInfo;
+use crate::query::{RequestInfo, Rule};
 use crate::schema::{random_alphanumeric, Collection, Field, FieldKind};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::sync::Arc;
 
 pub(super) fn is_secret_auth_field(col: &Collection, f: &Field) -> bool {
     col.auth.is_some() && (f.name == "tokenKey" || matches!(f.kind, FieldKind::Password { .. }))
@@ -42,8 +42,7 @@ pub(super) fn manages(
     caller: &Caller,
     info: &RequestInfo,
 ) -> bool {
-    let rules = tx.schema.rules(&col.id);
-    eval(tx.app, &tx.schema, &rules.manage, record, caller, info)
+    super::access::manages(tx.app, &tx.schema, col, record, caller, info)
 }
 
 pub(super) async fn stage_auth_create(
@@ -197,6 +196,33 @@ pub(super) async fn stage_auth_update(
     }
     if data.get("email") != before.get("email") {
         // So does a new email (and it makes email-change tokens single-use).
+        data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+    }
+}
+
+/// An update after which the record no longer passes its collection's authRule (say a manager
+/// unverifies it under `verified = true`) revokes its tokens: the rule is checked at login only,
+/// so tokens issued while it passed would keep working. Records that did not pass before keep
+/// their `tokenKey`, so their pending verification and reset links stay valid.
+pub(super) fn revoke_if_auth_rule_fails(
+    tx: &Tx<'_>,
+    col: &Arc<Collection>,
+    before: &RecordData,
+    data: &mut RecordData,
+) {
+    let rules = tx.schema.rules(&col.id);
+    if !matches!(rules.auth, Rule::Expr(_)) {
+        return;
+    }
+    let passes = |d: &RecordData| {
+        let caller = Caller::Record(Arc::new(AuthRecord {
+            collection: col.clone(),
+            data: d.clone(),
+        }));
+        let info = super::access::request_info(&RequestInfo::default(), &caller, &Map::new());
+        super::access::eval(tx.app, &tx.schema, &rules.auth, d, &caller, &info)
+    };
+    if data.get("tokenKey") == before.get("tokenKey") && passes(before) && !passes(data) {
         data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
     }
 }

@@ -336,7 +336,8 @@ impl<'a> Expander<'a> {
         data: &RecordData,
         sub: &ExpandTree,
     ) -> ApiResult<Value> {
-        let mut v = render::record(col, data, self.caller);
+        let manager = super::shape::shows_email(self.app, col, data, self.caller);
+        let mut v = render::record_for(col, data, self.caller, manager);
         if !sub.is_empty() {
             self.expand(col, data, &mut v, sub)?;
         }

@@ -11,6 +11,12 @@ const SECRET_AUTH_FIELDS: [&str; 1] = ["tokenKey"];
 
 /// The record JSON for `caller`.
 pub fn record(col: &Collection, data: &RecordData, caller: &Caller) -> Value {
+    record_for(col, data, caller, false)
+}
+
+/// The record JSON for `caller`; a `manager` (passes the auth collection's manageRule for this
+/// record) sees its email whatever `emailVisibility` says, as in PocketBase.
+pub fn record_for(col: &Collection, data: &RecordData, caller: &Caller, manager: bool) -> Value {
     let mut out = Map::new();
     out.insert("collectionId".into(), Value::String(col.id.0.clone()));
     out.insert("collectionName".into(), Value::String(col.name.clone()));
@@ -37,6 +43,7 @@ pub fn record(col: &Collection, data: &RecordData, caller: &Caller) -> Value {
             && f.name == "email"
             && !su
             && !own
+            && !manager
             && data.get("emailVisibility") != Some(&Value::Bool(true))
         {
             continue;

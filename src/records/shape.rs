@@ -7,8 +7,9 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::ids::RecordData;
+use crate::query::RequestInfo;
 use crate::schema::Collection;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Parsed `expand` and `fields` query parameters.
 #[derive(Debug, Default, Clone)]
@@ -40,7 +41,7 @@ impl Shape {
     ) -> ApiResult<Vec<Value>> {
         let mut out: Vec<Value> = records
             .iter()
-            .map(|d| render::record(col, d, caller))
+            .map(|d| render::record_for(col, d, caller, shows_email(app, col, d, caller)))
             .collect();
         if let Some(tree) = &self.expand {
             let mut ex = Expander::new(app, caller);
@@ -73,4 +74,17 @@ impl Shape {
             None => Ok(()),
         }
     }
+}
+
+/// Whether a non-superuser sees `data`'s email as a manager of its auth collection (only
+/// evaluated where the email would otherwise be withheld).
+pub(super) fn shows_email(app: &App, col: &Collection, data: &RecordData, caller: &Caller) -> bool {
+    if !col.is_auth()
+        || caller.is_superuser()
+        || data.get("emailVisibility") == Some(&Value::Bool(true))
+    {
+        return false;
+    }
+    let info = super::access::request_info(&RequestInfo::default(), caller, &Map::new());
+    super::access::manages(app, &app.schema.snapshot(), col, data, caller, &info)
 }

@@ -3,7 +3,8 @@
 
 use super::access::{allows, check, request_info, Op};
 use super::auth_fields::{
-    is_secret_auth_field, manages, password_input, stage_auth_create, stage_auth_update,
+    is_secret_auth_field, manages, password_input, revoke_if_auth_rule_fails, stage_auth_create,
+    stage_auth_update,
 };
 use super::cascade::stage_delete;
 use super::id::new_id;
@@ -173,6 +174,33 @@ fn assigned(f: &Field, req: &Request, current: Value) -> Option<Result<Value, Fi
     Some(modifiers::apply(f, base, &req.data))
 }
 
+/// `@request.body` as rules see it (PocketBase's `ReplaceModifiers`): every key that touches a
+/// field (`f`, `f+`, `+f`, `f-`) is replaced by the field's resolved new value under its plain
+/// name, so a rule on `@request.body.f` cannot be sidestepped with a modifier. Keys that fail to
+/// coerce stay as sent (the request then fails validation); other keys are kept unchanged.
+fn rule_body(col: &Collection, req: &Request, current: Option<&RecordData>) -> Map<String, Value> {
+    let mut body = req.data.clone();
+    for f in col.fields.iter().filter(|f| f.name != "id") {
+        if is_secret_auth_field(col, f)
+            || matches!(
+                f.kind,
+                FieldKind::Password { .. } | FieldKind::Autodate { .. }
+            )
+        {
+            continue;
+        }
+        let cur = current
+            .and_then(|c| c.get(&f.name))
+            .cloned()
+            .unwrap_or_else(|| f.zero_value());
+        if let Some(Ok(v)) = assigned(f, req, cur) {
+            body.retain(|k, _| split_key(k).0 != f.name);
+            body.insert(f.name.clone(), v);
+        }
+    }
+    body
+}
+
 /// Form values are strings: JSON fields parse them when they are valid JSON (PocketBase does).
 fn coerce_input(f: &Field, raw: &Value, from_form: bool) -> Result<Value, FieldError> {
     if from_form {
@@ -218,7 +246,7 @@ pub(crate) async fn stage_create(
         };
         data.insert(f.name.clone(), value);
     }
-    let info = request_info(&tx.meta, caller, &req.data);
+    let info = request_info(&tx.meta, caller, &rule_body(col, req, None));
     if !allows(tx.app, &tx.schema, col, Op::Create, &data, caller, &info) {
         return Err(ApiError::bad_request(MSG_CREATE));
     }
@@ -318,8 +346,8 @@ pub(crate) async fn stage_update(
 ) -> ApiResult<RecordData> {
     check(col, Op::Update, caller)?;
     let cur = tx.get(&col.id, id)?.ok_or_else(ApiError::not_found)?;
-    // The rule sees the stored record; `@request.body.*` the submitted body.
-    let info = request_info(&tx.meta, caller, &req.data);
+    // The rule sees the stored record; `@request.body.*` the submitted body, modifiers resolved.
+    let info = request_info(&tx.meta, caller, &rule_body(col, req, Some(&cur.data)));
     if !allows(
         tx.app,
         &tx.schema,
@@ -380,6 +408,7 @@ pub(crate) async fn stage_update(
     if col.auth.is_some() {
         let manager = manages(tx, col, &cur.data, caller, &info);
         stage_auth_update(col, req, manager, &cur.data, &mut data, &mut errors).await;
+        revoke_if_auth_rule_fails(tx, col, &cur.data, &mut data);
     }
     // Every field is validated: a schema change may have made stored values invalid, and an
     // update must not persist them silently.

@@ -197,6 +197,16 @@ impl AuthOptions {
         m
     }
 
+    /// Revokes every auth token of the collection (a new `authToken` secret) when this update
+    /// changes who may authenticate: PocketBase rotates the secret when `authRule` changes, so a
+    /// tightened rule cannot be sidestepped with a token issued under the old one. Unlike
+    /// PocketBase, `null` ↔ `""` counts as a change (`null` locks everyone out).
+    pub fn revoke_tokens_if_auth_changed(&mut self, before: &AuthOptions) {
+        if self.auth_rule != before.auth_rule {
+            self.auth_token.secret = TokenConfig::new(self.auth_token.duration).secret;
+        }
+    }
+
     /// Applies the auth keys present in `input` (create body, PATCH body or storage); nested
     /// objects are merged key by key. Problems are recorded in `errs` under the option's path.
     pub fn apply_patch(&mut self, input: &Map<String, Value>, errs: &mut FieldErrors) {
@@ -345,6 +355,24 @@ mod tests {
         let mut errs = FieldErrors::new();
         opts.apply_patch(v.as_object().unwrap(), &mut errs);
         errs
+    }
+
+    #[test]
+    fn an_auth_rule_change_rotates_only_the_auth_token_secret() {
+        let before = AuthOptions::default();
+        let mut same = before.clone();
+        assert!(patch(&mut same, json!({"manageRule": "id != ''", "authRule": ""})).is_empty());
+        same.revoke_tokens_if_auth_changed(&before);
+        assert_eq!(same.auth_token.secret, before.auth_token.secret);
+        for rule in [json!("verified = true"), Value::Null] {
+            let mut after = before.clone();
+            assert!(patch(&mut after, json!({ "authRule": rule })).is_empty());
+            after.revoke_tokens_if_auth_changed(&before);
+            assert_ne!(after.auth_token.secret, before.auth_token.secret, "{rule}");
+            assert_eq!(after.auth_token.secret.len(), 50);
+            assert_eq!(after.auth_token.duration, before.auth_token.duration);
+            assert_eq!(after.file_token, before.file_token);
+        }
     }
 
     #[test]

@@ -226,8 +226,21 @@ fn check_name(
             "name",
             FieldError::new("validation_collection_name_exists", msg),
         );
+    } else if existing
+        .iter()
+        .any(|c| Some(&c.id) != own_id && c.id.as_str().eq_ignore_ascii_case(&name))
+    {
+        // Lookups try ids first, so such a name would be shadowed by the other collection.
+        errs.add(
+            "name",
+            name_id_duplicate("The name must not match an existing collection id."),
+        );
     }
     name
+}
+
+fn name_id_duplicate(msg: &str) -> FieldError {
+    FieldError::new("validation_collection_name_id_duplicate", msg)
 }
 
 fn create_id(
@@ -242,6 +255,8 @@ fn create_id(
             .iter()
             .any(|c| c.id.as_str().eq_ignore_ascii_case(id))
     };
+    // An id equal to another collection's name would shadow that collection in lookups.
+    let names_other = |id: &str| existing.iter().any(|c| c.name.eq_ignore_ascii_case(id));
     match v {
         Some(Value::String(s)) if !s.is_empty() => {
             if s.len() > 100 || !is_valid_name(s) {
@@ -259,6 +274,11 @@ fn create_id(
                         "The collection id is already in use.",
                     ),
                 );
+            } else if names_other(s) {
+                errs.add(
+                    "id",
+                    name_id_duplicate("The id must not match an existing collection name."),
+                );
             }
             CollectionId(s.clone())
         }
@@ -266,7 +286,7 @@ fn create_id(
             let mut id = collection_id(kind.as_str(), name);
             // A rename keeps the id, so a new collection may reuse an old name: derive another.
             let mut n = 1;
-            while taken(id.as_str()) {
+            while taken(id.as_str()) || names_other(id.as_str()) {
                 id = collection_id(kind.as_str(), &format!("{name}_{n}"));
                 n += 1;
             }

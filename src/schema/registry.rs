@@ -364,7 +364,10 @@ fn plan_update(
     patch: &Value,
 ) -> ApiResult<(Arc<Collection>, Vec<WriteOp>)> {
     let old = find(working, id_or_name).ok_or_else(ApiError::not_found)?;
-    let (new, change) = old.apply_update(patch, working)?;
+    let (mut new, change) = old.apply_update(patch, working)?;
+    if let (Some(before), Some(after)) = (&old.auth, &mut new.auth) {
+        after.revoke_tokens_if_auth_changed(before);
+    }
     let new = Arc::new(new);
     let fills = added_fields(&old, &new);
     let mut txn = Vec::new();

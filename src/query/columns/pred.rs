@@ -69,7 +69,11 @@ fn side(
 ) -> Result<Option<Compiled1>, EvalError> {
     match s {
         Src::Path(p)
-            if p.hops.is_empty() && p.json.is_empty() && p.modifier.is_none() && !p.multi =>
+            if p.hops.is_empty()
+                && p.json.is_empty()
+                && p.modifier.is_none()
+                && !p.multi
+                && p.email_of.is_none() =>
         {
             Ok(Some(Compiled1::Side(Side::Col(slot(fields, &p.field)))))
         }
