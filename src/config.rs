@@ -134,6 +134,17 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Milliseconds of CPU work (list/filter/sort/expand, rules) one request may use; longer
+    /// work stops with 400 `query_too_expensive`. Waiting longer for a worker is 503.
+    pub request_budget_ms: u64,
+    /// Requests doing CPU work at once (the blocking pool's size); 0 = one per core.
+    pub work_threads: usize,
+    /// Seconds a new connection may take to send its first request's headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds without any traffic after which a connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Open connections allowed per client IP; further ones are closed at once. 0 = no cap.
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -173,6 +184,11 @@ impl Default for ServerConfig {
             dir: PathBuf::from("fb_data"),
             body_limit: 32 * 1024 * 1024,
             shutdown_grace_secs: 10,
+            request_budget_ms: 20_000,
+            work_threads: 0,
+            header_read_timeout_secs: 15,
+            idle_timeout_secs: 75,
+            max_connections_per_ip: 512,
         }
     }
 }

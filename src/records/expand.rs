@@ -191,6 +191,7 @@ impl<'a> Expander<'a> {
         if !self.back.contains_key(&key) {
             let mut map: HashMap<String, Vec<RecordData>> = HashMap::new();
             for r in self.app.store.scan_records(&source.id) {
+                crate::work::check()?;
                 let r = r?;
                 for target in ids_of(r.data.get(field)) {
                     map.entry(target).or_default().push(r.data.clone());
@@ -233,6 +234,7 @@ impl<'a> Expander<'a> {
     ) -> ApiResult<()> {
         let mut expanded = Map::new();
         for (name, sub) in &tree.0 {
+            crate::work::check()?;
             match resolve(&self.snap, col, name)? {
                 Link::Forward {
                     field,
