@@ -1,10 +1,14 @@
 //! CPU-heavy requests run on a bounded pool under a time budget: health and get-by-id stay fast
 //! while heavy filters run, an over-budget request is a 400 `query_too_expensive`, a client that
-//! disconnects stops its work, and SIGTERM is not held up by a running query.
+//! disconnects stops its work, and SIGTERM is not held up by a running query. Connections: a
+//! per-IP cap, a header-read timeout and an idle keep-alive timeout.
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::harness::{id_of, public_collection, record, records, Api, TestServer};
 
@@ -230,4 +234,122 @@ async fn sigterm_during_heavy_queries_exits_within_the_grace_period() {
         took < Duration::from_secs(5),
         "SIGTERM took {took:?} (grace 2 s)"
     );
+}
+
+// ---- Connections: per-IP cap, header-read timeout, idle keep-alive timeout ----
+
+/// Whether the server closes `s` (EOF or reset) within `within`, draining what it sends.
+async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn idle_sockets_beyond_the_per_ip_cap_are_closed_and_health_answers() {
+    let srv = TestServer::builder()
+        .env("FERROBASE_SERVER_MAX_CONNECTIONS_PER_IP", "50")
+        .env("FERROBASE_SERVER_HEADER_READ_TIMEOUT_SECS", "60")
+        .start()
+        .await;
+    let mut socks = Vec::new();
+    for _ in 0..200 {
+        socks.push(TcpStream::connect(srv.addr()).await.expect("connect"));
+    }
+    // Another client (another loopback address) is served meanwhile.
+    let other = srv.client_from("127.0.0.2", None);
+    let (ms, status) = timed_get(&other, "/api/health").await;
+    assert_eq!(status, 200);
+    assert!(ms < 500, "health took {ms} ms");
+    let mut closed = 0;
+    for s in &mut socks {
+        if closed_within(s, Duration::from_millis(20)).await {
+            closed += 1;
+        }
+    }
+    eprintln!("200 idle sockets, cap 50: {closed} closed by the server");
+    // The harness's own pooled connection may hold one of the 50 slots.
+    assert!(
+        (150..=151).contains(&closed),
+        "the sockets beyond the cap are closed, the others kept: {closed} closed"
+    );
+    // Once they go, the IP is served again.
+    drop(socks);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r =
+            crate::harness::Api::try_send(srv.guest().request(Method::GET, "/api/health")).await;
+        if r.map(|r| r.status).ok() == Some(200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "127.0.0.1 not served again after closing its sockets"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_socket_that_never_finishes_its_headers_is_closed() {
+    let srv = TestServer::builder()
+        .env("FERROBASE_SERVER_HEADER_READ_TIMEOUT_SECS", "1")
+        .start()
+        .await;
+    let mut silent = TcpStream::connect(srv.addr()).await.expect("connect");
+    let mut slow = TcpStream::connect(srv.addr()).await.expect("connect");
+    slow.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial headers");
+    let t = Instant::now();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5)).await,
+        "silent socket kept open"
+    );
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5)).await,
+        "slow socket kept open"
+    );
+    let took = t.elapsed();
+    eprintln!("header timeout 1 s: closed after {took:?}");
+    assert!(
+        took >= Duration::from_millis(700),
+        "closed too early: {took:?}"
+    );
+    // A prompt client is unaffected.
+    assert_eq!(srv.guest().get("/api/health").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let srv = TestServer::builder()
+        .env("FERROBASE_SERVER_IDLE_TIMEOUT_SECS", "1")
+        .start()
+        .await;
+    let mut s = TcpStream::connect(srv.addr()).await.expect("connect");
+    s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request");
+    let mut buf = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("response in time")
+        .expect("read");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let t = Instant::now();
+    assert!(
+        closed_within(&mut s, Duration::from_secs(5)).await,
+        "idle connection kept open"
+    );
+    eprintln!("idle timeout 1 s: closed after {:?}", t.elapsed());
 }
