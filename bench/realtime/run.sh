@@ -43,7 +43,8 @@ start() { # name bin -> sets PORT, PID, TOKEN
   if [ "$name" = pocketbase ]; then
     "$bin" serve --http "127.0.0.1:$PORT" --dir "$dir" >"$dir.log" 2>&1 &
   else
-    FERROBASE_REALTIME_MAX_CONNECTIONS=50000 "$bin" serve --http "127.0.0.1:$PORT" --dir "$dir" >"$dir.log" 2>&1 &
+    # All subscribers connect from 127.0.0.1: lift the per-IP connection cap.
+    FERROBASE_REALTIME_MAX_CONNECTIONS=50000 FERROBASE_SERVER_MAX_CONNECTIONS_PER_IP=0 "$bin" serve --http "127.0.0.1:$PORT" --dir "$dir" >"$dir.log" 2>&1 &
   fi
   PID=$!; PIDS+=("$PID")
   for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.05; done
