@@ -1,7 +1,9 @@
 //! Connection limits in front of the HTTP server: a per-client-IP cap on open connections, a
-//! deadline for a new connection's first request headers, and an accept loop that backs off
-//! instead of spinning when the process runs out of file descriptors. The idle keep-alive
-//! timeout is poem's (`Server::idle_timeout`), set in `serve`.
+//! deadline for a new connection's first request headers, an idle timeout (no traffic either
+//! way), and an accept loop that backs off instead of spinning when the process runs out of file
+//! descriptors. The timeouts are timers inside the stream, checked only when the server waits to
+//! read, so a long-running request is never cut off by them (poem's own idle timeout wakes a
+//! task per read and write, which costs get-by-id ~10%).
 //!
 //! The header deadline covers the first request of a connection; later requests on a kept-alive
 //! connection are bounded by the idle timeout (a connection that sends nothing is closed).
@@ -29,6 +31,7 @@ use tokio::time::Sleep;
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
     pub max_per_ip: usize,
 }
 
@@ -153,6 +156,11 @@ impl Acceptor for LimitedAcceptor {
                     let io = Guarded {
                         inner: stream,
                         header: HeaderDeadline::new(self.limits.header_read_timeout),
+                        idle: (!self.limits.idle_timeout.is_zero()).then(|| Idle {
+                            timeout: self.limits.idle_timeout,
+                            sleep: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
+                            last: Instant::now(),
+                        }),
                         peer: addr,
                         live: self.live.clone(),
                         _slot: slot,
@@ -236,9 +244,37 @@ impl HeaderDeadline {
 pub struct Guarded {
     inner: Arc<TcpStream>,
     header: Option<HeaderDeadline>,
+    idle: Option<Idle>,
     peer: SocketAddr,
     live: Live,
     _slot: Slot,
+}
+
+/// Closes a connection without traffic for `timeout`.
+struct Idle {
+    timeout: Duration,
+    sleep: Pin<Box<Sleep>>,
+    last: Instant,
+}
+
+impl Idle {
+    /// `true` once the connection has been quiet for the whole timeout.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            let due = self.last + self.timeout;
+            if Instant::now() >= due {
+                return true;
+            }
+            self.sleep.as_mut().reset(due.into());
+        }
+        false
+    }
+}
+
+fn touch(idle: &mut Option<Idle>) {
+    if let Some(i) = idle.as_mut() {
+        i.last = Instant::now();
+    }
 }
 
 impl Drop for Guarded {
@@ -263,13 +299,20 @@ impl AsyncRead for Guarded {
             }
         }
         let n = loop {
-            ready!(this.inner.poll_read_ready(cx))?;
+            if this.inner.poll_read_ready(cx)?.is_pending() {
+                if this.idle.as_mut().is_some_and(|i| i.expired(cx)) {
+                    // End of stream: hyper closes the connection quietly.
+                    return Poll::Ready(Ok(()));
+                }
+                return Poll::Pending;
+            }
             match this.inner.try_read(buf.initialize_unfilled()) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Poll::Ready(Err(e)),
             }
         };
+        touch(&mut this.idle);
         let before = buf.filled().len();
         buf.advance(n);
         if let Some(h) = this.header.as_mut() {
@@ -283,7 +326,7 @@ impl AsyncRead for Guarded {
 
 impl AsyncWrite for Guarded {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
@@ -291,13 +334,16 @@ impl AsyncWrite for Guarded {
             ready!(self.inner.poll_write_ready(cx))?;
             match self.inner.try_write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                other => return Poll::Ready(other),
+                other => {
+                    touch(&mut self.idle);
+                    return Poll::Ready(other);
+                }
             }
         }
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
@@ -305,7 +351,10 @@ impl AsyncWrite for Guarded {
             ready!(self.inner.poll_write_ready(cx))?;
             match self.inner.try_write_vectored(bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                other => return Poll::Ready(other),
+                other => {
+                    touch(&mut self.idle);
+                    return Poll::Ready(other);
+                }
             }
         }
     }
@@ -354,6 +403,7 @@ mod tests {
             "127.0.0.1:0",
             Limits {
                 header_read_timeout: Duration::ZERO,
+                idle_timeout: Duration::ZERO,
                 max_per_ip: 2,
             },
             Live::default(),

@@ -56,6 +56,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     let limits = crate::conn::Limits {
         header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(config.server.idle_timeout_secs),
         max_per_ip: config.server.max_connections_per_ip,
     };
     let acceptor = LimitedAcceptor::bind(&config.server.http, limits, app.connections.clone())
@@ -74,11 +75,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         // end) so the graceful drain does not wait for them.
         realtime.shutdown(Duration::from_secs(2)).await;
     };
-    let mut server = Server::new_with_acceptor(acceptor);
-    if config.server.idle_timeout_secs > 0 {
-        server = server.idle_timeout(Duration::from_secs(config.server.idle_timeout_secs));
-    }
-    let result = server
+    let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(crate::api::routes(app.clone()), stop, Some(grace))
         .await;
     // Every acknowledged write is already durable; this drains what is queued and flushes.
