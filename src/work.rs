@@ -267,8 +267,12 @@ mod tests {
         let pool = Arc::new(Pool::new(1, Duration::from_millis(100)));
         let busy = pool.clone();
         let hog = tokio::spawn(async move {
-            busy.run(spin_until_interrupted, std::future::pending())
-                .await
+            // Holds the only permit longer than the other request's wait, ignoring its budget.
+            let job = || {
+                std::thread::sleep(Duration::from_millis(400));
+                Ok(())
+            };
+            busy.run(job, std::future::pending()).await
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         let err = pool
