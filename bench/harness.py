@@ -174,8 +174,10 @@ class Server:
         self.starts += 1
         out = open(self.logdir / f"{self.name}.serve{self.starts}.log", "wb")
         t0 = time.perf_counter()
+        # Every benchmark client connects from 127.0.0.1: lift Ferrobase's per-IP connection cap.
+        env = {**os.environ, "FERROBASE_SERVER_MAX_CONNECTIONS_PER_IP": "0"}
         self.proc = subprocess.Popen(cmd, cwd=self.base, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         out.close()
         self._write_pid()
         deadline = t0 + timeout

@@ -2,12 +2,14 @@
 
 use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::config::{Config, Durability};
+use crate::conn::Live;
 use crate::mail::Mailer;
 use crate::query::ColumnCache;
 use crate::realtime::Hub;
 use crate::records::RecordLocks;
 use crate::schema::Registry;
 use crate::store::{SledStore, Store, StoreOptions};
+use crate::work::Pool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +29,10 @@ pub struct App {
     pub realtime: Arc<Hub>,
     /// In-memory columns for unindexed filtered/sorted lists (see `query::ColumnCache`).
     pub columns: ColumnCache,
+    /// The bounded pool that runs requests' CPU work under their time budget.
+    pub work: Pool,
+    /// Open connections, so a request's work can stop when its client leaves.
+    pub connections: Live,
     sled: Arc<SledStore>,
 }
 
@@ -62,7 +68,13 @@ impl App {
             )
         });
         let mailer = Mailer::new(&config.smtp, store.clone())?;
+        let work = Pool::new(
+            config.server.work_threads,
+            Duration::from_millis(config.server.request_budget_ms.max(1)),
+        );
         Ok(Arc::new(Self {
+            work,
+            connections: Live::default(),
             realtime,
             config,
             store,

@@ -176,6 +176,17 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Most related records one request may expand in total (400 on `expand` above it).
     pub max_expanded_records: usize,
+    /// Milliseconds of CPU work (list/filter/sort/expand, rules) one request may use; longer
+    /// work stops with 400 `query_too_expensive`. Waiting longer for a worker is 503.
+    pub request_budget_ms: u64,
+    /// Requests doing CPU work at once (the blocking pool's size); 0 = one per core.
+    pub work_threads: usize,
+    /// Seconds a new connection may take to send its first request's headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds without any traffic after which a connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Open connections allowed per client IP; further ones are closed at once. 0 = no cap.
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -216,6 +227,11 @@ impl Default for ServerConfig {
             body_limit: 32 * 1024 * 1024,
             shutdown_grace_secs: 10,
             max_expanded_records: 5000,
+            request_budget_ms: 20_000,
+            work_threads: 0,
+            header_read_timeout_secs: 15,
+            idle_timeout_secs: 75,
+            max_connections_per_ip: 512,
         }
     }
 }

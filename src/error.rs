@@ -143,6 +143,13 @@ pub enum ApiError {
     /// 503 while the server is shutting down.
     #[error("The server is shutting down.")]
     Unavailable,
+    /// 503 + `Retry-After`: no worker of the CPU pool became free within the request budget.
+    #[error("The server is busy; retry later.")]
+    Overloaded { retry_after_secs: u64 },
+    /// 400 `query_too_expensive` under `data.request`: the request's own work (filter, sort,
+    /// expand, rules) ran longer than `[server] request_budget_ms`.
+    #[error("The request took longer than its time budget of {budget_ms} ms; narrow the filter, sort or expand.")]
+    TooExpensive { budget_ms: u64 },
     /// 500: details go to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -194,13 +201,15 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Validation { .. } | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation { .. } | Self::BadRequest { .. } | Self::TooExpensive { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -230,6 +239,10 @@ impl ApiError {
                 self.to_string(),
                 json!({"body": FieldError::new("validation_body_too_large", format!("The request body exceeds the limit of {limit} bytes.")).with_params(json!({"max": limit})).to_json()}),
             ),
+            Self::TooExpensive { budget_ms } => (
+                self.to_string(),
+                json!({"request": FieldError::new("query_too_expensive", self.to_string()).with_params(json!({"budgetMs": budget_ms})).to_json()}),
+            ),
             other => (other.to_string(), json!({})),
         };
         json!({"status": self.status().as_u16(), "message": message, "data": data})
@@ -248,7 +261,9 @@ impl poem::error::ResponseError for ApiError {
         let mut resp = poem::web::Json(self.body())
             .with_status(self.status())
             .into_response();
-        if let Self::TooManyRequests { retry_after_secs } = self {
+        if let Self::TooManyRequests { retry_after_secs } | Self::Overloaded { retry_after_secs } =
+            self
+        {
             if let Ok(v) = retry_after_secs.to_string().parse() {
                 resp.headers_mut()
                     .insert(poem::http::header::RETRY_AFTER, v);

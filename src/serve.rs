@@ -4,10 +4,10 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::cli::SuperuserAction;
 use crate::config::Config;
+use crate::conn::LimitedAcceptor;
 use crate::query::RequestInfo;
 use crate::records::{self, Request, Shape};
 use crate::schema::SUPERUSERS_ID;
-use poem::listener::TcpListener;
 use poem::Server;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -54,7 +54,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
             "\nNo superuser exists yet. Create one with:\n\n    ferrobase superuser upsert EMAIL PASSWORD --dir {dir}\n"
         );
     }
-    let listener = TcpListener::bind(config.server.http.clone());
+    let limits = crate::conn::Limits {
+        header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(config.server.idle_timeout_secs),
+        max_per_ip: config.server.max_connections_per_ip,
+    };
+    let acceptor = LimitedAcceptor::bind(&config.server.http, limits, app.connections.clone())
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.server.http))?;
     tracing::info!(addr = %config.server.http, dir = %config.server.dir.display(), "ferrobase listening");
     println!(
         "Server started at http://{}\n├─ REST API: http://{}/api/",
@@ -68,7 +75,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         // end) so the graceful drain does not wait for them.
         realtime.shutdown(Duration::from_secs(2)).await;
     };
-    let result = Server::new(listener)
+    let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(crate::api::routes(app.clone()), stop, Some(grace))
         .await;
     // Every acknowledged write is already durable; this drains what is queued and flushes.

@@ -43,9 +43,11 @@ start() { # name bin -> sets PORT, PID, TOKEN
   if [ "$name" = pocketbase ]; then
     "$bin" serve --http "127.0.0.1:$PORT" --dir "$dir" >"$dir.log" 2>&1 &
   else
-    # All bench subscribers are guests from 127.0.0.1: lift the per-IP realtime budgets.
+    # All bench subscribers are guests from 127.0.0.1: lift the per-IP connection cap and the
+    # per-IP realtime budgets.
     FERROBASE_REALTIME_MAX_CONNECTIONS=50000 FERROBASE_REALTIME_MAX_GUEST_CONNECTIONS_PER_IP=50000 \
-      FERROBASE_REALTIME_MAX_SUBSCRIPTIONS_PER_IP=50000 "$bin" serve --http "127.0.0.1:$PORT" --dir "$dir" >"$dir.log" 2>&1 &
+      FERROBASE_REALTIME_MAX_SUBSCRIPTIONS_PER_IP=50000 FERROBASE_SERVER_MAX_CONNECTIONS_PER_IP=0 \
+      "$bin" serve --http "127.0.0.1:$PORT" --dir "$dir" >"$dir.log" 2>&1 &
   fi
   PID=$!; PIDS+=("$PID")
   for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.05; done

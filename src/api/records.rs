@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::query::RequestInfo;
 use crate::records::{self, ListParams, Shape};
 use poem::http::StatusCode;
-use poem::web::{Data, Json, Path, Query};
+use poem::web::{Data, Json, Path, Query, RemoteAddr};
 use poem::{handler, Body, IntoResponse, Request, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,6 +32,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
     caller: Caller,
     meta: RequestInfo,
+    peer: &RemoteAddr,
 ) -> Result<Response, ApiError> {
     let params = ListParams {
         page: q.page,
@@ -42,9 +43,17 @@ pub async fn list(
         expand: q.expand,
         fields: q.fields,
     };
-    let result = records::list(&app, &c, &params, &caller, &meta)?;
+    let plan_visible = caller.is_superuser();
+    let app2 = Arc::clone(&app);
+    let result = app
+        .work
+        .run(
+            move || records::list(&app2, &c, &params, &caller, &meta),
+            app.connections.closed(peer),
+        )
+        .await?;
     let mut resp = Json(result.body).into_response();
-    if caller.is_superuser() {
+    if plan_visible {
         if let Ok(v) = poem::http::HeaderValue::from_str(&result.plan) {
             resp.headers_mut().insert("x-ferrobase-plan", v);
         }
@@ -72,15 +81,26 @@ pub async fn view(
     Query(q): Query<ShapeQuery>,
     caller: Caller,
     meta: RequestInfo,
+    peer: &RemoteAddr,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(records::view(
-        &app,
-        &c,
-        &id,
-        &q.shape()?,
-        &caller,
-        &meta,
-    )?))
+    let shape = q.shape()?;
+    if !shape.expands() {
+        // One record by id: cheap whatever the client asks, so no thread hop and no queueing
+        // behind heavy lists.
+        let body = app
+            .work
+            .run_inline(|| records::view(&app, &c, &id, &shape, &caller, &meta))?;
+        return Ok(Json(body));
+    }
+    let app2 = Arc::clone(&app);
+    let body = app
+        .work
+        .run(
+            move || records::view(&app2, &c, &id, &shape, &caller, &meta),
+            app.connections.closed(peer),
+        )
+        .await?;
+    Ok(Json(body))
 }
 
 #[handler]

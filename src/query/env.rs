@@ -34,12 +34,16 @@ pub enum EvalError {
     Store(#[from] StoreError),
     #[error("the filter's joins need more than {0} row combinations for one record")]
     TooExpensive(u64),
+    /// The request's budget ran out or it was cancelled (`crate::work::check`).
+    #[error(transparent)]
+    Interrupted(#[from] crate::work::Interrupted),
 }
 
 impl From<EvalError> for crate::error::ApiError {
     fn from(e: EvalError) -> Self {
         match e {
             EvalError::Store(s) => s.into(),
+            EvalError::Interrupted(i) => i.into(),
             EvalError::TooExpensive(_) => crate::error::ApiError::bad_field(
                 crate::error::MSG_GENERIC,
                 "filter",

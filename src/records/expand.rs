@@ -230,6 +230,7 @@ impl<'a> Expander<'a> {
         if !self.back.contains_key(&key) {
             let mut map: HashMap<String, Vec<String>> = HashMap::new();
             for r in self.app.store.scan_records(&source.id) {
+                crate::work::check()?;
                 let r = r?;
                 let Some(rel_id) = r.data.get("id").and_then(Value::as_str) else {
                     continue;
@@ -276,6 +277,7 @@ impl<'a> Expander<'a> {
     ) -> ApiResult<()> {
         let mut expanded = Map::new();
         for (name, sub) in &tree.0 {
+            crate::work::check()?;
             match resolve(&self.snap, col, name)? {
                 Link::Forward {
                     field,

@@ -11,6 +11,7 @@ use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::query::{self, CompileCtx, Compiled, EvalEnv, IndexPlan, RequestInfo, SortSpec, Val};
 use crate::schema::{Collection, Snapshot};
 use crate::store::StoreError;
+use crate::work;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -204,6 +205,7 @@ fn page_in_order(
     let Some(filter) = filter else {
         let mut items = Vec::with_capacity(per_page);
         for id in ids.skip(offset).take(per_page) {
+            work::check()?;
             if let Some(rec) = load(&id?)? {
                 items.push(rec);
             }
@@ -217,6 +219,7 @@ fn page_in_order(
     };
     let (mut items, mut seen) = (Vec::with_capacity(per_page), 0usize);
     for id in ids {
+        work::check()?;
         let Some(rec) = load(&id?)? else { continue };
         if !filter(&rec)? {
             continue;
@@ -274,6 +277,7 @@ fn sort_records(
     let by_rowid = sort.is_empty() || sort.uses_rowid();
     let mut keyed: Vec<Keyed> = Vec::with_capacity(records.len());
     for rec in records.drain(..) {
+        work::check()?;
         let keys = sort.values(&rec, env)?;
         let rowid = if by_rowid {
             app.store
@@ -414,6 +418,7 @@ pub fn list(
         };
         let mut all = Vec::new();
         for rec in rows {
+            work::check()?;
             let rec = rec?;
             if matches(&rec)? {
                 all.push(rec);

@@ -31,6 +31,11 @@ impl Shape {
         Ok(Self { expand, fields })
     }
 
+    /// Whether related records are expanded (the response's cost then depends on the data).
+    pub fn expands(&self) -> bool {
+        self.expand.is_some()
+    }
+
     /// Renders records as `caller` may see them, expanded and projected.
     pub fn render_many(
         &self,

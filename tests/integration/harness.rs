@@ -239,6 +239,16 @@ impl TestServer {
             .to_string()
     }
 
+    /// The server process id (for `/proc/<pid>/…`), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// `127.0.0.1:<port>` of the running server, for raw sockets.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }

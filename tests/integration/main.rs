@@ -13,6 +13,7 @@ mod batch;
 mod columns;
 mod crash;
 mod crud;
+mod hardening_cpu;
 mod hardening_limits;
 mod hardening_realtime;
 mod hardening_rules;

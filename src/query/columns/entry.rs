@@ -1,11 +1,13 @@
 //! One collection's cached columns: row ids, liveness, optional rowids and one column of
 //! scalar cells per cached field, kept in step with the change log.
 
+use super::super::env::EvalError;
 use super::super::sort::total_cmp;
 use super::super::value::Val;
 use super::pred::Pred;
 use crate::ids::{CollectionId, RecordData, RecordId, Seq};
 use crate::store::{Action, ChangeEvent, Store, StoreError};
+use crate::work::Interrupted;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -99,7 +101,7 @@ impl Entry {
         fields: Vec<String>,
         with_rowids: bool,
         expected_rows: usize,
-    ) -> Result<Entry, StoreError> {
+    ) -> Result<Entry, EvalError> {
         let applied = store.head().0;
         let cap = expected_rows.saturating_add(64);
         let mut e = Entry {
@@ -115,6 +117,7 @@ impl Entry {
             heap: 0,
         };
         for rec in store.scan_records(collection) {
+            crate::work::check()?;
             let rec = rec?;
             let id = id_of(&rec.data);
             let rowid = match e.rowids {
@@ -321,7 +324,7 @@ impl Entry {
         tie_desc: bool,
         offset: usize,
         per_page: usize,
-    ) -> (Vec<RecordId>, usize) {
+    ) -> Result<(Vec<RecordId>, usize), Interrupted> {
         let empty: &[Cell] = &[];
         let cols: Vec<&[Cell]> = query_fields
             .iter()
@@ -333,10 +336,13 @@ impl Entry {
                     .map_or(empty, Vec::as_slice)
             })
             .collect();
-        let mut hits: Vec<u32> = (0..self.ids.len())
-            .filter(|&r| self.alive.get(r).copied().unwrap_or(false) && pred.eval(&cols, r))
-            .map(|r| r as u32)
-            .collect();
+        let mut hits: Vec<u32> = Vec::new();
+        for r in 0..self.ids.len() {
+            crate::work::check()?;
+            if self.alive.get(r).copied().unwrap_or(false) && pred.eval(&cols, r) {
+                hits.push(r as u32);
+            }
+        }
         let total = hits.len();
         let null = Cell::Null;
         let cell = |q: usize, r: u32| cols.get(q).and_then(|c| c.get(r as usize)).unwrap_or(&null);
@@ -377,6 +383,6 @@ impl Entry {
             .take(per_page)
             .map(|&r| RecordId::from(id(r)))
             .collect();
-        (ids, total)
+        Ok((ids, total))
     }
 }

@@ -143,19 +143,20 @@ impl ColumnCache {
             Ordering::Relaxed,
         );
         let plan = format!("column scan ({})", q.fields.join(", "));
-        let answer = |e: &Entry| {
-            let (ids, total) = e.page(&q.pred, &q.fields, &q.order, q.tie_desc, offset, per_page);
-            ColumnPage {
+        let answer = |e: &Entry| -> Result<ColumnPage, EvalError> {
+            let (ids, total) =
+                e.page(&q.pred, &q.fields, &q.order, q.tie_desc, offset, per_page)?;
+            Ok(ColumnPage {
                 ids,
                 total,
                 plan: plan.clone(),
-            }
+            })
         };
         {
             let guard = slot.entry.read().unwrap_or_else(|p| p.into_inner());
             if let Some(e) = guard.as_ref() {
                 if e.epoch == epoch && e.applied >= head && e.has(&q.fields, q.rowids) {
-                    return Ok(Some(answer(e)));
+                    return answer(e).map(Some);
                 }
                 if e.epoch > epoch {
                     // This request's schema snapshot is older than the entry: let it scan.
@@ -167,7 +168,7 @@ impl ColumnCache {
         if !self.refresh(&slot, &mut guard, store, collection, epoch, head, &q)? {
             return Ok(None);
         }
-        let page = guard.as_ref().map(answer);
+        let page = guard.as_ref().map(answer).transpose()?;
         let bytes = guard.as_ref().map_or(0, Entry::bytes);
         slot.bytes.store(bytes as u64, Ordering::Relaxed);
         drop(guard);
