@@ -157,15 +157,15 @@ fn encoded_len(s: &str) -> usize {
         .sum()
 }
 
-/// Inputs built to exhaust something: depth, length, segment counts. Kept under ~40 KB once
-/// encoded, so the URL stays within what an HTTP client will send (64 KB).
+/// Inputs built to exhaust something: depth, length, segment counts. Kept under ~12 KB once
+/// encoded, so a URL with four of them stays within what an HTTP client sends (64 KB).
 fn hostile(rng: &mut StdRng, unit: &str, sep: &str) -> String {
     let n = match rng.gen_range(0..3) {
         0 => rng.gen_range(100..1_000),
         1 => rng.gen_range(1_000..10_000),
         _ => rng.gen_range(10_000..20_000),
     };
-    let most = 40_000 / encoded_len(&format!("{unit}{sep}")).max(1);
+    let most = 12_000 / encoded_len(&format!("{unit}{sep}")).max(1);
     vec![unit; n.min(most)].join(sep)
 }
 
@@ -183,7 +183,7 @@ pub fn filter(rng: &mut StdRng) -> String {
         }
         88..=90 => hostile(rng, "title ~ 'abc%'", " || "),
         91..=92 => format!("meta.{} = 1", hostile(rng, "a", ".")),
-        93..=94 => format!("title = '{}'", "x".repeat(rng.gen_range(1_000..30_000))),
+        93..=94 => format!("title = '{}'", "x".repeat(rng.gen_range(1_000..12_000))),
         95..=96 => hostile(rng, "!", ""),
         _ => hostile(rng, "parent", ".") + ".title = 1",
     }
@@ -233,7 +233,7 @@ pub fn fields(rng: &mut StdRng) -> String {
     match rng.gen_range(0..20) {
         0 => hostile(rng, "a", "."),
         1 => hostile(rng, "title", ","),
-        2 => "expand.".repeat(rng.gen_range(10..3_000)) + "id",
+        2 => "expand.".repeat(rng.gen_range(10..1_500)) + "id",
         3 => text(rng, 30),
         _ => {
             let n = rng.gen_range(1..5);

@@ -373,11 +373,11 @@ fn case(rng: &mut StdRng, w: &World) -> Case {
 }
 
 /// Why a response is a failure, if it is one.
-fn judge(status: u16, text: &str) -> Option<String> {
+fn judge(method: &Method, status: u16, text: &str) -> Option<String> {
     if status >= 500 {
         return Some(format!("status {status}: {}", excerpt(text)));
     }
-    if status >= 400 {
+    if status >= 400 && *method != Method::HEAD {
         let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         let envelope =
             body["status"] == status && body["message"].is_string() && body["data"].is_object();
@@ -473,8 +473,9 @@ async fn worker(w: Arc<World>, seed: u64, cases: u64, tally: Arc<Mutex<Tally>>) 
         } else {
             let c = case(&mut rng, &w);
             let what = format!("{} {} ({:?})", c.method, excerpt(&c.path), c.auth.is_some());
+            let method = c.method.clone();
             match send(&http, &w, c).await {
-                Ok((status, text)) => match judge(status, &text) {
+                Ok((status, text)) => match judge(&method, status, &text) {
                     Some(why) => Err(format!("{why} <- {what}")),
                     None => Ok(status),
                 },
