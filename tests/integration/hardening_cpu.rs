@@ -37,7 +37,11 @@ fn heavy_path() -> String {
 
 /// A server with `ROWS` documents; returns it and one record id.
 async fn seeded(builder: crate::harness::TestServerBuilder) -> (TestServer, String) {
-    let srv = builder.start().await;
+    // Seeding goes faster in batches above the default cap of 100.
+    let srv = builder
+        .env("FERROBASE_BATCH_MAX_REQUESTS", &PER_BATCH.to_string())
+        .start()
+        .await;
     srv.create_collection(public_collection(
         "docs",
         json!([{"name": "body", "type": "text"}]),

@@ -135,6 +135,7 @@ async fn cpu_during(pid: u32, window: Duration) -> f64 {
 async fn closed_since_zero_replays_stop_burning_cpu() {
     let srv = TestServer::builder()
         .env("FERROBASE_STORE_DURABILITY", "relaxed")
+        .env("FERROBASE_BATCH_MAX_REQUESTS", "1000")
         .start()
         .await;
     posts(&srv).await;
@@ -188,6 +189,7 @@ async fn closed_since_zero_replays_stop_burning_cpu() {
 async fn replays_over_budget_end_with_reset_and_continue_live() {
     let srv = TestServer::builder()
         .env("FERROBASE_STORE_DURABILITY", "relaxed")
+        .env("FERROBASE_BATCH_MAX_REQUESTS", "1000")
         .env("FERROBASE_REALTIME_REPLAY_MAX_MS", "1")
         .start()
         .await;
