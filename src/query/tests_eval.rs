@@ -682,3 +682,27 @@ fn sort_keys_on_modifiers_and_multi_relations() {
         ]
     );
 }
+
+/// One fixture for every generated case (building a store per case would dominate the run).
+fn shared() -> &'static Fixture {
+    static FX: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    FX.get_or_init(fixture)
+}
+
+proptest::proptest! {
+    /// Compiling any filter or sort against a real schema, as a client or as a rule, returns
+    /// `Ok` or an error — never a panic. (`bench/fuzz.sh` runs this with many more cases.)
+    #[test]
+    fn compile_and_sort_never_panics(
+        src in "[a-z@._:()'\"\\\\ =!<>~?&|0-9,+-]{0,80}",
+        superuser in proptest::bool::ANY,
+    ) {
+        let fx = shared();
+        for mode in [Mode::ClientFilter, Mode::Rule] {
+            let _ = fx.compile_as("posts", &src, superuser, mode);
+        }
+        let col = fx.schema.get("posts").unwrap().clone();
+        let ctx = super::CompileCtx::filter(&col, &fx.schema, superuser);
+        let _ = super::compile_sort(&src, &ctx);
+    }
+}

@@ -93,3 +93,24 @@ pub(super) fn shows_email(app: &App, col: &Collection, data: &RecordData, caller
     let info = super::access::request_info(&RequestInfo::default(), caller, &Map::new());
     super::access::manages(app, &app.schema.snapshot(), col, data, caller, &info)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Shape;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `expand` / `fields` parsing returns a shape or a 400 for any input, and bounded
+        /// inputs (many segments, many paths) are refused rather than recursed into.
+        #[test]
+        fn shape_parse_never_panics(
+            expand in "[a-z_.,:() 0-9*-]{0,120}",
+            fields in "[a-z_.,:() 0-9*-]{0,120}",
+            deep in 0usize..20_000,
+        ) {
+            let _ = Shape::parse(Some(&expand), Some(&fields));
+            let long = vec!["a"; deep].join(".");
+            let _ = Shape::parse(Some(&long), Some(&long));
+        }
+    }
+}
