@@ -37,6 +37,11 @@ impl Field {
         fields::of(&self.kind).coerce(self, raw)
     }
 
+    /// `coerce` for a value sent in a multipart form.
+    pub fn coerce_form(&self, raw: &Value) -> Result<Value, FieldError> {
+        fields::of(&self.kind).coerce_form(self, raw)
+    }
+
     /// Checks a coerced value against the field's options; blank optional values always pass.
     pub fn validate(&self, v: &Value) -> Result<(), FieldError> {
         let kind = fields::of(&self.kind);

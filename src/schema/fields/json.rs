@@ -51,6 +51,14 @@ impl Kind for Json {
         Ok(raw.clone())
     }
 
+    /// Form values are strings: they are parsed when they are valid JSON (PocketBase does).
+    fn coerce_form(&self, field: &Field, raw: &Value) -> Result<Value, FieldError> {
+        match raw {
+            Value::String(s) => Ok(serde_json::from_str(s).unwrap_or_else(|_| raw.clone())),
+            _ => field.coerce(raw),
+        }
+    }
+
     fn validate(&self, field: &Field, v: &Value) -> Result<(), FieldError> {
         let FieldKind::Json { max_size } = field.kind else {
             return Ok(());

@@ -108,6 +108,12 @@ pub(crate) trait Kind: Sync {
             .ok_or_else(invalid_value)
     }
 
+    /// Converts a multipart form value (always text, or a list of texts): like `coerce` unless
+    /// the kind reads text another way.
+    fn coerce_form(&self, field: &Field, raw: &Value) -> Result<Value, FieldError> {
+        field.coerce(raw)
+    }
+
     /// Checks a coerced, non-blank value against the options.
     fn validate(&self, field: &Field, v: &Value) -> Result<(), FieldError>;
 
