@@ -6,7 +6,7 @@ use super::ast::CmpOp;
 use super::compile::{Compiled, Node, Src};
 use super::value::Val;
 use crate::ids::{CollectionId, RecordData};
-use crate::schema::{Collection, FieldKind};
+use crate::schema::{Collection, IndexKey};
 use crate::store::{IndexSpec, Store, StoreError, ValueRange};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -133,10 +133,10 @@ pub(super) fn eq_key(col: &Collection, left: &Src, right: &Src) -> Option<EqKey>
     if field.is_multi() {
         return None;
     }
-    let values = match (&field.kind, lit) {
-        (FieldKind::Number { .. }, Val::Num(n)) => vec![serde_json::json!(n)],
-        (FieldKind::Bool, Val::Num(n)) if *n == 0.0 || *n == 1.0 => vec![Value::Bool(*n == 1.0)],
-        (FieldKind::Json { .. } | FieldKind::Number { .. } | FieldKind::Bool, _) => return None,
+    let values = match (field.index_key(), lit) {
+        (IndexKey::Number, Val::Num(n)) => vec![serde_json::json!(n)],
+        (IndexKey::Bool, Val::Num(n)) if *n == 0.0 || *n == 1.0 => vec![Value::Bool(*n == 1.0)],
+        (IndexKey::None | IndexKey::Number | IndexKey::Bool, _) => return None,
         // Text-like fields: `""` and null both match empty values, stored as "" (or missing).
         (_, Val::Null) => vec![Value::from(""), Value::Null],
         (_, Val::Text(t)) if t.is_empty() => vec![Value::from(""), Value::Null],
@@ -182,18 +182,8 @@ fn range_on(col: &Collection, field: &str, conjuncts: &[&Node]) -> Option<ValueR
     if f.is_multi() {
         return None;
     }
-    let numeric = matches!(f.kind, FieldKind::Number { .. });
-    let textual = matches!(
-        f.kind,
-        FieldKind::Text(_)
-            | FieldKind::Email { .. }
-            | FieldKind::Url { .. }
-            | FieldKind::Editor { .. }
-            | FieldKind::Date { .. }
-            | FieldKind::Autodate { .. }
-            | FieldKind::Select { .. }
-            | FieldKind::Relation { .. }
-    );
+    let numeric = f.index_key() == IndexKey::Number;
+    let textual = f.index_key() == IndexKey::Text;
     let (mut lower, mut upper) = (Bound::Unbounded, Bound::Unbounded);
     for n in conjuncts {
         let Node::Cmp(c) = n else { continue };

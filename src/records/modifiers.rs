@@ -1,8 +1,11 @@
 //! PocketBase's update modifiers: `field+` (append / add), `+field` (prepend), `field-` (remove /
-//! subtract), applied after plain assignments in that order.
+//! subtract), applied after plain assignments in that order. What a modifier does to a value is
+//! the field kind's (`schema/fields/<kind>.rs`).
 
 use crate::error::FieldError;
-use crate::schema::{Field, FieldKind};
+#[cfg(test)]
+use crate::schema::FieldKind;
+use crate::schema::{Field, Modifier};
 use serde_json::{Map, Value};
 
 /// Splits `key` into (field name, modifier) where modifier is one of `""`, `"+"`, `"+prefix"`, `"-"`.
@@ -26,76 +29,15 @@ pub fn apply(
 ) -> Result<Value, FieldError> {
     let name = &field.name;
     let mut value = current;
-    for (suffix, key) in [
-        ("+prefix", format!("+{name}")),
-        ("+", format!("{name}+")),
-        ("-", format!("{name}-")),
+    for (modifier, key) in [
+        (Modifier::Prepend, format!("+{name}")),
+        (Modifier::Append, format!("{name}+")),
+        (Modifier::Remove, format!("{name}-")),
     ] {
         let Some(raw) = input.get(&key) else { continue };
-        value = match &field.kind {
-            FieldKind::Number { .. } => {
-                let delta = field.coerce(raw)?.as_f64().unwrap_or(0.0);
-                let cur = value.as_f64().unwrap_or(0.0);
-                let next = if suffix == "-" {
-                    cur - delta
-                } else {
-                    cur + delta
-                };
-                number_value(next)
-            }
-            FieldKind::Select { .. } | FieldKind::Relation { .. } if field.is_multi() => {
-                let mut cur: Vec<Value> = value.as_array().cloned().unwrap_or_default();
-                let items = field.coerce(&Value::Array(as_list(raw)))?;
-                let items = items.as_array().cloned().unwrap_or_default();
-                match suffix {
-                    "-" => cur.retain(|v| !items.contains(v)),
-                    "+" => {
-                        for it in items {
-                            if !cur.contains(&it) {
-                                cur.push(it);
-                            }
-                        }
-                    }
-                    _ => {
-                        let mut front: Vec<Value> =
-                            items.into_iter().filter(|it| !cur.contains(it)).collect();
-                        front.append(&mut cur);
-                        cur = front;
-                    }
-                }
-                Value::Array(cur)
-            }
-            FieldKind::Select { .. } | FieldKind::Relation { .. } => {
-                let item = field.coerce(raw)?;
-                match suffix {
-                    "-" if item == value => Value::String(String::new()),
-                    "-" => value,
-                    _ => item,
-                }
-            }
-            // PocketBase ignores modifiers on other types.
-            _ => value,
-        };
+        value = field.modify(value, modifier, raw)?;
     }
     Ok(value)
-}
-
-/// A number as JSON, integral values without a fraction (`2`, not `2.0`) like PocketBase.
-pub fn number_value(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n)
-            .map(Value::Number)
-            .unwrap_or(Value::from(0))
-    }
-}
-
-fn as_list(raw: &Value) -> Vec<Value> {
-    match raw {
-        Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    }
 }
 
 #[cfg(test)]

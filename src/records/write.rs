@@ -201,14 +201,13 @@ fn rule_body(col: &Collection, req: &Request, current: Option<&RecordData>) -> M
     body
 }
 
-/// Form values are strings: JSON fields parse them when they are valid JSON (PocketBase does).
+/// Form values are strings: each kind says how it reads them.
 fn coerce_input(f: &Field, raw: &Value, from_form: bool) -> Result<Value, FieldError> {
     if from_form {
-        if let (FieldKind::Json { .. }, Value::String(s)) = (&f.kind, raw) {
-            return Ok(serde_json::from_str(s).unwrap_or_else(|_| raw.clone()));
-        }
+        f.coerce_form(raw)
+    } else {
+        f.coerce(raw)
     }
-    f.coerce(raw)
 }
 
 pub(crate) async fn stage_create(

@@ -1,5 +1,5 @@
 //! Field definitions: the `Field` type, its kinds and options, and PocketBase's flat field JSON in
-//! both directions. Value coercion and validation live in `field_value.rs`.
+//! both directions. What each kind means lives in `fields/<kind>.rs`.
 
 use crate::error::FieldError;
 use crate::ids::CollectionId;
@@ -125,20 +125,7 @@ pub enum FieldKind {
 impl FieldKind {
     /// The PocketBase type name (`text`, `number`, …).
     pub fn type_name(&self) -> &'static str {
-        match self {
-            FieldKind::Text(_) => "text",
-            FieldKind::Number { .. } => "number",
-            FieldKind::Bool => "bool",
-            FieldKind::Email { .. } => "email",
-            FieldKind::Url { .. } => "url",
-            FieldKind::Editor { .. } => "editor",
-            FieldKind::Date { .. } => "date",
-            FieldKind::Autodate { .. } => "autodate",
-            FieldKind::Select { .. } => "select",
-            FieldKind::Json { .. } => "json",
-            FieldKind::Relation { .. } => "relation",
-            FieldKind::Password { .. } => "password",
-        }
+        super::fields::of(self).name()
     }
 }
 
@@ -183,74 +170,19 @@ impl Field {
 
     /// PocketBase's flat field object with every option key of the type and its value.
     pub fn to_json(&self) -> Value {
+        let kind = super::fields::of(&self.kind);
         let mut m = Map::new();
         m.insert("id".into(), json!(self.id));
         m.insert("name".into(), json!(self.name));
-        m.insert("type".into(), json!(self.type_name()));
+        m.insert("type".into(), json!(kind.name()));
         m.insert("system".into(), json!(self.system));
         m.insert("hidden".into(), json!(self.hidden));
         m.insert("presentable".into(), json!(self.presentable));
-        if !matches!(self.kind, FieldKind::Autodate { .. }) {
+        if kind.has_required() {
             m.insert("required".into(), json!(self.required));
             m.insert("help".into(), json!(self.help));
         }
-        let opts = match &self.kind {
-            FieldKind::Text(t) => json!({
-                "min": t.min, "max": t.max, "pattern": t.pattern.as_str(),
-                "autogeneratePattern": t.autogenerate_pattern, "primaryKey": t.primary_key,
-            }),
-            FieldKind::Number { min, max, only_int } => json!({
-                "min": min.map(super::field_value::number_value),
-                "max": max.map(super::field_value::number_value),
-                "onlyInt": only_int,
-            }),
-            FieldKind::Bool => json!({}),
-            FieldKind::Email {
-                except_domains,
-                only_domains,
-            }
-            | FieldKind::Url {
-                except_domains,
-                only_domains,
-            } => {
-                json!({"exceptDomains": except_domains, "onlyDomains": only_domains})
-            }
-            FieldKind::Editor {
-                max_size,
-                convert_urls,
-            } => {
-                json!({"maxSize": max_size, "convertURLs": convert_urls})
-            }
-            FieldKind::Date { min, max } => json!({"min": min, "max": max}),
-            FieldKind::Autodate {
-                on_create,
-                on_update,
-            } => {
-                json!({"onCreate": on_create, "onUpdate": on_update})
-            }
-            FieldKind::Select { values, max_select } => {
-                json!({"values": values, "maxSelect": max_select})
-            }
-            FieldKind::Json { max_size } => json!({"maxSize": max_size}),
-            FieldKind::Relation {
-                collection_id,
-                cascade_delete,
-                min_select,
-                max_select,
-            } => json!({
-                "collectionId": collection_id.as_str(), "cascadeDelete": cascade_delete,
-                "minSelect": min_select, "maxSelect": max_select,
-            }),
-            FieldKind::Password {
-                min,
-                max,
-                pattern,
-                cost,
-            } => json!({
-                "min": min, "max": max, "pattern": pattern.as_str(), "cost": cost,
-            }),
-        };
-        if let Value::Object(o) = opts {
+        if let Value::Object(o) = kind.options_json(&self.kind) {
             m.extend(o);
         }
         Value::Object(m)

@@ -115,24 +115,10 @@ fn reconcile(
         );
         return None;
     }
-    if let (
-        FieldKind::Relation {
-            collection_id: a, ..
-        },
-        FieldKind::Relation {
-            collection_id: b, ..
-        },
-    ) = (&prev.kind, &field.kind)
+    if let Some((option, err)) =
+        super::fields::of(&field.kind).change_error(&prev.kind, &field.kind)
     {
-        if a != b {
-            let msg = "The collection of an existing relation field cannot be changed.";
-            add(
-                errs,
-                label,
-                "collectionId",
-                FieldError::new("validation_field_relation_change", msg),
-            );
-        }
+        add(errs, label, option, err);
     }
     if prev.name == field.name {
         return None;
