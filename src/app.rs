@@ -4,7 +4,7 @@ use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::config::{Config, Durability};
 use crate::conn::Live;
 use crate::mail::Mailer;
-use crate::query::ColumnCache;
+use crate::query::{ColumnCache, ColumnLimits};
 use crate::realtime::Hub;
 use crate::records::RecordLocks;
 use crate::schema::Registry;
@@ -33,7 +33,6 @@ pub struct App {
     pub work: Pool,
     /// Open connections, so a request's work can stop when its client leaves.
     pub connections: Live,
-    sled: Arc<SledStore>,
 }
 
 impl App {
@@ -50,10 +49,13 @@ impl App {
             cache_capacity_bytes: config.store.cache_mb * 1024 * 1024,
             retain_entries: config.store.changelog_entries,
             retain_age: Duration::from_secs(config.store.changelog_hours * 3600),
+            max_group: config.store.writer_max_group,
+            queue: config.store.writer_queue,
+            event_buffer: config.store.event_buffer,
+            relaxed_flush: Duration::from_millis(config.store.relaxed_flush_ms),
         };
-        let sled = SledStore::open(&config.server.dir, options)
+        let store: Arc<dyn Store> = SledStore::open(&config.server.dir, options)
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
-        let store: Arc<dyn Store> = sled.clone();
         let schema = Registry::load(store.as_ref()).await?;
         let logins = LoginLimiter::new(LimitPolicy {
             max_per_identity: config.auth.max_failed_logins_per_account,
@@ -72,6 +74,11 @@ impl App {
             config.server.work_threads,
             Duration::from_millis(config.server.request_budget_ms.max(1)),
         );
+        let columns = ColumnCache::new(ColumnLimits {
+            max_rows: config.query.column_cache_max_rows,
+            max_bytes: config.query.column_cache_mb.saturating_mul(1024 * 1024),
+            ..ColumnLimits::default()
+        });
         Ok(Arc::new(Self {
             work,
             connections: Live::default(),
@@ -83,8 +90,7 @@ impl App {
             requests,
             mailer,
             record_locks: RecordLocks::default(),
-            columns: ColumnCache::default(),
-            sled,
+            columns,
         }))
     }
 
@@ -97,9 +103,9 @@ impl App {
             loop {
                 tick.tick().await;
                 let Some(app) = weak.upgrade() else { break };
-                let sled = app.sled.clone();
+                let store = app.store.clone();
                 drop(app);
-                match tokio::task::spawn_blocking(move || sled.trim_changelog()).await {
+                match tokio::task::spawn_blocking(move || store.trim_changelog()).await {
                     Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "trimmed change log"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "change log trim failed"),
                     _ => {}

@@ -15,6 +15,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub batch: BatchConfig,
     pub rate_limit: RateLimitConfig,
+    pub query: QueryConfig,
     pub log: LogConfig,
 }
 
@@ -122,6 +123,8 @@ pub struct RealtimeConfig {
     pub sse_keepalive_secs: u64,
     /// Seconds a single write to a client may take before the connection is dropped.
     pub write_timeout_secs: u64,
+    /// Milliseconds to wait at shutdown for realtime connections to close before requests drain.
+    pub shutdown_wait_ms: u64,
 }
 
 impl Default for RealtimeConfig {
@@ -138,6 +141,7 @@ impl Default for RealtimeConfig {
             heartbeat_secs: 30,
             sse_keepalive_secs: 15,
             write_timeout_secs: 30,
+            shutdown_wait_ms: 2000,
         }
     }
 }
@@ -194,7 +198,8 @@ pub struct ServerConfig {
 pub enum Durability {
     /// A write is acknowledged once fsynced (group commit amortises the cost).
     Fsync,
-    /// Acknowledged once in memory; sled flushes every 500 ms. A crash may lose the last writes.
+    /// Acknowledged once in memory; sled flushes every `relaxed_flush_ms`. A crash may lose the
+    /// last writes.
     Relaxed,
 }
 
@@ -210,6 +215,34 @@ pub struct StoreConfig {
     pub changelog_hours: u64,
     /// Seconds between change-log trims.
     pub changelog_trim_secs: u64,
+    /// Most transactions committed in one group (one batch, one flush); 0 counts as 1.
+    pub writer_max_group: usize,
+    /// Transactions queued for the writer before writers wait to enqueue; 0 counts as 1.
+    pub writer_queue: usize,
+    /// Change events buffered per subscriber (realtime) before it lags and catches up from the
+    /// change log; 0 counts as 1.
+    pub event_buffer: usize,
+    /// With `durability = "relaxed"`: milliseconds between sled's background flushes.
+    pub relaxed_flush_ms: u64,
+}
+
+/// The in-memory column cache that answers unindexed filtered/sorted lists.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Estimated MiB of all cached columns before least-recently-used collections are evicted.
+    pub column_cache_mb: usize,
+    /// Collections with more records are never cached (their lists scan records).
+    pub column_cache_max_rows: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            column_cache_mb: 256,
+            column_cache_max_rows: 2_000_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -244,6 +277,10 @@ impl Default for StoreConfig {
             changelog_entries: 100_000,
             changelog_hours: 72,
             changelog_trim_secs: 60,
+            writer_max_group: 2048,
+            writer_queue: 8192,
+            event_buffer: 8192,
+            relaxed_flush_ms: 500,
         }
     }
 }

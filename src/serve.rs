@@ -69,11 +69,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let realtime = app.realtime.clone();
+    let realtime_wait = Duration::from_millis(config.realtime.shutdown_wait_ms);
     let stop = async move {
         shutdown_signal().await;
         // Realtime connections never finish on their own: close them (WS 1001, SSE streams
         // end) so the graceful drain does not wait for them.
-        realtime.shutdown(Duration::from_secs(2)).await;
+        realtime.shutdown(realtime_wait).await;
     };
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(crate::api::routes(app.clone()), stop, Some(grace))

@@ -3,11 +3,15 @@
 //!
 //! - `r/<collection>/<record id>`              → encoded record
 //! - `i/<collection>/<index name><values>`     → record id (unique index)
-//! - `i/<collection>/<index name><values><id>` → empty (non-unique index)
+//! - `i/<collection>/<index name><values><rowid: u64 BE><id>` → record id (non-unique index:
+//!   equal values list in insertion order)
+//! - `k/<collection>/<index name><values>`     → u64 BE count of a non-unique index's entries
+//!   with exactly these values (O(1) totals for equality filters)
 //! - `l/<seq: u64 big-endian>`                 → encoded change event
 //! - `o/<collection>/<rowid: u64 BE>`          → record id (insertion order)
 //! - `w/<collection>/<record id>`              → rowid of that record
-//! - `m/<key>`                                 → metadata (collections, secrets, counters)
+//! - `m/<key>`                                 → metadata (collections, secrets, record counts
+//!   under `m/_count/<collection>`, the head seq under `m/_seq_head`)
 //! - `x/<target coll>/<target id><source coll><field><source id>` → the [`Referrer`] as JSON
 //!   (reverse-relation index; the id, collection and field parts are memcomparable strings)
 //!

@@ -1,7 +1,9 @@
 //! The only module that touches sled: key layout, record encoding, the single writer task with
 //! group commit, the change log and index maintenance. Knows nothing about HTTP or schemas.
 //!
-//! [`Store`] is the seam for other engines; [`SledStore`] is the embedded default.
+//! [`Store`] is the seam for other engines (its docs are the contract a backend must meet, and
+//! `conformance` checks it); [`SledStore`] is the embedded default. No sled type appears in the
+//! trait: [`Version`] is our own bytes type and `sled::IVec` stays in `sled_store.rs`/`writer.rs`.
 
 mod codec;
 mod index;
@@ -12,7 +14,7 @@ mod types;
 mod writer;
 
 #[cfg(test)]
-mod tests;
+mod conformance;
 
 pub use keys::{META_COLLECTION, META_RELATIONS_INDEXED};
 pub use sled_store::{SledStore, StoreOptions};
@@ -29,6 +31,51 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Typed access to durable state. Reads never wait for the writer; `commit` resolves only once
 /// the transaction is on disk (or refused as a whole).
+///
+/// # Contract
+///
+/// Every backend must meet these guarantees; the rest of the server relies on them and
+/// `store::conformance` checks them (run it against a new backend before wiring it in).
+///
+/// - **Transactions.** [`Store::commit`] applies a `Vec<WriteOp>` all or nothing. Its ops see the
+///   writes of the ops before them in the same transaction, and transactions see each other in
+///   commit order: preconditions ([`Expect`], `AssertExists`, `AssertMeta`, unique indexes, the
+///   referenced-record check of `DeleteRecord`) are evaluated atomically with the writes, against
+///   committed state plus every transaction ordered before it, so no two concurrent transactions
+///   can both pass a check the other one breaks (exactly one of N racing unique creates wins). A
+///   refused transaction leaves no trace: no record, index, counter, log entry or seq.
+/// - **Group atomicity.** A backend may commit many transactions together (one batch, one flush),
+///   but each keeps its own outcome: one refused transaction never fails or changes the others.
+///   Bulk ops (`Migrate`, `DropData`) see everything committed before them.
+/// - **Durability on ack.** With fsync durability, `commit` resolves `Ok` only after the
+///   transaction's writes, its change-log entries and the head seq survive a crash; with
+///   relaxed durability the newest acknowledged writes may be lost, but never partially
+///   (a transaction is still all or nothing). [`Store::shutdown`] commits everything queued
+///   before it and flushes.
+/// - **Change log.** Every record create/update/delete gets the next seq: seqs start at 1 and
+///   are gapless and strictly increasing in commit order (refused transactions consume none;
+///   metadata-only transactions consume none). A transaction's events are contiguous.
+///   [`Store::changes_since`] returns them in seq order with no holes above
+///   [`Store::oldest_retained`]; [`Store::head`] is the last committed seq and never goes back,
+///   not across restarts nor after [`Store::trim_changelog`] removed every entry.
+///   [`Store::subscribe`] delivers committed events in seq order after the commit is durable; a
+///   receiver that lags catches up from `changes_since`.
+/// - **Ordering.** `scan_records` lists in id order; `scan_insertion_order` in rowid order, where
+///   a record's rowid is the seq of its create event and survives updates; index scans list in
+///   memcomparable order of the indexed values (null < false < true < numbers < text < other
+///   JSON, numbers by value, text bytewise; see `memcmp.rs`), equal values of a non-unique
+///   index in rowid order; range scans stay within the bounds' type;
+///   `reverse` lists exactly the reverse.
+/// - **Indexes and counts.** Index entries, per-value counters ([`Store::count_index`] with
+///   `full`) and [`Store::count_records`] always agree with the records, in the same commit.
+///   Partial indexes leave out rows whose `skip_empty` fields are empty; a unique index admits
+///   one record per value.
+/// - **Reverse relations.** For every id a record's relation field (per the write's
+///   [`RelationSpec`]s) holds, [`Store::scan_referrers`] lists that record under the target,
+///   updated in the same commit as the record; `Migrate` rebuilds a collection's outgoing
+///   entries and `DropData` drops both directions.
+/// - **Versions.** A [`Version`] equals the stored bytes; `Expect::Unchanged(v)` and
+///   `AssertMeta` compare byte for byte.
 pub trait Store: Send + Sync + 'static {
     fn get_record(
         &self,
@@ -91,6 +138,10 @@ pub trait Store: Send + Sync + 'static {
     fn changes_since(&self, after: Seq, limit: usize) -> Result<Vec<ChangeEvent>, StoreError>;
     /// The oldest seq still in the change log.
     fn oldest_retained(&self) -> Result<Option<Seq>, StoreError>;
+    /// Deletes the oldest change-log entries beyond the backend's retention (a minimum count of
+    /// newest entries and a minimum age); returns how many went. Never changes [`Store::head`]
+    /// and leaves the retained entries gapless. Blocking: call it off the async workers.
+    fn trim_changelog(&self) -> Result<u64, StoreError>;
     /// The last committed seq.
     fn head(&self) -> Seq;
     /// Committed change events as they happen.

@@ -28,6 +28,14 @@ pub struct StoreOptions {
     pub retain_entries: u64,
     /// …and drop older ones only once they are older than this.
     pub retain_age: Duration,
+    /// Most transactions the writer commits in one group (one batch, one flush).
+    pub max_group: usize,
+    /// Transactions that may wait for the writer before `commit` callers wait to enqueue.
+    pub queue: usize,
+    /// Change events buffered for each subscriber before it lags (and catches up from the log).
+    pub event_buffer: usize,
+    /// Without `fsync`: how often sled flushes on its own timer.
+    pub relaxed_flush: Duration,
 }
 
 impl Default for StoreOptions {
@@ -37,6 +45,10 @@ impl Default for StoreOptions {
             cache_capacity_bytes: 64 * 1024 * 1024,
             retain_entries: 100_000,
             retain_age: Duration::from_secs(72 * 3600),
+            max_group: 2048,
+            queue: 8192,
+            event_buffer: 8192,
+            relaxed_flush: Duration::from_millis(500),
         }
     }
 }
@@ -57,16 +69,25 @@ impl SledStore {
             .path(dir.join("data.sled"))
             .cache_capacity(options.cache_capacity_bytes)
             // We flush ourselves, once per group commit; relaxed mode keeps sled's timer.
-            .flush_every_ms(if options.fsync { None } else { Some(500) })
+            .flush_every_ms(if options.fsync {
+                None
+            } else {
+                Some(
+                    u64::try_from(options.relaxed_flush.as_millis())
+                        .map_or(u64::MAX, |ms| ms.max(1)),
+                )
+            })
             .open()?;
         let tree = db.open_tree("data")?;
         let head = Arc::new(AtomicU64::new(read_head(&tree)?));
-        let (events, _) = broadcast::channel(8192);
-        let (tx, rx) = mpsc::channel(8192);
+        // Both channel constructors panic on zero.
+        let (events, _) = broadcast::channel(options.event_buffer.max(1));
+        let (tx, rx) = mpsc::channel(options.queue.max(1));
         let writer = Writer {
             db,
             tree: tree.clone(),
             fsync: options.fsync,
+            max_group: options.max_group.max(1),
             head: head.clone(),
             events: events.clone(),
         };
@@ -87,36 +108,23 @@ impl SledStore {
     fn decode_stored(raw: sled::IVec) -> Result<StoredRecord, StoreError> {
         Ok(StoredRecord {
             data: codec::decode_record(&raw)?,
-            version: Version(raw),
+            version: Version::of_bytes(&raw),
         })
     }
+}
 
-    /// Deletes change-log entries beyond the retention limits; returns how many went.
-    pub fn trim_changelog(&self) -> Result<u64, StoreError> {
-        let head = self.head.load(Ordering::Acquire);
-        let keep_from = head.saturating_sub(self.options.retain_entries) + 1;
-        let cutoff =
-            chrono::Utc::now().timestamp_millis() - self.options.retain_age.as_millis() as i64;
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for kv in self
-            .tree
-            .range(keys::log(Seq(0))..keys::log(Seq(keep_from)))
-        {
-            let (k, v) = kv?;
-            let ev = codec::decode_event(&v)?;
-            if ev.ts >= cutoff {
-                break;
-            }
-            batch.remove(k);
-            n += 1;
-        }
-        if n > 0 {
-            // Removing log entries is not a write anyone waits for; sled's own flush covers it.
-            self.tree.apply_batch(batch)?;
-        }
-        Ok(n)
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Io(e.to_string())
     }
+}
+
+/// The record id an index or insertion-order entry stores as its value.
+fn id_value(kv: Result<(sled::IVec, sled::IVec), sled::Error>) -> Result<RecordId, StoreError> {
+    let (_, v) = kv?;
+    String::from_utf8(v.to_vec())
+        .map(RecordId)
+        .map_err(|e| StoreError::Io(e.to_string()))
 }
 
 impl Store for SledStore {
@@ -162,15 +170,10 @@ impl Store for SledStore {
     ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a> {
         let prefix = value_prefix(collection, index, equal);
         let iter = self.tree.scan_prefix(prefix);
-        let map = move |kv: Result<(sled::IVec, sled::IVec), sled::Error>| -> Result<RecordId, StoreError> {
-            // Every index entry stores the record id as its value.
-            let (_, v) = kv?;
-            String::from_utf8(v.to_vec()).map(RecordId).map_err(|e| StoreError::Io(e.to_string()))
-        };
         if reverse {
-            Box::new(iter.rev().map(map))
+            Box::new(iter.rev().map(id_value))
         } else {
-            Box::new(iter.map(map))
+            Box::new(iter.map(id_value))
         }
     }
 
@@ -180,17 +183,10 @@ impl Store for SledStore {
         reverse: bool,
     ) -> Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 'a> {
         let iter = self.tree.scan_prefix(keys::order_prefix(collection));
-        let map =
-            |kv: Result<(sled::IVec, sled::IVec), sled::Error>| -> Result<RecordId, StoreError> {
-                let (_, v) = kv?;
-                String::from_utf8(v.to_vec())
-                    .map(RecordId)
-                    .map_err(|e| StoreError::Io(e.to_string()))
-            };
         if reverse {
-            Box::new(iter.rev().map(map))
+            Box::new(iter.rev().map(id_value))
         } else {
-            Box::new(iter.map(map))
+            Box::new(iter.map(id_value))
         }
     }
 
@@ -242,21 +238,14 @@ impl Store for SledStore {
             Bound::Excluded(v) => with(v),
             Bound::Unbounded => bracket(tag_end),
         };
-        let map =
-            |kv: Result<(sled::IVec, sled::IVec), sled::Error>| -> Result<RecordId, StoreError> {
-                let (_, v) = kv?;
-                String::from_utf8(v.to_vec())
-                    .map(RecordId)
-                    .map_err(|e| StoreError::Io(e.to_string()))
-            };
         if start >= end {
             return Box::new(std::iter::empty());
         }
         let iter = self.tree.range(start..end);
         if reverse {
-            Box::new(iter.rev().map(map))
+            Box::new(iter.rev().map(id_value))
         } else {
-            Box::new(iter.map(map))
+            Box::new(iter.map(id_value))
         }
     }
 
@@ -346,6 +335,32 @@ impl Store for SledStore {
             Some(kv) => Ok(keys::seq_of_log(&kv?.0)),
             None => Ok(None),
         }
+    }
+
+    fn trim_changelog(&self) -> Result<u64, StoreError> {
+        let head = self.head.load(Ordering::Acquire);
+        let keep_from = head.saturating_sub(self.options.retain_entries) + 1;
+        let cutoff =
+            chrono::Utc::now().timestamp_millis() - self.options.retain_age.as_millis() as i64;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self
+            .tree
+            .range(keys::log(Seq(0))..keys::log(Seq(keep_from)))
+        {
+            let (k, v) = kv?;
+            let ev = codec::decode_event(&v)?;
+            if ev.ts >= cutoff {
+                break;
+            }
+            batch.remove(k);
+            n += 1;
+        }
+        if n > 0 {
+            // Removing log entries is not a write anyone waits for; sled's own flush covers it.
+            self.tree.apply_batch(batch)?;
+        }
+        Ok(n)
     }
 
     fn head(&self) -> Seq {

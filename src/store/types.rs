@@ -1,6 +1,7 @@
 //! Plain data exchanged with the store: write operations, change events, index descriptions.
 
 use crate::ids::{CollectionId, RecordData, RecordId, Seq};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -121,19 +122,26 @@ impl WriteOp {
     }
 }
 
-/// The exact stored form of a record as a caller read it; opaque outside the store.
+/// The exact stored form of a record (or metadata value) as a caller read it; opaque outside
+/// the store. Backends compare versions byte for byte, so two versions are equal exactly when
+/// the stored values are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version(pub(crate) sled::IVec);
+pub struct Version(Bytes);
 
 impl Version {
     /// The version a record will have once `data` is stored (for writes staged in a batch).
     pub fn of(data: &RecordData) -> Self {
-        Version(sled::IVec::from(super::codec::encode_record(data)))
+        Version(Bytes::from(super::codec::encode_record(data)))
     }
 
-    /// The version of raw stored bytes (metadata).
+    /// The version of raw stored bytes (metadata, or a record as a backend read it).
     pub fn of_bytes(bytes: &[u8]) -> Self {
-        Version(sled::IVec::from(bytes))
+        Version(Bytes::copy_from_slice(bytes))
+    }
+
+    /// The stored bytes this version stands for.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -212,12 +220,6 @@ pub enum StoreError {
     Closed,
     #[error("storage failure: {0}")]
     Io(String),
-}
-
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError::Io(e.to_string())
-    }
 }
 
 impl From<StoreError> for crate::error::ApiError {

@@ -6,8 +6,7 @@ use super::codec;
 use super::index::{entries_for, IndexEntry};
 use super::keys;
 use super::types::{
-    Action, ChangeEvent, Commit, Expect, IndexSpec, Referrer, RelationSpec, StoreError, Version,
-    WriteOp,
+    Action, ChangeEvent, Commit, Expect, IndexSpec, Referrer, RelationSpec, StoreError, WriteOp,
 };
 use crate::ids::{RecordData, Seq};
 use sled::IVec;
@@ -15,9 +14,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
-
-/// Most transactions committed in one group (one batch + one flush).
-const MAX_GROUP: usize = 2048;
 
 pub(crate) type Reply = oneshot::Sender<Result<Commit, StoreError>>;
 
@@ -30,6 +26,8 @@ pub(crate) struct Writer {
     pub db: sled::Db,
     pub tree: sled::Tree,
     pub fsync: bool,
+    /// Most transactions committed in one group (one batch + one flush); at least 1.
+    pub max_group: usize,
     pub head: Arc<AtomicU64>,
     pub events: broadcast::Sender<Arc<ChangeEvent>>,
 }
@@ -119,7 +117,7 @@ impl Writer {
             let mut group = vec![(txn, reply)];
             // A bulk transaction scans whole collections: it commits alone.
             if !group[0].0.iter().any(WriteOp::is_bulk) {
-                while group.len() < MAX_GROUP {
+                while group.len() < self.max_group {
                     match rx.try_recv() {
                         Ok(Msg::Write(t, r)) if t.iter().any(WriteOp::is_bulk) => {
                             pending = Some(Msg::Write(t, r));
@@ -234,7 +232,7 @@ fn check_expect(
         (Expect::Present | Expect::Unchanged(_), None) => {
             Err(StoreError::Missing { collection, id })
         }
-        (Expect::Unchanged(Version(v)), Some(cur)) if v == cur => Ok(()),
+        (Expect::Unchanged(v), Some(cur)) if v.as_bytes() == cur.as_ref() => Ok(()),
         (Expect::Unchanged(_), Some(_)) => Err(StoreError::Conflict { collection, id }),
     }
 }
@@ -347,7 +345,7 @@ fn apply(
             }
         }
         WriteOp::AssertMeta { key, expected } => {
-            if ov.get(&keys::meta(&key))?.as_ref() != Some(&expected.0) {
+            if ov.get(&keys::meta(&key))?.as_deref() != Some(expected.as_bytes()) {
                 return Err(StoreError::Conflict {
                     collection: key.as_str().into(),
                     id: "".into(),

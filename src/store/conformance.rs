@@ -1,9 +1,51 @@
-//! Store tests: atomicity, uniqueness under concurrency, gapless change log, persistence.
+//! The [`Store`] contract as executable checks, for every backend: atomicity, uniqueness under
+//! concurrency, gapless change log, persistence, ordering, counts, reverse relations, trimming.
+//!
+//! Each check is an `async fn(dir, open)` taking a fresh directory and the backend's opener (an
+//! opener called twice on one directory must see the same data: that is persistence).
+//! `store_conformance!(open)` expands to one `#[tokio::test]` per check; a new backend adds one
+//! module invoking it, as `sled` does at the bottom of this file.
 
 use super::*;
 use crate::ids::{CollectionId, RecordData, RecordId, Seq};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Opens (or reopens) a backend over `dir`.
+pub(crate) type Open = fn(&Path, StoreOptions) -> Arc<dyn Store>;
+
+/// One `#[tokio::test]` per conformance check, run against the backend `$open` opens.
+macro_rules! store_conformance {
+    ($open:expr) => {
+        store_conformance!(@checks $open;
+            commit_is_atomic_and_logged,
+            concurrent_unique_creates_exactly_one_wins,
+            partial_index_skips_empty_values,
+            update_moves_index_entries_and_checks_version,
+            data_and_seq_survive_restart,
+            migrate_renames_drops_fills_and_rebuilds_indexes,
+            subscribers_see_committed_events_in_order,
+            migrate_swaps_renamed_fields,
+            insertion_order_follows_creates_not_ids,
+            counts_follow_creates_deletes_and_drops,
+            range_scans_respect_bounds_and_types,
+            reverse_relation_entries_follow_writes_and_block_deleting_a_referenced_record,
+            trim_keeps_retention_and_never_moves_head,
+            extreme_tuning_stays_correct,
+        );
+    };
+    (@checks $open:expr; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let dir = tempfile::tempdir().expect("tempdir");
+                $crate::store::conformance::$check(dir.path(), $open).await;
+            }
+        )+
+    };
+}
 
 fn coll() -> CollectionId {
     CollectionId::from("pbc_1")
@@ -44,14 +86,16 @@ fn put(id: &str, email: &str, cat: &str) -> WriteOp {
     }
 }
 
-fn open(dir: &std::path::Path) -> Arc<SledStore> {
-    SledStore::open(dir, StoreOptions::default()).expect("open store")
+fn open_sled(dir: &Path, options: StoreOptions) -> Arc<dyn Store> {
+    SledStore::open(dir, options).expect("open store")
 }
 
-#[tokio::test]
-async fn commit_is_atomic_and_logged() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+mod sled {
+    store_conformance!(super::open_sled);
+}
+
+pub(crate) async fn commit_is_atomic_and_logged(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     store
         .commit(vec![put("a", "a@x.io", "c1"), put("b", "b@x.io", "c1")])
         .await
@@ -78,10 +122,8 @@ async fn commit_is_atomic_and_logged() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn concurrent_unique_creates_exactly_one_wins() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+pub(crate) async fn concurrent_unique_creates_exactly_one_wins(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     let mut tasks = Vec::new();
     for i in 0..50 {
         let s = store.clone();
@@ -104,10 +146,8 @@ async fn concurrent_unique_creates_exactly_one_wins() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn partial_index_skips_empty_values() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+pub(crate) async fn partial_index_skips_empty_values(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     store
         .commit(vec![put("a", "", "c"), put("b", "", "c")])
         .await
@@ -115,10 +155,8 @@ async fn partial_index_skips_empty_values() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn update_moves_index_entries_and_checks_version() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+pub(crate) async fn update_moves_index_entries_and_checks_version(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     store
         .commit(vec![put("a", "a@x.io", "c1")])
         .await
@@ -174,11 +212,9 @@ async fn update_moves_index_entries_and_checks_version() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn data_and_seq_survive_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
+pub(crate) async fn data_and_seq_survive_restart(dir: &Path, open: Open) {
     {
-        let store = open(dir.path());
+        let store = open(dir, StoreOptions::default());
         store
             .commit(vec![put("a", "a@x.io", "c")])
             .await
@@ -192,7 +228,7 @@ async fn data_and_seq_survive_restart() {
             .expect("meta");
         store.shutdown().await;
     }
-    let store = open(dir.path());
+    let store = open(dir, StoreOptions::default());
     assert_eq!(store.head(), Seq(1));
     assert!(store
         .get_record(&coll(), &RecordId::from("a"))
@@ -207,10 +243,8 @@ async fn data_and_seq_survive_restart() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+pub(crate) async fn migrate_renames_drops_fills_and_rebuilds_indexes(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     store
         .commit(vec![put("a", "a@x.io", "c1"), put("b", "b@x.io", "c1")])
         .await
@@ -293,10 +327,8 @@ async fn migrate_renames_drops_fills_and_rebuilds_indexes() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn subscribers_see_committed_events_in_order() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+pub(crate) async fn subscribers_see_committed_events_in_order(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     let mut rx = store.subscribe();
     let mut tasks = Vec::new();
     for i in 0..20 {
@@ -318,10 +350,8 @@ async fn subscribers_see_committed_events_in_order() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn migrate_swaps_renamed_fields() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+pub(crate) async fn migrate_swaps_renamed_fields(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     store
         .commit(vec![put("a", "a@x.io", "c1")])
         .await
@@ -351,10 +381,8 @@ async fn migrate_swaps_renamed_fields() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn insertion_order_follows_creates_not_ids() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+pub(crate) async fn insertion_order_follows_creates_not_ids(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     for id in ["zz", "aa", "mm"] {
         store
             .commit(vec![put(id, &format!("{id}@x.io"), "c")])
@@ -411,10 +439,8 @@ async fn insertion_order_follows_creates_not_ids() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn counts_follow_creates_deletes_and_drops() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+pub(crate) async fn counts_follow_creates_deletes_and_drops(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
     store
         .commit(vec![put("a", "a@x.io", "c"), put("b", "b@x.io", "c")])
         .await
@@ -444,11 +470,9 @@ async fn counts_follow_creates_deletes_and_drops() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn range_scans_respect_bounds_and_types() {
+pub(crate) async fn range_scans_respect_bounds_and_types(dir: &Path, open: Open) {
     use std::ops::Bound::{Excluded, Included, Unbounded};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+    let store = open(dir, StoreOptions::default());
     let spec: Arc<[IndexSpec]> = Arc::from(vec![IndexSpec {
         name: "idx_n".into(),
         unique: false,
@@ -507,11 +531,12 @@ async fn range_scans_respect_bounds_and_types() {
     store.shutdown().await;
 }
 
-#[tokio::test]
-async fn reverse_relation_entries_follow_writes_and_block_deleting_a_referenced_record() {
+pub(crate) async fn reverse_relation_entries_follow_writes_and_block_deleting_a_referenced_record(
+    dir: &Path,
+    open: Open,
+) {
     use crate::store::{Referrer, RelationSpec};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+    let store = open(dir, StoreOptions::default());
     let (t, s) = (CollectionId::from("t"), CollectionId::from("s"));
     let rel: Arc<[RelationSpec]> = Arc::from(vec![RelationSpec {
         field: "f".into(),
@@ -574,4 +599,105 @@ async fn reverse_relation_entries_follow_writes_and_block_deleting_a_referenced_
         .await
         .expect("delete source");
     assert!(refs("b").is_empty());
+}
+
+pub(crate) async fn trim_keeps_retention_and_never_moves_head(dir: &Path, open: Open) {
+    let keep = |entries, age| StoreOptions {
+        retain_entries: entries,
+        retain_age: age,
+        ..StoreOptions::default()
+    };
+    {
+        // Everything is younger than the default retention age: nothing goes.
+        let store = open(dir, StoreOptions::default());
+        for i in 0..5 {
+            store
+                .commit(vec![put(&format!("r{i}"), &format!("{i}@x.io"), "c")])
+                .await
+                .expect("create");
+        }
+        assert_eq!(store.trim_changelog().expect("trim"), 0);
+        assert_eq!(store.oldest_retained().expect("oldest"), Some(Seq(1)));
+        store.shutdown().await;
+    }
+    // Entries must be strictly older than the cutoff (millisecond timestamps).
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    {
+        let store = open(dir, keep(2, Duration::ZERO));
+        assert_eq!(store.trim_changelog().expect("trim"), 3);
+        assert_eq!(store.oldest_retained().expect("oldest"), Some(Seq(4)));
+        let seqs: Vec<u64> = store
+            .changes_since(Seq(0), 10)
+            .expect("log")
+            .iter()
+            .map(|e| e.seq.0)
+            .collect();
+        assert_eq!(seqs, vec![4, 5], "the retained tail stays gapless");
+        assert_eq!(store.trim_changelog().expect("trim again"), 0);
+        assert_eq!(store.head(), Seq(5));
+        store.shutdown().await;
+    }
+    {
+        let store = open(dir, keep(0, Duration::ZERO));
+        assert_eq!(store.trim_changelog().expect("trim all"), 2);
+        assert_eq!(store.oldest_retained().expect("oldest"), None);
+        assert_eq!(store.head(), Seq(5));
+        store.shutdown().await;
+    }
+    // An empty log after a restart still continues the sequence.
+    let store = open(dir, StoreOptions::default());
+    assert_eq!(store.head(), Seq(5));
+    let c = store
+        .commit(vec![put("r5", "5@x.io", "c")])
+        .await
+        .expect("create");
+    assert_eq!(c.events[0].seq, Seq(6));
+    assert_eq!(store.count_records(&coll()).expect("count"), 6);
+    store.shutdown().await;
+}
+
+pub(crate) async fn extreme_tuning_stays_correct(dir: &Path, open: Open) {
+    // Zero sizes are clamped to one: groups of one, a one-slot queue, one buffered event.
+    let store = open(
+        dir,
+        StoreOptions {
+            max_group: 0,
+            queue: 0,
+            event_buffer: 0,
+            ..StoreOptions::default()
+        },
+    );
+    let mut rx = store.subscribe();
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.commit(vec![put(&format!("r{i}"), &format!("{i}@x.io"), "c")])
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("commit");
+    }
+    assert_eq!(store.head(), Seq(30));
+    assert_eq!(store.count_records(&coll()).expect("count"), 30);
+    let seqs: Vec<u64> = store
+        .changes_since(Seq(0), 100)
+        .expect("log")
+        .iter()
+        .map(|e| e.seq.0)
+        .collect();
+    assert_eq!(seqs, (1..=30).collect::<Vec<_>>());
+    // A subscriber that fell behind is told so (and catches up from the log), never blocked.
+    assert!(matches!(
+        rx.recv().await,
+        Err(tokio::sync::broadcast::error::RecvError::Lagged(_))
+    ));
+    // What a caller stages as the version of its write is what the store then holds.
+    let a = store
+        .get_record(&coll(), &RecordId::from("r0"))
+        .expect("get")
+        .expect("r0");
+    assert_eq!(a.version, Version::of(&a.data));
+    store.shutdown().await;
 }
