@@ -108,7 +108,7 @@ impl SledStore {
     fn decode_stored(raw: sled::IVec) -> Result<StoredRecord, StoreError> {
         Ok(StoredRecord {
             data: codec::decode_record(&raw)?,
-            version: Version::of_bytes(&raw),
+            version: Version::of_owned(raw),
         })
     }
 }
