@@ -52,8 +52,8 @@ async fn request_ids_are_echoed_or_generated_on_every_response() {
     assert_ne!(a, b);
 
     // Too long, with spaces or control-free but non-ASCII bytes: replaced, never echoed.
-    let long = vec![b'a'; 129];
-    let max = vec![b'b'; 128];
+    let long = [b'a'; 129];
+    let max = [b'b'; 128];
     for bad in [&long[..], b"has space", b"caf\xc3\xa9", b"tab\there"] {
         let (s, id) = send(&guest, Method::GET, "/api/health", Some(bad)).await;
         assert_eq!(s, 200);
