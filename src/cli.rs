@@ -1,6 +1,6 @@
 //! Command-line interface: `serve`, `superuser upsert|delete`, `version`.
 
-use crate::config::Overrides;
+use crate::config::{LogFormat, Overrides};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -28,6 +28,9 @@ pub enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8090.
         #[arg(long)]
         http: Option<String>,
+        /// Log line format: text or json.
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
     },
     /// Manage superusers.
     Superuser {
@@ -48,14 +51,37 @@ pub enum SuperuserAction {
 
 impl Cli {
     pub fn overrides(&self) -> Overrides {
-        let http = match &self.command {
-            Command::Serve { http } => http.clone(),
-            _ => None,
+        let (http, log_format) = match &self.command {
+            Command::Serve { http, log_format } => (http.clone(), *log_format),
+            _ => (None, None),
         };
         Overrides {
             config: self.config.clone(),
             http,
             dir: self.dir.clone(),
+            log_format,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn log_format_flag_overrides_the_config() {
+        let cli =
+            Cli::try_parse_from(["ferrobase", "serve", "--log-format", "json"]).expect("parse");
+        let over = cli.overrides();
+        assert_eq!(over.log_format, Some(LogFormat::Json));
+        let env = [("FERROBASE_LOG_FORMAT".to_string(), "text".to_string())];
+        let cfg = Config::load_from(&over, env).expect("load");
+        assert_eq!(cfg.log.format, LogFormat::Json); // flag beats env
+        let cli = Cli::try_parse_from(["ferrobase", "serve"]).expect("parse");
+        let env = [("FERROBASE_LOG_FORMAT".to_string(), "json".to_string())];
+        let cfg = Config::load_from(&cli.overrides(), env).expect("load");
+        assert_eq!(cfg.log.format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["ferrobase", "serve", "--log-format", "xml"]).is_err());
     }
 }

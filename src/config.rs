@@ -250,6 +250,18 @@ impl Default for QueryConfig {
 pub struct LogConfig {
     /// `tracing` filter, e.g. `info` or `ferrobase=debug`.
     pub level: String,
+    /// Line format of the log (flag `--log-format`).
+    pub format: LogFormat,
+}
+
+/// How log lines are written (to stdout).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the fields of the request span (`request_id`, …).
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -289,6 +301,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".into(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -299,6 +312,7 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     pub http: Option<String>,
     pub dir: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -353,6 +367,9 @@ impl Config {
         }
         if let Some(dir) = &over.dir {
             cfg.server.dir = dir.clone();
+        }
+        if let Some(format) = over.log_format {
+            cfg.log.format = format;
         }
         Ok(cfg)
     }
@@ -453,6 +470,7 @@ mod tests {
             config: Some(file),
             http: Some("127.0.0.1:3".into()),
             dir: None,
+            log_format: None,
         };
         let cfg = Config::load_from(
             &over,

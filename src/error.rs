@@ -2,6 +2,10 @@
 //! rendered as PocketBase's envelope `{"status":…,"message":"…","data":{…}}` where `data` maps the
 //! offending field to `{"code":"validation_…","message":"…","params":{…}?}`.
 
+pub mod codes;
+
+pub use codes::Code;
+
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -272,6 +276,9 @@ impl poem::error::ResponseError for ApiError {
         resp
     }
 }
+
+#[cfg(test)]
+mod envelope_tests;
 
 #[cfg(test)]
 mod tests {

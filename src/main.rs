@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    serve::init_tracing(&config.log.level);
+    serve::init_tracing(&config.log);
     for name in config::unknown_env(std::env::vars()) {
         tracing::warn!(%name, "ignoring unknown configuration variable");
     }

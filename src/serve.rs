@@ -3,7 +3,7 @@
 use crate::app::App;
 use crate::auth::Caller;
 use crate::cli::SuperuserAction;
-use crate::config::Config;
+use crate::config::{Config, LogConfig, LogFormat};
 use crate::conn::LimitedAcceptor;
 use crate::query::RequestInfo;
 use crate::records::{self, Request, Shape};
@@ -12,13 +12,22 @@ use poem::Server;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-pub fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+pub fn init_tracing(log: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match log.format {
+        LogFormat::Text => builder.try_init(),
+        // The innermost span's fields (`request_id`, method, path) ride on every line; the
+        // span list would repeat them.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 async fn shutdown_signal() {

@@ -180,7 +180,10 @@ impl Pool {
             .map_err(|_| ApiError::Unavailable)?;
         let budget = Budget::new(self.budget);
         let mut guard = CancelOnDrop(Some(budget.clone()));
+        // The job logs under the request's span (its request id), like the async part does.
+        let span = tracing::Span::current();
         let task = tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             // The permit is held until the job really ends, even when nobody awaits it anymore.
             let _permit = permit;
             let _scope = Scope::enter(budget);

@@ -1,6 +1,7 @@
 //! The HTTP surface: one file per endpoint family. Handlers parse, call one service function and
 //! render; the middleware here adds PocketBase's headers, CORS, and the error envelope for
-//! everything (including poem's own 404/405s).
+//! everything (including poem's own 404/405s), all inside one tracing span per request
+//! (`request_span`, which also sets `X-Request-Id`).
 
 mod auth;
 mod batch;
@@ -10,6 +11,7 @@ mod health;
 pub mod meta;
 mod realtime;
 mod records;
+mod request_span;
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -92,6 +94,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
         .around(move |ep, req| global_limit(limited.clone(), ep, req))
         .around(cors_and_headers)
+        .around(request_span::around)
 }
 
 /// The optional global per-IP request limit (`[rate_limit]`), before any work is done.

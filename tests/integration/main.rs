@@ -8,6 +8,7 @@ mod harness;
 
 mod accounts;
 mod arch_fields;
+mod arch_ops;
 mod arch_store;
 mod attacks;
 mod auth;
