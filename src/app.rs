@@ -4,7 +4,7 @@ use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::config::{Config, Durability};
 use crate::conn::Live;
 use crate::mail::Mailer;
-use crate::query::ColumnCache;
+use crate::query::{ColumnCache, RuleCache};
 use crate::realtime::Hub;
 use crate::records::RecordLocks;
 use crate::schema::Registry;
@@ -29,6 +29,8 @@ pub struct App {
     pub realtime: Arc<Hub>,
     /// In-memory columns for unindexed filtered/sorted lists (see `query::ColumnCache`).
     pub columns: ColumnCache,
+    /// The collections' compiled rules, once per schema version (see `query::RuleCache`).
+    pub rules: RuleCache,
     /// The bounded pool that runs requests' CPU work under their time budget.
     pub work: Pool,
     /// Open connections, so a request's work can stop when its client leaves.
@@ -54,7 +56,7 @@ impl App {
         let sled = SledStore::open(&config.server.dir, options)
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
         let store: Arc<dyn Store> = sled.clone();
-        let schema = Registry::load(store.as_ref()).await?;
+        let schema = Registry::load(store.as_ref(), crate::query::invalid_rules).await?;
         let logins = LoginLimiter::new(LimitPolicy {
             max_per_identity: config.auth.max_failed_logins_per_account,
             max_per_ip: config.auth.max_failed_logins_per_ip,
@@ -84,6 +86,7 @@ impl App {
             mailer,
             record_locks: RecordLocks::default(),
             columns: ColumnCache::default(),
+            rules: RuleCache::default(),
             sled,
         }))
     }

@@ -176,7 +176,7 @@ fn check_auth_rule(
     caller: &Caller,
 ) -> ApiResult<()> {
     let schema = app.schema.snapshot();
-    let rules = schema.rules(&col.id);
+    let rules = app.rules.get(&schema, &col.id);
     let info = records::request_info(&Default::default(), caller, &Map::new());
     if records::eval_rule(app, &schema, &rules.auth, data, caller, &info) {
         Ok(())

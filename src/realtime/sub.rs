@@ -143,7 +143,13 @@ impl Spec {
             context: "realtime".into(),
             ..RequestInfo::default()
         };
-        let env = EvalEnv::new(app.store.as_ref(), &snap, request, chrono::Utc::now());
+        let env = EvalEnv::new(
+            app.store.as_ref(),
+            &snap,
+            &app.rules,
+            request,
+            chrono::Utc::now(),
+        );
         match filter.matches(data, &env) {
             Ok(m) => m,
             Err(e) => {

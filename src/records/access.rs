@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, MSG_SUPERUSERS_ONLY};
 use crate::ids::RecordData;
-use crate::query::{Compiled, EvalEnv, RequestInfo, Rule, RuleSet};
+use crate::query::{Compiled, EvalEnv, RequestInfo, Rule, RuleCache, RuleSet};
 use crate::schema::{Collection, Snapshot};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -78,7 +78,13 @@ pub fn eval(
         Rule::Everyone => true,
         Rule::Superusers => false,
         Rule::Expr(c) => {
-            let env = EvalEnv::new(app.store.as_ref(), schema, info.clone(), chrono::Utc::now());
+            let env = EvalEnv::new(
+                app.store.as_ref(),
+                schema,
+                &app.rules,
+                info.clone(),
+                chrono::Utc::now(),
+            );
             c.matches(record, &env).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "rule evaluation failed; denying");
                 false
@@ -100,7 +106,7 @@ pub fn allows(
     eval(
         app,
         schema,
-        rule(&schema.rules(&col.id), op),
+        rule(&app.rules.get(schema, &col.id), op),
         record,
         caller,
         info,
@@ -121,7 +127,7 @@ pub fn manages(
         && eval(
             app,
             schema,
-            &schema.rules(&col.id).manage,
+            &app.rules.get(schema, &col.id).manage,
             record,
             caller,
             info,
@@ -141,6 +147,7 @@ pub fn can_read(app: &App, col: &Collection, op: Op, record: &RecordData, caller
 
 /// The listRule as a filter to AND into a list query (`None`: no restriction for `caller`).
 pub fn list_filter(
+    rules: &RuleCache,
     schema: &Snapshot,
     col: &Collection,
     caller: &Caller,
@@ -148,7 +155,7 @@ pub fn list_filter(
     if caller.is_superuser() {
         return Ok(None);
     }
-    match &schema.rules(&col.id).list {
+    match &rules.get(schema, &col.id).list {
         Rule::Expr(c) => Ok(Some(c.clone())),
         Rule::Everyone => Ok(None),
         Rule::Superusers => Err(ApiError::Forbidden(MSG_SUPERUSERS_ONLY.into())),

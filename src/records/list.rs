@@ -330,7 +330,7 @@ pub fn list(
     let filter = compile_filter(&col, &schema, params.filter.as_deref(), caller)?;
     let sort = compile_sort(&col, &schema, params.sort.as_deref(), caller)?;
     // Rows the listRule hides are filtered out silently (and not counted).
-    let filter = match (list_filter(&schema, &col, caller)?, filter) {
+    let filter = match (list_filter(&app.rules, &schema, &col, caller)?, filter) {
         (Some(rule), Some(f)) => Some(rule.and(&f)),
         (Some(rule), None) => Some((*rule).clone()),
         (None, f) => f,
@@ -340,7 +340,13 @@ pub fn list(
     let per_page = parse_number("perPage", &params.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
     let skip_total = parse_bool(&params.skip_total);
     let offset = (page - 1).saturating_mul(per_page);
-    let env = EvalEnv::new(app.store.as_ref(), &schema, request, chrono::Utc::now());
+    let env = EvalEnv::new(
+        app.store.as_ref(),
+        &schema,
+        &app.rules,
+        request,
+        chrono::Utc::now(),
+    );
     let matches = |rec: &RecordData| -> ApiResult<bool> {
         match &filter {
             Some(f) => Ok(f.matches(rec, &env)?),
