@@ -111,6 +111,11 @@ impl App {
         });
     }
 
+    /// Resolves a bearer token to its caller against the current schema (a guest if invalid).
+    pub fn caller(&self, raw: &str) -> crate::auth::Caller {
+        crate::auth::Caller::from_token(self.store.as_ref(), &self.schema.snapshot(), raw)
+    }
+
     /// Drains queued writes and flushes the store.
     pub async fn shutdown(&self) {
         self.store.shutdown().await;

@@ -113,7 +113,7 @@ async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), 
         data: v.as_object().cloned().unwrap_or_default(),
         from_form: false,
     };
-    match crate::auth::find_by_unique(app, &col, "email", email) {
+    match crate::accounts::find_by_unique(app, &col, "email", email) {
         Some(existing) => {
             let id = existing
                 .get("id")
@@ -155,7 +155,7 @@ async fn delete_superuser(app: &App, email: &str) -> Result<(), String> {
         .schema
         .get(SUPERUSERS_ID)
         .ok_or("the _superusers collection is missing")?;
-    let existing = crate::auth::find_by_unique(app, &col, "email", email)
+    let existing = crate::accounts::find_by_unique(app, &col, "email", email)
         .ok_or_else(|| format!("superuser {email:?} not found"))?;
     let id = existing
         .get("id")

@@ -35,7 +35,7 @@ pub async fn ws(
         .or(q.token)
         .filter(|t| !t.trim().is_empty());
     let caller = match &raw {
-        Some(t) => Caller::from_token(&app, t),
+        Some(t) => app.caller(t),
         None => Caller::Guest,
     };
     let auth = realtime::hub_auth(caller, raw);

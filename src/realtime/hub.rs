@@ -427,7 +427,7 @@ impl Hub {
         let Some(raw) = auth.token else {
             return false;
         };
-        let fresh = Caller::from_token(app, &raw);
+        let fresh = app.caller(&raw);
         let expired = token::peek(&raw).is_none_or(|c| c.exp <= chrono::Utc::now().timestamp());
         if matches!(fresh, Caller::Guest) || expired {
             self.set_auth(

@@ -217,7 +217,7 @@ async fn authenticate(app: &App, conn: &Conn, msg: &Value) -> bool {
             .send(Out::control(json!({"type": "auth_ok", "record": null})))
             .await;
     }
-    let caller = Caller::from_token(app, raw);
+    let caller = app.caller(raw);
     let Some(rec) = caller.auth().cloned() else {
         return conn
             .send(error(

@@ -5,8 +5,8 @@
 //! and both rotate `tokenKey`.
 
 use super::login::{issue_auth, opts, require_auth_collection, AuthResponse};
-use super::{password, token, Caller};
 use crate::app::App;
+use crate::auth::{password, token, Caller};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
 use crate::mail::Mail;

@@ -1,7 +1,7 @@
 //! Password login and token refresh for auth collections (superusers included).
 
-use super::{password, token, AuthRecord, Caller};
 use crate::app::App;
+use crate::auth::{password, token, AuthRecord, Caller};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
 use crate::records::{self, render};
