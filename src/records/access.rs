@@ -2,7 +2,7 @@
 //! schema snapshot). PocketBase semantics: a null rule is superusers-only (403 for others), `""`
 //! is everyone, an expression is evaluated per record; superusers bypass every rule.
 
-use crate::app::App;
+use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, MSG_SUPERUSERS_ONLY};
 use crate::ids::RecordData;
@@ -64,7 +64,7 @@ pub fn request_info(meta: &RequestInfo, caller: &Caller, body: &Map<String, Valu
 
 /// Evaluates `rule` for `record`; store failures deny (fail closed) and are logged.
 pub fn eval(
-    app: &App,
+    app: &RecordService,
     schema: &Snapshot,
     rule: &Rule,
     record: &RecordData,
@@ -95,7 +95,7 @@ pub fn eval(
 
 /// Whether `caller` passes `op`'s rule of `col` for `record` with request `info`.
 pub fn allows(
-    app: &App,
+    app: &RecordService,
     schema: &Snapshot,
     col: &Collection,
     op: Op,
@@ -116,7 +116,7 @@ pub fn allows(
 /// Whether `caller` passes `col`'s manageRule for `record` (superusers always; false for
 /// base collections).
 pub fn manages(
-    app: &App,
+    app: &RecordService,
     schema: &Snapshot,
     col: &Collection,
     record: &RecordData,
@@ -137,7 +137,13 @@ pub fn manages(
 /// Whether `caller` may read `record` of `col` through `op` (`List` for `coll/*` subscriptions
 /// and list results, `View` for single records and expands). The one visibility check shared by
 /// REST, realtime and webhooks.
-pub fn can_read(app: &App, col: &Collection, op: Op, record: &RecordData, caller: &Caller) -> bool {
+pub fn can_read(
+    app: &RecordService,
+    col: &Collection,
+    op: Op,
+    record: &RecordData,
+    caller: &Caller,
+) -> bool {
     if check(col, op, caller).is_err() {
         return false;
     }
