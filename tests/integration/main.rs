@@ -7,6 +7,7 @@
 mod harness;
 
 mod accounts;
+mod arch_cycles;
 mod attacks;
 mod auth;
 mod batch;
