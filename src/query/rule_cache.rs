@@ -50,3 +50,48 @@ impl RuleCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Rule;
+    use crate::schema::Registry;
+    use crate::store::{SledStore, StoreOptions};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn compiles_once_per_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), StoreOptions::default()).unwrap();
+        let reg = Registry::load(store.as_ref(), crate::query::invalid_rules)
+            .await
+            .unwrap();
+        let col = reg
+            .create(
+                store.as_ref(),
+                &json!({"name": "t", "listRule": "", "fields": [{"name": "a", "type": "text"}]}),
+            )
+            .await
+            .unwrap();
+        let cache = RuleCache::default();
+        let before = reg.snapshot();
+        let first = cache.get(&before, &col.id);
+        assert!(matches!(first.list, Rule::Everyone));
+        assert!(Arc::ptr_eq(&first, &cache.get(&before, &col.id)));
+
+        reg.update(store.as_ref(), "t", &json!({"listRule": "a = 'x'"}))
+            .await
+            .unwrap();
+        let after = reg.snapshot();
+        let second = cache.get(&after, &col.id);
+        assert!(matches!(second.list, Rule::Expr(_)));
+        assert!(Arc::ptr_eq(&second, &cache.get(&after, &col.id)));
+        // A reader still holding the older snapshot gets rules compiled against it.
+        assert!(matches!(cache.get(&before, &col.id).list, Rule::Everyone));
+        assert!(Arc::ptr_eq(&second, &cache.get(&after, &col.id)));
+        assert!(matches!(
+            cache.get(&after, &"missing".into()).list,
+            Rule::Superusers
+        ));
+    }
+}
