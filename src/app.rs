@@ -5,6 +5,7 @@ use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::config::{Config, Durability};
 use crate::conn::Live;
 use crate::mail::Mailer;
+use crate::query::ColumnCache;
 use crate::realtime::Realtime;
 use crate::records::{RecordLimits, RecordService};
 use crate::schema::Registry;
@@ -54,6 +55,7 @@ impl App {
         let records = Arc::new(RecordService::new(
             store.clone(),
             schema.clone(),
+            ColumnCache::default(),
             RecordLimits {
                 max_batch_requests: config.batch.max_requests,
                 max_expanded_records: config.server.max_expanded_records,

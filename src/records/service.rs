@@ -45,12 +45,17 @@ impl RecordService {
         Caller::from_token(self.store.as_ref(), &self.schema.snapshot(), raw)
     }
 
-    pub fn new(store: Arc<dyn Store>, schema: Arc<Registry>, limits: RecordLimits) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        schema: Arc<Registry>,
+        columns: ColumnCache,
+        limits: RecordLimits,
+    ) -> Self {
         Self {
             store,
             schema,
             locks: RecordLocks::default(),
-            columns: ColumnCache::default(),
+            columns,
             rules: RuleCache::default(),
             limits,
         }
