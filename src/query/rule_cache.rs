@@ -8,13 +8,14 @@ use super::RuleSet;
 use crate::ids::CollectionId;
 use crate::schema::Snapshot;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// Compiled rules of one registry's collections (one cache per registry: epochs are per registry).
 #[derive(Default)]
 pub struct RuleCache {
     /// Collection id → (epoch it was compiled under, rules).
-    by_id: Mutex<HashMap<CollectionId, (u64, Arc<RuleSet>)>>,
+    /// A read lock on the hit path: rule lookups run per related record in filter joins.
+    by_id: RwLock<HashMap<CollectionId, (u64, Arc<RuleSet>)>>,
 }
 
 impl RuleCache {
@@ -24,14 +25,20 @@ impl RuleCache {
             return Arc::new(RuleSet::locked());
         };
         let epoch = schema.epoch();
-        if let Some((at, rules)) = self.lock().get(id) {
-            if *at == epoch {
-                return rules.clone();
-            }
+        let hit = self
+            .read()
+            .get(id)
+            .filter(|(at, _)| *at == epoch)
+            .map(|(_, rules)| rules.clone());
+        if let Some(rules) = hit {
+            return rules;
         }
         // Compiled outside the lock: two first readers may both compile, and one result wins.
         let rules = Arc::new(RuleSet::compile(col, schema));
-        let mut map = self.lock();
+        let mut map = match self.by_id.write() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         let newer = map.get(id).is_none_or(|(at, _)| *at < epoch);
         if newer {
             map.insert(id.clone(), (epoch, rules.clone()));
@@ -43,9 +50,9 @@ impl RuleCache {
         rules
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CollectionId, (u64, Arc<RuleSet>)>> {
-        match self.by_id.lock() {
-            Ok(g) => g,
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<CollectionId, (u64, Arc<RuleSet>)>> {
+        match self.by_id.read() {
+            Ok(map) => map,
             Err(poisoned) => poisoned.into_inner(),
         }
     }
