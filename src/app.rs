@@ -1,12 +1,13 @@
 //! `App`: the shared state every request handler sees — config, store, collection registry.
 
+use crate::accounts::AccountService;
 use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::config::{Config, Durability};
 use crate::conn::Live;
 use crate::mail::Mailer;
 use crate::query::{ColumnCache, ColumnLimits};
-use crate::realtime::Hub;
-use crate::records::RecordLocks;
+use crate::realtime::Realtime;
+use crate::records::{RecordLimits, RecordService};
 use crate::schema::Registry;
 use crate::store::{SledStore, Store, StoreOptions};
 use crate::work::Pool;
@@ -16,19 +17,15 @@ use std::time::Duration;
 pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
-    pub schema: Registry,
-    /// Failed-login limiting for every auth collection.
-    pub logins: LoginLimiter,
+    pub schema: Arc<Registry>,
     /// The optional global per-IP request limit (`[rate_limit]`).
     pub requests: Option<RequestLimiter>,
-    /// Outgoing mail (SMTP, or kept for `GET /api/mails`).
-    pub mailer: Mailer,
-    /// Serializes writes to the same record (see `records::RecordLocks`).
-    pub record_locks: RecordLocks,
+    /// Records: validation, access rules, writes and lists (see `records::RecordService`).
+    pub records: Arc<RecordService>,
+    /// Login, token refresh, account flows and their mail (see `accounts::AccountService`).
+    pub accounts: Arc<AccountService>,
     /// Realtime subscriptions (WebSocket and SSE), fed by committed change events.
-    pub realtime: Arc<Hub>,
-    /// In-memory columns for unindexed filtered/sorted lists (see `query::ColumnCache`).
-    pub columns: ColumnCache,
+    pub realtime: Arc<Realtime>,
     /// The bounded pool that runs requests' CPU work under their time budget.
     pub work: Pool,
     /// Open connections, so a request's work can stop when its client leaves.
@@ -56,29 +53,46 @@ impl App {
         };
         let store: Arc<dyn Store> = SledStore::open(&config.server.dir, options)
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
-        let schema = Registry::load(store.as_ref()).await?;
+        let schema = Arc::new(Registry::load(store.as_ref(), crate::query::invalid_rules).await?);
+        let columns = ColumnCache::new(ColumnLimits {
+            max_rows: config.query.column_cache_max_rows,
+            max_bytes: config.query.column_cache_mb.saturating_mul(1024 * 1024),
+            ..ColumnLimits::default()
+        });
+        let records = Arc::new(RecordService::new(
+            store.clone(),
+            schema.clone(),
+            columns,
+            RecordLimits {
+                max_batch_requests: config.batch.max_requests,
+                max_expanded_records: config.server.max_expanded_records,
+            },
+        ));
         let logins = LoginLimiter::new(LimitPolicy {
             max_per_identity: config.auth.max_failed_logins_per_account,
             max_per_ip: config.auth.max_failed_logins_per_ip,
             window: Duration::from_secs(config.auth.failed_login_window_secs),
         });
-        let realtime = Hub::new(config.realtime.clone());
         let requests = config.rate_limit.enabled.then(|| {
             RequestLimiter::new(
                 config.rate_limit.max_requests,
                 Duration::from_secs(config.rate_limit.window_secs.max(1)),
             )
         });
+        let realtime = Realtime::new(config.realtime.clone(), records.clone());
         let mailer = Mailer::new(&config.smtp, store.clone())?;
+        let accounts = Arc::new(AccountService::new(
+            records.clone(),
+            logins,
+            mailer,
+            &config.smtp.app_name,
+            &config.smtp.app_url,
+            &config.server.http,
+        ));
         let work = Pool::new(
             config.server.work_threads,
             Duration::from_millis(config.server.request_budget_ms.max(1)),
         );
-        let columns = ColumnCache::new(ColumnLimits {
-            max_rows: config.query.column_cache_max_rows,
-            max_bytes: config.query.column_cache_mb.saturating_mul(1024 * 1024),
-            ..ColumnLimits::default()
-        });
         Ok(Arc::new(Self {
             work,
             connections: Live::default(),
@@ -86,11 +100,9 @@ impl App {
             config,
             store,
             schema,
-            logins,
             requests,
-            mailer,
-            record_locks: RecordLocks::default(),
-            columns,
+            accounts,
+            records,
         }))
     }
 
@@ -112,6 +124,11 @@ impl App {
                 }
             }
         });
+    }
+
+    /// Resolves a bearer token to its caller against the current schema (a guest if invalid).
+    pub fn caller(&self, raw: &str) -> crate::auth::Caller {
+        self.records.caller(raw)
     }
 
     /// Drains queued writes and flushes the store.

@@ -1,6 +1,7 @@
 //! Ferrobase: a self-hosted backend-as-a-service in one binary. The library holds every module;
 //! `main.rs` only parses the command line.
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -6,7 +6,7 @@ use crate::cli::SuperuserAction;
 use crate::config::{Config, LogConfig, LogFormat};
 use crate::conn::LimitedAcceptor;
 use crate::query::RequestInfo;
-use crate::records::{self, Request, Shape};
+use crate::records::{Request, Shape};
 use crate::schema::SUPERUSERS_ID;
 use poem::Server;
 use serde_json::{json, Value};
@@ -52,7 +52,7 @@ async fn shutdown_signal() {
 pub async fn serve(config: Config) -> Result<(), String> {
     let app = App::open(config.clone()).await?;
     app.spawn_maintenance();
-    app.realtime.start(&app)?;
+    app.realtime.start()?;
     let superusers = app
         .store
         .count_records(&SUPERUSERS_ID.into())
@@ -83,7 +83,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         shutdown_signal().await;
         // Realtime connections never finish on their own: close them (WS 1001, SSE streams
         // end) so the graceful drain does not wait for them.
-        realtime.shutdown(realtime_wait).await;
+        realtime.hub.shutdown(realtime_wait).await;
     };
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(crate::api::routes(app.clone()), stop, Some(grace))
@@ -123,29 +123,28 @@ async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), 
         data: v.as_object().cloned().unwrap_or_default(),
         from_form: false,
     };
-    match crate::auth::find_by_unique(app, &col, "email", email) {
+    match crate::accounts::find_by_unique(&app.accounts, &col, "email", email) {
         Some(existing) => {
             let id = existing
                 .get("id")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            records::update(
-                app,
-                SUPERUSERS_ID,
-                &id,
-                &body(json!({"password": password, "passwordConfirm": password})),
-                &Shape::default(),
-                &Caller::System,
-                &RequestInfo::default(),
-            )
-            .await
-            .map_err(describe)?;
+            app.records
+                .update(
+                    SUPERUSERS_ID,
+                    &id,
+                    &body(json!({"password": password, "passwordConfirm": password})),
+                    &Shape::default(),
+                    &Caller::System,
+                    &RequestInfo::default(),
+                )
+                .await
+                .map_err(describe)?;
             println!("Successfully changed superuser {email:?} password.");
         }
         None => {
-            records::create(
-                app,
+            app.records.create(
                 SUPERUSERS_ID,
                 &body(json!({"email": email, "password": password, "passwordConfirm": password, "verified": true})),
                 &Shape::default(),
@@ -165,22 +164,17 @@ async fn delete_superuser(app: &App, email: &str) -> Result<(), String> {
         .schema
         .get(SUPERUSERS_ID)
         .ok_or("the _superusers collection is missing")?;
-    let existing = crate::auth::find_by_unique(app, &col, "email", email)
+    let existing = crate::accounts::find_by_unique(&app.accounts, &col, "email", email)
         .ok_or_else(|| format!("superuser {email:?} not found"))?;
     let id = existing
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    records::delete(
-        app,
-        SUPERUSERS_ID,
-        &id,
-        &Caller::System,
-        &RequestInfo::default(),
-    )
-    .await
-    .map_err(describe)?;
+    app.records
+        .delete(SUPERUSERS_ID, &id, &Caller::System, &RequestInfo::default())
+        .await
+        .map_err(describe)?;
     println!("Successfully deleted superuser {email:?}.");
     Ok(())
 }

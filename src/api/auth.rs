@@ -3,8 +3,9 @@
 
 use super::body;
 use super::meta::client_ip;
+use crate::accounts;
 use crate::app::App;
-use crate::auth::{self, Caller};
+use crate::auth::{token, Caller};
 use crate::error::ApiError;
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path};
@@ -28,7 +29,7 @@ pub async fn auth_with_password(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let data = input(&app, req, body).await?;
-    let r = auth::auth_with_password(&app, &c, &data, &client_ip(req)).await?;
+    let r = accounts::auth_with_password(&app.accounts, &c, &data, &client_ip(req)).await?;
     Ok(Json(r.0))
 }
 
@@ -39,10 +40,10 @@ pub async fn auth_refresh(
     req: &Request,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let raw = req
-        .header("authorization")
-        .and_then(auth::token::from_header);
-    Ok(Json(auth::refresh(&app, &c, &caller, raw).await?.0))
+    let raw = req.header("authorization").and_then(token::from_header);
+    Ok(Json(
+        accounts::refresh(&app.accounts, &c, &caller, raw).await?.0,
+    ))
 }
 
 #[handler]
@@ -50,7 +51,7 @@ pub async fn auth_methods(
     app: Data<&Arc<App>>,
     Path(c): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(auth::auth_methods(&app, &c)?))
+    Ok(Json(accounts::auth_methods(&app.accounts, &c)?))
 }
 
 #[handler]
@@ -61,7 +62,7 @@ pub async fn request_verification(
     body: Body,
 ) -> Result<Response, ApiError> {
     let data = input(&app, req, body).await?;
-    auth::request_verification(&app, &c, &data).await?;
+    accounts::request_verification(&app.accounts, &c, &data).await?;
     Ok(no_content())
 }
 
@@ -73,7 +74,7 @@ pub async fn confirm_verification(
     body: Body,
 ) -> Result<Response, ApiError> {
     let data = input(&app, req, body).await?;
-    auth::confirm_verification(&app, &c, &data).await?;
+    accounts::confirm_verification(&app.accounts, &c, &data).await?;
     Ok(no_content())
 }
 
@@ -85,7 +86,7 @@ pub async fn request_password_reset(
     body: Body,
 ) -> Result<Response, ApiError> {
     let data = input(&app, req, body).await?;
-    auth::request_password_reset(&app, &c, &data).await?;
+    accounts::request_password_reset(&app.accounts, &c, &data).await?;
     Ok(no_content())
 }
 
@@ -97,7 +98,7 @@ pub async fn confirm_password_reset(
     body: Body,
 ) -> Result<Response, ApiError> {
     let data = input(&app, req, body).await?;
-    auth::confirm_password_reset(&app, &c, &data, &client_ip(req)).await?;
+    accounts::confirm_password_reset(&app.accounts, &c, &data, &client_ip(req)).await?;
     Ok(no_content())
 }
 
@@ -110,7 +111,7 @@ pub async fn request_email_change(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let data = input(&app, req, body).await?;
-    auth::request_email_change(&app, &c, &data, &caller).await?;
+    accounts::request_email_change(&app.accounts, &c, &data, &caller).await?;
     Ok(no_content())
 }
 
@@ -122,7 +123,7 @@ pub async fn confirm_email_change(
     body: Body,
 ) -> Result<Response, ApiError> {
     let data = input(&app, req, body).await?;
-    auth::confirm_email_change(&app, &c, &data, &client_ip(req)).await?;
+    accounts::confirm_email_change(&app.accounts, &c, &data, &client_ip(req)).await?;
     Ok(no_content())
 }
 
@@ -136,7 +137,9 @@ pub async fn impersonate(
 ) -> Result<Json<Value>, ApiError> {
     let data = input(&app, req, body).await?;
     Ok(Json(
-        auth::impersonate(&app, &c, &id, &data, &caller).await?.0,
+        accounts::impersonate(&app.accounts, &c, &id, &data, &caller)
+            .await?
+            .0,
     ))
 }
 
@@ -144,7 +147,7 @@ pub async fn impersonate(
 #[handler]
 pub async fn mails(app: Data<&Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
     super::require_superuser(&caller)?;
-    let mut items = app.mailer.kept_mails();
+    let mut items = app.accounts.mailer.kept_mails();
     items.reverse();
     Ok(Json(json!({"items": items, "totalItems": items.len()})))
 }

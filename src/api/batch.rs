@@ -4,7 +4,7 @@ use super::body;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError};
-use crate::records::{self, BatchItem, Request as Input};
+use crate::records::{BatchItem, Request as Input};
 use poem::web::{Data, Json};
 use poem::{handler, Body, Request};
 use serde_json::Value;
@@ -66,5 +66,5 @@ pub async fn batch(
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
     let items = parse_items(&input.data)?;
-    Ok(Json(records::batch(&app, &items, &caller, &meta).await?))
+    Ok(Json(app.records.batch(&items, &caller, &meta).await?))
 }

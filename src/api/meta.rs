@@ -1,12 +1,29 @@
 //! What rules read from the HTTP request itself (`@request.query.*`, `@request.headers.*`,
 //! `@request.method`, `@request.context`), and the client address used for limits.
 
+use crate::app::App;
+use crate::auth::{token, Caller};
 use crate::query::RequestInfo;
 use poem::{FromRequest, Request, RequestBody};
+use std::sync::Arc;
 
 impl<'a> FromRequest<'a> for RequestInfo {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         Ok(request_meta(req))
+    }
+}
+
+/// The caller of a request: the `Authorization` token resolved against the current schema
+/// (a guest without one, or when it is invalid).
+impl<'a> FromRequest<'a> for Caller {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let Some(app) = req.data::<Arc<App>>() else {
+            return Ok(Caller::Guest);
+        };
+        let Some(raw) = req.header("authorization").and_then(token::from_header) else {
+            return Ok(Caller::Guest);
+        };
+        Ok(app.caller(raw))
     }
 }
 

@@ -35,25 +35,26 @@ pub async fn ws(
         .or(q.token)
         .filter(|t| !t.trim().is_empty());
     let caller = match &raw {
-        Some(t) => Caller::from_token(&app, t),
+        Some(t) => app.caller(t),
         None => Caller::Guest,
     };
     let auth = realtime::hub_auth(caller, raw);
     let (conn, rx, guard) = app
         .realtime
+        .hub
         .connect(auth, None, client_ip(req))
         .map_err(sse::refused_connection)?;
-    let app = app.0.clone();
+    let rt = app.realtime.clone();
     Ok(socket
         .config(realtime::ws::socket_config())
-        .on_upgrade(move |s| realtime::ws::run(app, s, conn, rx, guard))
+        .on_upgrade(move |s| realtime::ws::run(rt, s, conn, rx, guard))
         .into_response())
 }
 
 /// `GET /api/realtime`: the SSE stream (`PB_CONNECT` first).
 #[handler]
 pub async fn sse_connect(app: Data<&Arc<App>>, req: &Request) -> Result<Response, ApiError> {
-    sse::connect(&app, client_ip(req))
+    sse::connect(&app.realtime, client_ip(req))
 }
 
 /// `POST /api/realtime {clientId, subscriptions}` → 204.
@@ -70,6 +71,6 @@ pub async fn sse_subscribe(
         .and_then(token::from_header)
         .map(str::to_string)
         .filter(|_| caller.auth().is_some());
-    sse::set_subscriptions(&app, &Value::Object(input.data), caller, raw)?;
+    sse::set_subscriptions(&app.realtime, &Value::Object(input.data), caller, raw)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::query::RequestInfo;
-use crate::records::{self, ListParams, Shape};
+use crate::records::{ListParams, Shape};
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query, RemoteAddr};
 use poem::{handler, Body, IntoResponse, Request, Response};
@@ -48,7 +48,7 @@ pub async fn list(
     let result = app
         .work
         .run(
-            move || records::list(&app2, &c, &params, &caller, &meta),
+            move || app2.records.list(&c, &params, &caller, &meta),
             app.connections.closed(peer),
         )
         .await?;
@@ -89,14 +89,14 @@ pub async fn view(
         // behind heavy lists.
         let body = app
             .work
-            .run_inline(|| records::view(&app, &c, &id, &shape, &caller, &meta))?;
+            .run_inline(|| app.records.view(&c, &id, &shape, &caller, &meta))?;
         return Ok(Json(body));
     }
     let app2 = Arc::clone(&app);
     let body = app
         .work
         .run(
-            move || records::view(&app2, &c, &id, &shape, &caller, &meta),
+            move || app2.records.view(&c, &id, &shape, &caller, &meta),
             app.connections.closed(peer),
         )
         .await?;
@@ -115,7 +115,9 @@ pub async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
     Ok(Json(
-        records::create(&app, &c, &input, &q.shape()?, &caller, &meta).await?,
+        app.records
+            .create(&c, &input, &q.shape()?, &caller, &meta)
+            .await?,
     ))
 }
 
@@ -131,7 +133,9 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read(req, body, super::body_limit(&app)).await?;
     Ok(Json(
-        records::update(&app, &c, &id, &input, &q.shape()?, &caller, &meta).await?,
+        app.records
+            .update(&c, &id, &input, &q.shape()?, &caller, &meta)
+            .await?,
     ))
 }
 
@@ -142,6 +146,6 @@ pub async fn delete(
     caller: Caller,
     meta: RequestInfo,
 ) -> Result<Response, ApiError> {
-    records::delete(&app, &c, &id, &caller, &meta).await?;
+    app.records.delete(&c, &id, &caller, &meta).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

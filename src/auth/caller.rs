@@ -2,10 +2,9 @@
 //! to services, so an access check cannot be forgotten silently.
 
 use super::token;
-use crate::app::App;
 use crate::ids::{RecordData, RecordId};
-use crate::schema::{Collection, SUPERUSERS_ID};
-use poem::{FromRequest, Request, RequestBody};
+use crate::schema::{Collection, Snapshot, SUPERUSERS_ID};
+use crate::store::Store;
 use std::sync::Arc;
 
 /// An authenticated record and its collection.
@@ -42,25 +41,21 @@ impl Caller {
         }
     }
 
-    /// Resolves a token; anything invalid (forged, expired, revoked, unknown record) is a guest.
-    pub fn from_token(app: &App, raw: &str) -> Caller {
-        resolve(app, raw).unwrap_or(Caller::Guest)
+    /// Resolves a token against `schema` and the records in `store`; anything invalid
+    /// (forged, expired, revoked, unknown record) is a guest.
+    pub fn from_token(store: &dyn Store, schema: &Snapshot, raw: &str) -> Caller {
+        resolve(store, schema, raw).unwrap_or(Caller::Guest)
     }
 }
 
-fn resolve(app: &App, raw: &str) -> Option<Caller> {
+fn resolve(store: &dyn Store, schema: &Snapshot, raw: &str) -> Option<Caller> {
     let claims = token::peek(raw)?;
     if claims.kind != token::TYPE_AUTH {
         return None;
     }
-    let collection = app
-        .schema
-        .snapshot()
-        .by_id(&claims.collection_id.as_str().into())?
-        .clone();
+    let collection = schema.by_id(&claims.collection_id.as_str().into())?.clone();
     let opts = collection.auth.as_ref()?;
-    let stored = app
-        .store
+    let stored = store
         .get_record(&collection.id, &RecordId::from(claims.id.as_str()))
         .ok()??;
     let token_key = stored
@@ -78,18 +73,4 @@ fn resolve(app: &App, raw: &str) -> Option<Caller> {
     } else {
         Caller::Record(rec)
     })
-}
-
-impl<'a> FromRequest<'a> for Caller {
-    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        let Some(app) = req.data::<Arc<App>>() else {
-            return Ok(Caller::Guest);
-        };
-        let Some(raw) = req.header("authorization").and_then(token::from_header) else {
-            return Ok(Caller::Guest);
-        };
-        let app = app.clone();
-        let raw = raw.to_string();
-        Ok(Caller::from_token(&app, &raw))
-    }
 }

@@ -3,6 +3,7 @@
 
 use super::compile::Visibility;
 use super::funcs::MacroValues;
+use super::RuleCache;
 use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::schema::{Collection, Snapshot};
 use crate::store::{Store, StoreError};
@@ -71,6 +72,8 @@ struct Cache {
 pub struct EvalEnv<'a> {
     pub store: &'a dyn Store,
     pub schema: &'a Snapshot,
+    /// Where `schema`'s compiled rules come from (join visibility, email visibility).
+    pub rules: &'a RuleCache,
     pub request: RequestInfo,
     pub(super) macros: MacroValues,
     cache: Mutex<Cache>,
@@ -81,12 +84,14 @@ impl<'a> EvalEnv<'a> {
     pub fn new(
         store: &'a dyn Store,
         schema: &'a Snapshot,
+        rules: &'a RuleCache,
         request: RequestInfo,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
             store,
             schema,
+            rules,
             request,
             macros: MacroValues::at(now),
             cache: Mutex::new(Cache::default()),
@@ -143,7 +148,7 @@ impl<'a> EvalEnv<'a> {
 /// the target collection's listRule, evaluated with the same request (rules are compiled in
 /// `Mode::Rule`, whose hops are unrestricted, so this never recurses).
 fn join_rule_allows(target: &Collection, record: &RecordData, env: &EvalEnv<'_>) -> bool {
-    match &env.schema.rules(&target.id).list {
+    match &env.rules.get(env.schema, &target.id).list {
         super::Rule::Everyone => true,
         super::Rule::Superusers => false,
         super::Rule::Expr(rule) => rule.matches(record, env).unwrap_or(false),
@@ -172,7 +177,7 @@ pub(super) fn email_visible(col: &CollectionId, rec: &RecordData, env: &EvalEnv<
             .as_ref()
             .and_then(|a| a.get("id"))
             .is_some_and(|id| rec.get("id") == Some(id));
-    own || match &env.schema.rules(col).manage {
+    own || match &env.rules.get(env.schema, col).manage {
         super::Rule::Everyone => true,
         super::Rule::Superusers => false,
         super::Rule::Expr(rule) => rule.matches(rec, env).unwrap_or(false),

@@ -12,6 +12,7 @@ pub struct Fixture {
     _dir: tempfile::TempDir,
     pub store: Arc<SledStore>,
     pub schema: Arc<Snapshot>,
+    pub rules: super::RuleCache,
 }
 
 fn obj(v: Value) -> RecordData {
@@ -22,7 +23,9 @@ impl Fixture {
     pub async fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), StoreOptions::default()).unwrap();
-        let reg = Registry::load(store.as_ref()).await.unwrap();
+        let reg = Registry::load(store.as_ref(), crate::query::invalid_rules)
+            .await
+            .unwrap();
         // Replace the default `users` with the fixture's own.
         reg.delete(store.as_ref(), "users").await.unwrap();
         let users = reg
@@ -124,6 +127,7 @@ impl Fixture {
             _dir: dir,
             store,
             schema,
+            rules: super::RuleCache::default(),
         }
     }
 
@@ -143,7 +147,7 @@ impl Fixture {
 
     pub fn env(&self, request: RequestInfo) -> EvalEnv<'_> {
         let now = parse_datetime("2026-11-24 12:00:00.000Z").unwrap();
-        EvalEnv::new(self.store.as_ref(), &self.schema, request, now)
+        EvalEnv::new(self.store.as_ref(), &self.schema, &self.rules, request, now)
     }
 
     /// Ids of `coll` records matching `src` as `superuser` (or a guest), in id order.

@@ -7,10 +7,10 @@
 use super::budget::{Budgets, Refused, Usage};
 use super::frame::Out;
 use super::sub::{self, Renders, Spec};
-use crate::app::App;
 use crate::auth::{token, Caller};
 use crate::config::RealtimeConfig;
 use crate::ids::Seq;
+use crate::records::RecordService;
 use crate::store::ChangeEvent;
 use serde_json::json;
 use std::collections::HashMap;
@@ -194,17 +194,17 @@ impl Hub {
     }
 
     /// Starts the dispatcher thread (once). Events committed before this call are history.
-    pub fn start(self: &Arc<Self>, app: &Arc<App>) -> Result<(), String> {
+    pub fn start(self: &Arc<Self>, records: &Arc<RecordService>) -> Result<(), String> {
         if self.started.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let rx = app.store.subscribe();
-        lock(&self.inner).dispatched = app.store.head();
+        let rx = records.store.subscribe();
+        lock(&self.inner).dispatched = records.store.head();
         let hub = self.clone();
-        let app = Arc::downgrade(app);
+        let records = Arc::downgrade(records);
         std::thread::Builder::new()
             .name("ferrobase-realtime".into())
-            .spawn(move || hub.run(app, rx))
+            .spawn(move || hub.run(records, rx))
             .map(|_| ())
             .map_err(|e| format!("cannot start the realtime dispatcher: {e}"))
     }
@@ -348,7 +348,7 @@ impl Hub {
 
     /// Ends the replay phase of subscription `id`: queues the live events held back meanwhile
     /// (all newer than the replay) and delivers live from now on.
-    pub fn go_live(&self, app: &App, conn: &Conn, id: &Arc<str>, spec: &Arc<Spec>) {
+    pub fn go_live(&self, records: &RecordService, conn: &Conn, id: &Arc<str>, spec: &Arc<Spec>) {
         let _inner = lock(&self.inner);
         let caller = conn.caller();
         let mut subs = lock(&conn.subs);
@@ -359,13 +359,13 @@ impl Hub {
             return;
         };
         let held = sub.buffer.take().unwrap_or_default();
-        let snap = app.schema.snapshot();
+        let snap = records.schema.snapshot();
         let Some(col) = snap.by_id(&spec.collection) else {
             return;
         };
         for ev in held {
             let mut renders = Renders::default();
-            if let Some(out) = sub::evaluate(app, col, id, spec, &caller, &ev, &mut renders) {
+            if let Some(out) = sub::evaluate(records, col, id, spec, &caller, &ev, &mut renders) {
                 if !conn.push(out) {
                     return;
                 }
@@ -422,12 +422,12 @@ impl Hub {
 
     /// Re-checks a connection's token (expiry, revocation, deleted record). When it no longer
     /// holds, the connection becomes a guest and its subscriptions stop; returns true then.
-    pub fn recheck_auth(&self, app: &App, conn: &Conn) -> bool {
+    pub fn recheck_auth(&self, records: &RecordService, conn: &Conn) -> bool {
         let auth = conn.auth();
         let Some(raw) = auth.token else {
             return false;
         };
-        let fresh = Caller::from_token(app, &raw);
+        let fresh = records.caller(&raw);
         let expired = token::peek(&raw).is_none_or(|c| c.exp <= chrono::Utc::now().timestamp());
         if matches!(fresh, Caller::Guest) || expired {
             self.set_auth(
@@ -462,10 +462,16 @@ impl Hub {
         false
     }
 
-    fn run(self: Arc<Self>, app: Weak<App>, mut rx: broadcast::Receiver<Arc<ChangeEvent>>) {
+    fn run(
+        self: Arc<Self>,
+        records: Weak<RecordService>,
+        mut rx: broadcast::Receiver<Arc<ChangeEvent>>,
+    ) {
         loop {
             let received = rx.blocking_recv();
-            let Some(app) = app.upgrade() else { return };
+            let Some(records) = records.upgrade() else {
+                return;
+            };
             match received {
                 Ok(ev) => {
                     let dispatched = lock(&self.inner).dispatched;
@@ -473,16 +479,16 @@ impl Hub {
                         continue;
                     }
                     if ev.seq.0 > dispatched.0 + 1 {
-                        self.catch_up(&app, Seq(ev.seq.0 - 1));
+                        self.catch_up(&records, Seq(ev.seq.0 - 1));
                     }
-                    self.dispatch(&app, &ev);
+                    self.dispatch(&records, &ev);
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!(
                         missed = n,
                         "realtime dispatcher lagged; reading the change log"
                     );
-                    self.catch_up(&app, app.store.head());
+                    self.catch_up(&records, records.store.head());
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
@@ -491,13 +497,13 @@ impl Hub {
 
     /// Dispatches events up to `upto` from the change log. If the log no longer has them, every
     /// connection is closed as lagged: its client resumes and gets `reset`.
-    fn catch_up(&self, app: &App, upto: Seq) {
+    fn catch_up(&self, records: &RecordService, upto: Seq) {
         loop {
             let from = lock(&self.inner).dispatched;
             if from >= upto {
                 return;
             }
-            let page = app.store.changes_since(from, CATCH_UP_PAGE);
+            let page = records.store.changes_since(from, CATCH_UP_PAGE);
             let page = match page {
                 Ok(p) if p.first().is_some_and(|e| e.seq.0 == from.0 + 1) => p,
                 other => {
@@ -521,17 +527,17 @@ impl Hub {
                 if ev.seq > upto {
                     return;
                 }
-                self.dispatch(app, &Arc::new(ev));
+                self.dispatch(records, &Arc::new(ev));
             }
         }
     }
 
-    fn dispatch(&self, app: &App, ev: &Arc<ChangeEvent>) {
+    fn dispatch(&self, records: &RecordService, ev: &Arc<ChangeEvent>) {
         let mut inner = lock(&self.inner);
-        let snap = app.schema.snapshot();
+        let snap = records.schema.snapshot();
         if let Some(col) = snap.by_id(&ev.collection) {
             if col.auth.is_some() {
-                self.refresh_auth_of(app, &inner, ev);
+                self.refresh_auth_of(records, &inner, ev);
             }
             let mut renders = Renders::default();
             let queue_cap = self.config.queue.max(1) * REPLAY_BUFFER_QUEUES;
@@ -557,7 +563,7 @@ impl Hub {
                         continue;
                     }
                     if let Some(out) =
-                        sub::evaluate(app, col, &sub.id, &sub.spec, &caller, ev, &mut renders)
+                        sub::evaluate(records, col, &sub.id, &sub.spec, &caller, ev, &mut renders)
                     {
                         if !conn.push(out) {
                             break;
@@ -572,14 +578,14 @@ impl Hub {
     /// An auth record changed: connections authenticated as it re-check their token now (a
     /// deleted record or a rotated token key ends their subscriptions; other changes refresh
     /// the data rules see as `@request.auth`).
-    fn refresh_auth_of(&self, app: &App, inner: &Inner, ev: &ChangeEvent) {
+    fn refresh_auth_of(&self, records: &RecordService, inner: &Inner, ev: &ChangeEvent) {
         for conn in inner.conns.values() {
             let hit = conn
                 .caller()
                 .auth()
                 .is_some_and(|a| a.collection.id == ev.collection && a.id() == ev.record.as_str());
             if hit {
-                self.recheck_auth(app, conn);
+                self.recheck_auth(records, conn);
             }
         }
     }

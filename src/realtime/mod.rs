@@ -27,6 +27,30 @@ pub use frame::Out;
 pub use hub::{Conn, ConnAuth, ConnGuard, Hub, Refusal};
 
 use crate::auth::Caller;
+use crate::config::RealtimeConfig;
+use crate::records::RecordService;
+use std::sync::Arc;
+
+/// The realtime service: the hub connections register with and the record service every event
+/// and replay is read through (access checks included). Built once by `App`.
+pub struct Realtime {
+    pub hub: Arc<Hub>,
+    pub records: Arc<RecordService>,
+}
+
+impl Realtime {
+    pub fn new(config: RealtimeConfig, records: Arc<RecordService>) -> Arc<Self> {
+        Arc::new(Self {
+            hub: Hub::new(config),
+            records,
+        })
+    }
+
+    /// Starts the dispatcher (once); see [`Hub::start`].
+    pub fn start(&self) -> Result<(), String> {
+        self.hub.start(&self.records)
+    }
+}
 
 /// A connection's identity: the resolved caller and the token to re-check it with.
 pub fn hub_auth(caller: Caller, token: Option<String>) -> ConnAuth {

@@ -11,7 +11,7 @@
 use super::frame::Out;
 use super::hub::Conn;
 use super::sub::{self, Renders, Spec};
-use crate::app::App;
+use super::Realtime;
 use crate::ids::Seq;
 use serde_json::json;
 use std::sync::Arc;
@@ -45,16 +45,16 @@ pub enum Replayed {
 
 /// Runs the connection's replays in order, one at a time, until the connection ends; each one
 /// ends with its subscription going live (after a `reset` when the replay was cut short).
-pub async fn worker(app: Arc<App>, conn: Arc<Conn>, mut jobs: mpsc::Receiver<Job>) {
+pub async fn worker(rt: Arc<Realtime>, conn: Arc<Conn>, mut jobs: mpsc::Receiver<Job>) {
     while let Some(job) = jobs.recv().await {
-        let reset = match replay(&app, &conn, &job).await {
+        let reset = match replay(&rt, &conn, &job).await {
             Replayed::Done => None,
             Replayed::Reset { oldest } => Some(
                 json!({"type": "reset", "id": &*job.id, "oldest": oldest.0, "reason": "trimmed"}),
             ),
             Replayed::Budget { next } => Some(json!({
                 "type": "reset", "id": &*job.id, "reason": "replay_budget",
-                "oldest": oldest(&app, job.upto).0, "next": next.0,
+                "oldest": oldest(&rt, job.upto).0, "next": next.0,
             })),
             Replayed::Superseded => continue,
             Replayed::Closed => return,
@@ -64,36 +64,35 @@ pub async fn worker(app: Arc<App>, conn: Arc<Conn>, mut jobs: mpsc::Receiver<Job
                 return;
             }
         }
-        app.realtime.go_live(&app, &conn, &job.id, &job.spec);
+        rt.hub.go_live(&rt.records, &conn, &job.id, &job.spec);
     }
 }
 
-fn oldest(app: &App, upto: Seq) -> Seq {
-    match app.store.oldest_retained() {
+fn oldest(rt: &Realtime, upto: Seq) -> Seq {
+    match rt.records.store.oldest_retained() {
         Ok(Some(o)) => o,
         _ => Seq(upto.0 + 1),
     }
 }
 
 /// Queues the matching events with `since < seq <= upto` for the job's subscription.
-async fn replay(app: &Arc<App>, conn: &Arc<Conn>, job: &Job) -> Replayed {
-    let budget = Duration::from_millis(app.realtime.config.replay_max_ms);
+async fn replay(rt: &Arc<Realtime>, conn: &Arc<Conn>, job: &Job) -> Replayed {
+    let budget = Duration::from_millis(rt.hub.config.replay_max_ms);
     let mut spent = Duration::ZERO;
     let mut next = job.since.0 + 1;
     while next <= job.upto.0 {
-        if !app.realtime.replay_wanted(conn, &job.id, &job.spec) {
+        if !rt.hub.replay_wanted(conn, &job.id, &job.spec) {
             return Replayed::Superseded;
         }
-        let Some(slot) = app.realtime.replay_slot().await else {
+        let Some(slot) = rt.hub.replay_slot().await else {
             return Replayed::Closed;
         };
         let page = {
-            let (app, conn, spec, id) =
-                (app.clone(), conn.clone(), job.spec.clone(), job.id.clone());
+            let (rt, conn, spec, id) = (rt.clone(), conn.clone(), job.spec.clone(), job.id.clone());
             let (upto, left) = (job.upto, budget.saturating_sub(spent));
             let started = Instant::now();
             let page = tokio::task::spawn_blocking(move || {
-                judge_page(&app, &conn, &id, &spec, next, upto, started + left)
+                judge_page(&rt, &conn, &id, &spec, next, upto, started + left)
             })
             .await;
             spent += started.elapsed();
@@ -127,7 +126,7 @@ struct Page {
 
 /// Reads and judges one change-log page starting at seq `next` (blocking: sled reads, JSON).
 fn judge_page(
-    app: &App,
+    rt: &Realtime,
     conn: &Conn,
     id: &Arc<str>,
     spec: &Spec,
@@ -141,9 +140,9 @@ fn judge_page(
         end: Some(end),
     };
     let reset = || Replayed::Reset {
-        oldest: oldest(app, upto),
+        oldest: oldest(rt, upto),
     };
-    let page = match app.store.changes_since(Seq(next - 1), PAGE) {
+    let page = match rt.records.store.changes_since(Seq(next - 1), PAGE) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "change log read failed during replay");
@@ -154,7 +153,7 @@ fn judge_page(
         return stop(Vec::new(), next, reset());
     }
     let caller = conn.caller();
-    let snap = app.schema.snapshot();
+    let snap = rt.records.schema.snapshot();
     let mut outs = Vec::new();
     for ev in page {
         if ev.seq.0 > upto.0 {
@@ -177,7 +176,7 @@ fn judge_page(
             continue;
         };
         let mut renders = Renders::default();
-        if let Some(out) = sub::evaluate(app, col, id, spec, &caller, &ev, &mut renders) {
+        if let Some(out) = sub::evaluate(&rt.records, col, id, spec, &caller, &ev, &mut renders) {
             outs.push(out);
         }
     }

@@ -12,7 +12,7 @@
 use super::frame::{self, Out};
 use super::hub::{Conn, ConnAuth, ConnGuard, Refusal};
 use super::sub::Spec;
-use crate::app::App;
+use super::Realtime;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_GENERIC};
 use bytes::Bytes;
@@ -36,7 +36,7 @@ const RETRY_AFTER_SECS: u64 = 5;
 
 struct Stream {
     first: Option<String>,
-    app: Arc<App>,
+    rt: Arc<Realtime>,
     conn: Arc<Conn>,
     rx: mpsc::Receiver<Out>,
     keepalive: tokio::time::Interval,
@@ -45,7 +45,7 @@ struct Stream {
 }
 
 /// `GET /api/realtime` from `ip`: registers a client and returns its event stream.
-pub fn connect(app: &Arc<App>, ip: String) -> ApiResult<Response> {
+pub fn connect(rt: &Arc<Realtime>, ip: String) -> ApiResult<Response> {
     let client_id: String = rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(40)
@@ -55,18 +55,18 @@ pub fn connect(app: &Arc<App>, ip: String) -> ApiResult<Response> {
         caller: Caller::Guest,
         token: None,
     };
-    let (conn, rx, guard) = app
-        .realtime
+    let (conn, rx, guard) = rt
+        .hub
         .connect(auth, Some(client_id.clone()), ip)
         .map_err(refused_connection)?;
-    let every = Duration::from_secs(app.realtime.config.sse_keepalive_secs.max(1));
+    let every = Duration::from_secs(rt.hub.config.sse_keepalive_secs.max(1));
     let state = Stream {
         first: Some(frame::sse_connect(&client_id)),
-        app: app.clone(),
+        rt: rt.clone(),
         conn,
         rx,
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + every, every),
-        shutdown: app.realtime.shutdown_signal(),
+        shutdown: rt.hub.shutdown_signal(),
         _guard: guard,
     };
     let body = futures_util::stream::unfold(state, next_chunk);
@@ -94,7 +94,7 @@ async fn next_chunk(mut st: Stream) -> Option<(Result<Bytes, std::io::Error>, St
             }
             _ = st.conn.wake.notified() => {}
             _ = st.keepalive.tick() => {
-                st.app.realtime.recheck_auth(&st.app, &st.conn);
+                st.rt.hub.recheck_auth(&st.rt.records, &st.conn);
                 return Some((Ok(Bytes::from_static(b":\n\n")), st));
             }
             item = st.rx.recv() => match item {
@@ -123,7 +123,7 @@ pub fn refused_connection(r: Refusal) -> ApiError {
 /// `POST /api/realtime`: validates like PocketBase, refuses a caller other than the one the
 /// client is bound to, then replaces the client's topics and binds it to `caller`.
 pub fn set_subscriptions(
-    app: &App,
+    rt: &Realtime,
     body: &Value,
     caller: Caller,
     token: Option<String>,
@@ -149,8 +149,8 @@ pub fn set_subscriptions(
     if !errors.is_empty() {
         return Err(ApiError::validation(MSG_GENERIC, errors));
     }
-    let conn = app
-        .realtime
+    let conn = rt
+        .hub
         .sse_client(client_id)
         .ok_or_else(|| ApiError::NotFound("Missing or invalid client id.".into()))?;
     if let Some(bound) = conn.caller().auth() {
@@ -168,11 +168,11 @@ pub fn set_subscriptions(
         }
         // Unknown collections, bad options and the SDK's own `PB_CONNECT` / `@oauth2` topics are
         // accepted silently, like PocketBase: they just never fire.
-        if let Some(spec) = topic_spec(app, topic, &caller) {
+        if let Some(spec) = topic_spec(rt, topic, &caller) {
             specs.push((Arc::from(topic), Arc::new(spec)));
         }
     }
-    app.realtime.replace(&conn, specs).map_err(|r| match r {
+    rt.hub.replace(&conn, specs).map_err(|r| match r {
         r if r.per_ip() => ApiError::TooManyRequests {
             retry_after_secs: RETRY_AFTER_SECS,
         },
@@ -182,7 +182,7 @@ pub fn set_subscriptions(
             FieldError::new(r.field_code(), r.message()),
         ),
     })?;
-    app.realtime.set_auth(
+    rt.hub.set_auth(
         &conn,
         ConnAuth {
             caller: caller.clone(),
@@ -201,7 +201,7 @@ fn too_long(max: usize) -> FieldError {
 }
 
 /// `coll/*`, `coll`, `coll/ID`, each optionally with `?options=<urlencoded {query, headers}>`.
-fn topic_spec(app: &App, topic: &str, caller: &Caller) -> Option<Spec> {
+fn topic_spec(rt: &Realtime, topic: &str, caller: &Caller) -> Option<Spec> {
     let (path, query) = match topic.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (topic, None),
@@ -218,7 +218,7 @@ fn topic_spec(app: &App, topic: &str, caller: &Caller) -> Option<Spec> {
     let q = &options["query"];
     let get = |k: &str| q.get(k).and_then(Value::as_str);
     match Spec::build(
-        app,
+        &rt.records,
         path,
         get("filter"),
         get("expand"),

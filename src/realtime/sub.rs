@@ -4,11 +4,11 @@
 //! the record before and after the change with the subscriber's auth.
 
 use super::frame::{Kind, Out};
-use crate::app::App;
 use crate::auth::Caller;
 use crate::error::echo;
 use crate::ids::{CollectionId, RecordData, RecordId, Seq};
 use crate::query::{self, CompileCtx, Compiled, EvalEnv, RequestInfo};
+use crate::records::RecordService;
 use crate::records::{can_read, Op, Shape};
 use crate::schema::Collection;
 use crate::store::{Action, ChangeEvent};
@@ -63,7 +63,7 @@ pub struct Spec {
 impl Spec {
     /// Resolves a topic and its options for `caller`.
     pub fn build(
-        app: &App,
+        records: &RecordService,
         topic: &str,
         filter: Option<&str>,
         expand: Option<&str>,
@@ -76,7 +76,7 @@ impl Spec {
                 "topic must be \"<collection>/*\" or \"<collection>/<recordId>\"",
             )
         })?;
-        let snap = app.schema.snapshot();
+        let snap = records.schema.snapshot();
         let col = snap.get(coll).cloned().ok_or_else(|| {
             Refusal::new(
                 "unknown_collection",
@@ -98,7 +98,7 @@ impl Spec {
         let shape =
             Shape::parse(expand, fields).map_err(|e| Refusal::new("invalid_shape", e.summary()))?;
         shape
-            .check(app, &col, caller)
+            .check(records, &col, caller)
             .map_err(|e| Refusal::new("invalid_shape", e.summary()))?;
         Ok(Self {
             collection: col.id.clone(),
@@ -128,14 +128,20 @@ impl Spec {
         self.collection == ev.collection && self.record.as_ref().is_none_or(|r| *r == ev.record)
     }
 
-    fn sees(&self, app: &App, col: &Collection, data: &RecordData, caller: &Caller) -> bool {
-        if !can_read(app, col, self.op(), data, caller) {
+    fn sees(
+        &self,
+        records: &RecordService,
+        col: &Collection,
+        data: &RecordData,
+        caller: &Caller,
+    ) -> bool {
+        if !can_read(records, col, self.op(), data, caller) {
             return false;
         }
         let Some(filter) = &self.filter else {
             return true;
         };
-        let snap = app.schema.snapshot();
+        let snap = records.schema.snapshot();
         let request = RequestInfo {
             auth: caller.auth().map(|a| a.data.clone()),
             auth_collection: caller.auth().map(|a| a.collection.clone()),
@@ -143,7 +149,13 @@ impl Spec {
             context: "realtime".into(),
             ..RequestInfo::default()
         };
-        let env = EvalEnv::new(app.store.as_ref(), &snap, request, chrono::Utc::now());
+        let env = EvalEnv::new(
+            records.store.as_ref(),
+            &snap,
+            &records.rules,
+            request,
+            chrono::Utc::now(),
+        );
         match filter.matches(data, &env) {
             Ok(m) => m,
             Err(e) => {
@@ -157,13 +169,15 @@ impl Spec {
     /// (`true` = after). Deletes and leaves are judged and rendered as the record was.
     fn decide(
         &self,
-        app: &App,
+        records: &RecordService,
         col: &Collection,
         ev: &ChangeEvent,
         caller: &Caller,
     ) -> Option<(Kind, bool)> {
-        let seen =
-            |d: &Option<RecordData>| d.as_ref().is_some_and(|d| self.sees(app, col, d, caller));
+        let seen = |d: &Option<RecordData>| {
+            d.as_ref()
+                .is_some_and(|d| self.sees(records, col, d, caller))
+        };
         match ev.action {
             Action::Create => seen(&ev.after).then_some((Kind::Create, true)),
             Action::Delete => seen(&ev.before).then_some((Kind::Delete, false)),
@@ -195,7 +209,7 @@ fn viewer_key(caller: &Caller) -> String {
 impl Renders {
     fn render(
         &mut self,
-        app: &App,
+        records: &RecordService,
         col: &Collection,
         spec: &Spec,
         caller: &Caller,
@@ -205,7 +219,7 @@ impl Renders {
         let key = (spec.shape_key.clone(), viewer_key(caller), after);
         self.map
             .entry(key)
-            .or_insert_with(|| match spec.shape.render_one(app, col, data, caller) {
+            .or_insert_with(|| match spec.shape.render_one(records, col, data, caller) {
                 Ok(v) => Some(Arc::from(v.to_string())),
                 Err(e) => {
                     tracing::warn!(error = %e, "realtime render failed");
@@ -218,7 +232,7 @@ impl Renders {
 
 /// The message `ev` produces for subscription `sub` of `caller`, if any.
 pub fn evaluate(
-    app: &App,
+    records: &RecordService,
     col: &Collection,
     sub: &Arc<str>,
     spec: &Spec,
@@ -229,9 +243,9 @@ pub fn evaluate(
     if !spec.selects(ev) {
         return None;
     }
-    let (kind, after) = spec.decide(app, col, ev, caller)?;
+    let (kind, after) = spec.decide(records, col, ev, caller)?;
     let data = if after { &ev.after } else { &ev.before };
-    let record = renders.render(app, col, spec, caller, data.as_ref()?, after)?;
+    let record = renders.render(records, col, spec, caller, data.as_ref()?, after)?;
     Some(Out::Event {
         sub: sub.clone(),
         seq: ev.seq,

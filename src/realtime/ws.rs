@@ -6,7 +6,7 @@ use super::frame::{self, Out};
 use super::hub::{Conn, ConnAuth, ConnGuard, CLOSE_GOING_AWAY, CLOSE_LAGGED, CLOSE_NORMAL};
 use super::replay::{self, Job};
 use super::sub::Spec;
-use crate::app::App;
+use super::Realtime;
 use crate::auth::Caller;
 use crate::error::echo;
 use crate::ids::Seq;
@@ -35,7 +35,7 @@ pub fn socket_config() -> WebSocketConfig {
 
 /// Runs one WebSocket connection until either side ends it.
 pub async fn run<S>(
-    app: Arc<App>,
+    rt: Arc<Realtime>,
     socket: S,
     conn: Arc<Conn>,
     rx: mpsc::Receiver<Out>,
@@ -44,11 +44,11 @@ pub async fn run<S>(
     S: Stream<Item = std::io::Result<Message>> + Sink<Message> + Send + Unpin,
 {
     let (sink, stream) = socket.split();
-    let (jobs, queued) = mpsc::channel(app.realtime.config.max_subscriptions.max(1));
+    let (jobs, queued) = mpsc::channel(rt.hub.config.max_subscriptions.max(1));
     tokio::select! {
-        _ = writer(&app, &conn, rx, sink) => {}
-        _ = reader(&app, &conn, stream, &jobs) => conn.end(),
-        _ = replay::worker(app.clone(), conn.clone(), queued) => {}
+        _ = writer(&rt, &conn, rx, sink) => {}
+        _ = reader(&rt, &conn, stream, &jobs) => conn.end(),
+        _ = replay::worker(rt.clone(), conn.clone(), queued) => {}
     }
     // Condemns the connection (a replay still judging a page on the blocking pool stops at its
     // next entry) and releases its budgets.
@@ -63,15 +63,15 @@ fn error(id: Option<&str>, code: &str, message: impl Into<String>) -> Out {
     Out::control(v)
 }
 
-async fn writer<W>(app: &App, conn: &Conn, mut rx: mpsc::Receiver<Out>, mut sink: W)
+async fn writer<W>(rt: &Realtime, conn: &Conn, mut rx: mpsc::Receiver<Out>, mut sink: W)
 where
     W: Sink<Message> + Unpin,
 {
-    let cfg = &app.realtime.config;
+    let cfg = &rt.hub.config;
     let beat = Duration::from_secs(cfg.heartbeat_secs.max(1));
     let write_timeout = Duration::from_secs(cfg.write_timeout_secs.max(1));
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
-    let mut shutdown = app.realtime.shutdown_signal();
+    let mut shutdown = rt.hub.shutdown_signal();
     loop {
         let closing = if *shutdown.borrow() {
             Some(CLOSE_GOING_AWAY)
@@ -100,7 +100,7 @@ where
                 }
                 _ = conn.wake.notified() => continue,
                 _ = heartbeat.tick() => {
-                    app.realtime.recheck_auth(app, conn);
+                    rt.hub.recheck_auth(&rt.records, conn);
                     Message::Ping(Vec::new())
                 }
                 item = rx.recv() => match item {
@@ -119,13 +119,13 @@ where
     }
 }
 
-async fn reader<R>(app: &App, conn: &Conn, mut stream: R, jobs: &mpsc::Sender<Job>)
+async fn reader<R>(rt: &Realtime, conn: &Conn, mut stream: R, jobs: &mpsc::Sender<Job>)
 where
     R: Stream<Item = std::io::Result<Message>> + Unpin,
 {
     while let Some(msg) = stream.next().await {
         let ok = match msg {
-            Ok(Message::Text(text)) => handle(app, conn, &text, jobs).await,
+            Ok(Message::Text(text)) => handle(rt, conn, &text, jobs).await,
             Ok(Message::Binary(_)) => {
                 conn.send(error(
                     None,
@@ -152,7 +152,7 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, String> {
 }
 
 /// Answers one client message; false once the connection is gone.
-async fn handle(app: &App, conn: &Conn, text: &str, jobs: &mpsc::Sender<Job>) -> bool {
+async fn handle(rt: &Realtime, conn: &Conn, text: &str, jobs: &mpsc::Sender<Job>) -> bool {
     let msg: Value = match serde_json::from_str(text) {
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => {
@@ -165,10 +165,10 @@ async fn handle(app: &App, conn: &Conn, text: &str, jobs: &mpsc::Sender<Job>) ->
     let id = msg.get("id").and_then(Value::as_str);
     match msg.get("type").and_then(Value::as_str) {
         Some("ping") => conn.send(Out::control(json!({"type": "pong"}))).await,
-        Some("auth") => authenticate(app, conn, &msg).await,
-        Some("subscribe") => subscribe(app, conn, &msg, jobs).await,
+        Some("auth") => authenticate(rt, conn, &msg).await,
+        Some("subscribe") => subscribe(rt, conn, &msg, jobs).await,
         Some("unsubscribe") => match id {
-            Some(id) if app.realtime.unsubscribe(conn, id) => {
+            Some(id) if rt.hub.unsubscribe(conn, id) => {
                 conn.send(Out::control(json!({"type": "unsubscribed", "id": id})))
                     .await
             }
@@ -200,13 +200,13 @@ async fn handle(app: &App, conn: &Conn, text: &str, jobs: &mpsc::Sender<Job>) ->
     }
 }
 
-async fn authenticate(app: &App, conn: &Conn, msg: &Value) -> bool {
+async fn authenticate(rt: &Realtime, conn: &Conn, msg: &Value) -> bool {
     let raw = match str_field(msg, "token") {
         Ok(t) => t.unwrap_or("").trim(),
         Err(m) => return conn.send(error(None, "invalid_message", m)).await,
     };
     if raw.is_empty() {
-        app.realtime.set_auth(
+        rt.hub.set_auth(
             conn,
             ConnAuth {
                 caller: Caller::Guest,
@@ -217,7 +217,7 @@ async fn authenticate(app: &App, conn: &Conn, msg: &Value) -> bool {
             .send(Out::control(json!({"type": "auth_ok", "record": null})))
             .await;
     }
-    let caller = Caller::from_token(app, raw);
+    let caller = rt.records.caller(raw);
     let Some(rec) = caller.auth().cloned() else {
         return conn
             .send(error(
@@ -228,7 +228,7 @@ async fn authenticate(app: &App, conn: &Conn, msg: &Value) -> bool {
             .await;
     };
     let record = render::record(&rec.collection, &rec.data, &caller);
-    app.realtime.set_auth(
+    rt.hub.set_auth(
         conn,
         ConnAuth {
             caller,
@@ -239,7 +239,7 @@ async fn authenticate(app: &App, conn: &Conn, msg: &Value) -> bool {
         .await
 }
 
-async fn subscribe(app: &App, conn: &Conn, msg: &Value, jobs: &mpsc::Sender<Job>) -> bool {
+async fn subscribe(rt: &Realtime, conn: &Conn, msg: &Value, jobs: &mpsc::Sender<Job>) -> bool {
     let id = match msg.get("id") {
         Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_SUB_ID => s.as_str(),
         _ => {
@@ -281,15 +281,12 @@ async fn subscribe(app: &App, conn: &Conn, msg: &Value, jobs: &mpsc::Sender<Job>
         },
     };
     let caller = conn.caller();
-    let spec = match Spec::build(app, topic, filter, expand, fields, &caller) {
+    let spec = match Spec::build(&rt.records, topic, filter, expand, fields, &caller) {
         Ok(s) => Arc::new(s),
         Err(r) => return conn.send(error(Some(id), r.code, r.message)).await,
     };
     let sub_id: Arc<str> = Arc::from(id);
-    let head = match app
-        .realtime
-        .subscribe(conn, sub_id.clone(), spec.clone(), since)
-    {
+    let head = match rt.hub.subscribe(conn, sub_id.clone(), spec.clone(), since) {
         Ok(h) => h,
         Err(r) => return conn.send(error(Some(id), r.code(), r.message())).await,
     };
@@ -305,7 +302,7 @@ async fn subscribe(app: &App, conn: &Conn, msg: &Value, jobs: &mpsc::Sender<Job>
                 mpsc::error::TrySendError::Full(job) => job,
                 mpsc::error::TrySendError::Closed(_) => return false,
             };
-            app.realtime.unsubscribe(conn, &job.id);
+            rt.hub.unsubscribe(conn, &job.id);
             return conn
                 .send(error(
                     Some(id),

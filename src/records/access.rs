@@ -2,11 +2,11 @@
 //! schema snapshot). PocketBase semantics: a null rule is superusers-only (403 for others), `""`
 //! is everyone, an expression is evaluated per record; superusers bypass every rule.
 
-use crate::app::App;
+use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, MSG_SUPERUSERS_ONLY};
 use crate::ids::RecordData;
-use crate::query::{Compiled, EvalEnv, RequestInfo, Rule, RuleSet};
+use crate::query::{Compiled, EvalEnv, RequestInfo, Rule, RuleCache, RuleSet};
 use crate::schema::{Collection, Snapshot};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -64,7 +64,7 @@ pub fn request_info(meta: &RequestInfo, caller: &Caller, body: &Map<String, Valu
 
 /// Evaluates `rule` for `record`; store failures deny (fail closed) and are logged.
 pub fn eval(
-    app: &App,
+    app: &RecordService,
     schema: &Snapshot,
     rule: &Rule,
     record: &RecordData,
@@ -78,7 +78,13 @@ pub fn eval(
         Rule::Everyone => true,
         Rule::Superusers => false,
         Rule::Expr(c) => {
-            let env = EvalEnv::new(app.store.as_ref(), schema, info.clone(), chrono::Utc::now());
+            let env = EvalEnv::new(
+                app.store.as_ref(),
+                schema,
+                &app.rules,
+                info.clone(),
+                chrono::Utc::now(),
+            );
             c.matches(record, &env).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "rule evaluation failed; denying");
                 false
@@ -89,7 +95,7 @@ pub fn eval(
 
 /// Whether `caller` passes `op`'s rule of `col` for `record` with request `info`.
 pub fn allows(
-    app: &App,
+    app: &RecordService,
     schema: &Snapshot,
     col: &Collection,
     op: Op,
@@ -100,7 +106,7 @@ pub fn allows(
     eval(
         app,
         schema,
-        rule(&schema.rules(&col.id), op),
+        rule(&app.rules.get(schema, &col.id), op),
         record,
         caller,
         info,
@@ -110,7 +116,7 @@ pub fn allows(
 /// Whether `caller` passes `col`'s manageRule for `record` (superusers always; false for
 /// base collections).
 pub fn manages(
-    app: &App,
+    app: &RecordService,
     schema: &Snapshot,
     col: &Collection,
     record: &RecordData,
@@ -121,7 +127,7 @@ pub fn manages(
         && eval(
             app,
             schema,
-            &schema.rules(&col.id).manage,
+            &app.rules.get(schema, &col.id).manage,
             record,
             caller,
             info,
@@ -131,7 +137,13 @@ pub fn manages(
 /// Whether `caller` may read `record` of `col` through `op` (`List` for `coll/*` subscriptions
 /// and list results, `View` for single records and expands). The one visibility check shared by
 /// REST, realtime and webhooks.
-pub fn can_read(app: &App, col: &Collection, op: Op, record: &RecordData, caller: &Caller) -> bool {
+pub fn can_read(
+    app: &RecordService,
+    col: &Collection,
+    op: Op,
+    record: &RecordData,
+    caller: &Caller,
+) -> bool {
     if check(col, op, caller).is_err() {
         return false;
     }
@@ -141,6 +153,7 @@ pub fn can_read(app: &App, col: &Collection, op: Op, record: &RecordData, caller
 
 /// The listRule as a filter to AND into a list query (`None`: no restriction for `caller`).
 pub fn list_filter(
+    rules: &RuleCache,
     schema: &Snapshot,
     col: &Collection,
     caller: &Caller,
@@ -148,7 +161,7 @@ pub fn list_filter(
     if caller.is_superuser() {
         return Ok(None);
     }
-    match &schema.rules(&col.id).list {
+    match &rules.get(schema, &col.id).list {
         Rule::Expr(c) => Ok(Some(c.clone())),
         Rule::Everyone => Ok(None),
         Rule::Superusers => Err(ApiError::Forbidden(MSG_SUPERUSERS_ONLY.into())),

@@ -210,7 +210,7 @@ pub(super) fn revoke_if_auth_rule_fails(
     before: &RecordData,
     data: &mut RecordData,
 ) {
-    let rules = tx.schema.rules(&col.id);
+    let rules = tx.app.rules.get(&tx.schema, &col.id);
     if !matches!(rules.auth, Rule::Expr(_)) {
         return;
     }

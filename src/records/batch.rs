@@ -5,7 +5,7 @@ use super::cascade::stage_delete;
 use super::render;
 use super::tx::Tx;
 use super::write::{stage_create, stage_update, Request};
-use crate::app::App;
+use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{echo, ApiError, ApiResult, FieldError};
 use crate::ids::RecordId;
@@ -116,7 +116,7 @@ async fn stage_one(tx: &mut Tx<'_>, item: &BatchItem, caller: &Caller) -> ApiRes
 
 /// Runs all requests in one transaction; the response lists each result in request order.
 pub async fn batch(
-    app: &App,
+    app: &RecordService,
     items: &[BatchItem],
     caller: &Caller,
     meta: &RequestInfo,
@@ -129,7 +129,7 @@ pub async fn batch(
         ));
     }
     // Every request may cascade and the whole batch commits as one group: keep it small.
-    let max = app.config.batch.max_requests;
+    let max = app.limits.max_batch_requests;
     if items.len() > max {
         return Err(ApiError::bad_field(
             "Invalid batch request data.",
@@ -161,7 +161,7 @@ pub async fn batch(
         .iter()
         .map(|(c, i)| (c.as_str(), i.as_str()))
         .collect();
-    let _locked = app.record_locks.lock_all(&refs).await;
+    let _locked = app.locks.lock_all(&refs).await;
     for _ in 0..MAX_ATTEMPTS {
         let mut tx = Tx::new(app);
         let mut results = Vec::with_capacity(items.len());

@@ -7,7 +7,7 @@
 
 use super::access::{allows, check, request_info, Op};
 use super::render;
-use crate::app::App;
+use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{echo, ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::{CollectionId, RecordData, RecordId};
@@ -146,7 +146,7 @@ type BackIndex = HashMap<String, Arc<[String]>>;
 /// Expands `tree` into every rendered record of `records` (parallel slices: stored data and
 /// rendered JSON). Related records the caller may not view are left out.
 pub struct Expander<'a> {
-    app: &'a App,
+    app: &'a RecordService,
     snap: Arc<Snapshot>,
     caller: &'a Caller,
     /// `@request.*` for the related collections' view rules.
@@ -160,7 +160,7 @@ pub struct Expander<'a> {
 }
 
 impl<'a> Expander<'a> {
-    pub fn new(app: &'a App, caller: &'a Caller) -> Self {
+    pub fn new(app: &'a RecordService, caller: &'a Caller) -> Self {
         Self {
             app,
             snap: app.schema.snapshot(),
@@ -169,7 +169,7 @@ impl<'a> Expander<'a> {
             cache: HashMap::new(),
             back: HashMap::new(),
             expanded: 0,
-            max_expanded: app.config.server.max_expanded_records,
+            max_expanded: app.limits.max_expanded_records,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::access::{check, list_filter, request_info, Op};
 use super::shape::Shape;
-use crate::app::App;
+use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{echo, ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::{CollectionId, RecordData, RecordId};
@@ -191,7 +191,7 @@ fn choose(
 /// needed.
 #[allow(clippy::too_many_arguments)]
 fn page_in_order(
-    app: &App,
+    app: &RecordService,
     col: &CollectionId,
     ids: impl Iterator<Item = Result<RecordId, StoreError>>,
     filter: Option<&RecordFilter<'_>>,
@@ -237,7 +237,7 @@ fn page_in_order(
 /// Loads a column-cache page's records (a record deleted since is skipped, as in
 /// `page_in_order`).
 fn column_items(
-    app: &App,
+    app: &RecordService,
     col: &CollectionId,
     page: Option<query::ColumnPage>,
 ) -> ApiResult<(Vec<RecordData>, Option<usize>)> {
@@ -262,7 +262,7 @@ type Keyed = (Vec<Val<'static>>, u64, RecordData);
 /// Sorts matches in memory: `sort`'s keys computed once per record, insertion order when the
 /// sort is empty or uses `@rowid`, ties broken by id in the direction of the last key.
 fn sort_records(
-    app: &App,
+    app: &RecordService,
     col: &CollectionId,
     env: &EvalEnv<'_>,
     sort: &SortSpec,
@@ -316,7 +316,7 @@ fn sort_records(
 
 /// `GET /api/collections/{c}/records`.
 pub fn list(
-    app: &App,
+    app: &RecordService,
     collection: &str,
     params: &ListParams,
     caller: &Caller,
@@ -330,7 +330,7 @@ pub fn list(
     let filter = compile_filter(&col, &schema, params.filter.as_deref(), caller)?;
     let sort = compile_sort(&col, &schema, params.sort.as_deref(), caller)?;
     // Rows the listRule hides are filtered out silently (and not counted).
-    let filter = match (list_filter(&schema, &col, caller)?, filter) {
+    let filter = match (list_filter(&app.rules, &schema, &col, caller)?, filter) {
         (Some(rule), Some(f)) => Some(rule.and(&f)),
         (Some(rule), None) => Some((*rule).clone()),
         (None, f) => f,
@@ -340,7 +340,13 @@ pub fn list(
     let per_page = parse_number("perPage", &params.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
     let skip_total = parse_bool(&params.skip_total);
     let offset = (page - 1).saturating_mul(per_page);
-    let env = EvalEnv::new(app.store.as_ref(), &schema, request, chrono::Utc::now());
+    let env = EvalEnv::new(
+        app.store.as_ref(),
+        &schema,
+        &app.rules,
+        request,
+        chrono::Utc::now(),
+    );
     let matches = |rec: &RecordData| -> ApiResult<bool> {
         match &filter {
             Some(f) => Ok(f.matches(rec, &env)?),

@@ -13,6 +13,7 @@ mod list;
 mod locks;
 mod modifiers;
 pub mod render;
+mod service;
 mod shape;
 mod tx;
 mod write;
@@ -21,6 +22,7 @@ pub use access::{can_read, check as check_access, eval as eval_rule, request_inf
 pub use batch::{batch, BatchItem};
 pub use list::{list, parse_number, ListParams, ListResult, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use locks::RecordLocks;
+pub use service::{RecordLimits, RecordService};
 pub use shape::Shape;
 pub use tx::Tx;
 pub use write::{create, delete, update, view, Request};

@@ -3,7 +3,7 @@
 use super::expand::{ExpandTree, Expander};
 use super::fields::Projection;
 use super::render;
-use crate::app::App;
+use super::RecordService;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::ids::RecordData;
@@ -39,7 +39,7 @@ impl Shape {
     /// Renders records as `caller` may see them, expanded and projected.
     pub fn render_many(
         &self,
-        app: &App,
+        app: &RecordService,
         col: &Collection,
         records: &[RecordData],
         caller: &Caller,
@@ -63,7 +63,7 @@ impl Shape {
 
     pub fn render_one(
         &self,
-        app: &App,
+        app: &RecordService,
         col: &Collection,
         data: &RecordData,
         caller: &Caller,
@@ -73,7 +73,7 @@ impl Shape {
     }
 
     /// Validates the parameters against the collection before any write happens.
-    pub fn check(&self, app: &App, col: &Collection, caller: &Caller) -> ApiResult<()> {
+    pub fn check(&self, app: &RecordService, col: &Collection, caller: &Caller) -> ApiResult<()> {
         match &self.expand {
             Some(tree) => Expander::new(app, caller).validate(col, tree),
             None => Ok(()),
@@ -83,7 +83,12 @@ impl Shape {
 
 /// Whether a non-superuser sees `data`'s email as a manager of its auth collection (only
 /// evaluated where the email would otherwise be withheld).
-pub(super) fn shows_email(app: &App, col: &Collection, data: &RecordData, caller: &Caller) -> bool {
+pub(super) fn shows_email(
+    app: &RecordService,
+    col: &Collection,
+    data: &RecordData,
+    caller: &Caller,
+) -> bool {
     if !col.is_auth()
         || caller.is_superuser()
         || data.get("emailVisibility") == Some(&Value::Bool(true))

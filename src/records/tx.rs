@@ -1,7 +1,7 @@
 //! A record transaction being prepared: reads see the writes staged before them (so a batch can
 //! create a record and then update it), and commit maps store refusals to PocketBase errors.
 
-use crate::app::App;
+use super::RecordService;
 use crate::error::{ApiError, FieldError, FieldErrors};
 use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::schema::{Collection, Snapshot};
@@ -17,7 +17,7 @@ struct Origin {
 }
 
 pub struct Tx<'a> {
-    pub app: &'a App,
+    pub app: &'a RecordService,
     /// The schema every op of this transaction was validated against.
     pub schema: Arc<Snapshot>,
     /// Collections whose records are written: their schema must not change before commit.
@@ -40,7 +40,7 @@ pub struct TxError {
 }
 
 impl<'a> Tx<'a> {
-    pub fn new(app: &'a App) -> Self {
+    pub fn new(app: &'a RecordService) -> Self {
         Self {
             app,
             schema: app.schema.snapshot(),

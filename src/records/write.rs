@@ -11,7 +11,7 @@ use super::id::new_id;
 use super::modifiers::{self, split_key};
 use super::shape::Shape;
 use super::tx::Tx;
-use crate::app::App;
+use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::ids::{RecordData, RecordId};
@@ -71,7 +71,7 @@ macro_rules! with_retries {
 }
 
 pub async fn create(
-    app: &App,
+    app: &RecordService,
     collection: &str,
     req: &Request,
     shape: &Shape,
@@ -91,7 +91,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    app: &App,
+    app: &RecordService,
     collection: &str,
     id: &str,
     req: &Request,
@@ -102,7 +102,7 @@ pub async fn update(
     let target = app.schema.require(collection)?;
     shape.check(app, &target, caller)?;
     let id = RecordId::from(id);
-    let _locked = app.record_locks.lock(&target.id, &id).await;
+    let _locked = app.locks.lock(&target.id, &id).await;
     let (col, data) = with_retries!(app, meta, |tx| {
         match tx.collection(collection) {
             Ok(col) => stage_update(&mut tx, &col, &id, req, caller)
@@ -115,7 +115,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    app: &App,
+    app: &RecordService,
     collection: &str,
     id: &str,
     caller: &Caller,
@@ -123,7 +123,7 @@ pub async fn delete(
 ) -> ApiResult<()> {
     let id = RecordId::from(id);
     let target = app.schema.require(collection)?;
-    let _locked = app.record_locks.lock(&target.id, &id).await;
+    let _locked = app.locks.lock(&target.id, &id).await;
     with_retries!(app, meta, |tx| {
         match tx.collection(collection) {
             Ok(col) => stage_delete(&mut tx, &col, &id, caller),
@@ -133,7 +133,7 @@ pub async fn delete(
 }
 
 pub fn view(
-    app: &App,
+    app: &RecordService,
     collection: &str,
     id: &str,
     shape: &Shape,

@@ -28,7 +28,7 @@ pub use fields::{
 };
 pub use idgen::{collection_id, field_id, generate_from_pattern, random_alphanumeric, random_id};
 pub use index::parse_index;
-pub use registry::{Registry, Snapshot};
+pub use registry::{Registry, RuleCheck, Snapshot};
 pub use system::{
     auth_default_indexes, auth_system_field, id_field, superusers_collection, users_collection,
     AUTH_SYSTEM_FIELDS, ID_PATTERN, SUPERUSERS_ID, SUPERUSERS_NAME, USERS_ID,

@@ -4,7 +4,6 @@
 use super::{superusers_collection, users_collection, Collection, FieldKind};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::ids::CollectionId;
-use crate::query::RuleSet;
 use crate::store::{
     IndexSpec, RelationSpec, Store, StoreError, Version, WriteOp, META_COLLECTION,
     META_RELATIONS_INDEXED,
@@ -12,7 +11,7 @@ use crate::store::{
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 /// One collection with what writers need precomputed.
 struct Entry {
@@ -22,8 +21,6 @@ struct Entry {
     /// The stored definition's version: record writes assert it so they never commit against a
     /// schema that changed after they were validated.
     version: Version,
-    /// The compiled rules, built on first use (once per schema version).
-    rules: OnceLock<Arc<RuleSet>>,
 }
 
 /// An immutable view of all collections.
@@ -53,7 +50,6 @@ impl Snapshot {
                     indexes: Arc::from(c.index_specs()),
                     relations: Arc::from(c.relation_specs()),
                     version: Version::of_bytes(&c.to_storage()),
-                    rules: OnceLock::new(),
                 };
                 (c.id.clone(), entry)
             })
@@ -119,17 +115,6 @@ impl Snapshot {
             .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
-    /// The compiled rules of collection `id` (all superusers-only for an unknown id).
-    pub fn rules(&self, id: &CollectionId) -> Arc<RuleSet> {
-        match self.by_id.get(id) {
-            Some(e) => e
-                .rules
-                .get_or_init(|| Arc::new(RuleSet::compile(&e.col, self)))
-                .clone(),
-            None => Arc::new(RuleSet::locked()),
-        }
-    }
-
     /// An op that makes a transaction fail (and retry) if collection `id` changed after this
     /// snapshot was taken.
     pub fn assert_unchanged(&self, id: &CollectionId) -> WriteOp {
@@ -145,7 +130,13 @@ impl Snapshot {
     }
 }
 
+/// Which rules of a collection do not compile against a schema: `(rule key, reason)` pairs.
+/// The query engine supplies it (`query::invalid_rules`); the schema only stores rule sources.
+pub type RuleCheck = fn(&Arc<Collection>, &Snapshot) -> Vec<(&'static str, String)>;
+
 pub struct Registry {
+    /// Refuses collections whose rules do not compile (see [`RuleCheck`]).
+    rule_check: RuleCheck,
     current: RwLock<Arc<Snapshot>>,
     /// Serializes schema changes so validation sees the state it commits against.
     change: tokio::sync::Mutex<()>,
@@ -166,7 +157,7 @@ fn put_meta(c: &Collection) -> WriteOp {
 
 impl Registry {
     /// Loads stored collections, creating the system collections on a fresh data dir.
-    pub async fn load(store: &dyn Store) -> Result<Self, String> {
+    pub async fn load(store: &dyn Store, rule_check: RuleCheck) -> Result<Self, String> {
         let mut cols = Vec::new();
         for (key, bytes) in store
             .scan_meta(META_COLLECTION)
@@ -191,6 +182,7 @@ impl Registry {
         }
         build_reverse_relations(store, &cols).await?;
         Ok(Self {
+            rule_check,
             current: RwLock::new(Arc::new(Snapshot::build(cols, 1))),
             change: tokio::sync::Mutex::new(()),
             epochs: AtomicU64::new(1),
@@ -251,7 +243,7 @@ impl Registry {
     pub async fn create(&self, store: &dyn Store, input: &Value) -> ApiResult<Arc<Collection>> {
         let _guard = self.change.lock().await;
         let mut working = self.snapshot().ordered.clone();
-        let (col, txn) = plan_create(&mut working, input)?;
+        let (col, txn) = plan_create(&mut working, input, self.rule_check)?;
         self.apply(store, txn, working).await?;
         Ok(col)
     }
@@ -264,7 +256,7 @@ impl Registry {
     ) -> ApiResult<Arc<Collection>> {
         let _guard = self.change.lock().await;
         let mut working = self.snapshot().ordered.clone();
-        let (col, txn) = plan_update(&mut working, id_or_name, patch)?;
+        let (col, txn) = plan_update(&mut working, id_or_name, patch, self.rule_check)?;
         self.apply(store, txn, working).await?;
         Ok(col)
     }
@@ -311,8 +303,8 @@ impl Registry {
                     .cloned()
             });
             let planned = match existing {
-                Some(old) => plan_update(&mut working, old.id.as_str(), input),
-                None => plan_create(&mut working, input),
+                Some(old) => plan_update(&mut working, old.id.as_str(), input, self.rule_check),
+                None => plan_create(&mut working, input, self.rule_check),
             };
             let (col, ops) = planned.map_err(|e| import_failure(i, &e))?;
             kept.push(col.id.clone());
@@ -351,10 +343,11 @@ fn import_failure(index: usize, e: &ApiError) -> ApiError {
 fn plan_create(
     working: &mut Vec<Arc<Collection>>,
     input: &Value,
+    rule_check: RuleCheck,
 ) -> ApiResult<(Arc<Collection>, Vec<WriteOp>)> {
     let col = Arc::new(Collection::from_create_input(input, working)?);
     working.push(col.clone());
-    check_rules(&col, working, "Failed to create collection.")?;
+    check_rules(&col, working, "Failed to create collection.", rule_check)?;
     Ok((col.clone(), vec![put_meta(&col)]))
 }
 
@@ -362,6 +355,7 @@ fn plan_update(
     working: &mut Vec<Arc<Collection>>,
     id_or_name: &str,
     patch: &Value,
+    rule_check: RuleCheck,
 ) -> ApiResult<(Arc<Collection>, Vec<WriteOp>)> {
     let old = find(working, id_or_name).ok_or_else(ApiError::not_found)?;
     let (mut new, change) = old.apply_update(patch, working)?;
@@ -385,7 +379,7 @@ fn plan_update(
     txn.push(put_meta(&new));
     working.retain(|c| c.id != new.id);
     working.push(new.clone());
-    check_rules(&new, working, "Failed to update collection.")?;
+    check_rules(&new, working, "Failed to update collection.", rule_check)?;
     Ok((new, txn))
 }
 
@@ -465,10 +459,15 @@ fn plan_delete(
 }
 
 /// Refuses rules of `col` that do not compile against the collections being saved.
-fn check_rules(col: &Arc<Collection>, working: &[Arc<Collection>], message: &str) -> ApiResult<()> {
+fn check_rules(
+    col: &Arc<Collection>,
+    working: &[Arc<Collection>],
+    message: &str,
+    rule_check: RuleCheck,
+) -> ApiResult<()> {
     let snapshot = Snapshot::build(working.to_vec(), 0);
     let mut errors = FieldErrors::new();
-    for (key, reason) in crate::query::invalid_rules(col, &snapshot) {
+    for (key, reason) in rule_check(col, &snapshot) {
         errors.add(
             key,
             FieldError::new(
@@ -534,7 +533,9 @@ mod tests {
     async fn reverse_relation_index_is_built_for_data_dirs_that_predate_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SledStore::open(dir.path(), StoreOptions::default()).expect("open");
-        let reg = Registry::load(store.as_ref()).await.expect("load");
+        let reg = Registry::load(store.as_ref(), crate::query::invalid_rules)
+            .await
+            .expect("load");
         let users = reg.get("users").expect("users");
         let posts = reg
             .create(
@@ -570,7 +571,9 @@ mod tests {
                 .expect("scan")
         };
         assert!(referrers(&store).is_empty());
-        Registry::load(store.as_ref()).await.expect("reload");
+        Registry::load(store.as_ref(), crate::query::invalid_rules)
+            .await
+            .expect("reload");
         assert_eq!(
             referrers(&store),
             vec![Referrer {

@@ -35,7 +35,9 @@ impl Fx {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), options).unwrap();
         let reg = rt.block_on(async {
-            let reg = Registry::load(store.as_ref()).await.unwrap();
+            let reg = Registry::load(store.as_ref(), crate::query::invalid_rules)
+                .await
+                .unwrap();
             reg.create(
                 store.as_ref(),
                 &json!({"name": "t", "type": "base", "listRule": "",
@@ -113,9 +115,11 @@ impl Fx {
         let ctx = CompileCtx::filter(&col, &schema, true);
         let f = self.compile(&schema, filter);
         let spec = sort_spec(sort, &ctx);
+        let rules = crate::query::RuleCache::default();
         let env = EvalEnv::new(
             self.store.as_ref(),
             &schema,
+            &rules,
             RequestInfo::default(),
             chrono::Utc::now(),
         );
@@ -164,9 +168,11 @@ impl Fx {
         let ctx = CompileCtx::filter(&col, &schema, true);
         let f = self.compile(&schema, filter);
         let spec = sort_spec(sort, &ctx);
+        let rules = crate::query::RuleCache::default();
         let env = EvalEnv::new(
             self.store.as_ref(),
             &schema,
+            &rules,
             RequestInfo::default(),
             chrono::Utc::now(),
         );

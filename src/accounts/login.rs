@@ -1,7 +1,7 @@
 //! Password login and token refresh for auth collections (superusers included).
 
-use super::{password, token, AuthRecord, Caller};
-use crate::app::App;
+use super::AccountService;
+use crate::auth::{password, token, AuthRecord, Caller};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
 use crate::records::{self, render};
@@ -15,7 +15,10 @@ const MSG_INVALID: &str = "An error occurred while validating the submitted data
 /// `{token, record}` as PocketBase returns it.
 pub struct AuthResponse(pub Value);
 
-pub(super) fn require_auth_collection(app: &App, name: &str) -> ApiResult<Arc<Collection>> {
+pub(super) fn require_auth_collection(
+    app: &AccountService,
+    name: &str,
+) -> ApiResult<Arc<Collection>> {
     let col = app.schema.require(name)?;
     if col.auth.is_none() {
         return Err(ApiError::NotFound(
@@ -70,7 +73,7 @@ fn response(col: &Arc<Collection>, data: &RecordData, caller: &Caller) -> ApiRes
 
 /// `POST /api/collections/{c}/auth-with-password`.
 pub async fn auth_with_password(
-    app: &App,
+    app: &AccountService,
     collection: &str,
     body: &Map<String, Value>,
     ip: &str,
@@ -147,7 +150,7 @@ pub async fn auth_with_password(
 /// `POST /api/collections/{c}/auth-refresh`. A non-refreshable token (impersonation) comes
 /// back unchanged.
 pub async fn refresh(
-    app: &App,
+    app: &AccountService,
     collection: &str,
     caller: &Caller,
     raw_token: Option<&str>,
@@ -170,15 +173,18 @@ pub async fn refresh(
 
 /// The collection's authRule for the authenticating record: 403 when it fails.
 fn check_auth_rule(
-    app: &App,
+    app: &AccountService,
     col: &Collection,
     data: &RecordData,
     caller: &Caller,
 ) -> ApiResult<()> {
     let schema = app.schema.snapshot();
-    let rules = schema.rules(&col.id);
+    let rules = app.records.rules.get(&schema, &col.id);
     let info = records::request_info(&Default::default(), caller, &Map::new());
-    if records::eval_rule(app, &schema, &rules.auth, data, caller, &info) {
+    if app
+        .records
+        .eval_rule(&schema, &rules.auth, data, caller, &info)
+    {
         Ok(())
     } else {
         Err(ApiError::Forbidden(
@@ -200,7 +206,12 @@ pub(super) fn caller_for(col: &Arc<Collection>, data: &RecordData) -> Caller {
 }
 
 /// Finds a record by a field that has a single-column unique index.
-pub fn find_by_unique(app: &App, col: &Collection, field: &str, value: &str) -> Option<RecordData> {
+pub fn find_by_unique(
+    app: &AccountService,
+    col: &Collection,
+    field: &str,
+    value: &str,
+) -> Option<RecordData> {
     let value = if field == "email" {
         value.to_lowercase()
     } else {

@@ -5,8 +5,8 @@
 //! and both rotate `tokenKey`.
 
 use super::login::{issue_auth, opts, require_auth_collection, AuthResponse};
-use super::{password, token, Caller};
-use crate::app::App;
+use super::AccountService;
+use crate::auth::{password, token, Caller};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
 use crate::mail::Mail;
@@ -31,7 +31,7 @@ fn invalid_token(code: &'static str) -> ApiError {
 }
 
 /// `GET /api/collections/{c}/auth-methods`.
-pub fn auth_methods(app: &App, collection: &str) -> ApiResult<Value> {
+pub fn auth_methods(app: &AccountService, collection: &str) -> ApiResult<Value> {
     let col = require_auth_collection(app, collection)?;
     let o = opts(&col)?;
     let pw = &o.password_auth;
@@ -74,7 +74,7 @@ fn issue(
 /// The claims and current record of a valid flow token of `kind` for `col`: signature (with
 /// the record's current tokenKey), expiry, type, collection, and the email it was issued for.
 fn verify(
-    app: &App,
+    app: &AccountService,
     col: &Collection,
     raw: &str,
     kind: &str,
@@ -95,20 +95,11 @@ fn verify(
     Some((claims, stored.data))
 }
 
-fn app_url(app: &App) -> String {
-    let url = app.config.smtp.app_url.trim().trim_end_matches('/');
-    if url.is_empty() {
-        format!("http://{}", app.config.server.http)
-    } else {
-        url.to_string()
-    }
-}
-
 /// Renders a `{subject, body}` template for `to`.
-fn render_mail(app: &App, to: &str, template: &Value, token: &str) -> Mail {
+fn render_mail(app: &AccountService, to: &str, template: &Value, token: &str) -> Mail {
     let fill = |s: &str| {
-        s.replace("{APP_NAME}", &app.config.smtp.app_name)
-            .replace("{APP_URL}", &app_url(app))
+        s.replace("{APP_NAME}", &app.app_name)
+            .replace("{APP_URL}", &app.app_url)
             .replace("{TOKEN}", token)
     };
     let field = |k: &str| template.get(k).and_then(Value::as_str).unwrap_or("");
@@ -123,10 +114,10 @@ fn render_mail(app: &App, to: &str, template: &Value, token: &str) -> Mail {
 /// lookup happens in the mail queue, so the request does the same work either way and cannot
 /// tell whether the account exists.
 fn queue_account_mail(
-    app: &Arc<App>,
+    app: &Arc<AccountService>,
     col: Arc<Collection>,
     email: String,
-    build: fn(&App, &Collection, &RecordData, &str) -> ApiResult<Option<Mail>>,
+    build: fn(&AccountService, &Collection, &RecordData, &str) -> ApiResult<Option<Mail>>,
 ) {
     let app_ref = Arc::downgrade(app);
     app.mailer.queue(Box::new(move || {
@@ -154,7 +145,7 @@ fn email_input(col: &Collection, body: &Map<String, Value>, key: &str) -> ApiRes
 
 /// Updates a record as the server itself (flows have checked the token instead of rules).
 async fn system_update(
-    app: &App,
+    app: &AccountService,
     col: &Collection,
     id: &str,
     patch: Value,
@@ -164,20 +155,20 @@ async fn system_update(
         from_form: false,
     };
     let caller = Caller::System;
-    records::update(
-        app,
-        col.id.as_str(),
-        id,
-        &req,
-        &Shape::default(),
-        &caller,
-        &RequestInfo::default(),
-    )
-    .await
-    .map_err(|e| match e {
-        ApiError::Validation { errors, .. } => ApiError::validation(MSG_INVALID, errors),
-        other => other,
-    })?;
+    app.records
+        .update(
+            col.id.as_str(),
+            id,
+            &req,
+            &Shape::default(),
+            &caller,
+            &RequestInfo::default(),
+        )
+        .await
+        .map_err(|e| match e {
+            ApiError::Validation { errors, .. } => ApiError::validation(MSG_INVALID, errors),
+            other => other,
+        })?;
     let stored = app
         .store
         .get_record(&col.id, &RecordId::from(id))?
@@ -187,7 +178,7 @@ async fn system_update(
 
 /// `POST …/request-verification {email}`: 204 whether or not the account exists.
 pub async fn request_verification(
-    app: &Arc<App>,
+    app: &Arc<AccountService>,
     collection: &str,
     body: &Map<String, Value>,
 ) -> ApiResult<()> {
@@ -199,7 +190,7 @@ pub async fn request_verification(
 
 /// The verification mail for an unverified account.
 fn verification_mail(
-    app: &App,
+    app: &AccountService,
     col: &Collection,
     data: &RecordData,
     email: &str,
@@ -220,7 +211,7 @@ fn verification_mail(
 
 /// `POST …/confirm-verification {token}`.
 pub async fn confirm_verification(
-    app: &App,
+    app: &AccountService,
     collection: &str,
     body: &Map<String, Value>,
 ) -> ApiResult<()> {
@@ -247,7 +238,7 @@ pub async fn confirm_verification(
 
 /// `POST …/request-password-reset {email}`: 204 whether or not the account exists.
 pub async fn request_password_reset(
-    app: &Arc<App>,
+    app: &Arc<AccountService>,
     collection: &str,
     body: &Map<String, Value>,
 ) -> ApiResult<()> {
@@ -259,7 +250,7 @@ pub async fn request_password_reset(
 
 /// The password-reset mail for an account.
 fn reset_mail(
-    app: &App,
+    app: &AccountService,
     col: &Collection,
     data: &RecordData,
     email: &str,
@@ -289,7 +280,7 @@ fn limiter_identity(raw: &str) -> String {
 /// `POST …/confirm-password-reset {token, password, passwordConfirm}`. Changes the password
 /// (rotating tokenKey, so the token and every session die) and marks the email verified.
 pub async fn confirm_password_reset(
-    app: &App,
+    app: &AccountService,
     collection: &str,
     body: &Map<String, Value>,
     ip: &str,
@@ -330,7 +321,7 @@ pub async fn confirm_password_reset(
 
 /// `POST …/request-email-change {newEmail}` by the authenticated record itself.
 pub async fn request_email_change(
-    app: &App,
+    app: &AccountService,
     collection: &str,
     body: &Map<String, Value>,
     caller: &Caller,
@@ -372,7 +363,7 @@ pub async fn request_email_change(
 /// `POST …/confirm-email-change {token, password}`: sets the new email (verified) and rotates
 /// tokenKey, so the token is single-use and older sessions end.
 pub async fn confirm_email_change(
-    app: &App,
+    app: &AccountService,
     collection: &str,
     body: &Map<String, Value>,
     ip: &str,
@@ -424,7 +415,7 @@ pub async fn confirm_email_change(
 
 /// `POST …/impersonate/{id} {duration?}`: superusers only; a non-refreshable auth token.
 pub async fn impersonate(
-    app: &App,
+    app: &AccountService,
     collection: &str,
     id: &str,
     body: &Map<String, Value>,

@@ -1,0 +1,15 @@
+//! Account flows of auth collections on top of the record service: password login and token
+//! refresh, `auth-methods`, email verification, password reset, email change and superuser
+//! impersonation. Identity itself (tokens, password hashes, [`Caller`](crate::auth::Caller))
+//! is `auth`'s.
+
+mod flows;
+mod login;
+mod service;
+
+pub use flows::{
+    auth_methods, confirm_email_change, confirm_password_reset, confirm_verification, impersonate,
+    request_email_change, request_password_reset, request_verification,
+};
+pub use login::{auth_with_password, find_by_unique, refresh, AuthResponse};
+pub use service::AccountService;

@@ -1,0 +1,49 @@
+//! [`AccountService`]: what the account flows need, passed explicitly (no `App`).
+
+use crate::auth::LoginLimiter;
+use crate::mail::Mailer;
+use crate::records::RecordService;
+use crate::schema::Registry;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Login, token refresh and the account flows of auth collections, on top of the record service.
+pub struct AccountService {
+    pub records: Arc<RecordService>,
+    pub store: Arc<dyn Store>,
+    pub schema: Arc<Registry>,
+    /// Failed-login limiting for every auth collection.
+    pub logins: LoginLimiter,
+    /// Outgoing mail (SMTP, or kept for `GET /api/mails`).
+    pub mailer: Mailer,
+    /// `{APP_NAME}` in mail templates.
+    pub app_name: String,
+    /// `{APP_URL}` in mail templates: `[smtp] app_url`, or `http://<server.http>` when empty.
+    pub app_url: String,
+}
+
+impl AccountService {
+    pub fn new(
+        records: Arc<RecordService>,
+        logins: LoginLimiter,
+        mailer: Mailer,
+        app_name: &str,
+        app_url: &str,
+        http: &str,
+    ) -> Self {
+        let url = app_url.trim().trim_end_matches('/');
+        Self {
+            store: records.store.clone(),
+            schema: records.schema.clone(),
+            records,
+            logins,
+            mailer,
+            app_name: app_name.to_string(),
+            app_url: if url.is_empty() {
+                format!("http://{http}")
+            } else {
+                url.to_string()
+            },
+        }
+    }
+}
