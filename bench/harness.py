@@ -175,7 +175,9 @@ class Server:
         out = open(self.logdir / f"{self.name}.serve{self.starts}.log", "wb")
         t0 = time.perf_counter()
         # Every benchmark client connects from 127.0.0.1: lift Ferrobase's per-IP connection cap.
-        env = {**os.environ, "FERROBASE_SERVER_MAX_CONNECTIONS_PER_IP": "0"}
+        # The loader sends batches of 1000 (PocketBase gets the same through its settings API).
+        env = {**os.environ, "FERROBASE_SERVER_MAX_CONNECTIONS_PER_IP": "0",
+               "FERROBASE_BATCH_MAX_REQUESTS": "1000"}
         self.proc = subprocess.Popen(cmd, cwd=self.base, stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         out.close()
