@@ -43,7 +43,18 @@ struct World {
     user: String,
     posts: Vec<String>,
     users: Vec<String>,
+    /// The server process, for RSS in progress lines.
+    pid: Option<u32>,
+    /// Cases done by all workers.
+    done: std::sync::atomic::AtomicU64,
 }
+
+/// Writes go to `inbox` (emptied every `TRUNCATE_EVERY` cases of a worker) so the data the
+/// lists scan stays the same size and a million cases take minutes, not hours.
+const WRITES: &str = "inbox";
+const TRUNCATE_EVERY: u64 = 2_000;
+/// A progress line (cases, server RSS) every this many cases.
+const PROGRESS_EVERY: u64 = 50_000;
 
 /// What one case sends.
 struct Case {
@@ -108,6 +119,25 @@ async fn setup(srv: &TestServer) -> World {
     su.patch("/api/collections/posts", json!({ "fields": fields }))
         .await
         .ok();
+    // `inbox`: the same fields (its `parent` points at posts), the target of most writes.
+    let inbox_fields: Vec<Value> = fields
+        .iter()
+        .filter(|f| f["name"] != "id")
+        .map(|f| {
+            let mut f = f.clone();
+            if let Some(o) = f.as_object_mut() {
+                o.remove("id");
+            }
+            f
+        })
+        .collect();
+    srv.create_collection(json!({
+        "name": WRITES,
+        "listRule": posts["listRule"], "viewRule": posts["viewRule"],
+        "createRule": posts["createRule"], "updateRule": posts["updateRule"],
+        "deleteRule": posts["deleteRule"], "fields": inbox_fields,
+    }))
+    .await;
 
     let guest = srv.guest();
     let mut user_ids = Vec::new();
@@ -160,6 +190,8 @@ async fn setup(srv: &TestServer) -> World {
         user,
         posts: post_ids,
         users: user_ids,
+        pid: srv.pid(),
+        done: std::sync::atomic::AtomicU64::new(0),
     }
 }
 
@@ -174,6 +206,15 @@ fn query(rng: &mut StdRng, parts: &[(&str, String)]) -> String {
         }
     }
     url.query().unwrap_or("").to_string()
+}
+
+/// Where a create goes: mostly the periodically emptied `inbox`.
+fn writes(rng: &mut StdRng) -> &'static str {
+    if rng.gen_bool(0.9) {
+        WRITES
+    } else {
+        "posts"
+    }
 }
 
 fn any_id(rng: &mut StdRng, w: &World) -> String {
@@ -224,7 +265,11 @@ fn case(rng: &mut StdRng, w: &World) -> Case {
         }
         55..=66 => (
             Method::POST,
-            format!("/api/collections/posts/records?expand={}", gen::expand(rng)),
+            format!(
+                "/api/collections/{}/records?expand={}",
+                writes(rng),
+                gen::expand(rng)
+            ),
             Body::Json(gen::record_body(rng, &w.posts, &w.users)),
         ),
         67..=74 => {
@@ -250,7 +295,7 @@ fn case(rng: &mut StdRng, w: &World) -> Case {
             }
             (
                 Method::POST,
-                "/api/collections/posts/records".into(),
+                format!("/api/collections/{}/records", writes(rng)),
                 Body::Multipart(parts),
             )
         }
@@ -269,7 +314,7 @@ fn case(rng: &mut StdRng, w: &World) -> Case {
             ][rng.gen_range(0..3)];
             (
                 Method::POST,
-                "/api/collections/posts/records".into(),
+                format!("/api/collections/{}/records", writes(rng)),
                 Body::Raw(ct, raw),
             )
         }
@@ -279,7 +324,7 @@ fn case(rng: &mut StdRng, w: &World) -> Case {
                 .map(|_| {
                     let id = any_id(rng, w);
                     match rng.gen_range(0..4) {
-                        0 => json!({"method": "POST", "url": "/api/collections/posts/records",
+                        0 => json!({"method": "POST", "url": format!("/api/collections/{}/records", writes(rng)),
                                     "body": gen::record_body(rng, &w.posts, &w.users)}),
                         1 => json!({"method": "PATCH", "url": format!("/api/collections/posts/records/{id}"),
                                     "body": gen::record_body(rng, &w.posts, &w.users)}),
@@ -391,6 +436,18 @@ fn judge(method: &Method, status: u16, text: &str) -> Option<String> {
     None
 }
 
+/// The server's resident memory in MB (0 when unknown).
+fn rss_mb(pid: Option<u32>) -> u64 {
+    let status = pid
+        .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
 fn excerpt(s: &str) -> String {
     s.chars().take(400).collect()
 }
@@ -467,7 +524,25 @@ async fn ws_case(rng: &mut StdRng, w: &World) -> Result<u16, String> {
 async fn worker(w: Arc<World>, seed: u64, cases: u64, tally: Arc<Mutex<Tally>>) {
     let http = reqwest::Client::new();
     let mut rng = StdRng::seed_from_u64(seed);
-    for _ in 0..cases {
+    for n in 1..=cases {
+        if n % TRUNCATE_EVERY == 0 {
+            let r = http
+                .delete(format!("{}/api/collections/{WRITES}/truncate", w.base))
+                .header("Authorization", &w.su)
+                .send()
+                .await;
+            assert!(
+                matches!(r, Ok(ref r) if r.status().as_u16() == 204),
+                "truncate {WRITES}: {r:?}"
+            );
+        }
+        let total = w.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if total % PROGRESS_EVERY == 0 {
+            println!(
+                "fuzz progress: {total} cases, server RSS {} MB",
+                rss_mb(w.pid)
+            );
+        }
         let result = if rng.gen_range(0..100) == 0 {
             ws_case(&mut rng, &w).await
         } else {
@@ -516,10 +591,11 @@ async fn random_requests_never_crash_the_server() {
     let health = harness::Api::try_send(srv.guest().request(Method::GET, "/api/health")).await;
     let t = tally.lock().unwrap_or_else(|p| p.into_inner());
     println!(
-        "fuzz: {cases} cases (seed {seed}) in {secs:.1} s ({:.0}/s), by status {:?}, {} failures",
+        "fuzz: {cases} cases (seed {seed}) in {secs:.1} s ({:.0}/s), by status {:?}, {} failures, server RSS {} MB",
         cases as f64 / secs,
         t.by_status,
-        t.failed
+        t.failed,
+        rss_mb(world.pid)
     );
     let healthy = matches!(health, Ok(ref r) if r.status == 200);
     assert!(
