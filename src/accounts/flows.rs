@@ -12,7 +12,7 @@ use crate::ids::{RecordData, RecordId};
 use crate::mail::Mail;
 use crate::query::RequestInfo;
 use crate::records::{self, render, Shape};
-use crate::schema::{Collection, TokenConfig};
+use crate::schema::{names, Collection, TokenConfig};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -43,7 +43,7 @@ pub fn auth_methods(app: &AccountService, collection: &str) -> ApiResult<Value> 
         "otp": {"enabled": false, "duration": 0},
         "authProviders": [],
         "usernamePassword": has("username"),
-        "emailPassword": has("email"),
+        "emailPassword": has(names::EMAIL),
     }))
 }
 
@@ -62,13 +62,14 @@ fn issue(
     let claims = token::Claims {
         collection_id: col.id.0.clone(),
         exp: chrono::Utc::now().timestamp() + cfg.duration as i64,
-        id: record_str(data, "id").to_string(),
+        id: record_str(data, names::ID).to_string(),
         refreshable: None,
         kind: kind.into(),
-        email: Some(record_str(data, "email").to_string()),
+        email: Some(record_str(data, names::EMAIL).to_string()),
         new_email,
     };
-    token::sign(&claims, record_str(data, "tokenKey"), &cfg.secret).map_err(ApiError::internal)
+    token::sign(&claims, record_str(data, names::TOKEN_KEY), &cfg.secret)
+        .map_err(ApiError::internal)
 }
 
 /// The claims and current record of a valid flow token of `kind` for `col`: signature (with
@@ -88,8 +89,8 @@ fn verify(
         .store
         .get_record(&col.id, &RecordId::from(claims.id.as_str()))
         .ok()??;
-    let claims = token::verify(raw, record_str(&stored.data, "tokenKey"), &cfg.secret)?;
-    if claims.email.as_deref() != Some(record_str(&stored.data, "email")) {
+    let claims = token::verify(raw, record_str(&stored.data, names::TOKEN_KEY), &cfg.secret)?;
+    if claims.email.as_deref() != Some(record_str(&stored.data, names::EMAIL)) {
         return None;
     }
     Some((claims, stored.data))
@@ -122,7 +123,7 @@ fn queue_account_mail(
     let app_ref = Arc::downgrade(app);
     app.mailer.queue(Box::new(move || {
         let app = app_ref.upgrade()?;
-        let data = super::find_by_unique(&app, &col, "email", &email)?;
+        let data = super::find_by_unique(&app, &col, names::EMAIL, &email)?;
         build(&app, &col, &data, &email).unwrap_or_else(|e| {
             tracing::error!(collection = %col.id, error = %e, "cannot build an account mail");
             None
@@ -136,7 +137,7 @@ fn email_input(col: &Collection, body: &Map<String, Value>, key: &str) -> ApiRes
     if email.is_empty() {
         return Err(field_error(key, FieldError::required()));
     }
-    if let Some(f) = col.field("email") {
+    if let Some(f) = col.field(names::EMAIL) {
         f.validate(&Value::String(email.clone()))
             .map_err(|e| field_error(key, e))?;
     }
@@ -183,7 +184,7 @@ pub async fn request_verification(
     body: &Map<String, Value>,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let email = email_input(&col, body, "email")?;
+    let email = email_input(&col, body, names::EMAIL)?;
     queue_account_mail(app, col, email, verification_mail);
     Ok(())
 }
@@ -195,7 +196,7 @@ fn verification_mail(
     data: &RecordData,
     email: &str,
 ) -> ApiResult<Option<Mail>> {
-    if data.get("verified") == Some(&Value::Bool(true)) {
+    if data.get(names::VERIFIED) == Some(&Value::Bool(true)) {
         return Ok(None);
     }
     let o = opts(col)?;
@@ -229,10 +230,10 @@ pub async fn confirm_verification(
         &o.verification_token,
     )
     .ok_or_else(|| invalid_token("validation_invalid_token_claims"))?;
-    if data.get("verified") == Some(&Value::Bool(true)) {
+    if data.get(names::VERIFIED) == Some(&Value::Bool(true)) {
         return Ok(());
     }
-    system_update(app, &col, &claims.id, json!({"verified": true})).await?;
+    system_update(app, &col, &claims.id, json!({ (names::VERIFIED): true })).await?;
     Ok(())
 }
 
@@ -243,7 +244,7 @@ pub async fn request_password_reset(
     body: &Map<String, Value>,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let email = email_input(&col, body, "email")?;
+    let email = email_input(&col, body, names::EMAIL)?;
     queue_account_mail(app, col, email, reset_mail);
     Ok(())
 }
@@ -288,7 +289,7 @@ pub async fn confirm_password_reset(
     let col = require_auth_collection(app, collection)?;
     let raw = text(body, "token");
     let mut errors = FieldErrors::new();
-    for key in ["token", "password", "passwordConfirm"] {
+    for key in ["token", names::PASSWORD, names::PASSWORD_CONFIRM] {
         if text(body, key).is_empty() {
             errors.add(key, FieldError::required());
         }
@@ -310,9 +311,9 @@ pub async fn confirm_password_reset(
         return Err(invalid_token("validation_invalid_token"));
     };
     let patch = json!({
-        "password": text(body, "password"),
-        "passwordConfirm": text(body, "passwordConfirm"),
-        "verified": true,
+        (names::PASSWORD): text(body, names::PASSWORD),
+        (names::PASSWORD_CONFIRM): text(body, names::PASSWORD_CONFIRM),
+        (names::VERIFIED): true,
     });
     system_update(app, &col, &claims.id, patch).await?;
     app.logins.succeeded(col.id.as_str(), &who);
@@ -334,8 +335,8 @@ pub async fn request_email_change(
         return Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into()));
     }
     let new_email = email_input(&col, body, "newEmail")?;
-    let taken = super::find_by_unique(app, &col, "email", &new_email).is_some();
-    if taken || new_email == record_str(&rec.data, "email") {
+    let taken = super::find_by_unique(app, &col, names::EMAIL, &new_email).is_some();
+    if taken || new_email == record_str(&rec.data, names::EMAIL) {
         return Err(field_error(
             "newEmail",
             FieldError::new("validation_invalid_new_email", "Invalid new email address."),
@@ -371,7 +372,7 @@ pub async fn confirm_email_change(
     let col = require_auth_collection(app, collection)?;
     let raw = text(body, "token");
     let mut errors = FieldErrors::new();
-    for key in ["token", "password"] {
+    for key in ["token", names::PASSWORD] {
         if text(body, key).is_empty() {
             errors.add(key, FieldError::required());
         }
@@ -393,11 +394,11 @@ pub async fn confirm_email_change(
         app.logins.failed(col.id.as_str(), &who, ip);
         return Err(invalid_token("validation_invalid_token_payload"));
     };
-    let stored = record_str(&data, "password").to_string();
-    if !password::verify(text(body, "password").to_string(), stored).await {
+    let stored = record_str(&data, names::PASSWORD).to_string();
+    if !password::verify(text(body, names::PASSWORD).to_string(), stored).await {
         app.logins.failed(col.id.as_str(), &who, ip);
         return Err(field_error(
-            "password",
+            names::PASSWORD,
             FieldError::new("validation_invalid_password", "Invalid password."),
         ));
     }
@@ -406,7 +407,7 @@ pub async fn confirm_email_change(
         app,
         &col,
         &claims.id,
-        json!({"email": new_email, "verified": true}),
+        json!({ (names::EMAIL): new_email, (names::VERIFIED): true }),
     )
     .await?;
     app.logins.succeeded(col.id.as_str(), &who);

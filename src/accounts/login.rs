@@ -5,7 +5,7 @@ use crate::auth::{password, token, AuthRecord, Caller};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
 use crate::records::{self, render};
-use crate::schema::{AuthOptions, Collection};
+use crate::schema::{names, AuthOptions, Collection};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ pub(super) fn issue_auth(
         collection_id: col.id.0.clone(),
         exp: chrono::Utc::now().timestamp() + duration as i64,
         id: data
-            .get("id")
+            .get(names::ID)
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string(),
@@ -61,7 +61,10 @@ pub(super) fn issue_auth(
         email: None,
         new_email: None,
     };
-    let key = data.get("tokenKey").and_then(Value::as_str).unwrap_or("");
+    let key = data
+        .get(names::TOKEN_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or("");
     token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
 }
 
@@ -86,13 +89,16 @@ pub async fn auth_with_password(
         ));
     }
     let identity = body.get("identity").and_then(Value::as_str).unwrap_or("");
-    let pass = body.get("password").and_then(Value::as_str).unwrap_or("");
+    let pass = body
+        .get(names::PASSWORD)
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut errors = FieldErrors::new();
     if identity.is_empty() {
         errors.add("identity", FieldError::required());
     }
     if pass.is_empty() {
-        errors.add("password", FieldError::required());
+        errors.add(names::PASSWORD, FieldError::required());
     }
     let fields = &opts.password_auth.identity_fields;
     let identity_field = match body
@@ -123,7 +129,7 @@ pub async fn auth_with_password(
     // Verify against a decoy hash when the identity is unknown: same cost, no account probing.
     let (stored_hash, record) = match found {
         Some(data) => (
-            data.get("password")
+            data.get(names::PASSWORD)
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
@@ -212,7 +218,7 @@ pub fn find_by_unique(
     field: &str,
     value: &str,
 ) -> Option<RecordData> {
-    let value = if field == "email" {
+    let value = if field == names::EMAIL {
         value.to_lowercase()
     } else {
         value.to_string()
