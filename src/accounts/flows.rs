@@ -4,6 +4,10 @@
 //! single-use where it matters: a reset changes the password and an email change the email,
 //! and both rotate `tokenKey`.
 
+use super::bodies::{
+    missing, EmailChangeConfirm, EmailChangeRequest, EmailRequest, Impersonation,
+    PasswordResetConfirm, TokenConfirm,
+};
 use super::login::{issue_auth, opts, require_auth_collection, AuthResponse};
 use super::AccountService;
 use crate::auth::{password, token, Caller};
@@ -13,14 +17,10 @@ use crate::mail::Mail;
 use crate::query::RequestInfo;
 use crate::records::{self, render, Shape};
 use crate::schema::{names, Collection, TokenConfig};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 const MSG_INVALID: &str = "An error occurred while validating the submitted data.";
-
-fn text<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
-    body.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 fn field_error(key: &str, err: FieldError) -> ApiError {
     ApiError::validation(MSG_INVALID, FieldErrors::single(key, err))
@@ -131,9 +131,9 @@ fn queue_account_mail(
     }));
 }
 
-/// The `email` of a request body, validated like the collection's email field.
-fn email_input(col: &Collection, body: &Map<String, Value>, key: &str) -> ApiResult<String> {
-    let email = text(body, key).trim().to_lowercase();
+/// An email of a request body (sent as `key`), validated like the collection's email field.
+fn email_input(col: &Collection, value: &str, key: &str) -> ApiResult<String> {
+    let email = value.trim().to_lowercase();
     if email.is_empty() {
         return Err(field_error(key, FieldError::required()));
     }
@@ -181,10 +181,10 @@ async fn system_update(
 pub async fn request_verification(
     app: &Arc<AccountService>,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &EmailRequest,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let email = email_input(&col, body, names::EMAIL)?;
+    let email = email_input(&col, &body.email, "email")?;
     queue_account_mail(app, col, email, verification_mail);
     Ok(())
 }
@@ -214,10 +214,10 @@ fn verification_mail(
 pub async fn confirm_verification(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &TokenConfirm,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let raw = text(body, "token");
+    let raw = body.token.as_str();
     if raw.is_empty() {
         return Err(field_error("token", FieldError::required()));
     }
@@ -241,10 +241,10 @@ pub async fn confirm_verification(
 pub async fn request_password_reset(
     app: &Arc<AccountService>,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &EmailRequest,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let email = email_input(&col, body, names::EMAIL)?;
+    let email = email_input(&col, &body.email, "email")?;
     queue_account_mail(app, col, email, reset_mail);
     Ok(())
 }
@@ -283,17 +283,16 @@ fn limiter_identity(raw: &str) -> String {
 pub async fn confirm_password_reset(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &PasswordResetConfirm,
     ip: &str,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let raw = text(body, "token");
-    let mut errors = FieldErrors::new();
-    for key in ["token", names::PASSWORD, names::PASSWORD_CONFIRM] {
-        if text(body, key).is_empty() {
-            errors.add(key, FieldError::required());
-        }
-    }
+    let raw = body.token.as_str();
+    let errors = missing(&[
+        ("token", raw),
+        (names::PASSWORD, &body.password),
+        (names::PASSWORD_CONFIRM, &body.password_confirm),
+    ]);
     if !errors.is_empty() {
         return Err(ApiError::validation(MSG_INVALID, errors));
     }
@@ -311,8 +310,8 @@ pub async fn confirm_password_reset(
         return Err(invalid_token("validation_invalid_token"));
     };
     let patch = json!({
-        (names::PASSWORD): text(body, names::PASSWORD),
-        (names::PASSWORD_CONFIRM): text(body, names::PASSWORD_CONFIRM),
+        (names::PASSWORD): body.password,
+        (names::PASSWORD_CONFIRM): body.password_confirm,
         (names::VERIFIED): true,
     });
     system_update(app, &col, &claims.id, patch).await?;
@@ -324,7 +323,7 @@ pub async fn confirm_password_reset(
 pub async fn request_email_change(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &EmailChangeRequest,
     caller: &Caller,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
@@ -334,7 +333,7 @@ pub async fn request_email_change(
     if rec.collection.id != col.id {
         return Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into()));
     }
-    let new_email = email_input(&col, body, "newEmail")?;
+    let new_email = email_input(&col, &body.new_email, "newEmail")?;
     let taken = super::find_by_unique(app, &col, names::EMAIL, &new_email).is_some();
     if taken || new_email == record_str(&rec.data, names::EMAIL) {
         return Err(field_error(
@@ -366,17 +365,12 @@ pub async fn request_email_change(
 pub async fn confirm_email_change(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &EmailChangeConfirm,
     ip: &str,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let raw = text(body, "token");
-    let mut errors = FieldErrors::new();
-    for key in ["token", names::PASSWORD] {
-        if text(body, key).is_empty() {
-            errors.add(key, FieldError::required());
-        }
-    }
+    let raw = body.token.as_str();
+    let errors = missing(&[("token", raw), (names::PASSWORD, &body.password)]);
     if !errors.is_empty() {
         return Err(ApiError::validation(MSG_INVALID, errors));
     }
@@ -395,7 +389,7 @@ pub async fn confirm_email_change(
         return Err(invalid_token("validation_invalid_token_payload"));
     };
     let stored = record_str(&data, names::PASSWORD).to_string();
-    if !password::verify(text(body, names::PASSWORD).to_string(), stored).await {
+    if !password::verify(body.password.clone(), stored).await {
         app.logins.failed(col.id.as_str(), &who, ip);
         return Err(field_error(
             names::PASSWORD,
@@ -419,7 +413,7 @@ pub async fn impersonate(
     app: &AccountService,
     collection: &str,
     id: &str,
-    body: &Map<String, Value>,
+    body: &Impersonation,
     caller: &Caller,
 ) -> ApiResult<AuthResponse> {
     match caller {
@@ -433,7 +427,7 @@ pub async fn impersonate(
         .get_record(&col.id, &RecordId::from(id))?
         .ok_or_else(ApiError::not_found)?
         .data;
-    let duration = match body.get("duration") {
+    let duration = match &body.duration {
         None | Some(Value::Null) => opts(&col)?.auth_token.duration,
         Some(v) => match v.as_f64() {
             Some(d) if (0.0..=10.0 * 365.0 * 86_400.0).contains(&d) && d.fract() == 0.0 => {

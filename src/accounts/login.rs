@@ -1,8 +1,9 @@
 //! Password login and token refresh for auth collections (superusers included).
 
+use super::bodies::{missing, PasswordLogin};
 use super::AccountService;
 use crate::auth::{password, token, AuthRecord, Caller};
-use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
+use crate::error::{ApiError, ApiResult, FieldError, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
 use crate::records::{self, render};
 use crate::schema::{names, AuthOptions, Collection};
@@ -78,7 +79,7 @@ fn response(col: &Arc<Collection>, data: &RecordData, caller: &Caller) -> ApiRes
 pub async fn auth_with_password(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &PasswordLogin,
     ip: &str,
 ) -> ApiResult<AuthResponse> {
     let col = require_auth_collection(app, collection)?;
@@ -88,24 +89,10 @@ pub async fn auth_with_password(
             "The collection is not configured to allow password authentication.".into(),
         ));
     }
-    let identity = body.get("identity").and_then(Value::as_str).unwrap_or("");
-    let pass = body
-        .get(names::PASSWORD)
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let mut errors = FieldErrors::new();
-    if identity.is_empty() {
-        errors.add("identity", FieldError::required());
-    }
-    if pass.is_empty() {
-        errors.add(names::PASSWORD, FieldError::required());
-    }
+    let (identity, pass) = (body.identity.as_str(), body.password.as_str());
+    let mut errors = missing(&[("identity", identity), (names::PASSWORD, pass)]);
     let fields = &opts.password_auth.identity_fields;
-    let identity_field = match body
-        .get("identityField")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
+    let identity_field = match Some(body.identity_field.as_str()).filter(|s| !s.is_empty()) {
         Some(f) if fields.iter().any(|x| x == f) => Some(f.to_string()),
         Some(_) => {
             errors.add(
