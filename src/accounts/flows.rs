@@ -4,6 +4,10 @@
 //! single-use where it matters: a reset changes the password and an email change the email,
 //! and both rotate `tokenKey`.
 
+use super::bodies::{
+    missing, EmailChangeConfirm, EmailChangeRequest, EmailRequest, Impersonation,
+    PasswordResetConfirm, TokenConfirm,
+};
 use super::login::{issue_auth, opts, require_auth_collection, AuthResponse};
 use super::AccountService;
 use crate::auth::{password, token, Caller};
@@ -12,15 +16,11 @@ use crate::ids::{RecordData, RecordId};
 use crate::mail::Mail;
 use crate::query::RequestInfo;
 use crate::records::{self, render, Shape};
-use crate::schema::{Collection, TokenConfig};
-use serde_json::{json, Map, Value};
+use crate::schema::{names, Collection, TokenConfig};
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 const MSG_INVALID: &str = "An error occurred while validating the submitted data.";
-
-fn text<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
-    body.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 fn field_error(key: &str, err: FieldError) -> ApiError {
     ApiError::validation(MSG_INVALID, FieldErrors::single(key, err))
@@ -43,7 +43,7 @@ pub fn auth_methods(app: &AccountService, collection: &str) -> ApiResult<Value> 
         "otp": {"enabled": false, "duration": 0},
         "authProviders": [],
         "usernamePassword": has("username"),
-        "emailPassword": has("email"),
+        "emailPassword": has(names::EMAIL),
     }))
 }
 
@@ -62,13 +62,14 @@ fn issue(
     let claims = token::Claims {
         collection_id: col.id.0.clone(),
         exp: chrono::Utc::now().timestamp() + cfg.duration as i64,
-        id: record_str(data, "id").to_string(),
+        id: record_str(data, names::ID).to_string(),
         refreshable: None,
         kind: kind.into(),
-        email: Some(record_str(data, "email").to_string()),
+        email: Some(record_str(data, names::EMAIL).to_string()),
         new_email,
     };
-    token::sign(&claims, record_str(data, "tokenKey"), &cfg.secret).map_err(ApiError::internal)
+    token::sign(&claims, record_str(data, names::TOKEN_KEY), &cfg.secret)
+        .map_err(ApiError::internal)
 }
 
 /// The claims and current record of a valid flow token of `kind` for `col`: signature (with
@@ -88,8 +89,8 @@ fn verify(
         .store
         .get_record(&col.id, &RecordId::from(claims.id.as_str()))
         .ok()??;
-    let claims = token::verify(raw, record_str(&stored.data, "tokenKey"), &cfg.secret)?;
-    if claims.email.as_deref() != Some(record_str(&stored.data, "email")) {
+    let claims = token::verify(raw, record_str(&stored.data, names::TOKEN_KEY), &cfg.secret)?;
+    if claims.email.as_deref() != Some(record_str(&stored.data, names::EMAIL)) {
         return None;
     }
     Some((claims, stored.data))
@@ -122,7 +123,7 @@ fn queue_account_mail(
     let app_ref = Arc::downgrade(app);
     app.mailer.queue(Box::new(move || {
         let app = app_ref.upgrade()?;
-        let data = super::find_by_unique(&app, &col, "email", &email)?;
+        let data = super::find_by_unique(&app, &col, names::EMAIL, &email)?;
         build(&app, &col, &data, &email).unwrap_or_else(|e| {
             tracing::error!(collection = %col.id, error = %e, "cannot build an account mail");
             None
@@ -130,13 +131,13 @@ fn queue_account_mail(
     }));
 }
 
-/// The `email` of a request body, validated like the collection's email field.
-fn email_input(col: &Collection, body: &Map<String, Value>, key: &str) -> ApiResult<String> {
-    let email = text(body, key).trim().to_lowercase();
+/// An email of a request body (sent as `key`), validated like the collection's email field.
+fn email_input(col: &Collection, value: &str, key: &str) -> ApiResult<String> {
+    let email = value.trim().to_lowercase();
     if email.is_empty() {
         return Err(field_error(key, FieldError::required()));
     }
-    if let Some(f) = col.field("email") {
+    if let Some(f) = col.field(names::EMAIL) {
         f.validate(&Value::String(email.clone()))
             .map_err(|e| field_error(key, e))?;
     }
@@ -180,10 +181,10 @@ async fn system_update(
 pub async fn request_verification(
     app: &Arc<AccountService>,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &EmailRequest,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let email = email_input(&col, body, "email")?;
+    let email = email_input(&col, &body.email, "email")?;
     queue_account_mail(app, col, email, verification_mail);
     Ok(())
 }
@@ -195,7 +196,7 @@ fn verification_mail(
     data: &RecordData,
     email: &str,
 ) -> ApiResult<Option<Mail>> {
-    if data.get("verified") == Some(&Value::Bool(true)) {
+    if data.get(names::VERIFIED) == Some(&Value::Bool(true)) {
         return Ok(None);
     }
     let o = opts(col)?;
@@ -213,10 +214,10 @@ fn verification_mail(
 pub async fn confirm_verification(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &TokenConfirm,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let raw = text(body, "token");
+    let raw = body.token.as_str();
     if raw.is_empty() {
         return Err(field_error("token", FieldError::required()));
     }
@@ -229,10 +230,10 @@ pub async fn confirm_verification(
         &o.verification_token,
     )
     .ok_or_else(|| invalid_token("validation_invalid_token_claims"))?;
-    if data.get("verified") == Some(&Value::Bool(true)) {
+    if data.get(names::VERIFIED) == Some(&Value::Bool(true)) {
         return Ok(());
     }
-    system_update(app, &col, &claims.id, json!({"verified": true})).await?;
+    system_update(app, &col, &claims.id, json!({ (names::VERIFIED): true })).await?;
     Ok(())
 }
 
@@ -240,10 +241,10 @@ pub async fn confirm_verification(
 pub async fn request_password_reset(
     app: &Arc<AccountService>,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &EmailRequest,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let email = email_input(&col, body, "email")?;
+    let email = email_input(&col, &body.email, "email")?;
     queue_account_mail(app, col, email, reset_mail);
     Ok(())
 }
@@ -282,17 +283,16 @@ fn limiter_identity(raw: &str) -> String {
 pub async fn confirm_password_reset(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &PasswordResetConfirm,
     ip: &str,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let raw = text(body, "token");
-    let mut errors = FieldErrors::new();
-    for key in ["token", "password", "passwordConfirm"] {
-        if text(body, key).is_empty() {
-            errors.add(key, FieldError::required());
-        }
-    }
+    let raw = body.token.as_str();
+    let errors = missing(&[
+        ("token", raw),
+        (names::PASSWORD, &body.password),
+        (names::PASSWORD_CONFIRM, &body.password_confirm),
+    ]);
     if !errors.is_empty() {
         return Err(ApiError::validation(MSG_INVALID, errors));
     }
@@ -310,9 +310,9 @@ pub async fn confirm_password_reset(
         return Err(invalid_token("validation_invalid_token"));
     };
     let patch = json!({
-        "password": text(body, "password"),
-        "passwordConfirm": text(body, "passwordConfirm"),
-        "verified": true,
+        (names::PASSWORD): body.password,
+        (names::PASSWORD_CONFIRM): body.password_confirm,
+        (names::VERIFIED): true,
     });
     system_update(app, &col, &claims.id, patch).await?;
     app.logins.succeeded(col.id.as_str(), &who);
@@ -323,7 +323,7 @@ pub async fn confirm_password_reset(
 pub async fn request_email_change(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &EmailChangeRequest,
     caller: &Caller,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
@@ -333,9 +333,9 @@ pub async fn request_email_change(
     if rec.collection.id != col.id {
         return Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into()));
     }
-    let new_email = email_input(&col, body, "newEmail")?;
-    let taken = super::find_by_unique(app, &col, "email", &new_email).is_some();
-    if taken || new_email == record_str(&rec.data, "email") {
+    let new_email = email_input(&col, &body.new_email, "newEmail")?;
+    let taken = super::find_by_unique(app, &col, names::EMAIL, &new_email).is_some();
+    if taken || new_email == record_str(&rec.data, names::EMAIL) {
         return Err(field_error(
             "newEmail",
             FieldError::new("validation_invalid_new_email", "Invalid new email address."),
@@ -365,17 +365,12 @@ pub async fn request_email_change(
 pub async fn confirm_email_change(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &EmailChangeConfirm,
     ip: &str,
 ) -> ApiResult<()> {
     let col = require_auth_collection(app, collection)?;
-    let raw = text(body, "token");
-    let mut errors = FieldErrors::new();
-    for key in ["token", "password"] {
-        if text(body, key).is_empty() {
-            errors.add(key, FieldError::required());
-        }
-    }
+    let raw = body.token.as_str();
+    let errors = missing(&[("token", raw), (names::PASSWORD, &body.password)]);
     if !errors.is_empty() {
         return Err(ApiError::validation(MSG_INVALID, errors));
     }
@@ -393,11 +388,11 @@ pub async fn confirm_email_change(
         app.logins.failed(col.id.as_str(), &who, ip);
         return Err(invalid_token("validation_invalid_token_payload"));
     };
-    let stored = record_str(&data, "password").to_string();
-    if !password::verify(text(body, "password").to_string(), stored).await {
+    let stored = record_str(&data, names::PASSWORD).to_string();
+    if !password::verify(body.password.clone(), stored).await {
         app.logins.failed(col.id.as_str(), &who, ip);
         return Err(field_error(
-            "password",
+            names::PASSWORD,
             FieldError::new("validation_invalid_password", "Invalid password."),
         ));
     }
@@ -406,7 +401,7 @@ pub async fn confirm_email_change(
         app,
         &col,
         &claims.id,
-        json!({"email": new_email, "verified": true}),
+        json!({ (names::EMAIL): new_email, (names::VERIFIED): true }),
     )
     .await?;
     app.logins.succeeded(col.id.as_str(), &who);
@@ -418,7 +413,7 @@ pub async fn impersonate(
     app: &AccountService,
     collection: &str,
     id: &str,
-    body: &Map<String, Value>,
+    body: &Impersonation,
     caller: &Caller,
 ) -> ApiResult<AuthResponse> {
     match caller {
@@ -432,7 +427,7 @@ pub async fn impersonate(
         .get_record(&col.id, &RecordId::from(id))?
         .ok_or_else(ApiError::not_found)?
         .data;
-    let duration = match body.get("duration") {
+    let duration = match &body.duration {
         None | Some(Value::Null) => opts(&col)?.auth_token.duration,
         Some(v) => match v.as_f64() {
             Some(d) if (0.0..=10.0 * 365.0 * 86_400.0).contains(&d) && d.fract() == 0.0 => {

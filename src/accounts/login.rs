@@ -1,11 +1,12 @@
 //! Password login and token refresh for auth collections (superusers included).
 
+use super::bodies::{missing, PasswordLogin};
 use super::AccountService;
 use crate::auth::{password, token, AuthRecord, Caller};
-use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
+use crate::error::{ApiError, ApiResult, FieldError, MSG_AUTH_REQUIRED};
 use crate::ids::{RecordData, RecordId};
 use crate::records::{self, render};
-use crate::schema::{AuthOptions, Collection};
+use crate::schema::{names, AuthOptions, Collection};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -52,7 +53,7 @@ pub(super) fn issue_auth(
         collection_id: col.id.0.clone(),
         exp: chrono::Utc::now().timestamp() + duration as i64,
         id: data
-            .get("id")
+            .get(names::ID)
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string(),
@@ -61,7 +62,10 @@ pub(super) fn issue_auth(
         email: None,
         new_email: None,
     };
-    let key = data.get("tokenKey").and_then(Value::as_str).unwrap_or("");
+    let key = data
+        .get(names::TOKEN_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or("");
     token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
 }
 
@@ -75,7 +79,7 @@ fn response(col: &Arc<Collection>, data: &RecordData, caller: &Caller) -> ApiRes
 pub async fn auth_with_password(
     app: &AccountService,
     collection: &str,
-    body: &Map<String, Value>,
+    body: &PasswordLogin,
     ip: &str,
 ) -> ApiResult<AuthResponse> {
     let col = require_auth_collection(app, collection)?;
@@ -85,21 +89,10 @@ pub async fn auth_with_password(
             "The collection is not configured to allow password authentication.".into(),
         ));
     }
-    let identity = body.get("identity").and_then(Value::as_str).unwrap_or("");
-    let pass = body.get("password").and_then(Value::as_str).unwrap_or("");
-    let mut errors = FieldErrors::new();
-    if identity.is_empty() {
-        errors.add("identity", FieldError::required());
-    }
-    if pass.is_empty() {
-        errors.add("password", FieldError::required());
-    }
+    let (identity, pass) = (body.identity.as_str(), body.password.as_str());
+    let mut errors = missing(&[("identity", identity), (names::PASSWORD, pass)]);
     let fields = &opts.password_auth.identity_fields;
-    let identity_field = match body
-        .get("identityField")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
+    let identity_field = match Some(body.identity_field.as_str()).filter(|s| !s.is_empty()) {
         Some(f) if fields.iter().any(|x| x == f) => Some(f.to_string()),
         Some(_) => {
             errors.add(
@@ -123,7 +116,7 @@ pub async fn auth_with_password(
     // Verify against a decoy hash when the identity is unknown: same cost, no account probing.
     let (stored_hash, record) = match found {
         Some(data) => (
-            data.get("password")
+            data.get(names::PASSWORD)
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
@@ -212,7 +205,7 @@ pub fn find_by_unique(
     field: &str,
     value: &str,
 ) -> Option<RecordData> {
-    let value = if field == "email" {
+    let value = if field == names::EMAIL {
         value.to_lowercase()
     } else {
         value.to_string()

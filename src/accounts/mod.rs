@@ -3,10 +3,15 @@
 //! impersonation. Identity itself (tokens, password hashes, [`Caller`](crate::auth::Caller))
 //! is `auth`'s.
 
+mod bodies;
 mod flows;
 mod login;
 mod service;
 
+pub use bodies::{
+    parse as parse_body, EmailChangeConfirm, EmailChangeRequest, EmailRequest, Impersonation,
+    PasswordLogin, PasswordResetConfirm, TokenConfirm,
+};
 pub use flows::{
     auth_methods, confirm_email_change, confirm_password_reset, confirm_verification, impersonate,
     request_email_change, request_password_reset, request_verification,

@@ -3,18 +3,23 @@
 
 use super::body;
 use super::meta::client_ip;
-use crate::accounts;
+use crate::accounts::{
+    self, EmailChangeConfirm, EmailChangeRequest, EmailRequest, Impersonation, PasswordLogin,
+    PasswordResetConfirm, TokenConfirm,
+};
 use crate::app::App;
 use crate::auth::{token, Caller};
 use crate::error::ApiError;
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path};
 use poem::{handler, Body, IntoResponse, Request, Response};
-use serde_json::{json, Map, Value};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
-async fn input(app: &App, req: &Request, body: Body) -> Result<Map<String, Value>, ApiError> {
-    Ok(body::read(req, body, super::body_limit(app)).await?.data)
+/// The request body (JSON, form or multipart) as the flow's typed body `T`.
+async fn input<T: DeserializeOwned>(app: &App, req: &Request, body: Body) -> Result<T, ApiError> {
+    accounts::parse_body(body::read(req, body, super::body_limit(app)).await?.data)
 }
 
 fn no_content() -> Response {
@@ -28,7 +33,7 @@ pub async fn auth_with_password(
     req: &Request,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let data = input(&app, req, body).await?;
+    let data: PasswordLogin = input(&app, req, body).await?;
     let r = accounts::auth_with_password(&app.accounts, &c, &data, &client_ip(req)).await?;
     Ok(Json(r.0))
 }
@@ -61,7 +66,7 @@ pub async fn request_verification(
     req: &Request,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let data = input(&app, req, body).await?;
+    let data: EmailRequest = input(&app, req, body).await?;
     accounts::request_verification(&app.accounts, &c, &data).await?;
     Ok(no_content())
 }
@@ -73,7 +78,7 @@ pub async fn confirm_verification(
     req: &Request,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let data = input(&app, req, body).await?;
+    let data: TokenConfirm = input(&app, req, body).await?;
     accounts::confirm_verification(&app.accounts, &c, &data).await?;
     Ok(no_content())
 }
@@ -85,7 +90,7 @@ pub async fn request_password_reset(
     req: &Request,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let data = input(&app, req, body).await?;
+    let data: EmailRequest = input(&app, req, body).await?;
     accounts::request_password_reset(&app.accounts, &c, &data).await?;
     Ok(no_content())
 }
@@ -97,7 +102,7 @@ pub async fn confirm_password_reset(
     req: &Request,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let data = input(&app, req, body).await?;
+    let data: PasswordResetConfirm = input(&app, req, body).await?;
     accounts::confirm_password_reset(&app.accounts, &c, &data, &client_ip(req)).await?;
     Ok(no_content())
 }
@@ -110,7 +115,7 @@ pub async fn request_email_change(
     body: Body,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let data = input(&app, req, body).await?;
+    let data: EmailChangeRequest = input(&app, req, body).await?;
     accounts::request_email_change(&app.accounts, &c, &data, &caller).await?;
     Ok(no_content())
 }
@@ -122,7 +127,7 @@ pub async fn confirm_email_change(
     req: &Request,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let data = input(&app, req, body).await?;
+    let data: EmailChangeConfirm = input(&app, req, body).await?;
     accounts::confirm_email_change(&app.accounts, &c, &data, &client_ip(req)).await?;
     Ok(no_content())
 }
@@ -135,7 +140,7 @@ pub async fn impersonate(
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let data = input(&app, req, body).await?;
+    let data: Impersonation = input(&app, req, body).await?;
     Ok(Json(
         accounts::impersonate(&app.accounts, &c, &id, &data, &caller)
             .await?

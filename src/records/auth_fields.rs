@@ -8,12 +8,13 @@ use crate::auth::{password, AuthRecord, Caller};
 use crate::error::{FieldError, FieldErrors};
 use crate::ids::RecordData;
 use crate::query::{RequestInfo, Rule};
-use crate::schema::{random_alphanumeric, Collection, Field, FieldKind};
+use crate::schema::{names, random_alphanumeric, Collection, Field, FieldKind};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
 pub(super) fn is_secret_auth_field(col: &Collection, f: &Field) -> bool {
-    col.auth.is_some() && (f.name == "tokenKey" || matches!(f.kind, FieldKind::Password { .. }))
+    col.auth.is_some()
+        && (f.name == names::TOKEN_KEY || matches!(f.kind, FieldKind::Password { .. }))
 }
 
 /// Hashes a plain `password`-type field value (non-auth collections).
@@ -52,11 +53,14 @@ pub(super) async fn stage_auth_create(
     data: &mut RecordData,
     errors: &mut FieldErrors,
 ) {
-    data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+    data.insert(
+        names::TOKEN_KEY.into(),
+        Value::String(random_alphanumeric(50)),
+    );
     lowercase_email(data);
-    if !manager && data.get("verified") == Some(&Value::Bool(true)) {
+    if !manager && data.get(names::VERIFIED) == Some(&Value::Bool(true)) {
         errors.add(
-            "verified",
+            names::VERIFIED,
             FieldError::new(
                 "validation_values_mismatch",
                 "Only superusers and managers can set this field.",
@@ -64,13 +68,13 @@ pub(super) async fn stage_auth_create(
         );
     }
     if let Some(hash) = new_password(col, req, errors, true).await {
-        data.insert("password".into(), Value::String(hash));
+        data.insert(names::PASSWORD.into(), Value::String(hash));
     }
 }
 
 pub(super) fn lowercase_email(data: &mut RecordData) {
     // Emails are compared case-insensitively: ALICE@x.io and alice@x.io are one account.
-    if let Some(Value::String(e)) = data.get_mut("email") {
+    if let Some(Value::String(e)) = data.get_mut(names::EMAIL) {
         *e = e.to_lowercase();
     }
 }
@@ -84,40 +88,40 @@ pub(super) async fn new_password(
 ) -> Option<String> {
     let plain = req
         .data
-        .get("password")
+        .get(names::PASSWORD)
         .and_then(Value::as_str)
         .unwrap_or("");
     if plain.is_empty() {
         if required {
-            errors.add("password", FieldError::required());
+            errors.add(names::PASSWORD, FieldError::required());
             if req
                 .data
-                .get("passwordConfirm")
+                .get(names::PASSWORD_CONFIRM)
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .is_empty()
             {
-                errors.add("passwordConfirm", FieldError::required());
+                errors.add(names::PASSWORD_CONFIRM, FieldError::required());
             }
         }
         return None;
     }
     let confirm = req
         .data
-        .get("passwordConfirm")
+        .get(names::PASSWORD_CONFIRM)
         .and_then(Value::as_str)
         .unwrap_or("");
     if confirm.is_empty() {
-        errors.add("passwordConfirm", FieldError::required());
+        errors.add(names::PASSWORD_CONFIRM, FieldError::required());
     } else if confirm != plain {
         errors.add(
-            "passwordConfirm",
+            names::PASSWORD_CONFIRM,
             FieldError::new("validation_values_mismatch", "Values don't match."),
         );
     }
-    if let Some(f) = col.field("password") {
+    if let Some(f) = col.field(names::PASSWORD) {
         if let Err(e) = f.validate(&Value::String(plain.to_string())) {
-            errors.add("password", e);
+            errors.add(names::PASSWORD, e);
         }
     }
     if !errors.is_empty() {
@@ -127,7 +131,7 @@ pub(super) async fn new_password(
         Ok(h) => Some(h),
         Err(_) => {
             errors.add(
-                "password",
+                names::PASSWORD,
                 FieldError::new(
                     "validation_invalid_password",
                     "Failed to hash the password.",
@@ -148,7 +152,7 @@ pub(super) async fn stage_auth_update(
 ) {
     lowercase_email(data);
     if !manager {
-        for key in ["email", "verified"] {
+        for key in [names::EMAIL, names::VERIFIED] {
             if data.get(key) != before.get(key) {
                 errors.add(
                     key,
@@ -162,26 +166,26 @@ pub(super) async fn stage_auth_update(
     }
     let changing = req
         .data
-        .get("password")
+        .get(names::PASSWORD)
         .and_then(Value::as_str)
         .is_some_and(|s| !s.is_empty());
     if changing && !manager {
         let old = req
             .data
-            .get("oldPassword")
+            .get(names::OLD_PASSWORD)
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
         let stored = before
-            .get("password")
+            .get(names::PASSWORD)
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
         if old.is_empty() {
-            errors.add("oldPassword", FieldError::required());
+            errors.add(names::OLD_PASSWORD, FieldError::required());
         } else if !password::verify(old, stored).await {
             errors.add(
-                "oldPassword",
+                names::OLD_PASSWORD,
                 FieldError::new(
                     "validation_invalid_old_password",
                     "Missing or invalid old password.",
@@ -190,13 +194,19 @@ pub(super) async fn stage_auth_update(
         }
     }
     if let Some(hash) = new_password(col, req, errors, false).await {
-        data.insert("password".into(), Value::String(hash));
+        data.insert(names::PASSWORD.into(), Value::String(hash));
         // A new password revokes every token issued before it.
-        data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+        data.insert(
+            names::TOKEN_KEY.into(),
+            Value::String(random_alphanumeric(50)),
+        );
     }
-    if data.get("email") != before.get("email") {
+    if data.get(names::EMAIL) != before.get(names::EMAIL) {
         // So does a new email (and it makes email-change tokens single-use).
-        data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+        data.insert(
+            names::TOKEN_KEY.into(),
+            Value::String(random_alphanumeric(50)),
+        );
     }
 }
 
@@ -222,7 +232,11 @@ pub(super) fn revoke_if_auth_rule_fails(
         let info = super::access::request_info(&RequestInfo::default(), &caller, &Map::new());
         super::access::eval(tx.app, &tx.schema, &rules.auth, d, &caller, &info)
     };
-    if data.get("tokenKey") == before.get("tokenKey") && passes(before) && !passes(data) {
-        data.insert("tokenKey".into(), Value::String(random_alphanumeric(50)));
+    if data.get(names::TOKEN_KEY) == before.get(names::TOKEN_KEY) && passes(before) && !passes(data)
+    {
+        data.insert(
+            names::TOKEN_KEY.into(),
+            Value::String(random_alphanumeric(50)),
+        );
     }
 }

@@ -4,7 +4,7 @@
 use super::write::Request;
 use crate::error::{FieldError, FieldErrors};
 use crate::ids::RecordId;
-use crate::schema::{Collection, FieldKind};
+use crate::schema::{names, Collection, FieldKind};
 use serde_json::Value;
 
 /// A new record id: 8 base36 chars of milliseconds since 2020 then 7 random ones, so ids sort
@@ -24,12 +24,12 @@ pub fn ordered_id() -> String {
 }
 
 pub(super) fn new_id(col: &Collection, req: &Request, errors: &mut FieldErrors) -> RecordId {
-    let id_field = col.field("id");
-    match req.data.get("id") {
+    let id_field = col.field(names::ID);
+    match req.data.get(names::ID) {
         Some(Value::String(s)) if !s.is_empty() => {
             if let Some(f) = id_field {
                 if let Err(e) = f.validate(&Value::String(s.clone())) {
-                    errors.add("id", e);
+                    errors.add(names::ID, e);
                 }
             }
             RecordId::from(s.as_str())
@@ -48,7 +48,7 @@ pub(super) fn new_id(col: &Collection, req: &Request, errors: &mut FieldErrors) 
         }
         Some(_) => {
             errors.add(
-                "id",
+                names::ID,
                 FieldError::new("validation_invalid_format", "Invalid value format."),
             );
             RecordId(String::new())

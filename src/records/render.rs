@@ -3,11 +3,11 @@
 
 use crate::auth::Caller;
 use crate::ids::RecordData;
-use crate::schema::{Collection, FieldKind};
+use crate::schema::{names, Collection, FieldKind};
 use serde_json::{Map, Value};
 
 /// Auth-collection fields that never leave the server.
-const SECRET_AUTH_FIELDS: [&str; 1] = ["tokenKey"];
+const SECRET_AUTH_FIELDS: [&str; 1] = [names::TOKEN_KEY];
 
 /// The record JSON for `caller`.
 pub fn record(col: &Collection, data: &RecordData, caller: &Caller) -> Value {
@@ -18,13 +18,16 @@ pub fn record(col: &Collection, data: &RecordData, caller: &Caller) -> Value {
 /// record) sees its email whatever `emailVisibility` says, as in PocketBase.
 pub fn record_for(col: &Collection, data: &RecordData, caller: &Caller, manager: bool) -> Value {
     let mut out = Map::new();
-    out.insert("collectionId".into(), Value::String(col.id.0.clone()));
-    out.insert("collectionName".into(), Value::String(col.name.clone()));
+    out.insert(names::COLLECTION_ID.into(), Value::String(col.id.0.clone()));
+    out.insert(
+        names::COLLECTION_NAME.into(),
+        Value::String(col.name.clone()),
+    );
     let su = caller.is_superuser();
     let is_auth = col.auth.is_some();
     let own = is_auth
         && caller.auth().is_some_and(|a| {
-            a.collection.id == col.id && Some(a.id()) == data.get("id").and_then(Value::as_str)
+            a.collection.id == col.id && Some(a.id()) == data.get(names::ID).and_then(Value::as_str)
         });
     for f in &col.fields {
         if is_auth && SECRET_AUTH_FIELDS.contains(&f.name.as_str()) {
@@ -40,11 +43,11 @@ pub fn record_for(col: &Collection, data: &RecordData, caller: &Caller, manager:
             continue;
         }
         if is_auth
-            && f.name == "email"
+            && f.name == names::EMAIL
             && !su
             && !own
             && !manager
-            && data.get("emailVisibility") != Some(&Value::Bool(true))
+            && data.get(names::EMAIL_VISIBILITY) != Some(&Value::Bool(true))
         {
             continue;
         }

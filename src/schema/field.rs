@@ -1,6 +1,7 @@
 //! Field definitions: the `Field` type, its kinds and options, and PocketBase's flat field JSON in
 //! both directions. What each kind means lives in `fields/<kind>.rs`.
 
+use super::names;
 use crate::error::FieldError;
 use crate::ids::CollectionId;
 use regex::Regex;
@@ -146,7 +147,8 @@ pub struct Field {
 pub type OptionErrors = Vec<(&'static str, FieldError)>;
 
 /// Names a record cannot use for a field because they collide with keys of the record JSON.
-pub const RESERVED_FIELD_NAMES: [&str; 3] = ["expand", "collectionId", "collectionName"];
+pub const RESERVED_FIELD_NAMES: [&str; 3] =
+    [names::EXPAND, names::COLLECTION_ID, names::COLLECTION_NAME];
 
 impl Field {
     /// A field with PocketBase's default id and flags.

@@ -14,6 +14,7 @@ mod fields_build;
 mod idgen;
 mod index;
 mod indexes_build;
+pub mod names;
 mod registry;
 mod system;
 

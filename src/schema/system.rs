@@ -5,6 +5,7 @@ use super::auth_options::AuthOptions;
 use super::collection::{Collection, CollectionType};
 use super::datetime::now_string;
 use super::field::{Field, FieldKind, Pattern, TextOptions};
+use super::names;
 use crate::ids::CollectionId;
 
 /// Collection id of `_superusers` (crc32 of `auth_superusers`).
@@ -14,11 +15,11 @@ pub const SUPERUSERS_NAME: &str = "_superusers";
 
 /// Names of the fields every auth collection has besides `id`.
 pub const AUTH_SYSTEM_FIELDS: [&str; 5] = [
-    "password",
-    "tokenKey",
-    "email",
-    "emailVisibility",
-    "verified",
+    names::PASSWORD,
+    names::TOKEN_KEY,
+    names::EMAIL,
+    names::EMAIL_VISIBILITY,
+    names::VERIFIED,
 ];
 
 fn text_field(name: &str, opts: TextOptions) -> Field {
@@ -44,13 +45,13 @@ pub fn id_field() -> Field {
         autogenerate_pattern: "[a-z0-9]{15}".into(),
         primary_key: true,
     };
-    system(text_field("id", opts), true, false)
+    system(text_field(names::ID, opts), true, false)
 }
 
 /// The default definition of an auth system field (one of `AUTH_SYSTEM_FIELDS`).
 pub fn auth_system_field(name: &str) -> Option<Field> {
     let f = match name {
-        "password" => system(
+        names::PASSWORD => system(
             Field::new(
                 name,
                 FieldKind::Password {
@@ -63,7 +64,7 @@ pub fn auth_system_field(name: &str) -> Option<Field> {
             true,
             true,
         ),
-        "tokenKey" => {
+        names::TOKEN_KEY => {
             let opts = TextOptions {
                 min: 30,
                 max: 60,
@@ -72,7 +73,7 @@ pub fn auth_system_field(name: &str) -> Option<Field> {
             };
             system(text_field(name, opts), true, true)
         }
-        "email" => system(
+        names::EMAIL => system(
             Field::new(
                 name,
                 FieldKind::Email {
@@ -83,7 +84,9 @@ pub fn auth_system_field(name: &str) -> Option<Field> {
             true,
             false,
         ),
-        "emailVisibility" | "verified" => system(Field::new(name, FieldKind::Bool), false, false),
+        names::EMAIL_VISIBILITY | names::VERIFIED => {
+            system(Field::new(name, FieldKind::Bool), false, false)
+        }
         _ => return None,
     };
     Some(f)
@@ -101,7 +104,7 @@ pub fn auth_default_indexes(id: &CollectionId, name: &str) -> [String; 2] {
 pub const USERS_ID: &str = "_pb_users_auth_";
 
 fn autodates() -> [Field; 2] {
-    [("created", false), ("updated", true)].map(|(name, on_update)| {
+    [(names::CREATED, false), (names::UPDATED, true)].map(|(name, on_update)| {
         system(
             Field::new(
                 name,

@@ -7,6 +7,7 @@
 mod harness;
 
 mod accounts;
+mod arch_bodies;
 mod arch_cycles;
 mod arch_fields;
 mod arch_ops;
