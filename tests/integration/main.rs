@@ -9,6 +9,7 @@ mod harness;
 mod accounts;
 mod arch_cycles;
 mod arch_fields;
+mod arch_list;
 mod arch_ops;
 mod arch_store;
 mod attacks;
