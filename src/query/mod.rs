@@ -12,6 +12,7 @@ mod env;
 mod eval;
 mod funcs;
 mod lexer;
+mod list_plan;
 mod parser;
 mod plan;
 mod read;
@@ -26,6 +27,7 @@ pub use ast::{CmpOp, Comparison, Expr, Func, Ident, Macro, Modifier, Operand, Po
 pub use columns::{ColumnCache, ColumnLimits, ColumnPage};
 pub use compile::{compile, CompileCtx, Compiled, Mode};
 pub use env::{EvalEnv, EvalError, RequestInfo};
+pub use list_plan::{IdStream, ListPlan, RecordStream};
 pub use parser::{parse, parse_with};
 pub use plan::IndexPlan;
 pub use rule_cache::RuleCache;

@@ -234,6 +234,40 @@ fn is_empty(v: &Value) -> bool {
     v.is_null() || v.as_str() == Some("")
 }
 
+/// The leading fields of `spec` that `keys` fix, and every combination of their values (at most
+/// [`MAX_PREFIXES`]); stops at the first field without an equality.
+fn equal_prefixes(spec: &IndexSpec, keys: &[EqKey]) -> (Vec<String>, Vec<Vec<Value>>) {
+    let mut fields = Vec::new();
+    let mut prefixes: Vec<Vec<Value>> = vec![Vec::new()];
+    for f in &spec.fields {
+        let Some(k) = keys.iter().find(|k| &k.field == f) else {
+            break;
+        };
+        let mut values = k.values.clone();
+        if spec.skip_empty.contains(f) {
+            values.retain(|v| !is_empty(v));
+            if values.len() != k.values.len() {
+                break; // the partial index leaves out rows that would match
+            }
+        }
+        if prefixes.len() * values.len() > MAX_PREFIXES {
+            break;
+        }
+        prefixes = prefixes
+            .iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut p = p.clone();
+                    p.push(v.clone());
+                    p
+                })
+            })
+            .collect();
+        fields.push(f.clone());
+    }
+    (fields, prefixes)
+}
+
 impl Compiled {
     /// The best index for this filter: the one whose leading fields are fixed by equalities in
     /// the top-level AND (most fields first, then unique, then fewest scans), if any.
@@ -256,34 +290,7 @@ impl Compiled {
         let keys: Vec<EqKey> = conjuncts.iter().filter_map(|n| conjunct_key(n)).collect();
         let mut best: Option<(IndexPlan, bool)> = None;
         for spec in indexes {
-            let mut fields = Vec::new();
-            let mut prefixes: Vec<Vec<Value>> = vec![Vec::new()];
-            for f in &spec.fields {
-                let Some(k) = keys.iter().find(|k| &k.field == f) else {
-                    break;
-                };
-                let mut values = k.values.clone();
-                if spec.skip_empty.contains(f) {
-                    values.retain(|v| !is_empty(v));
-                    if values.len() != k.values.len() {
-                        break; // the partial index leaves out rows that would match
-                    }
-                }
-                if prefixes.len() * values.len() > MAX_PREFIXES {
-                    break;
-                }
-                prefixes = prefixes
-                    .iter()
-                    .flat_map(|p| {
-                        values.iter().map(move |v| {
-                            let mut p = p.clone();
-                            p.push(v.clone());
-                            p
-                        })
-                    })
-                    .collect();
-                fields.push(f.clone());
-            }
+            let (fields, prefixes) = equal_prefixes(spec, &keys);
             let range = match (col, spec.fields.get(fields.len())) {
                 (Some(col), Some(next)) => {
                     range_on(col, next, &conjuncts).map(|r| (next.clone(), r))

@@ -3,7 +3,7 @@
 
 use super::cascade::stage_delete;
 use super::render;
-use super::tx::Tx;
+use super::tx::{commit_with_retries, Tx};
 use super::write::{stage_create, stage_update, Request};
 use super::RecordService;
 use crate::auth::Caller;
@@ -11,8 +11,6 @@ use crate::error::{echo, ApiError, ApiResult, FieldError};
 use crate::ids::RecordId;
 use crate::query::RequestInfo;
 use serde_json::{json, Map, Value};
-
-const MAX_ATTEMPTS: usize = 16;
 
 /// One request of a batch, as the client sent it.
 #[derive(Debug, Clone)]
@@ -162,25 +160,25 @@ pub async fn batch(
         .map(|(c, i)| (c.as_str(), i.as_str()))
         .collect();
     let _locked = app.locks.lock_all(&refs).await;
-    for _ in 0..MAX_ATTEMPTS {
-        let mut tx = Tx::new(app);
-        let mut results = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            tx.request = i;
-            tx.meta = meta.clone();
-            tx.meta.method = item.method.to_ascii_uppercase();
-            match stage_one(&mut tx, item, caller).await {
-                Ok(r) => results.push(r),
-                Err(e) => return Err(failed(i, &e)),
-            }
-        }
-        match tx.commit().await {
-            Ok(_) => return Ok(Value::Array(results)),
-            Err(None) => continue,
-            Err(Some(e)) => return Err(failed(e.request, &e.error)),
-        }
-    }
-    Err(ApiError::internal(
-        "batch: too many concurrent modifications",
-    ))
+    let results = commit_with_retries(
+        app,
+        |tx| {
+            Box::pin(async move {
+                let mut results = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    tx.request = i;
+                    tx.meta = meta.clone();
+                    tx.meta.method = item.method.to_ascii_uppercase();
+                    match stage_one(tx, item, caller).await {
+                        Ok(r) => results.push(r),
+                        Err(e) => return Err(failed(i, &e)),
+                    }
+                }
+                Ok(results)
+            })
+        },
+        |e| failed(e.request, &e.error),
+    )
+    .await?;
+    Ok(Value::Array(results))
 }

@@ -8,9 +8,11 @@ use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{echo, ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::{CollectionId, RecordData, RecordId};
-use crate::query::{self, CompileCtx, Compiled, EvalEnv, IndexPlan, RequestInfo, SortSpec, Val};
+use crate::query::{
+    self, CompileCtx, Compiled, EvalEnv, IdStream, ListPlan, RecordStream, RequestInfo, SortSpec,
+    Val,
+};
 use crate::schema::{Collection, Snapshot};
-use crate::store::StoreError;
 use crate::work;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -104,107 +106,80 @@ fn compile_sort(
     })
 }
 
-/// Where candidate records come from, cheapest first.
-enum Choice {
-    /// The filter's equalities hit an index: few candidates, sorted in memory.
-    Plan(IndexPlan),
-    /// Insertion order is the requested order (no sort, or `@rowid`).
-    Insertion { reverse: bool },
-    /// A range plan whose field is also the sort: the range is read in order.
-    RangeOrder { plan: IndexPlan, desc: bool },
-    /// A single-field sort that an index's leading field serves, in order.
-    IndexOrder {
-        index: String,
-        field: String,
-        desc: bool,
-    },
-    /// Everything, sorted in memory.
-    Scan,
+/// One list request after parsing and access checks: what the executor needs.
+struct PageQuery<'q> {
+    col: &'q CollectionId,
+    /// Everything that restricts the result (the list rule included).
+    filter: Option<&'q Compiled>,
+    sort: &'q SortSpec,
+    env: &'q EvalEnv<'q>,
+    offset: usize,
+    per_page: usize,
+    /// `skipTotal` was not given.
+    need_total: bool,
 }
 
-impl std::fmt::Display for Choice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Choice::Plan(p) => write!(f, "{p}"),
-            Choice::Insertion { reverse: false } => f.write_str("insertion order"),
-            Choice::Insertion { reverse: true } => f.write_str("insertion order (reverse)"),
-            Choice::IndexOrder { index, field, desc } => {
-                write!(
-                    f,
-                    "index order {index} ({field}){}",
-                    if *desc { " desc" } else { "" }
-                )
-            }
-            Choice::RangeOrder { plan, desc } => {
-                write!(f, "{plan} in order{}", if *desc { " desc" } else { "" })
-            }
-            Choice::Scan => f.write_str("full scan"),
+impl PageQuery<'_> {
+    fn matches(&self, rec: &RecordData) -> ApiResult<bool> {
+        match self.filter {
+            Some(f) => Ok(f.matches(rec, self.env)?),
+            None => Ok(true),
         }
     }
 }
 
-fn choose(
-    schema: &Snapshot,
-    col: &Collection,
-    filter: Option<&Compiled>,
-    sort: &SortSpec,
-) -> Choice {
-    let indexes = schema.indexes(&col.id);
-    if let Some(plan) = filter.and_then(|f| f.index_plan_for(col, &indexes)) {
-        // A range on the field the page is sorted by: read the range in sort order.
-        let sorted_by_range = match (&plan.range, sort.single_field()) {
-            (Some((field, _)), Some((sorted, desc)))
-                if field == sorted && plan.prefixes.len() == 1 =>
-            {
-                Some(desc)
-            }
-            _ => None,
-        };
-        if let Some(desc) = sorted_by_range {
-            return Choice::RangeOrder { plan, desc };
-        }
-        return Choice::Plan(plan);
-    }
-    if sort.is_empty() {
-        return Choice::Insertion { reverse: false };
-    }
-    if let Some(reverse) = sort.rowid_only() {
-        return Choice::Insertion { reverse };
-    }
-    if let Some((field, desc)) = sort.single_field() {
-        let usable = indexes.iter().find(|i| {
-            i.fields.first().map(String::as_str) == Some(field) && i.skip_empty.is_empty()
+/// A page of records, the total when it was asked for, and how they were found.
+struct Page {
+    items: Vec<RecordData>,
+    total: Option<usize>,
+    plan: String,
+}
+
+/// Runs `plan`: the column cache for unindexed scans when the filter and sort allow it, ids
+/// read in order when the plan's order is the requested one, else every candidate filtered
+/// and sorted in memory.
+fn execute(app: &RecordService, plan: &ListPlan, q: &PageQuery<'_>) -> ApiResult<Page> {
+    let store = app.store.as_ref();
+    let columnar = match plan {
+        ListPlan::Scan => app
+            .columns
+            .try_page(store, q.col, q.filter, q.sort, q.env, q.offset, q.per_page)?,
+        _ => None,
+    };
+    if let Some(page) = columnar {
+        let items = column_items(app, q.col, &page)?;
+        return Ok(Page {
+            items,
+            total: Some(page.total),
+            plan: page.plan,
         });
-        if let Some(index) = usable {
-            return Choice::IndexOrder {
-                index: index.name.clone(),
-                field: field.to_string(),
-                desc,
-            };
-        }
     }
-    Choice::Scan
+    let explain = plan.to_string();
+    let (items, total) = match plan.ordered_ids(store, q.col, q.need_total)? {
+        Some((ids, known)) => page_in_order(app, q, ids, known)?,
+        None => page_sorted(app, q, plan.candidates(store, q.col))?,
+    };
+    Ok(Page {
+        items,
+        total,
+        plan: explain,
+    })
 }
 
 /// Reads one page from ids that are already in order: only the page's records are decoded when
 /// there is no filter; with a filter, the scan stops once the page is full unless a total is
 /// needed.
-#[allow(clippy::too_many_arguments)]
 fn page_in_order(
     app: &RecordService,
-    col: &CollectionId,
-    ids: impl Iterator<Item = Result<RecordId, StoreError>>,
-    filter: Option<&RecordFilter<'_>>,
-    offset: usize,
-    per_page: usize,
-    need_total: bool,
+    q: &PageQuery<'_>,
+    ids: IdStream<'_>,
     known_total: Option<usize>,
 ) -> ApiResult<(Vec<RecordData>, Option<usize>)> {
-    let need_total = need_total && known_total.is_none();
-    let load = |id: &RecordId| app.store.get_record(col, id).map(|r| r.map(|r| r.data));
-    let Some(filter) = filter else {
-        let mut items = Vec::with_capacity(per_page);
-        for id in ids.skip(offset).take(per_page) {
+    let need_total = q.need_total && known_total.is_none();
+    let load = |id: &RecordId| app.store.get_record(q.col, id).map(|r| r.map(|r| r.data));
+    if q.filter.is_none() {
+        let mut items = Vec::with_capacity(q.per_page);
+        for id in ids.skip(q.offset).take(q.per_page) {
             work::check()?;
             if let Some(rec) = load(&id?)? {
                 items.push(rec);
@@ -212,26 +187,47 @@ fn page_in_order(
         }
         let total = match known_total {
             Some(t) => Some(t),
-            None if need_total => Some(app.store.count_records(col)?),
+            None if need_total => Some(app.store.count_records(q.col)?),
             None => None,
         };
         return Ok((items, total));
-    };
-    let (mut items, mut seen) = (Vec::with_capacity(per_page), 0usize);
+    }
+    let (mut items, mut seen) = (Vec::with_capacity(q.per_page), 0usize);
     for id in ids {
         work::check()?;
         let Some(rec) = load(&id?)? else { continue };
-        if !filter(&rec)? {
+        if !q.matches(&rec)? {
             continue;
         }
         seen += 1;
-        if seen > offset && items.len() < per_page {
+        if seen > q.offset && items.len() < q.per_page {
             items.push(rec);
-        } else if items.len() >= per_page && !need_total {
+        } else if items.len() >= q.per_page && !need_total {
             break;
         }
     }
     Ok((items, known_total.or(need_total.then_some(seen))))
+}
+
+/// Filters every candidate, sorts the matches in memory and cuts the page out of them.
+fn page_sorted(
+    app: &RecordService,
+    q: &PageQuery<'_>,
+    rows: RecordStream<'_>,
+) -> ApiResult<(Vec<RecordData>, Option<usize>)> {
+    let mut all = Vec::new();
+    for rec in rows {
+        work::check()?;
+        let rec = rec?;
+        if q.matches(&rec)? {
+            all.push(rec);
+        }
+    }
+    let total = all.len();
+    let keep = q.offset.saturating_add(q.per_page);
+    sort_records(app, q.col, q.env, q.sort, &mut all, keep)?;
+    let items = all.into_iter().skip(q.offset).take(q.per_page).collect();
+    Ok((items, Some(total)))
 }
 
 /// Loads a column-cache page's records (a record deleted since is skipped, as in
@@ -239,22 +235,16 @@ fn page_in_order(
 fn column_items(
     app: &RecordService,
     col: &CollectionId,
-    page: Option<query::ColumnPage>,
-) -> ApiResult<(Vec<RecordData>, Option<usize>)> {
-    let Some(page) = page else {
-        return Ok((Vec::new(), None));
-    };
+    page: &query::ColumnPage,
+) -> ApiResult<Vec<RecordData>> {
     let mut items = Vec::with_capacity(page.ids.len());
     for id in &page.ids {
         if let Some(rec) = app.store.get_record(col, id)? {
             items.push(rec.data);
         }
     }
-    Ok((items, Some(page.total)))
+    Ok(items)
 }
-
-/// A per-record predicate (the compiled filter bound to its environment).
-type RecordFilter<'a> = dyn Fn(&RecordData) -> ApiResult<bool> + 'a;
 
 /// A record with its sort keys and rowid.
 type Keyed = (Vec<Val<'static>>, u64, RecordData);
@@ -339,7 +329,6 @@ pub fn list(
     let page = parse_number("page", &params.page, 1)?;
     let per_page = parse_number("perPage", &params.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
     let skip_total = parse_bool(&params.skip_total);
-    let offset = (page - 1).saturating_mul(per_page);
     let env = EvalEnv::new(
         app.store.as_ref(),
         &schema,
@@ -347,105 +336,20 @@ pub fn list(
         request,
         chrono::Utc::now(),
     );
-    let matches = |rec: &RecordData| -> ApiResult<bool> {
-        match &filter {
-            Some(f) => Ok(f.matches(rec, &env)?),
-            None => Ok(true),
-        }
+    let plan = ListPlan::choose(&col, &schema.indexes(&col.id), filter.as_ref(), &sort);
+    let query = PageQuery {
+        col: &col.id,
+        filter: filter.as_ref(),
+        sort: &sort,
+        env: &env,
+        offset: (page - 1).saturating_mul(per_page),
+        per_page,
+        need_total: !skip_total,
     };
-    let choice = choose(&schema, &col, filter.as_ref(), &sort);
-    // Unindexed scans are answered from the column cache when the filter and sort allow it.
-    // `filter` must be everything that restricts the result (a list rule included).
-    let columnar = match choice {
-        Choice::Scan => app.columns.try_page(
-            app.store.as_ref(),
-            &col.id,
-            filter.as_ref(),
-            &sort,
-            &env,
-            offset,
-            per_page,
-        )?,
-        _ => None,
-    };
-    let plan = columnar
-        .as_ref()
-        .map_or_else(|| choice.to_string(), |p| p.plan.clone());
-    tracing::debug!(collection = %col.name, plan = %plan, "list plan");
-    let filter_fn: Option<&RecordFilter<'_>> = filter.as_ref().map(|_| &matches as _);
-    let store = app.store.as_ref();
-    type Ids<'s> = Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 's>;
-    // Sources already in the requested order: (ids, a total known without reading records).
-    let ordered: Option<(Ids<'_>, Option<usize>)> = match &choice {
-        _ if columnar.is_some() => None,
-        Choice::Insertion { reverse } => {
-            Some((store.scan_insertion_order(&col.id, *reverse), None))
-        }
-        Choice::RangeOrder { plan, desc } => {
-            let prefix = plan.prefixes.first().map(Vec::as_slice).unwrap_or_default();
-            let ids = match &plan.range {
-                Some((_, r)) => store.scan_index_range(&col.id, &plan.index, prefix, r, *desc),
-                None => store.scan_index(&col.id, &plan.index, prefix, *desc),
-            };
-            Some((ids, None))
-        }
-        Choice::Plan(p) if sort.is_empty() && p.prefixes.len() == 1 && p.range.is_none() => {
-            // One equal-prefix: index order is insertion order within it (rowid suffix).
-            let prefix = p.prefixes.first().map(Vec::as_slice).unwrap_or_default();
-            let known = if p.covered && !skip_total {
-                Some(p.count(store, &col.id)?)
-            } else {
-                None
-            };
-            Some((store.scan_index(&col.id, &p.index, prefix, false), known))
-        }
-        Choice::IndexOrder { index, desc, .. } => {
-            Some((store.scan_index(&col.id, index, &[], *desc), None))
-        }
-        Choice::Plan(_) | Choice::Scan => None,
-    };
-    let (items, total) = if columnar.is_some() {
-        column_items(app, &col.id, columnar)?
-    } else if let Some((ids, known)) = ordered {
-        page_in_order(
-            app,
-            &col.id,
-            ids,
-            filter_fn,
-            offset,
-            per_page,
-            !skip_total,
-            known,
-        )?
-    } else {
-        let rows: Box<dyn Iterator<Item = Result<RecordData, StoreError>>> = match &choice {
-            Choice::Plan(p) => Box::new(p.records(store, &col.id)),
-            _ => Box::new(store.scan_records(&col.id).map(|r| r.map(|r| r.data))),
-        };
-        let mut all = Vec::new();
-        for rec in rows {
-            work::check()?;
-            let rec = rec?;
-            if matches(&rec)? {
-                all.push(rec);
-            }
-        }
-        let total = all.len();
-        sort_records(
-            app,
-            &col.id,
-            &env,
-            &sort,
-            &mut all,
-            offset.saturating_add(per_page),
-        )?;
-        (
-            all.into_iter().skip(offset).take(per_page).collect(),
-            Some(total),
-        )
-    };
-    let total = if skip_total { None } else { total };
-    let rendered = shape.render_many(app, &col, &items, caller)?;
+    let found = execute(app, &plan, &query)?;
+    tracing::debug!(collection = %col.name, plan = %found.plan, "list plan");
+    let total = if skip_total { None } else { found.total };
+    let rendered = shape.render_many(app, &col, &found.items, caller)?;
     let (total_items, total_pages) = match total {
         Some(t) => (t as i64, t.div_ceil(per_page) as i64),
         None => (-1, -1),
@@ -457,7 +361,10 @@ pub fn list(
         "totalItems": total_items,
         "totalPages": total_pages,
     });
-    Ok(ListResult { body, plan })
+    Ok(ListResult {
+        body,
+        plan: found.plan,
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ use crate::ids::{CollectionId, RecordData, RecordId};
 use crate::schema::{Collection, Snapshot};
 use crate::store::{Commit, IndexSpec, RelationSpec, StoreError, StoredRecord, Version, WriteOp};
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// Which request of a batch (0 for single requests) and which field staged an op, for errors.
@@ -37,6 +39,43 @@ pub struct Tx<'a> {
 pub struct TxError {
     pub request: usize,
     pub error: ApiError,
+}
+
+/// Why a transaction did not commit.
+pub enum CommitError {
+    /// A concurrent change won the race (a precondition no longer holds): stage it again.
+    Conflict,
+    /// The store refused the writes (a unique value taken, a relation target gone…).
+    Refused(TxError),
+}
+
+/// The future of one staging attempt, borrowing the transaction it stages into.
+pub type Staging<'t, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 't>>;
+
+/// Optimistic-concurrency attempts before giving up with an internal error.
+const MAX_ATTEMPTS: usize = 16;
+
+/// Stages a fresh transaction with `stage` and commits it, staging again after a short random
+/// backoff whenever a concurrent change wins the race (a cascade or batch touching the same
+/// record). A staging error is returned as is; a refusal is mapped by `refused`.
+pub async fn commit_with_retries<'a, T>(
+    app: &'a RecordService,
+    mut stage: impl for<'t> FnMut(&'t mut Tx<'a>) -> Staging<'t, T>,
+    refused: impl Fn(TxError) -> ApiError,
+) -> Result<T, ApiError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let mut tx = Tx::new(app);
+        let out = stage(&mut tx).await?;
+        match tx.commit().await {
+            Ok(_) => return Ok(out),
+            Err(CommitError::Conflict) => {
+                let jitter = rand::random::<u64>() % 2000;
+                tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
+            }
+            Err(CommitError::Refused(e)) => return Err(refused(e)),
+        }
+    }
+    Err(ApiError::internal("too many concurrent modifications"))
 }
 
 impl<'a> Tx<'a> {
@@ -142,8 +181,8 @@ impl<'a> Tx<'a> {
         self.ops.is_empty()
     }
 
-    /// Commits everything atomically. `Err(None)` = a concurrent change; the caller retries.
-    pub async fn commit(self) -> Result<Commit, Option<TxError>> {
+    /// Commits everything atomically; see [`commit_with_retries`] for retrying conflicts.
+    pub async fn commit(self) -> Result<Commit, CommitError> {
         let Tx {
             app,
             schema,
@@ -159,8 +198,8 @@ impl<'a> Tx<'a> {
         ops.extend(touched.iter().map(|c| schema.assert_unchanged(c)));
         match app.store.commit(ops).await {
             Ok(c) => Ok(c),
-            Err(StoreError::Conflict { .. }) => Err(None),
-            Err(e) => Err(Some(map_error(e, &writes, &asserts))),
+            Err(StoreError::Conflict { .. }) => Err(CommitError::Conflict),
+            Err(e) => Err(CommitError::Refused(map_error(e, &writes, &asserts))),
         }
     }
 }

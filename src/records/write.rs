@@ -10,7 +10,7 @@ use super::cascade::stage_delete;
 use super::id::new_id;
 use super::modifiers::{self, split_key};
 use super::shape::Shape;
-use super::tx::Tx;
+use super::tx::{commit_with_retries, Tx};
 use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
@@ -24,50 +24,12 @@ use std::sync::Arc;
 
 pub const MSG_CREATE: &str = "Failed to create record.";
 pub const MSG_UPDATE: &str = "Failed to update record.";
-/// Optimistic-concurrency retries before giving up with a 409-free internal error.
-const MAX_ATTEMPTS: usize = 16;
-
 /// A parsed request body.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub data: Map<String, Value>,
     /// Values came from a form (multipart/urlencoded) and are strings to be parsed.
     pub from_form: bool,
-}
-
-/// Runs `$stage` (an expression using the transaction `$tx`) in fresh transactions until it
-/// commits without a concurrent conflict.
-macro_rules! with_retries {
-    ($app:expr, $meta:expr, |$tx:ident| $stage:expr) => {{
-        let mut outcome = Err(ApiError::internal("too many concurrent modifications"));
-        for _ in 0..MAX_ATTEMPTS {
-            let mut $tx = Tx::new($app);
-            $tx.meta = $meta.clone();
-            let staged = $stage;
-            match staged {
-                Err(e) => {
-                    outcome = Err(e);
-                    break;
-                }
-                Ok(out) => match $tx.commit().await {
-                    Ok(_) => {
-                        outcome = Ok(out);
-                        break;
-                    }
-                    Err(None) => {
-                        // Lost a race (cascade or batch touching the same record): back off a little.
-                        tokio::time::sleep(std::time::Duration::from_micros(rand::random::<u64>() % 2000)).await;
-                        continue;
-                    }
-                    Err(Some(e)) => {
-                        outcome = Err(e.error);
-                        break;
-                    }
-                },
-            }
-        }
-        outcome
-    }};
 }
 
 pub async fn create(
@@ -79,14 +41,19 @@ pub async fn create(
     meta: &RequestInfo,
 ) -> ApiResult<Value> {
     shape.check(app, &*app.schema.require(collection)?, caller)?;
-    let (col, data) = with_retries!(app, meta, |tx| {
-        match tx.collection(collection) {
-            Ok(col) => stage_create(&mut tx, &col, req, caller)
-                .await
-                .map(|d| (col, d)),
-            Err(e) => Err(e),
-        }
-    })?;
+    let (col, data) = commit_with_retries(
+        app,
+        |tx| {
+            Box::pin(async move {
+                tx.meta = meta.clone();
+                let col = tx.collection(collection)?;
+                let data = stage_create(tx, &col, req, caller).await?;
+                Ok((col, data))
+            })
+        },
+        |e| e.error,
+    )
+    .await?;
     shape.render_one(app, &col, &data, caller)
 }
 
@@ -103,14 +70,20 @@ pub async fn update(
     shape.check(app, &target, caller)?;
     let id = RecordId::from(id);
     let _locked = app.locks.lock(&target.id, &id).await;
-    let (col, data) = with_retries!(app, meta, |tx| {
-        match tx.collection(collection) {
-            Ok(col) => stage_update(&mut tx, &col, &id, req, caller)
-                .await
-                .map(|d| (col, d)),
-            Err(e) => Err(e),
-        }
-    })?;
+    let id = &id;
+    let (col, data) = commit_with_retries(
+        app,
+        |tx| {
+            Box::pin(async move {
+                tx.meta = meta.clone();
+                let col = tx.collection(collection)?;
+                let data = stage_update(tx, &col, id, req, caller).await?;
+                Ok((col, data))
+            })
+        },
+        |e| e.error,
+    )
+    .await?;
     shape.render_one(app, &col, &data, caller)
 }
 
@@ -124,12 +97,19 @@ pub async fn delete(
     let id = RecordId::from(id);
     let target = app.schema.require(collection)?;
     let _locked = app.locks.lock(&target.id, &id).await;
-    with_retries!(app, meta, |tx| {
-        match tx.collection(collection) {
-            Ok(col) => stage_delete(&mut tx, &col, &id, caller),
-            Err(e) => Err(e),
-        }
-    })
+    let id = &id;
+    commit_with_retries(
+        app,
+        |tx| {
+            Box::pin(async move {
+                tx.meta = meta.clone();
+                let col = tx.collection(collection)?;
+                stage_delete(tx, &col, id, caller)
+            })
+        },
+        |e| e.error,
+    )
+    .await
 }
 
 pub fn view(

@@ -10,6 +10,7 @@ mod accounts;
 mod arch_bodies;
 mod arch_cycles;
 mod arch_fields;
+mod arch_list;
 mod arch_ops;
 mod arch_store;
 mod attacks;
