@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the seam for other engines (its docs are the contract a backend must meet, and
 //! `conformance` checks it); [`SledStore`] is the embedded default. No sled type appears in the
-//! trait: [`Version`] is our own bytes type and `sled::IVec` stays in `sled_store.rs`/`writer.rs`.
+//! trait: [`Version`] is our own bytes type and `sled::IVec` stays in `sled_store.rs`/`writer/`.
 
 mod codec;
 mod index;

@@ -1,5 +1,5 @@
 //! The embedded sled implementation of [`Store`]: reads go straight to the tree, writes go through
-//! the single writer thread (see `writer.rs`).
+//! the single writer thread (see `writer/`).
 
 use super::codec;
 use super::index::value_prefix;

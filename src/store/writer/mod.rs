@@ -1,0 +1,164 @@
+//! The single writer: one OS thread drains queued transactions, validates each against committed
+//! state plus everything staged before it in the same group, writes the whole group as ONE sled
+//! batch, flushes ONCE, and only then answers the waiters and publishes change events.
+//!
+//! - `overlay`: the group's staged writes over the tree, with per-transaction undo.
+//! - `apply`: one op's preconditions and writes, and its change-log entry.
+//! - `indexes` / `referrers`: index-entry and reverse-relation maintenance.
+//! - `migrate`: the bulk rewrite of a collection after a schema change.
+
+mod apply;
+mod indexes;
+mod migrate;
+mod overlay;
+mod referrers;
+
+use self::apply::apply;
+use self::overlay::Overlay;
+use super::keys;
+use super::types::{ChangeEvent, Commit, StoreError, WriteOp};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub(crate) type Reply = oneshot::Sender<Result<Commit, StoreError>>;
+
+pub(crate) enum Msg {
+    Write(Vec<WriteOp>, Reply),
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub(crate) struct Writer {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+    pub fsync: bool,
+    /// Most transactions committed in one group (one batch + one flush); at least 1.
+    pub max_group: usize,
+    pub head: Arc<AtomicU64>,
+    pub events: broadcast::Sender<Arc<ChangeEvent>>,
+}
+
+impl Writer {
+    /// Runs until a shutdown message arrives or every sender is gone; then flushes.
+    pub fn run(self, mut rx: mpsc::Receiver<Msg>) {
+        let mut pending: Option<Msg> = None;
+        loop {
+            let first = match pending.take() {
+                Some(m) => m,
+                None => match rx.blocking_recv() {
+                    Some(m) => m,
+                    None => break,
+                },
+            };
+            let (txn, reply) = match first {
+                Msg::Write(txn, reply) => (txn, reply),
+                Msg::Shutdown(done) => {
+                    self.final_flush();
+                    let _ = done.send(());
+                    return;
+                }
+            };
+            let mut group = vec![(txn, reply)];
+            // A bulk transaction scans whole collections: it commits alone.
+            if !group[0].0.iter().any(WriteOp::is_bulk) {
+                while group.len() < self.max_group {
+                    match rx.try_recv() {
+                        Ok(Msg::Write(t, r)) if t.iter().any(WriteOp::is_bulk) => {
+                            pending = Some(Msg::Write(t, r));
+                            break;
+                        }
+                        Ok(Msg::Write(t, r)) => group.push((t, r)),
+                        Ok(other) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.commit_group(group);
+        }
+        self.final_flush();
+    }
+
+    fn final_flush(&self) {
+        if let Err(e) = self.db.flush() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+
+    fn commit_group(&self, group: Vec<(Vec<WriteOp>, Reply)>) {
+        let start_seq = self.head.load(Ordering::Acquire);
+        let mut seq = start_seq;
+        let ts = chrono::Utc::now().timestamp_millis();
+        let mut overlay = Overlay::new(&self.tree);
+        let mut outcomes: Vec<(Reply, Result<Vec<ChangeEvent>, StoreError>)> =
+            Vec::with_capacity(group.len());
+        for (txn, reply) in group {
+            overlay.begin();
+            let txn_start = seq;
+            let mut events = Vec::new();
+            let res = txn
+                .into_iter()
+                .try_for_each(|op| apply(&mut overlay, op, &mut seq, ts, &mut events));
+            match res {
+                Ok(()) => outcomes.push((reply, Ok(events))),
+                Err(e) => {
+                    overlay.rollback();
+                    seq = txn_start;
+                    outcomes.push((reply, Err(e)));
+                }
+            }
+        }
+        if seq != start_seq {
+            overlay.put(keys::meta(keys::META_SEQ_HEAD), seq.to_be_bytes().to_vec());
+        }
+        let durable = self
+            .tree
+            .apply_batch(overlay.into_batch())
+            .map_err(StoreError::from)
+            .and_then(|()| {
+                if self.fsync {
+                    self.db.flush().map(|_| ()).map_err(StoreError::from)
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(e) = durable {
+            tracing::error!(error = %e, "group commit failed");
+            // The batch may or may not be on disk; re-read the head so seqs stay gapless.
+            let head = read_head(&self.tree).unwrap_or(start_seq);
+            self.head.store(head, Ordering::Release);
+            for (reply, _) in outcomes {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
+        self.head.store(seq, Ordering::Release);
+        for (reply, res) in outcomes {
+            let res = res.map(|events| {
+                let events: Vec<Arc<ChangeEvent>> = events.into_iter().map(Arc::new).collect();
+                for ev in &events {
+                    // No receivers is fine; lagging receivers catch up from the log.
+                    let _ = self.events.send(ev.clone());
+                }
+                Commit { events }
+            });
+            let _ = reply.send(res);
+        }
+    }
+}
+
+/// The last committed seq recorded in the tree.
+pub(crate) fn read_head(tree: &sled::Tree) -> Result<u64, StoreError> {
+    let from_meta = tree
+        .get(keys::meta(keys::META_SEQ_HEAD))?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    let from_log = match tree.scan_prefix(keys::LOG).next_back() {
+        Some(kv) => keys::seq_of_log(&kv?.0).map(|s| s.0).unwrap_or(0),
+        None => 0,
+    };
+    Ok(from_meta.max(from_log))
+}
