@@ -32,13 +32,17 @@ pub(super) fn usage(subs: &[Sub]) -> Usage {
 impl Hub {
     /// Adds (or replaces, by id) a subscription and queues `subscribed` ahead of any event for
     /// it. With `since` older than the hub's position, live events are held back until
-    /// [`Hub::go_live`]. Returns the seq after which live delivery starts.
+    /// [`Hub::go_live`]. Without `since` the subscription starts after `committed` (the store's
+    /// head when the client asked): a write acknowledged before the subscribe is never delivered
+    /// as live, even while the dispatcher is still behind it. Returns the seq after which live
+    /// delivery starts.
     pub fn subscribe(
         &self,
         conn: &Conn,
         id: Arc<str>,
         spec: Arc<Spec>,
         since: Option<Seq>,
+        committed: Seq,
     ) -> Result<Seq, Refused> {
         let inner = lock(&self.inner);
         let mut subs = lock(&conn.subs);
@@ -53,7 +57,10 @@ impl Hub {
         let new = old.minus(replaced).plus(Usage::one(spec.filter_bytes()));
         self.budgets.charge(&conn.ip, old, new)?;
         subs.retain(|s| s.id != id);
-        let head = inner.dispatched;
+        let head = match since {
+            Some(_) => inner.dispatched,
+            None => inner.dispatched.max(committed),
+        };
         let replay = since.is_some_and(|s| s < head);
         subs.push(Sub {
             id: id.clone(),
