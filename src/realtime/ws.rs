@@ -287,7 +287,10 @@ async fn subscribe(rt: &Realtime, conn: &Conn, msg: &Value, jobs: &mpsc::Sender<
     };
     let sub_id: Arc<str> = Arc::from(id);
     let committed = rt.records.store.head();
-    let head = match rt.hub.subscribe(conn, sub_id.clone(), spec.clone(), since, committed) {
+    let head = match rt
+        .hub
+        .subscribe(conn, sub_id.clone(), spec.clone(), since, committed)
+    {
         Ok(h) => h,
         Err(r) => return conn.send(error(Some(id), r.code(), r.message())).await,
     };

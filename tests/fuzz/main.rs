@@ -74,6 +74,7 @@ enum Body {
 #[derive(Default)]
 struct Tally {
     by_status: BTreeMap<u16, u64>,
+    done: u64,
     failures: Vec<String>,
     failed: u64,
 }
@@ -225,7 +226,37 @@ fn any_id(rng: &mut StdRng, w: &World) -> String {
     }
 }
 
-fn case(rng: &mut StdRng, w: &World) -> Case {
+/// The case kinds, in the order `case` draws them (`FERROBASE_FUZZ_ONLY` takes these names).
+const KINDS: [(&str, u32); 11] = [
+    ("list", 44),
+    ("view", 54),
+    ("create", 66),
+    ("update", 74),
+    ("multipart", 78),
+    ("raw", 81),
+    ("batch", 86),
+    ("auth", 89),
+    ("sse", 91),
+    ("collection", 94),
+    ("misc", 99),
+];
+
+fn kind_of(roll: u32) -> &'static str {
+    KINDS
+        .iter()
+        .find(|(_, upto)| roll <= *upto)
+        .map_or("misc", |(k, _)| k)
+}
+
+fn case(rng: &mut StdRng, w: &World, only: Option<&str>) -> Case {
+    // With `only`, rolls are redrawn until one of that kind comes up (bounded: 1000 draws).
+    let mut roll = rng.gen_range(0..100);
+    for _ in 0..1000 {
+        if only.is_none_or(|k| k == kind_of(roll)) {
+            break;
+        }
+        roll = rng.gen_range(0..100);
+    }
     let auth = match rng.gen_range(0..3) {
         0 => None,
         1 => Some(w.user.clone()),
@@ -247,7 +278,7 @@ fn case(rng: &mut StdRng, w: &World) -> Case {
         ];
         query(rng, &parts)
     };
-    let (method, path, body) = match rng.gen_range(0..100) {
+    let (method, path, body) = match roll {
         0..=44 => (
             Method::GET,
             format!("/api/collections/{coll}/records?{}", list_q(rng)),
@@ -417,6 +448,18 @@ fn case(rng: &mut StdRng, w: &World) -> Case {
     }
 }
 
+/// A process's resident set (VmRSS) in kB, 0 when unreadable.
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Why a response is a failure, if it is one.
 fn judge(method: &Method, status: u16, text: &str) -> Option<String> {
     if status >= 500 {
@@ -438,14 +481,7 @@ fn judge(method: &Method, status: u16, text: &str) -> Option<String> {
 
 /// The server's resident memory in MB (0 when unknown).
 fn rss_mb(pid: Option<u32>) -> u64 {
-    let status = pid
-        .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
+    pid.map_or(0, rss_kb) / 1024
 }
 
 fn excerpt(s: &str) -> String {
@@ -524,6 +560,8 @@ async fn ws_case(rng: &mut StdRng, w: &World) -> Result<u16, String> {
 async fn worker(w: Arc<World>, seed: u64, cases: u64, tally: Arc<Mutex<Tally>>) {
     let http = reqwest::Client::new();
     let mut rng = StdRng::seed_from_u64(seed);
+    let only = std::env::var("FERROBASE_FUZZ_ONLY").ok();
+    let only = only.as_deref();
     for n in 1..=cases {
         if n % TRUNCATE_EVERY == 0 {
             let r = http
@@ -543,10 +581,15 @@ async fn worker(w: Arc<World>, seed: u64, cases: u64, tally: Arc<Mutex<Tally>>) 
                 rss_mb(w.pid)
             );
         }
-        let result = if rng.gen_range(0..100) == 0 {
+        let ws = match only {
+            Some("ws") => true,
+            Some(_) => false,
+            None => rng.gen_range(0..100) == 0,
+        };
+        let result = if ws {
             ws_case(&mut rng, &w).await
         } else {
-            let c = case(&mut rng, &w);
+            let c = case(&mut rng, &w, only);
             let what = format!("{} {} ({:?})", c.method, excerpt(&c.path), c.auth.is_some());
             let method = c.method.clone();
             match send(&http, &w, c).await {
@@ -558,6 +601,7 @@ async fn worker(w: Arc<World>, seed: u64, cases: u64, tally: Arc<Mutex<Tally>>) 
             }
         };
         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        t.done += 1;
         match result {
             Ok(status) => *t.by_status.entry(status).or_default() += 1,
             Err(why) => {
@@ -578,6 +622,22 @@ async fn random_requests_never_crash_the_server() {
     let world = Arc::new(setup(&srv).await);
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
+    // `FERROBASE_FUZZ_RSS_SECS=N`: print the server's resident memory every N seconds.
+    let rss_secs = env_u64("FERROBASE_FUZZ_RSS_SECS", 0);
+    let monitor = (rss_secs > 0).then(|| {
+        let (pid, tally) = (srv.pid(), tally.clone());
+        tokio::spawn(async move {
+            loop {
+                let done = tally.lock().unwrap_or_else(|p| p.into_inner()).done;
+                println!(
+                    "fuzz rss: {:>6.1} s {done:>8} cases {:>8} kB",
+                    started.elapsed().as_secs_f64(),
+                    pid.map_or(0, rss_kb)
+                );
+                tokio::time::sleep(Duration::from_secs(rss_secs)).await;
+            }
+        })
+    });
     let tasks: Vec<_> = (0..WORKERS)
         .map(|i| {
             let share = cases / WORKERS + u64::from(i < cases % WORKERS);
@@ -588,6 +648,13 @@ async fn random_requests_never_crash_the_server() {
         t.await.expect("worker task");
     }
     let secs = started.elapsed().as_secs_f64();
+    if let Some(m) = monitor {
+        m.abort();
+        println!(
+            "fuzz rss: {secs:>6.1} s (end) {:>8} kB",
+            srv.pid().map_or(0, rss_kb)
+        );
+    }
     let health = harness::Api::try_send(srv.guest().request(Method::GET, "/api/health")).await;
     let t = tally.lock().unwrap_or_else(|p| p.into_inner());
     println!(

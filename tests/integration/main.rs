@@ -22,6 +22,7 @@ mod crud;
 mod hardening_cpu;
 mod hardening_limits;
 mod hardening_realtime;
+mod hardening_rss;
 mod hardening_rules;
 mod hardening_store;
 mod persistence;
