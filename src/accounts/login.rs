@@ -122,7 +122,7 @@ pub async fn auth_with_password(
                 .to_string(),
             Some(data),
         ),
-        None => (password::decoy_hash().to_string(), None),
+        None => (password::decoy_hash().await, None),
     };
     app.logins.check(col.id.as_str(), identity, ip)?;
     let ok = password::verify(pass.to_string(), stored_hash).await;

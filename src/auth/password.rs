@@ -152,9 +152,19 @@ fn verify_phc(password: &str, stored: &str) -> Option<bool> {
 
 /// A hash of a random password, verified against when an identity is unknown so that a failed
 /// login costs the same time whether or not the account exists.
-pub fn decoy_hash() -> &'static str {
+/// Built once, off the async workers (hashing takes milliseconds and a working-memory buffer).
+pub async fn decoy_hash() -> String {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash_blocking(&crate::schema::random_id()).unwrap_or_default())
+    if let Some(h) = DECOY.get() {
+        return h.clone();
+    }
+    tokio::task::spawn_blocking(|| {
+        DECOY
+            .get_or_init(|| hash_blocking(&crate::schema::random_id()).unwrap_or_default())
+            .clone()
+    })
+    .await
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
