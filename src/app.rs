@@ -92,6 +92,7 @@ impl App {
         let work = Pool::new(
             config.server.work_threads,
             Duration::from_millis(config.server.request_budget_ms.max(1)),
+            Duration::from_micros(config.server.inline_work_us),
         );
         Ok(Arc::new(Self {
             work,

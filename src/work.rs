@@ -44,6 +44,8 @@ pub struct Budget {
     started: Instant,
     limit: Duration,
     cancel: Arc<AtomicBool>,
+    /// An inline try (see [`Pool::run`]): running out means "move to the pool", not an error.
+    inline: bool,
 }
 
 impl Budget {
@@ -52,6 +54,14 @@ impl Budget {
             started: Instant::now(),
             limit,
             cancel: Arc::new(AtomicBool::new(false)),
+            inline: false,
+        }
+    }
+
+    fn inline(limit: Duration) -> Self {
+        Self {
+            inline: true,
+            ..Self::new(limit)
         }
     }
 
@@ -65,6 +75,9 @@ impl Budget {
             return Err(Interrupted::Cancelled);
         }
         if self.started.elapsed() > self.limit {
+            if self.inline {
+                YIELDED.with(|y| y.set(true));
+            }
             return Err(Interrupted::OverBudget(self.limit));
         }
         Ok(())
@@ -77,6 +90,8 @@ const CHECK_EVERY: u32 = 16;
 thread_local! {
     static CURRENT: RefCell<Option<Budget>> = const { RefCell::new(None) };
     static TICKS: Cell<u32> = const { Cell::new(0) };
+    /// Set when an inline try ran out of its slice (the job must move to the pool).
+    static YIELDED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Called by hot loops once per row / record / key: `Err` once the current job must stop.
@@ -127,11 +142,13 @@ impl Drop for CancelOnDrop {
 pub struct Pool {
     permits: Arc<Semaphore>,
     budget: Duration,
+    inline: Duration,
 }
 
 impl Pool {
-    /// `threads` jobs at once (0 = one per core), each stopped after `budget`.
-    pub fn new(threads: usize, budget: Duration) -> Self {
+    /// `threads` jobs at once (0 = one per core), each stopped after `budget`. Jobs first run
+    /// right on the calling thread for up to `inline` (zero: never), see [`Pool::run`].
+    pub fn new(threads: usize, budget: Duration, inline: Duration) -> Self {
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -139,6 +156,7 @@ impl Pool {
         Self {
             permits: Arc::new(Semaphore::new(threads)),
             budget,
+            inline,
         }
     }
 
@@ -147,11 +165,26 @@ impl Pool {
     /// `Retry-After` (the server is saturated); running longer than the budget is the job's own
     /// cost ([`ApiError::TooExpensive`]). A job must only read, or stage its writes and commit
     /// them after it returns, so an interrupted job leaves nothing behind.
+    ///
+    /// Most jobs are cheap (a page read in index order), and a thread hop per request halved list
+    /// throughput; so a job first runs right here for the `inline` slice. If it finishes, that is
+    /// the answer; if it runs out of the slice, the (read-only) job is thrown away and run again
+    /// on the pool. The I/O worker is held for at most the slice.
     pub async fn run<T, F>(&self, job: F, gone: impl Future<Output = ()>) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+        F: Fn() -> Result<T, ApiError> + Send + 'static,
     {
+        if !self.inline.is_zero() {
+            YIELDED.with(|y| y.set(false));
+            let out = {
+                let _scope = Scope::enter(Budget::inline(self.inline));
+                job()
+            };
+            if out.is_ok() || !YIELDED.with(|y| y.replace(false)) {
+                return out;
+            }
+        }
         tokio::pin!(gone);
         tokio::select! {
             out = self.run_to_end(job) => out,
@@ -219,7 +252,7 @@ mod tests {
 
     #[tokio::test]
     async fn over_budget_is_too_expensive() {
-        let pool = Pool::new(1, Duration::from_millis(50));
+        let pool = Pool::new(1, Duration::from_millis(50), Duration::ZERO);
         let started = Instant::now();
         let err = pool
             .run(spin_until_interrupted, std::future::pending())
@@ -239,7 +272,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_future_cancels_the_job_and_frees_the_permit() {
-        let pool = Arc::new(Pool::new(1, Duration::from_secs(30)));
+        let pool = Arc::new(Pool::new(1, Duration::from_secs(30), Duration::ZERO));
         let (tx, rx) = std::sync::mpsc::channel();
         let job = pool.run(
             move || {
@@ -266,8 +299,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cheap_jobs_answer_inline_and_long_ones_move_to_the_pool() {
+        let pool = Pool::new(1, Duration::from_secs(5), Duration::from_millis(5));
+        let here = std::thread::current().id();
+        let ran_on = pool
+            .run(|| Ok(std::thread::current().id()), std::future::pending())
+            .await
+            .expect("cheap job");
+        assert_eq!(ran_on, here, "a cheap job needs no thread hop");
+        let tries = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = tries.clone();
+        let job = move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(30) {
+                check()?;
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            Ok(std::thread::current().id())
+        };
+        let ran_on = pool.run(job, std::future::pending()).await.expect("long job");
+        assert_ne!(ran_on, here, "a long job finishes on the pool");
+        assert_eq!(tries.load(Ordering::Relaxed), 2, "one inline try, one pool run");
+    }
+
+    #[tokio::test]
     async fn a_saturated_pool_answers_503_after_the_budget() {
-        let pool = Arc::new(Pool::new(1, Duration::from_millis(100)));
+        let pool = Arc::new(Pool::new(1, Duration::from_millis(100), Duration::ZERO));
         let busy = pool.clone();
         let hog = tokio::spawn(async move {
             // Holds the only permit longer than the other request's wait, ignoring its budget.

@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub request_budget_ms: u64,
     /// Requests doing CPU work at once (the blocking pool's size); 0 = one per core.
     pub work_threads: usize,
+    /// Microseconds a request's CPU work may run on the connection's own thread before it moves
+    /// to the pool (0 = always the pool).
+    pub inline_work_us: u64,
     /// Seconds a new connection may take to send its first request's headers.
     pub header_read_timeout_secs: u64,
     /// Seconds without any traffic after which a connection is closed.
@@ -39,6 +42,7 @@ impl Default for ServerConfig {
             max_expanded_records: 5000,
             request_budget_ms: 20_000,
             work_threads: 0,
+            inline_work_us: 2_000,
             header_read_timeout_secs: 15,
             idle_timeout_secs: 75,
             max_connections_per_ip: 512,
