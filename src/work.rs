@@ -107,6 +107,18 @@ pub fn check() -> Result<(), Interrupted> {
     CURRENT.with(|c| c.borrow().as_ref().map_or(Ok(()), Budget::check_now))
 }
 
+/// Called before work whose cost grows with the data (a scan of a whole collection): in an inline
+/// try (see [`Pool::run`]) it hands the job to the pool at once instead of wasting the slice.
+pub fn expect_heavy() -> Result<(), Interrupted> {
+    CURRENT.with(|c| match c.borrow().as_ref() {
+        Some(b) if b.inline => {
+            YIELDED.with(|y| y.set(true));
+            Err(Interrupted::OverBudget(b.limit))
+        }
+        _ => Ok(()),
+    })
+}
+
 /// Installs `budget` as this thread's current one until dropped.
 struct Scope {
     previous: Option<Budget>,
@@ -318,9 +330,26 @@ mod tests {
             }
             Ok(std::thread::current().id())
         };
-        let ran_on = pool.run(job, std::future::pending()).await.expect("long job");
+        let ran_on = pool
+            .run(job, std::future::pending())
+            .await
+            .expect("long job");
         assert_ne!(ran_on, here, "a long job finishes on the pool");
-        assert_eq!(tries.load(Ordering::Relaxed), 2, "one inline try, one pool run");
+        assert_eq!(
+            tries.load(Ordering::Relaxed),
+            2,
+            "one inline try, one pool run"
+        );
+        // A job that knows it will scan goes to the pool without using the slice.
+        let job = || {
+            expect_heavy()?;
+            Ok(std::thread::current().id())
+        };
+        let ran_on = pool
+            .run(job, std::future::pending())
+            .await
+            .expect("heavy job");
+        assert_ne!(ran_on, here, "announced heavy work runs on the pool");
     }
 
     #[tokio::test]

@@ -42,7 +42,7 @@ impl Default for ServerConfig {
             max_expanded_records: 5000,
             request_budget_ms: 20_000,
             work_threads: 0,
-            inline_work_us: 2_000,
+            inline_work_us: 1_000,
             header_read_timeout_secs: 15,
             idle_timeout_secs: 75,
             max_connections_per_ip: 512,

@@ -140,6 +140,10 @@ struct Page {
 /// and sorted in memory.
 fn execute(app: &RecordService, plan: &ListPlan, q: &PageQuery<'_>) -> ApiResult<Page> {
     let store = app.store.as_ref();
+    if matches!(plan, ListPlan::Scan) {
+        // Its cost grows with the collection: straight to the pool, not an inline try.
+        crate::work::expect_heavy()?;
+    }
     let columnar = match plan {
         ListPlan::Scan => app
             .columns
