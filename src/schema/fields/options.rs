@@ -2,7 +2,7 @@
 
 use crate::error::FieldError;
 use crate::schema::datetime::{format_datetime, parse_datetime};
-use crate::schema::field::{OptionErrors, Pattern};
+use crate::schema::field::{FieldKind, OptionErrors, Pattern};
 use serde_json::{json, Map, Value};
 
 /// Reads typed option values, recording an error (and using the default) on a type mismatch.
@@ -141,4 +141,25 @@ impl<'a> Reader<'a> {
     pub(crate) fn fail(&mut self, key: &'static str, err: FieldError) {
         self.errs.push((key, err));
     }
+}
+
+/// `(exceptDomains, onlyDomains)` of an email or url field (both empty for other kinds).
+pub(crate) fn domain_lists(kind: &FieldKind) -> (&[String], &[String]) {
+    match kind {
+        FieldKind::Email {
+            except_domains,
+            only_domains,
+        }
+        | FieldKind::Url {
+            except_domains,
+            only_domains,
+        } => (except_domains, only_domains),
+        _ => (&[], &[]),
+    }
+}
+
+/// The domain options of an email or url field as they appear in the collection JSON.
+pub(crate) fn domains_json(kind: &FieldKind) -> Value {
+    let (except_domains, only_domains) = domain_lists(kind);
+    json!({"exceptDomains": except_domains, "onlyDomains": only_domains})
 }

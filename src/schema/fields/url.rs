@@ -1,10 +1,11 @@
 //! `url`: an absolute URL whose host may be limited by `exceptDomains` / `onlyDomains`.
 
+use super::options::{domain_lists, domains_json};
 use super::{text_of, Kind, Reader};
 use crate::error::FieldError;
 use crate::schema::checks::{check_domain, url_host};
 use crate::schema::field::{Field, FieldKind};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub(crate) struct Url;
 
@@ -22,24 +23,11 @@ impl Kind for Url {
     }
 
     fn options_json(&self, kind: &FieldKind) -> Value {
-        let FieldKind::Url {
-            except_domains,
-            only_domains,
-        } = kind
-        else {
-            return json!({});
-        };
-        json!({"exceptDomains": except_domains, "onlyDomains": only_domains})
+        domains_json(kind)
     }
 
     fn validate(&self, field: &Field, v: &Value) -> Result<(), FieldError> {
-        let FieldKind::Url {
-            except_domains,
-            only_domains,
-        } = &field.kind
-        else {
-            return Ok(());
-        };
+        let (except_domains, only_domains) = domain_lists(&field.kind);
         let s = text_of(v)?;
         let host = url_host(s)
             .ok_or_else(|| FieldError::new("validation_invalid_url", "Must be a valid url."))?;
