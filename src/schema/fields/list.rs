@@ -99,3 +99,12 @@ fn as_list(raw: &Value) -> Vec<Value> {
         other => vec![other.clone()],
     }
 }
+
+/// `[]` for a multi-value field, `""` for a single one (select and relation alike).
+pub(super) fn zero_value(field: &Field) -> Value {
+    if field.is_multi() {
+        json!([])
+    } else {
+        json!("")
+    }
+}

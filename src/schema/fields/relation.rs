@@ -52,11 +52,7 @@ impl Kind for Relation {
     }
 
     fn zero_value(&self, field: &Field) -> Value {
-        if field.is_multi() {
-            json!([])
-        } else {
-            json!("")
-        }
+        list::zero_value(field)
     }
 
     fn coerce(&self, field: &Field, raw: &Value) -> Result<Value, FieldError> {

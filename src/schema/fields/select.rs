@@ -44,11 +44,7 @@ impl Kind for Select {
     }
 
     fn zero_value(&self, field: &Field) -> Value {
-        if field.is_multi() {
-            json!([])
-        } else {
-            json!("")
-        }
+        list::zero_value(field)
     }
 
     fn coerce(&self, field: &Field, raw: &Value) -> Result<Value, FieldError> {
