@@ -2,6 +2,7 @@
 
 use crate::accounts::AccountService;
 use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
+use crate::collections::CollectionService;
 use crate::config::{Config, Durability};
 use crate::conn::Live;
 use crate::mail::Mailer;
@@ -18,6 +19,8 @@ pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub schema: Arc<Registry>,
+    /// Superuser-only schema operations (see `collections::CollectionService`).
+    pub collections: CollectionService,
     /// The optional global per-IP request limit (`[rate_limit]`).
     pub requests: Option<RequestLimiter>,
     /// Records: validation, access rules, writes and lists (see `records::RecordService`).
@@ -98,6 +101,7 @@ impl App {
             work,
             connections: Live::default(),
             realtime,
+            collections: CollectionService::new(store.clone(), schema.clone()),
             config,
             store,
             schema,

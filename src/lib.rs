@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod collections;
 pub mod config;
 pub mod conn;
 pub mod error;

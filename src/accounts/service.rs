@@ -1,10 +1,12 @@
 //! [`AccountService`]: what the account flows need, passed explicitly (no `App`).
 
-use crate::auth::LoginLimiter;
+use crate::auth::{Caller, LoginLimiter};
+use crate::error::ApiResult;
 use crate::mail::Mailer;
 use crate::records::RecordService;
 use crate::schema::Registry;
 use crate::store::Store;
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Login, token refresh and the account flows of auth collections, on top of the record service.
@@ -45,5 +47,13 @@ impl AccountService {
                 url.to_string()
             },
         }
+    }
+
+    /// The kept mails, newest first: superusers only (they hold account tokens).
+    pub fn kept_mails(&self, caller: &Caller) -> ApiResult<Vec<Value>> {
+        caller.require_superuser()?;
+        let mut items = self.mailer.kept_mails();
+        items.reverse();
+        Ok(items)
     }
 }

@@ -151,8 +151,6 @@ pub async fn impersonate(
 /// `GET /api/mails`: the kept messages, newest first (superusers only: they hold tokens).
 #[handler]
 pub async fn mails(app: Data<&Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    super::require_superuser(&caller)?;
-    let mut items = app.accounts.mailer.kept_mails();
-    items.reverse();
+    let items = app.accounts.kept_mails(&caller)?;
     Ok(Json(json!({"items": items, "totalItems": items.len()})))
 }

@@ -1,10 +1,11 @@
-//! Collections API (superusers only): `/api/collections[/{c}]`, import, truncate.
+//! Collections API (superusers only): `/api/collections[/{c}]`, import, truncate. The superuser
+//! check lives in [`CollectionService`](crate::collections::CollectionService).
 
-use super::{body, require_superuser};
+use super::body;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiError, FieldError};
-use crate::records::{parse_number, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::collections::ListParams;
+use crate::error::ApiError;
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
 use poem::{handler, Body, IntoResponse, Request, Response};
@@ -27,36 +28,21 @@ pub async fn list(
     Query(q): Query<ListQuery>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    require_superuser(&caller)?;
-    if q.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
-        return Err(ApiError::bad_field(
-            crate::error::MSG_GENERIC,
-            "filter",
-            FieldError::new(
-                "validation_unsupported_param",
-                "Filtering collections is not supported yet.",
-            ),
-        ));
-    }
-    let page = parse_number("page", &q.page, 1)?;
-    let per_page = parse_number("perPage", &q.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
-    let snap = app.schema.snapshot();
-    let all = snap.all();
-    let items: Vec<Value> = all
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .map(|c| c.to_api_json())
-        .collect();
-    let skip = matches!(q.skip_total.as_deref(), Some("1" | "true"));
-    let (total, pages) = if skip {
-        (-1, -1)
-    } else {
-        (all.len() as i64, all.len().div_ceil(per_page) as i64)
+    let params = ListParams {
+        page: q.page,
+        per_page: q.per_page,
+        skip_total: q.skip_total,
+        filter: q.filter,
     };
-    Ok(Json(
-        json!({"items": items, "page": page, "perPage": per_page, "totalItems": total, "totalPages": pages}),
-    ))
+    let p = app.collections.list(&caller, &params)?;
+    let items: Vec<Value> = p.items.iter().map(|c| c.to_api_json()).collect();
+    Ok(Json(json!({
+        "items": items,
+        "page": p.page,
+        "perPage": p.per_page,
+        "totalItems": p.total,
+        "totalPages": p.pages,
+    })))
 }
 
 #[handler]
@@ -65,9 +51,7 @@ pub async fn view(
     Path(c): Path<String>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    require_superuser(&caller)?;
-    let col = app.schema.get(&c).ok_or_else(ApiError::not_found)?;
-    Ok(Json(col.to_api_json()))
+    Ok(Json(app.collections.view(&caller, &c)?.to_api_json()))
 }
 
 #[handler]
@@ -77,11 +61,11 @@ pub async fn create(
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    require_superuser(&caller)?;
+    caller.require_superuser()?; // before reading a body a non-superuser may not send
     let input = body::read(req, body, super::body_limit(&app)).await?;
     let col = app
-        .schema
-        .create(app.store.as_ref(), &Value::Object(input.data))
+        .collections
+        .create(&caller, &Value::Object(input.data))
         .await?;
     Ok(Json(col.to_api_json()))
 }
@@ -94,11 +78,11 @@ pub async fn update(
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    require_superuser(&caller)?;
+    caller.require_superuser()?; // before reading a body a non-superuser may not send
     let input = body::read(req, body, super::body_limit(&app)).await?;
     let col = app
-        .schema
-        .update(app.store.as_ref(), &c, &Value::Object(input.data))
+        .collections
+        .update(&caller, &c, &Value::Object(input.data))
         .await?;
     Ok(Json(col.to_api_json()))
 }
@@ -109,8 +93,7 @@ pub async fn delete(
     Path(c): Path<String>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    require_superuser(&caller)?;
-    app.schema.delete(app.store.as_ref(), &c).await?;
+    app.collections.delete(&caller, &c).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -120,8 +103,7 @@ pub async fn truncate(
     Path(c): Path<String>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    require_superuser(&caller)?;
-    app.schema.truncate(app.store.as_ref(), &c).await?;
+    app.collections.truncate(&caller, &c).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -132,28 +114,10 @@ pub async fn import(
     body: Body,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    require_superuser(&caller)?;
+    caller.require_superuser()?; // before reading a body a non-superuser may not send
     let input = body::read(req, body, super::body_limit(&app)).await?;
-    let cols = input
-        .data
-        .get("collections")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if cols.is_empty() {
-        return Err(ApiError::bad_field(
-            "Failed to import collections.",
-            "collections",
-            FieldError::required(),
-        ));
-    }
-    let delete_missing = input
-        .data
-        .get("deleteMissing")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    app.schema
-        .import(app.store.as_ref(), &cols, delete_missing)
+    app.collections
+        .import(&caller, &Value::Object(input.data))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

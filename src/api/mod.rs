@@ -181,18 +181,6 @@ async fn cors_and_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
     Ok(resp)
 }
 
-/// Superuser-only endpoints: guests get 401, other auth records 403.
-pub fn require_superuser(caller: &crate::auth::Caller) -> Result<(), ApiError> {
-    use crate::auth::Caller;
-    match caller {
-        Caller::Superuser(_) | Caller::System => Ok(()),
-        Caller::Record(_) => Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into())),
-        Caller::Guest => Err(ApiError::Unauthorized(
-            crate::error::MSG_AUTH_REQUIRED.into(),
-        )),
-    }
-}
-
 /// The configured body limit.
 pub fn body_limit(app: &App) -> usize {
     app.config.server.body_limit

@@ -2,6 +2,7 @@
 //! to services, so an access check cannot be forgotten silently.
 
 use super::token;
+use crate::error::{ApiError, MSG_AUTH_REQUIRED, MSG_NOT_ALLOWED};
 use crate::ids::{RecordData, RecordId};
 use crate::schema::{Collection, Snapshot, SUPERUSERS_ID};
 use crate::store::Store;
@@ -32,6 +33,16 @@ pub enum Caller {
 impl Caller {
     pub fn is_superuser(&self) -> bool {
         matches!(self, Caller::Superuser(_) | Caller::System)
+    }
+
+    /// Ok for superusers; otherwise 401 for guests and 403 for other callers, like PocketBase's
+    /// superuser-only endpoints. Services call this first, so a handler cannot forget it.
+    pub fn require_superuser(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Superuser(_) | Caller::System => Ok(()),
+            Caller::Record(_) => Err(ApiError::Forbidden(MSG_NOT_ALLOWED.into())),
+            Caller::Guest => Err(ApiError::Unauthorized(MSG_AUTH_REQUIRED.into())),
+        }
     }
 
     pub fn auth(&self) -> Option<&Arc<AuthRecord>> {

@@ -1,5 +1,5 @@
 //! Architecture: the top-level modules of `src/` depend on each other in one direction
-//! (`store ← schema ← query ← records ← {accounts, realtime} ← api ← serve`, with `auth` as a
+//! (`store ← schema ← query ← records ← {accounts, realtime, collections} ← api ← serve`, with `auth` as a
 //! leaf records may use), and the services composed by `App` behave as before: compiled rules
 //! follow schema changes at once, and a token resolves to its caller on every path.
 
@@ -101,18 +101,47 @@ fn top_level_modules_have_no_cycles_and_point_one_way() {
     let above = |m: &str| -> &[&str] {
         match m {
             "store" => &[
-                "schema", "query", "records", "auth", "accounts", "realtime", "app",
+                "schema",
+                "query",
+                "records",
+                "auth",
+                "accounts",
+                "realtime",
+                "collections",
+                "app",
             ],
-            "schema" => &["query", "records", "auth", "accounts", "realtime", "app"],
-            "auth" => &["records", "accounts", "realtime", "api", "app"],
-            "query" => &["records", "accounts", "realtime", "app"],
-            "records" => &["accounts", "realtime", "api", "app", "serve"],
-            "accounts" | "realtime" => &["api", "app", "serve"],
+            "schema" => &[
+                "query",
+                "records",
+                "auth",
+                "accounts",
+                "realtime",
+                "collections",
+                "app",
+            ],
+            "auth" => &[
+                "records",
+                "accounts",
+                "realtime",
+                "collections",
+                "api",
+                "app",
+            ],
+            "query" => &["records", "accounts", "realtime", "collections", "app"],
+            "records" => &["accounts", "realtime", "collections", "api", "app", "serve"],
+            "accounts" | "realtime" | "collections" => &["api", "app", "serve"],
             _ => &[],
         }
     };
     for m in [
-        "store", "schema", "auth", "query", "records", "accounts", "realtime",
+        "store",
+        "schema",
+        "auth",
+        "query",
+        "records",
+        "accounts",
+        "realtime",
+        "collections",
     ] {
         let reached = reachable(&uses, m);
         let wrong: Vec<&&str> = above(m).iter().filter(|a| reached.contains(**a)).collect();

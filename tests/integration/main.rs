@@ -12,6 +12,7 @@ mod arch_cycles;
 mod arch_fields;
 mod arch_list;
 mod arch_ops;
+mod arch_services;
 mod arch_store;
 mod attacks;
 mod auth;

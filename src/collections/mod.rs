@@ -1,0 +1,134 @@
+//! The collections service: the superuser-only operations on the schema (list, view, create,
+//! update, delete, truncate, import). Every method takes the [`Caller`] and checks it first, so a
+//! new handler cannot forget the superuser check. Owns no state of its own: it composes the
+//! schema registry and the store; never renders HTTP.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
+use crate::records::{parse_number, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::schema::{Collection, Registry};
+use crate::store::Store;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Raw paging parameters of `GET /api/collections`, as the client sent them.
+#[derive(Debug, Default)]
+pub struct ListParams {
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+    pub skip_total: Option<String>,
+    pub filter: Option<String>,
+}
+
+/// One page of collections. `total`/`pages` are `-1` with `skipTotal`, as PocketBase.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Arc<Collection>>,
+    pub page: usize,
+    pub per_page: usize,
+    pub total: i64,
+    pub pages: i64,
+}
+
+pub struct CollectionService {
+    store: Arc<dyn Store>,
+    schema: Arc<Registry>,
+}
+
+impl CollectionService {
+    pub fn new(store: Arc<dyn Store>, schema: Arc<Registry>) -> Self {
+        Self { store, schema }
+    }
+
+    pub fn list(&self, caller: &Caller, q: &ListParams) -> ApiResult<Page> {
+        caller.require_superuser()?;
+        if q.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
+            return Err(ApiError::bad_field(
+                MSG_GENERIC,
+                "filter",
+                FieldError::new(
+                    "validation_unsupported_param",
+                    "Filtering collections is not supported yet.",
+                ),
+            ));
+        }
+        let page = parse_number("page", &q.page, 1)?;
+        let per_page = parse_number("perPage", &q.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
+        let snap = self.schema.snapshot();
+        let all = snap.all();
+        let items = all
+            .iter()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+            .cloned()
+            .collect();
+        let (total, pages) = if matches!(q.skip_total.as_deref(), Some("1" | "true")) {
+            (-1, -1)
+        } else {
+            (all.len() as i64, all.len().div_ceil(per_page) as i64)
+        };
+        Ok(Page {
+            items,
+            page,
+            per_page,
+            total,
+            pages,
+        })
+    }
+
+    pub fn view(&self, caller: &Caller, id_or_name: &str) -> ApiResult<Arc<Collection>> {
+        caller.require_superuser()?;
+        self.schema.get(id_or_name).ok_or_else(ApiError::not_found)
+    }
+
+    pub async fn create(&self, caller: &Caller, input: &Value) -> ApiResult<Arc<Collection>> {
+        caller.require_superuser()?;
+        self.schema.create(self.store.as_ref(), input).await
+    }
+
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+        input: &Value,
+    ) -> ApiResult<Arc<Collection>> {
+        caller.require_superuser()?;
+        self.schema
+            .update(self.store.as_ref(), id_or_name, input)
+            .await
+    }
+
+    pub async fn delete(&self, caller: &Caller, id_or_name: &str) -> ApiResult<()> {
+        caller.require_superuser()?;
+        self.schema.delete(self.store.as_ref(), id_or_name).await
+    }
+
+    /// Deletes every record of the collection, keeping the collection.
+    pub async fn truncate(&self, caller: &Caller, id_or_name: &str) -> ApiResult<()> {
+        caller.require_superuser()?;
+        self.schema.truncate(self.store.as_ref(), id_or_name).await
+    }
+
+    /// `PUT /api/collections/import`: `{"collections": [...], "deleteMissing": bool}`.
+    pub async fn import(&self, caller: &Caller, input: &Value) -> ApiResult<()> {
+        caller.require_superuser()?;
+        let cols = input
+            .get("collections")
+            .and_then(Value::as_array)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad_field(
+                    "Failed to import collections.",
+                    "collections",
+                    FieldError::required(),
+                )
+            })?;
+        let delete_missing = input
+            .get("deleteMissing")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        self.schema
+            .import(self.store.as_ref(), cols, delete_missing)
+            .await
+    }
+}
