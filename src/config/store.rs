@@ -18,9 +18,10 @@ pub struct StoreConfig {
     pub durability: Durability,
     /// sled page cache size in MiB.
     pub cache_mb: u64,
-    /// Change-log retention: keep at least this many newest entries…
+    /// Change-log retention (realtime resume): keep at most this many newest entries…
     pub changelog_entries: u64,
-    /// …and drop older ones only after this many hours.
+    /// …and none older than this many hours (0: no age bound). Entries a consumer (webhooks)
+    /// has not processed yet are kept regardless of both.
     pub changelog_hours: u64,
     /// Seconds between change-log trims.
     pub changelog_trim_secs: u64,
@@ -40,7 +41,7 @@ impl Default for StoreConfig {
         Self {
             durability: Durability::Fsync,
             cache_mb: 64,
-            changelog_entries: 100_000,
+            changelog_entries: 10_000,
             changelog_hours: 72,
             changelog_trim_secs: 60,
             writer_max_group: 2048,

@@ -33,6 +33,7 @@ macro_rules! store_conformance {
             range_scans_respect_bounds_and_types,
             reverse_relation_entries_follow_writes_and_block_deleting_a_referenced_record,
             trim_keeps_retention_and_never_moves_head,
+            trim_drops_old_entries_but_never_past_a_consumer_cursor,
             extreme_tuning_stays_correct,
         );
     };
@@ -654,6 +655,93 @@ pub(crate) async fn trim_keeps_retention_and_never_moves_head(dir: &Path, open: 
     assert_eq!(c.events[0].seq, Seq(6));
     assert_eq!(store.count_records(&coll()).expect("count"), 6);
     store.shutdown().await;
+}
+
+pub(crate) async fn trim_drops_old_entries_but_never_past_a_consumer_cursor(
+    dir: &Path,
+    open: Open,
+) {
+    let opts = |entries, age| StoreOptions {
+        retain_entries: entries,
+        retain_age: age,
+        ..StoreOptions::default()
+    };
+    let seqs = |store: &Arc<dyn Store>| -> Vec<u64> {
+        store
+            .changes_since(Seq(0), 100)
+            .expect("log")
+            .iter()
+            .map(|e| e.seq.0)
+            .collect()
+    };
+    {
+        let store = open(dir, StoreOptions::default());
+        for i in 0..6 {
+            store
+                .commit(vec![put(&format!("r{i}"), &format!("{i}@x.io"), "c")])
+                .await
+                .expect("create");
+        }
+        // A consumer has processed up to seq 2; another one up to 4.
+        store
+            .commit(vec![
+                crate::store::cursor_op("hook-a", Seq(2)),
+                crate::store::cursor_op("hook-b", Seq(4)),
+            ])
+            .await
+            .expect("cursors");
+        assert_eq!(
+            crate::store::cursors(store.as_ref()).expect("cursors"),
+            vec![
+                ("hook-a".to_string(), Seq(2)),
+                ("hook-b".to_string(), Seq(4))
+            ]
+        );
+        store.shutdown().await;
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    {
+        // The count bound alone would keep 1 entry; the slowest cursor holds 3..=6.
+        let store = open(dir, opts(1, Duration::ZERO));
+        assert_eq!(store.trim_changelog().expect("trim"), 2);
+        assert_eq!(seqs(&store), vec![3, 4, 5, 6]);
+        // The slow consumer catches up to 5: now the count bound applies.
+        store
+            .commit(vec![crate::store::cursor_op("hook-a", Seq(5))])
+            .await
+            .expect("advance");
+        assert_eq!(store.trim_changelog().expect("trim"), 2);
+        assert_eq!(
+            seqs(&store),
+            vec![5, 6],
+            "hook-b (at 4) still needs 5 and 6"
+        );
+        store.shutdown().await;
+    }
+    {
+        // An age bound drops entries however few there are, but not past a cursor either.
+        let store = open(dir, opts(1_000, Duration::from_millis(1)));
+        store
+            .commit(vec![crate::store::cursor_op("hook-b", Seq(5))])
+            .await
+            .expect("advance");
+        assert_eq!(store.trim_changelog().expect("trim"), 1);
+        assert_eq!(seqs(&store), vec![6]);
+        store
+            .commit(vec![WriteOp::DeleteMeta {
+                key: format!("{}hook-a", crate::store::META_CURSOR),
+            }])
+            .await
+            .expect("drop consumer a");
+        store
+            .commit(vec![crate::store::cursor_op("hook-b", Seq(6))])
+            .await
+            .expect("advance");
+        assert_eq!(store.trim_changelog().expect("trim"), 1);
+        assert_eq!(store.oldest_retained().expect("oldest"), None);
+        assert_eq!(store.head(), Seq(6));
+        store.shutdown().await;
+    }
 }
 
 pub(crate) async fn extreme_tuning_stays_correct(dir: &Path, open: Open) {

@@ -40,6 +40,10 @@ pub const REFERRER: &[u8] = b"x/";
 /// (data dirs from before the index get them on first open).
 pub const META_RELATIONS_INDEXED: &str = "_relations_indexed";
 
+/// Metadata prefix of change-log consumer cursors: `m/_cursor/<consumer>` → the last seq that
+/// consumer has processed (u64 BE). Trimming never removes an entry above the lowest cursor.
+pub const META_CURSOR: &str = "_cursor/";
+
 /// Metadata key holding the last committed seq (survives change-log trimming).
 pub const META_SEQ_HEAD: &str = "_seq_head";
 /// Metadata key of a collection's record count (maintained by the writer, so totals are O(1)).

@@ -16,7 +16,7 @@ mod writer;
 #[cfg(test)]
 mod conformance;
 
-pub use keys::{META_COLLECTION, META_RELATIONS_INDEXED};
+pub use keys::{META_COLLECTION, META_CURSOR, META_RELATIONS_INDEXED};
 pub use sled_store::{SledStore, StoreOptions};
 pub use types::*;
 
@@ -26,6 +26,27 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::broadcast;
+
+/// The write that records `consumer` has processed every change up to and including `seq`.
+pub fn cursor_op(consumer: &str, seq: Seq) -> WriteOp {
+    WriteOp::PutMeta {
+        key: format!("{META_CURSOR}{consumer}"),
+        value: seq.0.to_be_bytes().to_vec(),
+    }
+}
+
+/// Every consumer cursor, by consumer name (a malformed value reads as 0: keep everything).
+pub fn cursors(store: &dyn Store) -> Result<Vec<(String, Seq)>, StoreError> {
+    Ok(store
+        .scan_meta(META_CURSOR)?
+        .into_iter()
+        .map(|(k, v)| {
+            let name = k.strip_prefix(META_CURSOR).unwrap_or(&k).to_string();
+            let seq = <[u8; 8]>::try_from(v.as_slice()).map_or(0, u64::from_be_bytes);
+            (name, Seq(seq))
+        })
+        .collect())
+}
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -74,6 +95,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///   [`RelationSpec`]s) holds, [`Store::scan_referrers`] lists that record under the target,
 ///   updated in the same commit as the record; `Migrate` rebuilds a collection's outgoing
 ///   entries and `DropData` drops both directions.
+/// - **Consumers.** A consumer (a webhook dispatcher) that must see every event keeps its
+///   cursor with [`cursor_op`] in the same kind of transaction as anything else; trimming keeps
+///   every entry above the lowest cursor, whatever the retention says.
 /// - **Versions.** A [`Version`] equals the stored bytes; `Expect::Unchanged(v)` and
 ///   `AssertMeta` compare byte for byte.
 pub trait Store: Send + Sync + 'static {
@@ -138,9 +162,11 @@ pub trait Store: Send + Sync + 'static {
     fn changes_since(&self, after: Seq, limit: usize) -> Result<Vec<ChangeEvent>, StoreError>;
     /// The oldest seq still in the change log.
     fn oldest_retained(&self) -> Result<Option<Seq>, StoreError>;
-    /// Deletes the oldest change-log entries beyond the backend's retention (a minimum count of
-    /// newest entries and a minimum age); returns how many went. Never changes [`Store::head`]
-    /// and leaves the retained entries gapless. Blocking: call it off the async workers.
+    /// Deletes the oldest change-log entries beyond the retention: entries beyond the newest
+    /// `retain_entries`, and entries older than `retain_age` (when non-zero), but never an entry
+    /// a consumer has not processed yet (seq above the lowest cursor under [`META_CURSOR`]).
+    /// Returns how many went. Never changes [`Store::head`] and leaves the retained entries
+    /// gapless. Blocking: call it off the async workers.
     fn trim_changelog(&self) -> Result<u64, StoreError>;
     /// The last committed seq.
     fn head(&self) -> Seq;

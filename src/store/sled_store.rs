@@ -24,9 +24,10 @@ pub struct StoreOptions {
     /// Wait for fsync before acknowledging a write (`durability = "fsync"`).
     pub fsync: bool,
     pub cache_capacity_bytes: u64,
-    /// Change-log retention: keep at least the newest `retain_entries` entries…
+    /// Change-log retention: keep at most the newest `retain_entries` entries…
     pub retain_entries: u64,
-    /// …and drop older ones only once they are older than this.
+    /// …and none older than this (zero: no age bound). Entries a consumer cursor has not
+    /// passed are kept regardless.
     pub retain_age: Duration,
     /// Most transactions the writer commits in one group (one batch, one flush).
     pub max_group: usize,
@@ -43,7 +44,7 @@ impl Default for StoreOptions {
         Self {
             fsync: true,
             cache_capacity_bytes: 64 * 1024 * 1024,
-            retain_entries: 100_000,
+            retain_entries: 10_000,
             retain_age: Duration::from_secs(72 * 3600),
             max_group: 2048,
             queue: 8192,
@@ -339,18 +340,33 @@ impl Store for SledStore {
 
     fn trim_changelog(&self) -> Result<u64, StoreError> {
         let head = self.head.load(Ordering::Acquire);
-        let keep_from = head.saturating_sub(self.options.retain_entries) + 1;
-        let cutoff =
-            chrono::Utc::now().timestamp_millis() - self.options.retain_age.as_millis() as i64;
+        let by_count = head.saturating_sub(self.options.retain_entries) + 1;
+        let floor = super::cursors(self)?
+            .iter()
+            .map(|(_, seq)| seq.0.saturating_add(1))
+            .min()
+            .unwrap_or(u64::MAX);
+        let age = self.options.retain_age;
+        // Entries in [1, count_end) go whatever their age; the rest up to the floor only when
+        // older than the age bound (a zero age means no age bound).
+        let count_end = by_count.min(floor);
+        let age_end = if age.is_zero() {
+            count_end
+        } else {
+            floor.min(head + 1)
+        };
+        let cutoff = chrono::Utc::now()
+            .timestamp_millis()
+            .saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
         let mut batch = sled::Batch::default();
         let mut n = 0;
         for kv in self
             .tree
-            .range(keys::log(Seq(0))..keys::log(Seq(keep_from)))
+            .range(keys::log(Seq(0))..keys::log(Seq(age_end.max(count_end))))
         {
             let (k, v) = kv?;
-            let ev = codec::decode_event(&v)?;
-            if ev.ts >= cutoff {
+            let past_count = keys::seq_of_log(&k).is_some_and(|s| s.0 < count_end);
+            if !past_count && codec::decode_event(&v)?.ts >= cutoff {
                 break;
             }
             batch.remove(k);
