@@ -34,6 +34,7 @@ macro_rules! store_conformance {
             reverse_relation_entries_follow_writes_and_block_deleting_a_referenced_record,
             trim_keeps_retention_and_never_moves_head,
             trim_drops_old_entries_but_never_past_a_consumer_cursor,
+            bulk_writes_keep_the_log_near_its_count_retention,
             extreme_tuning_stays_correct,
         );
     };
@@ -740,6 +741,51 @@ pub(crate) async fn trim_drops_old_entries_but_never_past_a_consumer_cursor(
         assert_eq!(store.trim_changelog().expect("trim"), 1);
         assert_eq!(store.oldest_retained().expect("oldest"), None);
         assert_eq!(store.head(), Seq(6));
+        store.shutdown().await;
+    }
+}
+
+/// Without waiting for a periodic trim: a bulk load leaves at most the retention plus a bounded
+/// slack in the log, and a registered consumer still holds everything it has not processed.
+pub(crate) async fn bulk_writes_keep_the_log_near_its_count_retention(dir: &Path, open: Open) {
+    let opts = StoreOptions {
+        retain_entries: 10,
+        ..StoreOptions::default()
+    };
+    let load = |store: Arc<dyn Store>, from: usize| async move {
+        for chunk in 0..30 {
+            let txn = (0..100)
+                .map(|i| {
+                    let n = from + chunk * 100 + i;
+                    put(&format!("r{n}"), &format!("{n}@x.io"), "c")
+                })
+                .collect();
+            store.commit(txn).await.expect("bulk create");
+        }
+    };
+    {
+        let store = open(dir, opts.clone());
+        load(store.clone(), 0).await;
+        assert_eq!(store.head(), Seq(3000));
+        let kept = store.changes_since(Seq(0), 10_000).expect("log");
+        assert!(
+            kept.len() <= 10 + 1024 + 100,
+            "log holds {} entries after 3,000 writes with retention 10",
+            kept.len()
+        );
+        let first = kept.first().expect("newest entries kept").seq.0;
+        assert_eq!(kept.last().map(|e| e.seq), Some(Seq(3000)));
+        assert_eq!(kept.len() as u64, 3000 - first + 1, "gapless");
+        // A consumer registers at the head: from now on it holds the log.
+        store
+            .commit(vec![cursor_op("hook", Seq(3000))])
+            .await
+            .expect("cursor");
+        load(store.clone(), 3000).await;
+        let kept = store.changes_since(Seq(3000), 10_000).expect("log");
+        assert_eq!(kept.len(), 3000, "nothing after the cursor went");
+        assert_eq!(kept.first().map(|e| e.seq), Some(Seq(3001)));
+        assert_eq!(store.count_records(&coll()).expect("count"), 6000);
         store.shutdown().await;
     }
 }

@@ -8,7 +8,7 @@ use super::memcmp;
 use super::types::{
     ChangeEvent, Commit, Referrer, StoreError, StoredRecord, ValueRange, Version, WriteOp,
 };
-use super::writer::{read_head, Msg, Writer};
+use super::writer::{cursor_floor, read_head, Msg, Writer};
 use super::{BoxFuture, Store};
 use crate::ids::{CollectionId, RecordId, Seq};
 use serde_json::Value;
@@ -58,6 +58,8 @@ pub struct SledStore {
     tree: sled::Tree,
     tx: mpsc::Sender<Msg>,
     head: Arc<AtomicU64>,
+    /// The lowest seq that may still be in the change log (raised by both trims).
+    oldest: Arc<AtomicU64>,
     events: broadcast::Sender<Arc<ChangeEvent>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     options: StoreOptions,
@@ -81,6 +83,11 @@ impl SledStore {
             .open()?;
         let tree = db.open_tree("data")?;
         let head = Arc::new(AtomicU64::new(read_head(&tree)?));
+        let oldest = match tree.scan_prefix(keys::LOG).next() {
+            Some(kv) => keys::seq_of_log(&kv?.0).map_or(1, |s| s.0),
+            None => head.load(Ordering::Acquire) + 1,
+        };
+        let oldest = Arc::new(AtomicU64::new(oldest));
         // Both channel constructors panic on zero.
         let (events, _) = broadcast::channel(options.event_buffer.max(1));
         let (tx, rx) = mpsc::channel(options.queue.max(1));
@@ -91,6 +98,8 @@ impl SledStore {
             max_group: options.max_group.max(1),
             head: head.clone(),
             events: events.clone(),
+            retain_entries: options.retain_entries,
+            oldest: oldest.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("ferrobase-writer".into())
@@ -100,6 +109,7 @@ impl SledStore {
             tree,
             tx,
             head,
+            oldest,
             events,
             writer: Mutex::new(Some(handle)),
             options,
@@ -341,11 +351,7 @@ impl Store for SledStore {
     fn trim_changelog(&self) -> Result<u64, StoreError> {
         let head = self.head.load(Ordering::Acquire);
         let by_count = head.saturating_sub(self.options.retain_entries) + 1;
-        let floor = super::cursors(self)?
-            .iter()
-            .map(|(_, seq)| seq.0.saturating_add(1))
-            .min()
-            .unwrap_or(u64::MAX);
+        let floor = cursor_floor(&self.tree)?;
         let age = self.options.retain_age;
         // Entries in [1, count_end) go whatever their age; the rest up to the floor only when
         // older than the age bound (a zero age means no age bound).
@@ -375,6 +381,11 @@ impl Store for SledStore {
         if n > 0 {
             // Removing log entries is not a write anyone waits for; sled's own flush covers it.
             self.tree.apply_batch(batch)?;
+            if let Some(first) = self.tree.scan_prefix(keys::LOG).next() {
+                if let Some(seq) = keys::seq_of_log(&first?.0) {
+                    self.oldest.fetch_max(seq.0, Ordering::AcqRel);
+                }
+            }
         }
         Ok(n)
     }

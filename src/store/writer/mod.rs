@@ -36,7 +36,17 @@ pub(crate) struct Writer {
     pub max_group: usize,
     pub head: Arc<AtomicU64>,
     pub events: broadcast::Sender<Arc<ChangeEvent>>,
+    /// Change-log entries kept by count (see `StoreOptions::retain_entries`).
+    pub retain_entries: u64,
+    /// The lowest seq that may still be in the log (shared with `trim_changelog`).
+    pub oldest: Arc<AtomicU64>,
 }
+
+/// The writer trims the log by count itself once this many entries are due, so a bulk load
+/// never piles up a log far beyond the retention between periodic trims.
+const TRIM_SLACK: u64 = 1024;
+/// Most log entries one group removes (keeps every group's batch small).
+const MAX_TRIM_PER_GROUP: u64 = 8192;
 
 impl Writer {
     /// Runs until a shutdown message arrives or every sender is gone; then flushes.
@@ -113,9 +123,11 @@ impl Writer {
         if seq != start_seq {
             overlay.put(keys::meta(keys::META_SEQ_HEAD), seq.to_be_bytes().to_vec());
         }
+        let mut batch = overlay.into_batch();
+        let trimmed_to = self.trim_by_count(seq, &mut batch);
         let durable = self
             .tree
-            .apply_batch(overlay.into_batch())
+            .apply_batch(batch)
             .map_err(StoreError::from)
             .and_then(|()| {
                 if self.fsync {
@@ -135,6 +147,9 @@ impl Writer {
             return;
         }
         self.head.store(seq, Ordering::Release);
+        if let Some(to) = trimmed_to {
+            self.oldest.fetch_max(to, Ordering::AcqRel);
+        }
         for (reply, res) in outcomes {
             let res = res.map(|events| {
                 let events: Vec<Arc<ChangeEvent>> = events.into_iter().map(Arc::new).collect();
@@ -146,6 +161,36 @@ impl Writer {
             });
             let _ = reply.send(res);
         }
+    }
+}
+
+impl Writer {
+    /// Adds the removal of log entries beyond the count retention (up to the slowest consumer's
+    /// cursor) to `batch` once enough are due; returns the new lowest seq if it did. Log seqs
+    /// are gapless, so the doomed keys are computed, not scanned.
+    fn trim_by_count(&self, head: u64, batch: &mut sled::Batch) -> Option<u64> {
+        let oldest = self.oldest.load(Ordering::Acquire);
+        let keep_from = (head + 1).saturating_sub(self.retain_entries);
+        if keep_from < oldest.saturating_add(TRIM_SLACK) {
+            return None;
+        }
+        let floor = match cursor_floor(&self.tree) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read change-log cursors; not trimming");
+                return None;
+            }
+        };
+        let to = keep_from
+            .min(floor)
+            .min(oldest.saturating_add(MAX_TRIM_PER_GROUP));
+        if to <= oldest {
+            return None;
+        }
+        for s in oldest..to {
+            batch.remove(keys::log(crate::ids::Seq(s)));
+        }
+        Some(to)
     }
 }
 
@@ -161,4 +206,15 @@ pub(crate) fn read_head(tree: &sled::Tree) -> Result<u64, StoreError> {
         None => 0,
     };
     Ok(from_meta.max(from_log))
+}
+
+/// The lowest seq some consumer still needs (its cursor + 1), or `u64::MAX` without consumers.
+pub(crate) fn cursor_floor(tree: &sled::Tree) -> Result<u64, StoreError> {
+    let mut floor = u64::MAX;
+    for kv in tree.scan_prefix(keys::meta(keys::META_CURSOR)) {
+        let (_, v) = kv?;
+        let seq = <[u8; 8]>::try_from(v.as_ref()).map_or(0, u64::from_be_bytes);
+        floor = floor.min(seq.saturating_add(1));
+    }
+    Ok(floor)
 }
