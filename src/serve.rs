@@ -125,15 +125,10 @@ async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), 
     };
     match crate::accounts::find_by_unique(&app.accounts, &col, "email", email) {
         Some(existing) => {
-            let id = existing
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
             app.records
                 .update(
                     SUPERUSERS_ID,
-                    &id,
+                    existing.id().as_str(),
                     &body(json!({"password": password, "passwordConfirm": password})),
                     &Shape::default(),
                     &Caller::System,
@@ -166,13 +161,13 @@ async fn delete_superuser(app: &App, email: &str) -> Result<(), String> {
         .ok_or("the _superusers collection is missing")?;
     let existing = crate::accounts::find_by_unique(&app.accounts, &col, "email", email)
         .ok_or_else(|| format!("superuser {email:?} not found"))?;
-    let id = existing
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
     app.records
-        .delete(SUPERUSERS_ID, &id, &Caller::System, &RequestInfo::default())
+        .delete(
+            SUPERUSERS_ID,
+            existing.id().as_str(),
+            &Caller::System,
+            &RequestInfo::default(),
+        )
         .await
         .map_err(describe)?;
     println!("Successfully deleted superuser {email:?}.");

@@ -12,7 +12,7 @@ use super::login::{issue_auth, opts, require_auth_collection, AuthResponse};
 use super::AccountService;
 use crate::auth::{password, token, Caller};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, MSG_AUTH_REQUIRED};
-use crate::ids::{RecordData, RecordId};
+use crate::ids::{Record, RecordData, RecordId};
 use crate::mail::Mail;
 use crate::query::RequestInfo;
 use crate::records::{self, render, Shape};
@@ -51,18 +51,19 @@ fn record_str<'a>(data: &'a RecordData, key: &str) -> &'a str {
     data.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-/// A flow token of `kind` for `data`, signed with its tokenKey + `cfg.secret`.
+/// A flow token of `kind` for `rec`, signed with its tokenKey + `cfg.secret`.
 fn issue(
     col: &Collection,
-    data: &RecordData,
+    rec: &Record,
     kind: &str,
     cfg: &TokenConfig,
     new_email: Option<String>,
 ) -> ApiResult<String> {
+    let data = rec.fields();
     let claims = token::Claims {
         collection_id: col.id.0.clone(),
         exp: chrono::Utc::now().timestamp() + cfg.duration as i64,
-        id: record_str(data, names::ID).to_string(),
+        id: rec.id().0.clone(),
         refreshable: None,
         kind: kind.into(),
         email: Some(record_str(data, names::EMAIL).to_string()),
@@ -80,7 +81,7 @@ fn verify(
     raw: &str,
     kind: &str,
     cfg: &TokenConfig,
-) -> Option<(token::Claims, RecordData)> {
+) -> Option<(token::Claims, Record)> {
     let claims = token::peek(raw)?;
     if claims.kind != kind || claims.collection_id != col.id.as_str() {
         return None;
@@ -88,12 +89,17 @@ fn verify(
     let stored = app
         .store
         .get_record(&col.id, &RecordId::from(claims.id.as_str()))
-        .ok()??;
-    let claims = token::verify(raw, record_str(&stored.data, names::TOKEN_KEY), &cfg.secret)?;
-    if claims.email.as_deref() != Some(record_str(&stored.data, names::EMAIL)) {
+        .ok()??
+        .record;
+    let claims = token::verify(
+        raw,
+        record_str(stored.fields(), names::TOKEN_KEY),
+        &cfg.secret,
+    )?;
+    if claims.email.as_deref() != Some(record_str(stored.fields(), names::EMAIL)) {
         return None;
     }
-    Some((claims, stored.data))
+    Some((claims, stored))
 }
 
 /// Renders a `{subject, body}` template for `to`.
@@ -118,13 +124,13 @@ fn queue_account_mail(
     app: &Arc<AccountService>,
     col: Arc<Collection>,
     email: String,
-    build: fn(&AccountService, &Collection, &RecordData, &str) -> ApiResult<Option<Mail>>,
+    build: fn(&AccountService, &Collection, &Record, &str) -> ApiResult<Option<Mail>>,
 ) {
     let app_ref = Arc::downgrade(app);
     app.mailer.queue(Box::new(move || {
         let app = app_ref.upgrade()?;
-        let data = super::find_by_unique(&app, &col, names::EMAIL, &email)?;
-        build(&app, &col, &data, &email).unwrap_or_else(|e| {
+        let rec = super::find_by_unique(&app, &col, names::EMAIL, &email)?;
+        build(&app, &col, &rec, &email).unwrap_or_else(|e| {
             tracing::error!(collection = %col.id, error = %e, "cannot build an account mail");
             None
         })
@@ -148,9 +154,9 @@ fn email_input(col: &Collection, value: &str, key: &str) -> ApiResult<String> {
 async fn system_update(
     app: &AccountService,
     col: &Collection,
-    id: &str,
+    id: &RecordId,
     patch: Value,
-) -> ApiResult<RecordData> {
+) -> ApiResult<Record> {
     let req = records::Request {
         data: patch.as_object().cloned().unwrap_or_default(),
         from_form: false,
@@ -159,7 +165,7 @@ async fn system_update(
     app.records
         .update(
             col.id.as_str(),
-            id,
+            id.as_str(),
             &req,
             &Shape::default(),
             &caller,
@@ -172,9 +178,9 @@ async fn system_update(
         })?;
     let stored = app
         .store
-        .get_record(&col.id, &RecordId::from(id))?
+        .get_record(&col.id, id)?
         .ok_or_else(ApiError::not_found)?;
-    Ok(stored.data)
+    Ok(stored.record)
 }
 
 /// `POST …/request-verification {email}`: 204 whether or not the account exists.
@@ -193,16 +199,16 @@ pub async fn request_verification(
 fn verification_mail(
     app: &AccountService,
     col: &Collection,
-    data: &RecordData,
+    rec: &Record,
     email: &str,
 ) -> ApiResult<Option<Mail>> {
-    if data.get(names::VERIFIED) == Some(&Value::Bool(true)) {
+    if rec.fields().get(names::VERIFIED) == Some(&Value::Bool(true)) {
         return Ok(None);
     }
     let o = opts(col)?;
     let t = issue(
         col,
-        data,
+        rec,
         token::TYPE_VERIFICATION,
         &o.verification_token,
         None,
@@ -222,7 +228,7 @@ pub async fn confirm_verification(
         return Err(field_error("token", FieldError::required()));
     }
     let o = opts(&col)?;
-    let (claims, data) = verify(
+    let (_, rec) = verify(
         app,
         &col,
         raw,
@@ -230,10 +236,10 @@ pub async fn confirm_verification(
         &o.verification_token,
     )
     .ok_or_else(|| invalid_token("validation_invalid_token_claims"))?;
-    if data.get(names::VERIFIED) == Some(&Value::Bool(true)) {
+    if rec.fields().get(names::VERIFIED) == Some(&Value::Bool(true)) {
         return Ok(());
     }
-    system_update(app, &col, &claims.id, json!({ (names::VERIFIED): true })).await?;
+    system_update(app, &col, rec.id(), json!({ (names::VERIFIED): true })).await?;
     Ok(())
 }
 
@@ -253,13 +259,13 @@ pub async fn request_password_reset(
 fn reset_mail(
     app: &AccountService,
     col: &Collection,
-    data: &RecordData,
+    rec: &Record,
     email: &str,
 ) -> ApiResult<Option<Mail>> {
     let o = opts(col)?;
     let t = issue(
         col,
-        data,
+        rec,
         token::TYPE_PASSWORD_RESET,
         &o.password_reset_token,
         None,
@@ -299,7 +305,7 @@ pub async fn confirm_password_reset(
     let who = limiter_identity(raw);
     app.logins.check(col.id.as_str(), &who, ip)?;
     let o = opts(&col)?;
-    let Some((claims, _)) = verify(
+    let Some((_, rec)) = verify(
         app,
         &col,
         raw,
@@ -314,7 +320,7 @@ pub async fn confirm_password_reset(
         (names::PASSWORD_CONFIRM): body.password_confirm,
         (names::VERIFIED): true,
     });
-    system_update(app, &col, &claims.id, patch).await?;
+    system_update(app, &col, rec.id(), patch).await?;
     app.logins.succeeded(col.id.as_str(), &who);
     Ok(())
 }
@@ -335,7 +341,7 @@ pub async fn request_email_change(
     }
     let new_email = email_input(&col, &body.new_email, "newEmail")?;
     let taken = super::find_by_unique(app, &col, names::EMAIL, &new_email).is_some();
-    if taken || new_email == record_str(&rec.data, names::EMAIL) {
+    if taken || new_email == record_str(rec.fields(), names::EMAIL) {
         return Err(field_error(
             "newEmail",
             FieldError::new("validation_invalid_new_email", "Invalid new email address."),
@@ -344,7 +350,7 @@ pub async fn request_email_change(
     let o = opts(&col)?;
     let t = issue(
         &col,
-        &rec.data,
+        &rec.record,
         token::TYPE_EMAIL_CHANGE,
         &o.email_change_token,
         Some(new_email.clone()),
@@ -384,11 +390,11 @@ pub async fn confirm_email_change(
         token::TYPE_EMAIL_CHANGE,
         &o.email_change_token,
     );
-    let Some((claims, data)) = verified.filter(|(c, _)| c.new_email.is_some()) else {
+    let Some((claims, rec)) = verified.filter(|(c, _)| c.new_email.is_some()) else {
         app.logins.failed(col.id.as_str(), &who, ip);
         return Err(invalid_token("validation_invalid_token_payload"));
     };
-    let stored = record_str(&data, names::PASSWORD).to_string();
+    let stored = record_str(rec.fields(), names::PASSWORD).to_string();
     if !password::verify(body.password.clone(), stored).await {
         app.logins.failed(col.id.as_str(), &who, ip);
         return Err(field_error(
@@ -400,7 +406,7 @@ pub async fn confirm_email_change(
     system_update(
         app,
         &col,
-        &claims.id,
+        rec.id(),
         json!({ (names::EMAIL): new_email, (names::VERIFIED): true }),
     )
     .await?;
@@ -422,11 +428,11 @@ pub async fn impersonate(
         Caller::Guest => return Err(ApiError::Unauthorized(MSG_AUTH_REQUIRED.into())),
     }
     let col = require_auth_collection(app, collection)?;
-    let data = app
+    let rec = app
         .store
         .get_record(&col.id, &RecordId::from(id))?
         .ok_or_else(ApiError::not_found)?
-        .data;
+        .record;
     let duration = match &body.duration {
         None | Some(Value::Null) => opts(&col)?.auth_token.duration,
         Some(v) => match v.as_f64() {
@@ -448,7 +454,7 @@ pub async fn impersonate(
             }
         },
     };
-    let token = issue_auth(&col, &data, duration, false)?;
-    let record = render::record(&col, &data, caller);
+    let token = issue_auth(&col, &rec, duration, false)?;
+    let record = render::record(&col, &rec, caller);
     Ok(AuthResponse(json!({"token": token, "record": record})))
 }

@@ -4,7 +4,7 @@ use super::bodies::{missing, PasswordLogin};
 use super::AccountService;
 use crate::auth::{password, token, AuthRecord, Caller};
 use crate::error::{ApiError, ApiResult, FieldError, MSG_AUTH_REQUIRED};
-use crate::ids::{RecordData, RecordId};
+use crate::ids::{Record, RecordData, RecordId};
 use crate::records::{self, render};
 use crate::schema::{names, AuthOptions, Collection};
 use serde_json::{json, Map, Value};
@@ -36,15 +36,15 @@ pub(super) fn opts(col: &Collection) -> ApiResult<&AuthOptions> {
         .ok_or_else(|| ApiError::internal("not an auth collection"))
 }
 
-fn issue(col: &Collection, data: &RecordData) -> ApiResult<String> {
+fn issue(col: &Collection, rec: &Record) -> ApiResult<String> {
     let opts = opts(col)?;
-    issue_auth(col, data, opts.auth_token.duration, true)
+    issue_auth(col, rec, opts.auth_token.duration, true)
 }
 
-/// An auth token for `data` valid for `duration` seconds.
+/// An auth token for `rec` valid for `duration` seconds.
 pub(super) fn issue_auth(
     col: &Collection,
-    data: &RecordData,
+    rec: &Record,
     duration: u64,
     refreshable: bool,
 ) -> ApiResult<String> {
@@ -52,26 +52,23 @@ pub(super) fn issue_auth(
     let claims = token::Claims {
         collection_id: col.id.0.clone(),
         exp: chrono::Utc::now().timestamp() + duration as i64,
-        id: data
-            .get(names::ID)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        id: rec.id().0.clone(),
         refreshable: Some(refreshable),
         kind: token::TYPE_AUTH.into(),
         email: None,
         new_email: None,
     };
-    let key = data
+    let key = rec
+        .fields()
         .get(names::TOKEN_KEY)
         .and_then(Value::as_str)
         .unwrap_or("");
     token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
 }
 
-fn response(col: &Arc<Collection>, data: &RecordData, caller: &Caller) -> ApiResult<AuthResponse> {
-    let token = issue(col, data)?;
-    let record = render::record(col, data, caller);
+fn response(col: &Arc<Collection>, rec: &Record, caller: &Caller) -> ApiResult<AuthResponse> {
+    let token = issue(col, rec)?;
+    let record = render::record(col, rec, caller);
     Ok(AuthResponse(json!({"token": token, "record": record})))
 }
 
@@ -115,23 +112,24 @@ pub async fn auth_with_password(
         .find_map(|f| find_by_unique(app, &col, f, identity));
     // Verify against a decoy hash when the identity is unknown: same cost, no account probing.
     let (stored_hash, record) = match found {
-        Some(data) => (
-            data.get(names::PASSWORD)
+        Some(rec) => (
+            rec.fields()
+                .get(names::PASSWORD)
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-            Some(data),
+            Some(rec),
         ),
         None => (password::decoy_hash().await, None),
     };
     app.logins.check(col.id.as_str(), identity, ip)?;
     let ok = password::verify(pass.to_string(), stored_hash).await;
     match record {
-        Some(data) if ok => {
+        Some(rec) if ok => {
             app.logins.succeeded(col.id.as_str(), identity);
-            let caller = caller_for(&col, &data);
-            check_auth_rule(app, &col, &data, &caller)?;
-            response(&col, &data, &caller)
+            let caller = caller_for(&col, &rec);
+            check_auth_rule(app, &col, rec.fields(), &caller)?;
+            response(&col, &rec, &caller)
         }
         _ => {
             app.logins.failed(col.id.as_str(), identity, ip);
@@ -155,13 +153,13 @@ pub async fn refresh(
     if rec.collection.id != col.id {
         return Err(ApiError::Forbidden(crate::error::MSG_NOT_ALLOWED.into()));
     }
-    check_auth_rule(app, &col, &rec.data, caller)?;
+    check_auth_rule(app, &col, rec.fields(), caller)?;
     let fixed = raw_token.filter(|t| token::peek(t).is_some_and(|c| c.refreshable == Some(false)));
     if let Some(t) = fixed {
-        let record = render::record(&col, &rec.data, caller);
+        let record = render::record(&col, &rec.record, caller);
         return Ok(AuthResponse(json!({"token": t, "record": record})));
     }
-    response(&col, &rec.data, caller)
+    response(&col, &rec.record, caller)
 }
 
 /// The collection's authRule for the authenticating record: 403 when it fails.
@@ -186,10 +184,10 @@ fn check_auth_rule(
     }
 }
 
-pub(super) fn caller_for(col: &Arc<Collection>, data: &RecordData) -> Caller {
+pub(super) fn caller_for(col: &Arc<Collection>, rec: &Record) -> Caller {
     let rec = Arc::new(AuthRecord {
         collection: col.clone(),
-        data: data.clone(),
+        record: rec.clone(),
     });
     if col.id.as_str() == crate::schema::SUPERUSERS_ID {
         Caller::Superuser(rec)
@@ -204,7 +202,7 @@ pub fn find_by_unique(
     col: &Collection,
     field: &str,
     value: &str,
-) -> Option<RecordData> {
+) -> Option<Record> {
     let value = if field == names::EMAIL {
         value.to_lowercase()
     } else {
@@ -219,5 +217,5 @@ pub fn find_by_unique(
         .scan_index(&col.id, &spec.name, &[Value::String(value)], false)
         .next()?
         .ok()?;
-    app.store.get_record(&col.id, &id).ok()?.map(|r| r.data)
+    app.store.get_record(&col.id, &id).ok()?.map(|r| r.record)
 }

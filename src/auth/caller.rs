@@ -3,8 +3,8 @@
 
 use super::token;
 use crate::error::{ApiError, MSG_AUTH_REQUIRED, MSG_NOT_ALLOWED};
-use crate::ids::{RecordData, RecordId};
-use crate::schema::{Collection, Snapshot, SUPERUSERS_ID};
+use crate::ids::{Record, RecordData, RecordId};
+use crate::schema::{names, Collection, Snapshot, SUPERUSERS_ID};
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -12,12 +12,17 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct AuthRecord {
     pub collection: Arc<Collection>,
-    pub data: RecordData,
+    pub record: Record,
 }
 
 impl AuthRecord {
-    pub fn id(&self) -> &str {
-        self.data.get("id").and_then(|v| v.as_str()).unwrap_or("")
+    pub fn id(&self) -> &RecordId {
+        self.record.id()
+    }
+
+    /// The record's fields (what rules see as `@request.auth`).
+    pub fn fields(&self) -> &RecordData {
+        self.record.fields()
     }
 }
 
@@ -70,14 +75,15 @@ fn resolve(store: &dyn Store, schema: &Snapshot, raw: &str) -> Option<Caller> {
         .get_record(&collection.id, &RecordId::from(claims.id.as_str()))
         .ok()??;
     let token_key = stored
-        .data
-        .get("tokenKey")
+        .record
+        .fields()
+        .get(names::TOKEN_KEY)
         .and_then(|v| v.as_str())
         .unwrap_or("");
     token::verify(raw, token_key, &opts.auth_token.secret)?;
     let rec = Arc::new(AuthRecord {
         collection,
-        data: stored.data,
+        record: stored.record,
     });
     Some(if rec.collection.id.as_str() == SUPERUSERS_ID {
         Caller::Superuser(rec)

@@ -4,8 +4,8 @@
 use super::compile::Visibility;
 use super::funcs::MacroValues;
 use super::RuleCache;
-use crate::ids::{CollectionId, RecordData, RecordId};
-use crate::schema::{Collection, Snapshot};
+use crate::ids::{CollectionId, Record, RecordData, RecordId};
+use crate::schema::{names, Collection, Snapshot};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Map;
@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
     /// The authenticated record (`None` for guests: every `@request.auth.*` is then `""`).
-    pub auth: Option<RecordData>,
+    pub auth: Option<Record>,
     pub auth_collection: Option<Arc<Collection>>,
     pub body: Map<String, Value>,
     pub query: BTreeMap<String, String>,
@@ -117,7 +117,7 @@ impl<'a> EvalEnv<'a> {
         let rec = self
             .store
             .get_record(col, &key.1)?
-            .map(|r| Arc::new(r.data));
+            .map(|r| Arc::new(r.record.into_fields()));
         let mut cache = self.cache();
         if cache.records.len() >= MAX_CACHED_RECORDS {
             cache.records.clear();
@@ -136,7 +136,7 @@ impl<'a> EvalEnv<'a> {
         let all = self
             .store
             .scan_records(col)
-            .map(|r| r.map(|r| Arc::new(r.data)))
+            .map(|r| r.map(|r| Arc::new(r.record.into_fields())))
             .collect::<Result<Vec<_>, _>>()?;
         let all = Arc::new(all);
         self.cache().collections.insert(col.clone(), all.clone());
@@ -171,12 +171,13 @@ pub(super) fn email_visible(col: &CollectionId, rec: &RecordData, env: &EvalEnv<
         return true;
     }
     let req = &env.request;
+    // The evaluator sees records as field maps (filters address `id` as a field); `Record`
+    // keeps a stored record's `id` field equal to its id.
     let own = req.auth_collection.as_ref().is_some_and(|c| c.id == *col)
         && req
             .auth
             .as_ref()
-            .and_then(|a| a.get("id"))
-            .is_some_and(|id| rec.get("id") == Some(id));
+            .is_some_and(|a| rec.get(names::ID).and_then(Value::as_str) == Some(a.id().as_str()));
     own || match &env.rules.get(env.schema, col).manage {
         super::Rule::Everyone => true,
         super::Rule::Superusers => false,

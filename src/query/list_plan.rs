@@ -6,7 +6,7 @@
 use super::compile::Compiled;
 use super::plan::IndexPlan;
 use super::sort::SortSpec;
-use crate::ids::{CollectionId, RecordData, RecordId};
+use crate::ids::{CollectionId, Record, RecordId};
 use crate::schema::Collection;
 use crate::store::{IndexSpec, Store, StoreError};
 use std::fmt;
@@ -14,7 +14,7 @@ use std::fmt;
 /// Record ids in the order a plan reads them.
 pub type IdStream<'s> = Box<dyn Iterator<Item = Result<RecordId, StoreError>> + 's>;
 /// Candidate records in no particular order.
-pub type RecordStream<'s> = Box<dyn Iterator<Item = Result<RecordData, StoreError>> + 's>;
+pub type RecordStream<'s> = Box<dyn Iterator<Item = Result<Record, StoreError>> + 's>;
 
 /// Where candidate records come from, cheapest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,7 +149,7 @@ impl ListPlan {
     ) -> RecordStream<'s> {
         match self {
             ListPlan::Index { plan, .. } => Box::new(plan.records(store, col)),
-            _ => Box::new(store.scan_records(col).map(|r| r.map(|r| r.data))),
+            _ => Box::new(store.scan_records(col).map(|r| r.map(|r| r.record))),
         }
     }
 }
@@ -243,15 +243,15 @@ mod tests {
             let mut found: Vec<String> = match plan.ordered_ids(store, &col.id, true).unwrap() {
                 Some((ids, _)) => ids
                     .filter_map(|id| store.get_record(&col.id, &id.unwrap()).unwrap())
-                    .map(|r| r.data)
-                    .filter(|d| f.matches(d, &env).unwrap())
-                    .map(|d| d["id"].as_str().unwrap().to_string())
+                    .map(|r| r.record)
+                    .filter(|r| f.matches(r.fields(), &env).unwrap())
+                    .map(|r| r.id().0.clone())
                     .collect(),
                 None => plan
                     .candidates(store, &col.id)
-                    .map(|d| d.unwrap())
-                    .filter(|d| f.matches(d, &env).unwrap())
-                    .map(|d| d["id"].as_str().unwrap().to_string())
+                    .map(|r| r.unwrap())
+                    .filter(|r| f.matches(r.fields(), &env).unwrap())
+                    .map(|r| r.id().0.clone())
                     .collect(),
             };
             found.sort();

@@ -5,7 +5,7 @@
 use super::ast::CmpOp;
 use super::compile::{Compiled, Node, Src};
 use super::value::Val;
-use crate::ids::{CollectionId, RecordData};
+use crate::ids::{CollectionId, Record};
 use crate::schema::{Collection, IndexKey};
 use crate::store::{IndexSpec, Store, StoreError, ValueRange};
 use serde_json::Value;
@@ -89,7 +89,7 @@ impl IndexPlan {
         &'a self,
         store: &'a dyn Store,
         collection: &'a CollectionId,
-    ) -> impl Iterator<Item = Result<RecordData, StoreError>> + 'a {
+    ) -> impl Iterator<Item = Result<Record, StoreError>> + 'a {
         let mut seen = HashSet::new();
         self.prefixes
             .iter()
@@ -108,7 +108,7 @@ impl IndexPlan {
                 // An entry whose record vanished meanwhile is skipped.
                 store
                     .get_record(collection, &id)
-                    .map(|r| r.map(|r| r.data))
+                    .map(|r| r.map(|r| r.record))
                     .transpose()
             })
     }
@@ -411,8 +411,8 @@ mod tests {
             for prefix in &p.prefixes {
                 for id in fx.store.scan_index(&col.id, &p.index, prefix, false) {
                     let rec = fx.store.get_record(&col.id, &id.unwrap()).unwrap().unwrap();
-                    if c.matches(&rec.data, &env).unwrap() {
-                        found.insert(rec.data["id"].as_str().unwrap().to_string());
+                    if c.matches(rec.record.fields(), &env).unwrap() {
+                        found.insert(rec.record.id().0.clone());
                     }
                 }
             }
@@ -453,8 +453,8 @@ mod tests {
             let mut found = BTreeSet::new();
             for rec in plan.records(fx.store.as_ref(), &col.id) {
                 let rec = rec.unwrap();
-                if c.matches(&rec, &env).unwrap() {
-                    found.insert(rec["id"].as_str().unwrap().to_string());
+                if c.matches(rec.fields(), &env).unwrap() {
+                    found.insert(rec.id().0.clone());
                 }
             }
             let want: BTreeSet<String> = fx.posts(src).into_iter().collect();

@@ -201,7 +201,7 @@ fn hidden_emails_never_match_client_filters() {
         .get_record(&users.id, &"alice0000000000".into())
         .unwrap()
         .unwrap()
-        .data;
+        .record;
     let as_alice = RequestInfo {
         auth: Some(alice),
         auth_collection: Some(users),
@@ -271,10 +271,10 @@ fn guests_are_restricted() {
 fn request_values() {
     let fx = fixture();
     let users = fx.schema.get("users").unwrap().clone();
-    let alice = json!({"id": "alice0000000000", "name": "Alice"})
-        .as_object()
-        .cloned()
-        .unwrap();
+    let alice = crate::ids::Record::new(
+        "alice0000000000".into(),
+        json!({"name": "Alice"}).as_object().cloned().unwrap(),
+    );
     let rule = |src: &str, req: RequestInfo| {
         let c = fx.compile_as("posts", src, false, Mode::Rule).unwrap();
         let env = fx.env(req);
@@ -282,9 +282,9 @@ fn request_values() {
         use crate::store::Store;
         fx.store
             .scan_records(&col.id)
-            .map(|r| r.unwrap().data)
-            .filter(|d| c.matches(d, &env).unwrap())
-            .map(|d| d["id"].as_str().unwrap().to_string())
+            .map(|r| r.unwrap().record)
+            .filter(|r| c.matches(r.fields(), &env).unwrap())
+            .map(|r| r.id().0.clone())
             .collect::<Vec<_>>()
     };
     // The documented footgun: a guest's @request.auth.id is "" and equals an empty author.
@@ -551,9 +551,9 @@ fn a_list_rule_and_the_filter_share_joins() {
         use crate::store::Store;
         fx.store
             .scan_records(&col.id)
-            .map(|r| r.unwrap().data)
-            .filter(|d| both.matches(d, &env).unwrap())
-            .map(|d| d["id"].as_str().unwrap().to_string())
+            .map(|r| r.unwrap().record)
+            .filter(|r| both.matches(r.fields(), &env).unwrap())
+            .map(|r| r.id().0.clone())
             .collect::<Vec<_>>()
     };
     assert_eq!(filter("cats.name ?= 'tech'"), Vec::<String>::new());
@@ -665,10 +665,10 @@ fn sort_keys_on_modifiers_and_multi_relations() {
     let mut keys: Vec<(String, String)> = fx
         .store
         .scan_records(&col.id)
-        .map(|r| r.unwrap().data)
-        .map(|d| {
-            let v = spec.values(&d, &env).unwrap();
-            (d["id"].as_str().unwrap().to_string(), format!("{v:?}"))
+        .map(|r| r.unwrap().record)
+        .map(|r| {
+            let v = spec.values(r.fields(), &env).unwrap();
+            (r.id().0.clone(), format!("{v:?}"))
         })
         .collect();
     keys.sort();

@@ -165,9 +165,9 @@ impl Fixture {
         let col = self.schema.get(coll).unwrap();
         self.store
             .scan_records(&col.id)
-            .map(|r| r.unwrap().data)
-            .filter(|d| compiled.matches(d, &env).unwrap())
-            .map(|d| d["id"].as_str().unwrap().to_string())
+            .map(|r| r.unwrap().record)
+            .filter(|r| compiled.matches(r.fields(), &env).unwrap())
+            .map(|r| r.id().0.clone())
             .collect()
     }
 

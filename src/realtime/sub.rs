@@ -6,7 +6,7 @@
 use super::frame::{Kind, Out};
 use crate::auth::Caller;
 use crate::error::echo;
-use crate::ids::{CollectionId, RecordData, RecordId, Seq};
+use crate::ids::{CollectionId, Record, RecordData, RecordId, Seq};
 use crate::query::{self, CompileCtx, Compiled, EvalEnv, RequestInfo};
 use crate::records::RecordService;
 use crate::records::{can_read, Op, Shape};
@@ -143,7 +143,7 @@ impl Spec {
         };
         let snap = records.schema.snapshot();
         let request = RequestInfo {
-            auth: caller.auth().map(|a| a.data.clone()),
+            auth: caller.auth().map(|a| a.record.clone()),
             auth_collection: caller.auth().map(|a| a.collection.clone()),
             method: "GET".into(),
             context: "realtime".into(),
@@ -196,6 +196,9 @@ impl Spec {
 #[derive(Default)]
 pub struct Renders {
     map: HashMap<(String, String, bool), Option<Arc<str>>>,
+    /// The event's record before (`[0]`) and after (`[1]`) as typed records with the event's
+    /// id, built on the first render that needs them: once per event, not per subscriber.
+    states: [Option<Record>; 2],
 }
 
 fn viewer_key(caller: &Caller) -> String {
@@ -213,20 +216,28 @@ impl Renders {
         col: &Collection,
         spec: &Spec,
         caller: &Caller,
-        data: &RecordData,
+        ev: &ChangeEvent,
         after: bool,
     ) -> Option<Arc<str>> {
         let key = (spec.shape_key.clone(), viewer_key(caller), after);
-        self.map
-            .entry(key)
-            .or_insert_with(|| match spec.shape.render_one(records, col, data, caller) {
-                Ok(v) => Some(Arc::from(v.to_string())),
-                Err(e) => {
-                    tracing::warn!(error = %e, "realtime render failed");
-                    None
-                }
-            })
-            .clone()
+        if let Some(hit) = self.map.get(&key) {
+            return hit.clone();
+        }
+        let state = &mut self.states[usize::from(after)];
+        if state.is_none() {
+            let data = if after { &ev.after } else { &ev.before };
+            *state = Some(Record::new(ev.record.clone(), data.as_ref()?.clone()));
+        }
+        let rec = state.as_ref()?;
+        let out = match spec.shape.render_one(records, col, rec, caller) {
+            Ok(v) => Some(Arc::from(v.to_string())),
+            Err(e) => {
+                tracing::warn!(error = %e, "realtime render failed");
+                None
+            }
+        };
+        self.map.insert(key, out.clone());
+        out
     }
 }
 
@@ -244,8 +255,7 @@ pub fn evaluate(
         return None;
     }
     let (kind, after) = spec.decide(records, col, ev, caller)?;
-    let data = if after { &ev.after } else { &ev.before };
-    let record = renders.render(records, col, spec, caller, data.as_ref()?, after)?;
+    let record = renders.render(records, col, spec, caller, ev, after)?;
     Some(Out::Event {
         sub: sub.clone(),
         seq: ev.seq,

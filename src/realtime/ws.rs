@@ -227,7 +227,7 @@ async fn authenticate(rt: &Realtime, conn: &Conn, msg: &Value) -> bool {
             ))
             .await;
     };
-    let record = render::record(&rec.collection, &rec.data, &caller);
+    let record = render::record(&rec.collection, &rec.record, &caller);
     rt.hub.set_auth(
         conn,
         ConnAuth {

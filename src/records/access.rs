@@ -53,7 +53,7 @@ pub fn check(col: &Collection, op: Op, caller: &Caller) -> ApiResult<()> {
 /// and the submitted `body`: everything `@request.*` reads.
 pub fn request_info(meta: &RequestInfo, caller: &Caller, body: &Map<String, Value>) -> RequestInfo {
     let mut info = meta.clone();
-    info.auth = caller.auth().map(|a| a.data.clone());
+    info.auth = caller.auth().map(|a| a.record.clone());
     info.auth_collection = caller.auth().map(|a| a.collection.clone());
     info.body = body.clone();
     if info.context.is_empty() {

@@ -6,7 +6,7 @@ use super::tx::Tx;
 use super::write::Request;
 use crate::auth::{password, AuthRecord, Caller};
 use crate::error::{FieldError, FieldErrors};
-use crate::ids::RecordData;
+use crate::ids::{Record, RecordData};
 use crate::query::{RequestInfo, Rule};
 use crate::schema::{names, random_alphanumeric, Collection, Field, FieldKind};
 use serde_json::{Map, Value};
@@ -217,7 +217,7 @@ pub(super) async fn stage_auth_update(
 pub(super) fn revoke_if_auth_rule_fails(
     tx: &Tx<'_>,
     col: &Arc<Collection>,
-    before: &RecordData,
+    before: &Record,
     data: &mut RecordData,
 ) {
     let rules = tx.app.rules.get(&tx.schema, &col.id);
@@ -227,13 +227,13 @@ pub(super) fn revoke_if_auth_rule_fails(
     let passes = |d: &RecordData| {
         let caller = Caller::Record(Arc::new(AuthRecord {
             collection: col.clone(),
-            data: d.clone(),
+            record: Record::new(before.id().clone(), d.clone()),
         }));
         let info = super::access::request_info(&RequestInfo::default(), &caller, &Map::new());
         super::access::eval(tx.app, &tx.schema, &rules.auth, d, &caller, &info)
     };
-    if data.get(names::TOKEN_KEY) == before.get(names::TOKEN_KEY) && passes(before) && !passes(data)
-    {
+    let old = before.fields();
+    if data.get(names::TOKEN_KEY) == old.get(names::TOKEN_KEY) && passes(old) && !passes(data) {
         data.insert(
             names::TOKEN_KEY.into(),
             Value::String(random_alphanumeric(50)),

@@ -10,6 +10,7 @@ use crate::auth::Caller;
 use crate::error::{echo, ApiError, ApiResult, FieldError};
 use crate::ids::RecordId;
 use crate::query::RequestInfo;
+use crate::schema::names;
 use serde_json::{json, Map, Value};
 
 /// One request of a batch, as the client sent it.
@@ -81,7 +82,7 @@ async fn stage_one(tx: &mut Tx<'_>, item: &BatchItem, caller: &Caller) -> ApiRes
             let id = item
                 .body
                 .data
-                .get("id")
+                .get(names::ID)
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(RecordId::from);
@@ -148,7 +149,7 @@ pub async fn batch(
             Target::Upsert(c) => it
                 .body
                 .data
-                .get("id")
+                .get(names::ID)
                 .and_then(Value::as_str)
                 .map(|id| (c, id.to_string())),
             Target::Create(_) => None,

@@ -33,7 +33,7 @@ pub(crate) fn stage_delete(
         &tx.schema,
         col,
         Op::Delete,
-        &cur.data,
+        cur.record.fields(),
         caller,
         &info,
     ) {
@@ -108,9 +108,9 @@ fn referrers(
         if refs.is_empty() {
             continue;
         }
-        for (rid, rec) in tx.staged_in(&other.id) {
+        for rec in tx.staged_in(&other.id) {
             let holds = refs.iter().any(|f| {
-                rec.data
+                rec.fields()
                     .get(&f.name)
                     .map(relation_ids)
                     .unwrap_or_default()
@@ -118,7 +118,7 @@ fn referrers(
                     .any(|x| x == id.as_str())
             });
             if holds {
-                out.insert((other.id.clone(), rid.clone()));
+                out.insert((other.id.clone(), rec.id().clone()));
             }
         }
     }
@@ -138,7 +138,7 @@ fn unlink(
     let Some(cur) = tx.get(&col.id, rid)? else {
         return Ok(());
     };
-    let mut data = cur.data.clone();
+    let mut data = cur.record.into_fields();
     for f in refs {
         let FieldKind::Relation { cascade_delete, .. } = &f.kind else {
             continue;

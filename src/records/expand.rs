@@ -10,7 +10,7 @@ use super::render;
 use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{echo, ApiError, ApiResult, FieldError, MSG_GENERIC};
-use crate::ids::{CollectionId, RecordData, RecordId};
+use crate::ids::{CollectionId, Record, RecordData, RecordId};
 use crate::query::RequestInfo;
 use crate::schema::{Collection, FieldKind, Snapshot};
 use serde_json::{json, Map, Value};
@@ -151,7 +151,7 @@ pub struct Expander<'a> {
     caller: &'a Caller,
     /// `@request.*` for the related collections' view rules.
     info: RequestInfo,
-    cache: HashMap<(CollectionId, String), Option<RecordData>>,
+    cache: HashMap<(CollectionId, String), Option<Record>>,
     /// Back-relation indexes built once per request: (source, field) → target id → record ids.
     back: HashMap<(CollectionId, String), BackIndex>,
     /// Records expanded so far, against `max_expanded`.
@@ -206,7 +206,7 @@ impl<'a> Expander<'a> {
         Ok(())
     }
 
-    fn load(&mut self, col: &CollectionId, id: &str) -> ApiResult<Option<RecordData>> {
+    fn load(&mut self, col: &CollectionId, id: &str) -> ApiResult<Option<Record>> {
         let key = (col.clone(), id.to_string());
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit.clone());
@@ -215,7 +215,7 @@ impl<'a> Expander<'a> {
             .app
             .store
             .get_record(col, &RecordId::from(id))?
-            .map(|r| r.data);
+            .map(|r| r.record);
         self.cache.insert(key, rec.clone());
         Ok(rec)
     }
@@ -231,12 +231,9 @@ impl<'a> Expander<'a> {
             let mut map: HashMap<String, Vec<String>> = HashMap::new();
             for r in self.app.store.scan_records(&source.id) {
                 crate::work::check()?;
-                let r = r?;
-                let Some(rel_id) = r.data.get("id").and_then(Value::as_str) else {
-                    continue;
-                };
-                for target in ids_of(r.data.get(field)) {
-                    map.entry(target).or_default().push(rel_id.to_string());
+                let r = r?.record;
+                for target in ids_of(r.fields().get(field)) {
+                    map.entry(target).or_default().push(r.id().0.clone());
                 }
             }
             let map = map.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
@@ -267,11 +264,11 @@ impl<'a> Expander<'a> {
         )
     }
 
-    /// Adds `"expand": {…}` to `out` (the rendered form of `data`).
+    /// Adds `"expand": {…}` to `out` (the rendered form of `rec`).
     pub fn expand(
         &mut self,
         col: &Collection,
-        data: &RecordData,
+        rec: &Record,
         out: &mut Value,
         tree: &ExpandTree,
     ) -> ApiResult<()> {
@@ -288,9 +285,9 @@ impl<'a> Expander<'a> {
                         continue;
                     }
                     let mut items = Vec::new();
-                    for id in ids_of(data.get(&field)) {
+                    for id in ids_of(rec.fields().get(&field)) {
                         if let Some(rel) = self.load(&target.id, &id)? {
-                            if self.may_view(&target, &rel) {
+                            if self.may_view(&target, rel.fields()) {
                                 self.spend()?;
                                 items.push(self.render(&target, &rel, sub)?);
                             }
@@ -306,16 +303,15 @@ impl<'a> Expander<'a> {
                     if !self.visible(&source) {
                         continue;
                     }
-                    let id = data.get("id").and_then(Value::as_str).unwrap_or("");
                     let mut items = Vec::new();
-                    for rel_id in self.back_refs(&source, &field, id)?.iter() {
+                    for rel_id in self.back_refs(&source, &field, rec.id().as_str())?.iter() {
                         if items.len() == MAX_BACK_EXPAND {
                             break;
                         }
                         let Some(rel) = self.load(&source.id, rel_id)? else {
                             continue;
                         };
-                        if self.may_view(&source, &rel) {
+                        if self.may_view(&source, rel.fields()) {
                             self.spend()?;
                             items.push(self.render(&source, &rel, sub)?);
                         }
@@ -332,16 +328,11 @@ impl<'a> Expander<'a> {
         Ok(())
     }
 
-    fn render(
-        &mut self,
-        col: &Collection,
-        data: &RecordData,
-        sub: &ExpandTree,
-    ) -> ApiResult<Value> {
-        let manager = super::shape::shows_email(self.app, col, data, self.caller);
-        let mut v = render::record_for(col, data, self.caller, manager);
+    fn render(&mut self, col: &Collection, rec: &Record, sub: &ExpandTree) -> ApiResult<Value> {
+        let manager = super::shape::shows_email(self.app, col, rec.fields(), self.caller);
+        let mut v = render::record_for(col, rec, self.caller, manager);
         if !sub.is_empty() {
-            self.expand(col, data, &mut v, sub)?;
+            self.expand(col, rec, &mut v, sub)?;
         }
         Ok(v)
     }

@@ -7,7 +7,7 @@ use super::shape::Shape;
 use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{echo, ApiError, ApiResult, FieldError, MSG_GENERIC};
-use crate::ids::{CollectionId, RecordData, RecordId};
+use crate::ids::{CollectionId, Record, RecordId};
 use crate::query::{
     self, CompileCtx, Compiled, EvalEnv, IdStream, ListPlan, RecordStream, RequestInfo, SortSpec,
     Val,
@@ -67,10 +67,6 @@ fn parse_bool(raw: &Option<String>) -> bool {
     )
 }
 
-fn id_of(d: &RecordData) -> &str {
-    d.get("id").and_then(Value::as_str).unwrap_or("")
-}
-
 /// Parses and compiles a non-empty `filter` for `caller` (400 / 403 on failure).
 fn compile_filter(
     col: &Arc<Collection>,
@@ -120,9 +116,9 @@ struct PageQuery<'q> {
 }
 
 impl PageQuery<'_> {
-    fn matches(&self, rec: &RecordData) -> ApiResult<bool> {
+    fn matches(&self, rec: &Record) -> ApiResult<bool> {
         match self.filter {
-            Some(f) => Ok(f.matches(rec, self.env)?),
+            Some(f) => Ok(f.matches(rec.fields(), self.env)?),
             None => Ok(true),
         }
     }
@@ -130,7 +126,7 @@ impl PageQuery<'_> {
 
 /// A page of records, the total when it was asked for, and how they were found.
 struct Page {
-    items: Vec<RecordData>,
+    items: Vec<Record>,
     total: Option<usize>,
     plan: String,
 }
@@ -178,9 +174,9 @@ fn page_in_order(
     q: &PageQuery<'_>,
     ids: IdStream<'_>,
     known_total: Option<usize>,
-) -> ApiResult<(Vec<RecordData>, Option<usize>)> {
+) -> ApiResult<(Vec<Record>, Option<usize>)> {
     let need_total = q.need_total && known_total.is_none();
-    let load = |id: &RecordId| app.store.get_record(q.col, id).map(|r| r.map(|r| r.data));
+    let load = |id: &RecordId| app.store.get_record(q.col, id).map(|r| r.map(|r| r.record));
     if q.filter.is_none() {
         let mut items = Vec::with_capacity(q.per_page);
         for id in ids.skip(q.offset).take(q.per_page) {
@@ -218,7 +214,7 @@ fn page_sorted(
     app: &RecordService,
     q: &PageQuery<'_>,
     rows: RecordStream<'_>,
-) -> ApiResult<(Vec<RecordData>, Option<usize>)> {
+) -> ApiResult<(Vec<Record>, Option<usize>)> {
     let mut all = Vec::new();
     for rec in rows {
         work::check()?;
@@ -240,18 +236,18 @@ fn column_items(
     app: &RecordService,
     col: &CollectionId,
     page: &query::ColumnPage,
-) -> ApiResult<Vec<RecordData>> {
+) -> ApiResult<Vec<Record>> {
     let mut items = Vec::with_capacity(page.ids.len());
     for id in &page.ids {
         if let Some(rec) = app.store.get_record(col, id)? {
-            items.push(rec.data);
+            items.push(rec.record);
         }
     }
     Ok(items)
 }
 
 /// A record with its sort keys and rowid.
-type Keyed = (Vec<Val<'static>>, u64, RecordData);
+type Keyed = (Vec<Val<'static>>, u64, Record);
 
 /// Sorts matches in memory: `sort`'s keys computed once per record, insertion order when the
 /// sort is empty or uses `@rowid`, ties broken by id in the direction of the last key.
@@ -260,7 +256,7 @@ fn sort_records(
     col: &CollectionId,
     env: &EvalEnv<'_>,
     sort: &SortSpec,
-    records: &mut Vec<RecordData>,
+    records: &mut Vec<Record>,
     keep: usize,
 ) -> ApiResult<()> {
     if sort.is_random() {
@@ -272,11 +268,9 @@ fn sort_records(
     let mut keyed: Vec<Keyed> = Vec::with_capacity(records.len());
     for rec in records.drain(..) {
         work::check()?;
-        let keys = sort.values(&rec, env)?;
+        let keys = sort.values(rec.fields(), env)?;
         let rowid = if by_rowid {
-            app.store
-                .rowid(col, &RecordId::from(id_of(&rec)))?
-                .unwrap_or(u64::MAX)
+            app.store.rowid(col, rec.id())?.unwrap_or(u64::MAX)
         } else {
             0
         };
@@ -290,7 +284,7 @@ fn sort_records(
             sort.compare(ka, *ra, kb, *rb)
         };
         ord.then_with(|| {
-            let tie = id_of(a).cmp(id_of(b));
+            let tie = a.id().cmp(b.id());
             if desc {
                 tie.reverse()
             } else {

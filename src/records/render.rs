@@ -2,7 +2,7 @@
 //! (zero value when unset), hidden fields and secrets removed.
 
 use crate::auth::Caller;
-use crate::ids::RecordData;
+use crate::ids::Record;
 use crate::schema::{names, Collection, FieldKind};
 use serde_json::{Map, Value};
 
@@ -10,13 +10,14 @@ use serde_json::{Map, Value};
 const SECRET_AUTH_FIELDS: [&str; 1] = [names::TOKEN_KEY];
 
 /// The record JSON for `caller`.
-pub fn record(col: &Collection, data: &RecordData, caller: &Caller) -> Value {
-    record_for(col, data, caller, false)
+pub fn record(col: &Collection, rec: &Record, caller: &Caller) -> Value {
+    record_for(col, rec, caller, false)
 }
 
 /// The record JSON for `caller`; a `manager` (passes the auth collection's manageRule for this
 /// record) sees its email whatever `emailVisibility` says, as in PocketBase.
-pub fn record_for(col: &Collection, data: &RecordData, caller: &Caller, manager: bool) -> Value {
+pub fn record_for(col: &Collection, rec: &Record, caller: &Caller, manager: bool) -> Value {
+    let data = rec.fields();
     let mut out = Map::new();
     out.insert(names::COLLECTION_ID.into(), Value::String(col.id.0.clone()));
     out.insert(
@@ -26,9 +27,9 @@ pub fn record_for(col: &Collection, data: &RecordData, caller: &Caller, manager:
     let su = caller.is_superuser();
     let is_auth = col.auth.is_some();
     let own = is_auth
-        && caller.auth().is_some_and(|a| {
-            a.collection.id == col.id && Some(a.id()) == data.get(names::ID).and_then(Value::as_str)
-        });
+        && caller
+            .auth()
+            .is_some_and(|a| a.collection.id == col.id && a.id() == rec.id());
     for f in &col.fields {
         if is_auth && SECRET_AUTH_FIELDS.contains(&f.name.as_str()) {
             continue;

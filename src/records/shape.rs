@@ -6,7 +6,7 @@ use super::render;
 use super::RecordService;
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::ids::RecordData;
+use crate::ids::{Record, RecordData};
 use crate::query::RequestInfo;
 use crate::schema::Collection;
 use serde_json::{Map, Value};
@@ -41,18 +41,18 @@ impl Shape {
         &self,
         app: &RecordService,
         col: &Collection,
-        records: &[RecordData],
+        records: &[Record],
         caller: &Caller,
     ) -> ApiResult<Vec<Value>> {
         let mut out: Vec<Value> = records
             .iter()
-            .map(|d| render::record_for(col, d, caller, shows_email(app, col, d, caller)))
+            .map(|r| render::record_for(col, r, caller, shows_email(app, col, r.fields(), caller)))
             .collect();
         if let Some(tree) = &self.expand {
             let mut ex = Expander::new(app, caller);
             ex.validate(col, tree)?;
-            for (data, v) in records.iter().zip(out.iter_mut()) {
-                ex.expand(col, data, v, tree)?;
+            for (rec, v) in records.iter().zip(out.iter_mut()) {
+                ex.expand(col, rec, v, tree)?;
             }
         }
         if let Some(p) = &self.fields {
@@ -65,10 +65,10 @@ impl Shape {
         &self,
         app: &RecordService,
         col: &Collection,
-        data: &RecordData,
+        rec: &Record,
         caller: &Caller,
     ) -> ApiResult<Value> {
-        let mut many = self.render_many(app, col, std::slice::from_ref(data), caller)?;
+        let mut many = self.render_many(app, col, std::slice::from_ref(rec), caller)?;
         Ok(many.pop().unwrap_or(Value::Null))
     }
 

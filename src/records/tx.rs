@@ -3,7 +3,7 @@
 
 use super::RecordService;
 use crate::error::{ApiError, FieldError, FieldErrors};
-use crate::ids::{CollectionId, RecordData, RecordId};
+use crate::ids::{CollectionId, Record, RecordData, RecordId};
 use crate::schema::{Collection, Snapshot};
 use crate::store::{Commit, IndexSpec, RelationSpec, StoreError, StoredRecord, Version, WriteOp};
 use std::collections::{BTreeSet, HashMap};
@@ -108,14 +108,11 @@ impl<'a> Tx<'a> {
     }
 
     /// Records of `col` staged by this transaction so far (not yet in the store).
-    pub fn staged_in<'s>(
-        &'s self,
-        col: &'s CollectionId,
-    ) -> impl Iterator<Item = (&'s RecordId, &'s StoredRecord)> + 's {
+    pub fn staged_in<'s>(&'s self, col: &'s CollectionId) -> impl Iterator<Item = &'s Record> + 's {
         self.staged
             .iter()
             .filter(move |((c, _), _)| c == col)
-            .filter_map(|((_, id), r)| r.as_ref().map(|r| (id, r)))
+            .filter_map(|(_, r)| r.as_ref().map(|r| &r.record))
     }
 
     /// The record as it will be after the ops staged so far.
@@ -152,8 +149,9 @@ impl<'a> Tx<'a> {
         message: &'static str,
     ) {
         self.touched.insert(col.clone());
+        // The staged record's id is the op's, as the store's is its key.
         let staged = data.map(|d| StoredRecord {
-            data: d.clone(),
+            record: Record::new(id.clone(), d.clone()),
             version: Version::of(d),
         });
         self.staged.insert((col.clone(), id.clone()), staged);

@@ -14,9 +14,9 @@ use super::tx::{commit_with_retries, Tx};
 use super::RecordService;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
-use crate::ids::{RecordData, RecordId};
+use crate::ids::{Record, RecordData, RecordId};
 use crate::query::RequestInfo;
-use crate::schema::{now_string, Collection, Field, FieldKind};
+use crate::schema::{names, now_string, Collection, Field, FieldKind};
 use crate::store::{Expect, WriteOp};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -41,20 +41,20 @@ pub async fn create(
     meta: &RequestInfo,
 ) -> ApiResult<Value> {
     shape.check(app, &*app.schema.require(collection)?, caller)?;
-    let (col, data) = commit_with_retries(
+    let (col, rec) = commit_with_retries(
         app,
         |tx| {
             Box::pin(async move {
                 tx.meta = meta.clone();
                 let col = tx.collection(collection)?;
-                let data = stage_create(tx, &col, req, caller).await?;
-                Ok((col, data))
+                let rec = stage_create(tx, &col, req, caller).await?;
+                Ok((col, rec))
             })
         },
         |e| e.error,
     )
     .await?;
-    shape.render_one(app, &col, &data, caller)
+    shape.render_one(app, &col, &rec, caller)
 }
 
 pub async fn update(
@@ -71,20 +71,20 @@ pub async fn update(
     let id = RecordId::from(id);
     let _locked = app.locks.lock(&target.id, &id).await;
     let id = &id;
-    let (col, data) = commit_with_retries(
+    let (col, rec) = commit_with_retries(
         app,
         |tx| {
             Box::pin(async move {
                 tx.meta = meta.clone();
                 let col = tx.collection(collection)?;
-                let data = stage_update(tx, &col, id, req, caller).await?;
-                Ok((col, data))
+                let rec = stage_update(tx, &col, id, req, caller).await?;
+                Ok((col, rec))
             })
         },
         |e| e.error,
     )
     .await?;
-    shape.render_one(app, &col, &data, caller)
+    shape.render_one(app, &col, &rec, caller)
 }
 
 pub async fn delete(
@@ -126,12 +126,13 @@ pub fn view(
     let rec = app
         .store
         .get_record(&col.id, &RecordId::from(id))?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(ApiError::not_found)?
+        .record;
     let info = request_info(meta, caller, &Map::new());
-    if !allows(app, &schema, &col, Op::View, &rec.data, caller, &info) {
+    if !allows(app, &schema, &col, Op::View, rec.fields(), caller, &info) {
         return Err(ApiError::not_found());
     }
-    shape.render_one(app, &col, &rec.data, caller)
+    shape.render_one(app, &col, &rec, caller)
 }
 
 /// The coerced value a request assigns to `f` (plain key then modifiers), or `None` if untouched.
@@ -195,13 +196,14 @@ pub(crate) async fn stage_create(
     col: &Arc<Collection>,
     req: &Request,
     caller: &Caller,
-) -> ApiResult<RecordData> {
+) -> ApiResult<Record> {
     check(col, Op::Create, caller)?;
     let mut errors = FieldErrors::new();
     let id = new_id(col, req, &mut errors);
     let now = now_string();
+    // The would-be record holds its id already: the create rule may read `id`.
     let mut data = RecordData::new();
-    data.insert("id".into(), Value::String(id.0.clone()));
+    data.insert(names::ID.into(), Value::String(id.0.clone()));
     for f in col.fields.iter().filter(|f| f.name != "id") {
         let value = match &f.kind {
             FieldKind::Autodate { on_create, .. } => Value::String(if *on_create {
@@ -238,18 +240,19 @@ pub(crate) async fn stage_create(
         return Err(ApiError::validation(MSG_CREATE, errors));
     }
     assert_relations(tx, col, &data, None);
+    let rec = Record::new(id, data);
     tx.put(
         WriteOp::PutRecord {
             collection: col.id.clone(),
-            id,
-            data: data.clone(),
+            id: rec.id().clone(),
+            data: rec.fields().clone(),
             expect: Expect::Absent,
             indexes: tx.indexes(&col.id),
             relations: tx.relations(&col.id),
         },
         MSG_CREATE,
     );
-    Ok(data)
+    Ok(rec)
 }
 
 fn validate_all(
@@ -322,27 +325,20 @@ pub(crate) async fn stage_update(
     id: &RecordId,
     req: &Request,
     caller: &Caller,
-) -> ApiResult<RecordData> {
+) -> ApiResult<Record> {
     check(col, Op::Update, caller)?;
     let cur = tx.get(&col.id, id)?.ok_or_else(ApiError::not_found)?;
+    let before = cur.record.fields();
     // The rule sees the stored record; `@request.body.*` the submitted body, modifiers resolved.
-    let info = request_info(&tx.meta, caller, &rule_body(col, req, Some(&cur.data)));
-    if !allows(
-        tx.app,
-        &tx.schema,
-        col,
-        Op::Update,
-        &cur.data,
-        caller,
-        &info,
-    ) {
+    let info = request_info(&tx.meta, caller, &rule_body(col, req, Some(before)));
+    if !allows(tx.app, &tx.schema, col, Op::Update, before, caller, &info) {
         return Err(ApiError::not_found());
     }
     let mut errors = FieldErrors::new();
-    if let Some(new_id) = req.data.get("id") {
+    if let Some(new_id) = req.data.get(names::ID) {
         if new_id.as_str() != Some(id.as_str()) {
             errors.add(
-                "id",
+                names::ID,
                 FieldError::new(
                     "validation_pk_change",
                     "The record primary key cannot be changed.",
@@ -351,7 +347,7 @@ pub(crate) async fn stage_update(
         }
     }
     let now = now_string();
-    let mut data = cur.data.clone();
+    let mut data = before.clone();
     let mut touched = HashSet::new();
     for f in col.fields.iter().filter(|f| f.name != "id") {
         if let FieldKind::Autodate {
@@ -370,8 +366,7 @@ pub(crate) async fn stage_update(
             }
             continue;
         }
-        let current = cur
-            .data
+        let current = before
             .get(&f.name)
             .cloned()
             .unwrap_or_else(|| f.zero_value());
@@ -385,9 +380,9 @@ pub(crate) async fn stage_update(
         }
     }
     if col.auth.is_some() {
-        let manager = manages(tx, col, &cur.data, caller, &info);
-        stage_auth_update(col, req, manager, &cur.data, &mut data, &mut errors).await;
-        revoke_if_auth_rule_fails(tx, col, &cur.data, &mut data);
+        let manager = manages(tx, col, before, caller, &info);
+        stage_auth_update(col, req, manager, before, &mut data, &mut errors).await;
+        revoke_if_auth_rule_fails(tx, col, &cur.record, &mut data);
     }
     // Every field is validated: a schema change may have made stored values invalid, and an
     // update must not persist them silently.
@@ -395,17 +390,18 @@ pub(crate) async fn stage_update(
     if !errors.is_empty() {
         return Err(ApiError::validation(MSG_UPDATE, errors));
     }
-    assert_relations(tx, col, &data, Some(&cur.data));
+    assert_relations(tx, col, &data, Some(before));
+    let rec = Record::new(id.clone(), data);
     tx.put(
         WriteOp::PutRecord {
             collection: col.id.clone(),
             id: id.clone(),
-            data: data.clone(),
+            data: rec.fields().clone(),
             expect: Expect::Unchanged(cur.version),
             indexes: tx.indexes(&col.id),
             relations: tx.relations(&col.id),
         },
         MSG_UPDATE,
     );
-    Ok(data)
+    Ok(rec)
 }

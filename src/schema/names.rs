@@ -1,8 +1,8 @@
 //! Names of system fields and of the keys PocketBase adds to or reads from a record, in one
 //! place: the wire format depends on their exact spelling.
 
-/// Primary key of every record.
-pub const ID: &str = "id";
+/// Primary key of every record (the key [`crate::ids::Record`] keeps equal to its id).
+pub const ID: &str = crate::ids::ID_FIELD;
 /// `created` autodate of the default collections.
 pub const CREATED: &str = "created";
 /// `updated` autodate of the default collections.

@@ -36,6 +36,7 @@ macro_rules! store_conformance {
             trim_drops_old_entries_but_never_past_a_consumer_cursor,
             bulk_writes_keep_the_log_near_its_count_retention,
             extreme_tuning_stays_correct,
+            records_read_back_carry_the_id_of_their_key,
         );
     };
     (@checks $open:expr; $($check:ident),+ $(,)?) => {
@@ -273,7 +274,7 @@ pub(crate) async fn migrate_renames_drops_fills_and_rebuilds_indexes(dir: &Path,
         .expect("get")
         .expect("a");
     assert_eq!(
-        serde_json::Value::Object(a.data),
+        serde_json::Value::Object(a.record.into_fields()),
         json!({"id":"a","kind":"c1","n":0})
     );
     assert_eq!(
@@ -377,7 +378,7 @@ pub(crate) async fn migrate_swaps_renamed_fields(dir: &Path, open: Open) {
         .expect("get")
         .expect("a");
     assert_eq!(
-        serde_json::Value::Object(a.data),
+        serde_json::Value::Object(a.record.into_fields()),
         json!({"id":"a","cat":"a@x.io","email":"c1"})
     );
     store.shutdown().await;
@@ -832,6 +833,30 @@ pub(crate) async fn extreme_tuning_stays_correct(dir: &Path, open: Open) {
         .get_record(&coll(), &RecordId::from("r0"))
         .expect("get")
         .expect("r0");
-    assert_eq!(a.version, Version::of(&a.data));
+    assert_eq!(a.version, Version::of(a.record.fields()));
+    store.shutdown().await;
+}
+
+pub(crate) async fn records_read_back_carry_the_id_of_their_key(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
+    store
+        .commit(vec![put("b", "b@x.io", "c1"), put("a", "a@x.io", "c1")])
+        .await
+        .expect("commit");
+    let a = store
+        .get_record(&coll(), &RecordId::from("a"))
+        .expect("get")
+        .expect("a");
+    assert_eq!(a.record.id(), &RecordId::from("a"));
+    assert_eq!(a.record.fields(), &data("a", "a@x.io", "c1"));
+    let scanned: Vec<(String, Value)> = store
+        .scan_records(&coll())
+        .map(|r| r.expect("scan").record)
+        .map(|r| (r.id().0.clone(), r.fields()["id"].clone()))
+        .collect();
+    assert_eq!(
+        scanned,
+        vec![("a".into(), json!("a")), ("b".into(), json!("b"))]
+    );
     store.shutdown().await;
 }

@@ -101,6 +101,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// - **Versions.** A [`Version`] equals the stored bytes; `Expect::Unchanged(v)` and
 ///   `AssertMeta` compare byte for byte.
 pub trait Store: Send + Sync + 'static {
+    /// Record `id` of `collection`. A record read back is a [`crate::ids::Record`] whose id is
+    /// the one of its key (reads never take it from the stored fields).
     fn get_record(
         &self,
         collection: &CollectionId,

@@ -116,9 +116,10 @@ impl SledStore {
         }))
     }
 
-    fn decode_stored(raw: sled::IVec) -> Result<StoredRecord, StoreError> {
+    /// A stored record `id` (taken from its key, never from the stored fields).
+    fn decode_stored(id: RecordId, raw: sled::IVec) -> Result<StoredRecord, StoreError> {
         Ok(StoredRecord {
-            data: codec::decode_record(&raw)?,
+            record: crate::ids::Record::new(id, codec::decode_record(&raw)?),
             version: Version::of_owned(raw),
         })
     }
@@ -146,7 +147,7 @@ impl Store for SledStore {
     ) -> Result<Option<StoredRecord>, StoreError> {
         self.tree
             .get(keys::record(collection, id))?
-            .map(Self::decode_stored)
+            .map(|raw| Self::decode_stored(id.clone(), raw))
             .transpose()
     }
 
@@ -154,12 +155,15 @@ impl Store for SledStore {
         &'a self,
         collection: &CollectionId,
     ) -> Box<dyn Iterator<Item = Result<StoredRecord, StoreError>> + 'a> {
+        let collection = collection.clone();
         Box::new(
             self.tree
-                .scan_prefix(keys::records_prefix(collection))
-                .map(|kv| {
-                    kv.map_err(StoreError::from)
-                        .and_then(|(_, v)| Self::decode_stored(v))
+                .scan_prefix(keys::records_prefix(&collection))
+                .map(move |kv| {
+                    let (k, v) = kv?;
+                    let id = keys::record_id_of(&k, &collection)
+                        .ok_or_else(|| StoreError::Io("corrupt record key".into()))?;
+                    Self::decode_stored(id, v)
                 }),
         )
     }

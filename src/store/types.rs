@@ -1,6 +1,6 @@
 //! Plain data exchanged with the store: write operations, change events, index descriptions.
 
-use crate::ids::{CollectionId, RecordData, RecordId, Seq};
+use crate::ids::{CollectionId, Record, RecordData, RecordId, Seq};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -150,10 +150,10 @@ impl Version {
     }
 }
 
-/// A record as read from the store.
+/// A record as read from the store: its id is the one in the record's key.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
-    pub data: RecordData,
+    pub record: Record,
     pub version: Version,
 }
 

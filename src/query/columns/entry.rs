@@ -86,10 +86,6 @@ pub(super) enum CatchUp {
     Rebuild,
 }
 
-fn id_of(d: &RecordData) -> &str {
-    d.get("id").and_then(Value::as_str).unwrap_or("")
-}
-
 impl Entry {
     /// Scans `collection` once, caching `fields` (and rowids when asked). The entry reflects
     /// every change up to the head read before the scan; later ones it may already contain are
@@ -118,15 +114,12 @@ impl Entry {
         };
         for rec in store.scan_records(collection) {
             crate::work::check()?;
-            let rec = rec?;
-            let id = id_of(&rec.data);
+            let rec = rec?.record;
             let rowid = match e.rowids {
-                Some(_) => store
-                    .rowid(collection, &RecordId::from(id))?
-                    .unwrap_or(u64::MAX),
+                Some(_) => store.rowid(collection, rec.id())?.unwrap_or(u64::MAX),
                 None => 0,
             };
-            e.upsert(id, &rec.data, rowid, true);
+            e.upsert(rec.id().as_str(), rec.fields(), rowid, true);
         }
         Ok(e)
     }

@@ -125,15 +125,16 @@ impl Fx {
         );
         let mut keyed = Vec::new();
         for r in self.store.scan_records(&col.id) {
-            let d = r.unwrap().data;
-            if f.as_ref().is_none_or(|f| f.matches(&d, &env).unwrap()) {
-                let id = d["id"].as_str().unwrap().to_string();
+            let rec = r.unwrap().record;
+            let d = rec.fields();
+            if f.as_ref().is_none_or(|f| f.matches(d, &env).unwrap()) {
+                let id = rec.id().0.clone();
                 let rowid = self
                     .store
-                    .rowid(&col.id, &RecordId::from(id.as_str()))
+                    .rowid(&col.id, rec.id())
                     .unwrap()
                     .unwrap_or(u64::MAX);
-                keyed.push((spec.values(&d, &env).unwrap(), rowid, id));
+                keyed.push((spec.values(d, &env).unwrap(), rowid, id));
             }
         }
         let desc = spec.last_desc();

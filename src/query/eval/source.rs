@@ -8,13 +8,17 @@ use crate::query::compile::{Hop, PathSrc, Src};
 use crate::query::env::{email_visible, visible, EvalError};
 use crate::query::funcs::{geo_distance, strftime};
 use crate::query::value::Val;
+use crate::schema::names;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The `id` field of a record the evaluator holds. Evaluation works on field maps: a
+/// back-relation hop joins the source's relation values against this field, as PocketBase's SQL
+/// joins on the `id` column; a stored `Record` keeps this field equal to its id.
 fn record_id(rec: &RecordData) -> &str {
-    rec.get("id").and_then(Value::as_str).unwrap_or("")
+    rec.get(names::ID).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The ids a relation value holds (single string or array).
@@ -122,7 +126,7 @@ impl<'e> Ev<'e, '_> {
             return Ok(Vals::one(Val::Text(Cow::Owned(v))));
         }
         match crate::query::resolve::auth_path(col, self.env.schema, segs, modifier) {
-            Some(src) => Ok(owned(self.src(&src, auth, &[])?)),
+            Some(src) => Ok(owned(self.src(&src, auth.fields(), &[])?)),
             None => Ok(Vals::one(Val::Null)),
         }
     }

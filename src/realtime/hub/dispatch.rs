@@ -131,7 +131,7 @@ impl Hub {
             let hit = conn
                 .caller()
                 .auth()
-                .is_some_and(|a| a.collection.id == ev.collection && a.id() == ev.record.as_str());
+                .is_some_and(|a| a.collection.id == ev.collection && *a.id() == ev.record);
             if hit {
                 self.recheck_auth(records, conn);
             }
