@@ -136,6 +136,8 @@ async fn closed_since_zero_replays_stop_burning_cpu() {
     let srv = TestServer::builder()
         .env("FERROBASE_STORE_DURABILITY", "relaxed")
         .env("FERROBASE_BATCH_MAX_REQUESTS", "1000")
+        // The whole fill must stay in the log (the default keeps 10,000 entries).
+        .env("FERROBASE_STORE_CHANGELOG_ENTRIES", "100000")
         .start()
         .await;
     posts(&srv).await;
@@ -191,6 +193,8 @@ async fn replays_over_budget_end_with_reset_and_continue_live() {
         .env("FERROBASE_STORE_DURABILITY", "relaxed")
         .env("FERROBASE_BATCH_MAX_REQUESTS", "1000")
         .env("FERROBASE_REALTIME_REPLAY_MAX_MS", "1")
+        // The whole fill must stay in the log (the default keeps 10,000 entries).
+        .env("FERROBASE_STORE_CHANGELOG_ENTRIES", "100000")
         .start()
         .await;
     posts(&srv).await;
