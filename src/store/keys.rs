@@ -1,7 +1,7 @@
 //! Key layout of the single data tree. Every key starts with a one-byte kind prefix so one sled
 //! batch can atomically touch records, index entries, change-log entries and metadata.
 //!
-//! - `r/<collection>/<record id>`              → encoded record
+//! - `r/<collection>/<record id>`              → encoded record (`[2][rowid u64 BE][JSON]`)
 //! - `i/<collection>/<index name><values>`     → record id (unique index)
 //! - `i/<collection>/<index name><values><rowid: u64 BE><id>` → record id (non-unique index:
 //!   equal values list in insertion order)
@@ -9,7 +9,8 @@
 //!   with exactly these values (O(1) totals for equality filters)
 //! - `l/<seq: u64 big-endian>`                 → encoded change event
 //! - `o/<collection>/<rowid: u64 BE>`          → record id (insertion order)
-//! - `w/<collection>/<record id>`              → rowid of that record
+//! - `w/<collection>/<record id>`              → rowid of that record (format 1 only; format 2
+//!   keeps the rowid in the record value's header, see `codec.rs` and `upgrade.rs`)
 //! - `m/<key>`                                 → metadata (collections, secrets, record counts
 //!   under `m/_count/<collection>`, the head seq under `m/_seq_head`)
 //! - `x/<target coll>/<target id><source coll><field><source id>` → the [`Referrer`] as JSON
@@ -116,6 +117,13 @@ pub fn rowids_prefix(collection: &CollectionId) -> Vec<u8> {
 pub fn rowid(collection: &CollectionId, id: &RecordId) -> Vec<u8> {
     let mut k = rowids_prefix(collection);
     k.extend_from_slice(id.0.as_bytes());
+    k
+}
+
+/// The record key a `w/<collection>/<id>` key (format 1) belongs to.
+pub fn record_key_of_rowid_key(rowid_key: &[u8]) -> Vec<u8> {
+    let mut k = RECORD.to_vec();
+    k.extend_from_slice(rowid_key.get(ROWID.len()..).unwrap_or_default());
     k
 }
 

@@ -11,6 +11,7 @@ mod keys;
 mod memcmp;
 mod sled_store;
 mod types;
+mod upgrade;
 mod writer;
 
 #[cfg(test)]
@@ -98,8 +99,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// - **Consumers.** A consumer (a webhook dispatcher) that must see every event keeps its
 ///   cursor with [`cursor_op`] in the same kind of transaction as anything else; trimming keeps
 ///   every entry above the lowest cursor, whatever the retention says.
-/// - **Versions.** A [`Version`] equals the stored bytes; `Expect::Unchanged(v)` and
-///   `AssertMeta` compare byte for byte.
+/// - **Versions.** A record's [`Version`] equals its stored JSON payload (not the backend's
+///   header), a metadata version the stored bytes; `Expect::Unchanged(v)` and `AssertMeta`
+///   compare byte for byte.
 pub trait Store: Send + Sync + 'static {
     /// Record `id` of `collection`. A record read back is a [`crate::ids::Record`] whose id is
     /// the one of its key (reads never take it from the stored fields).

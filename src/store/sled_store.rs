@@ -82,6 +82,13 @@ impl SledStore {
             })
             .open()?;
         let tree = db.open_tree("data")?;
+        let upgraded = super::upgrade::run(&db, &tree)?;
+        if upgraded > 0 {
+            tracing::info!(
+                records = upgraded,
+                "data dir upgraded to the current format"
+            );
+        }
         let head = Arc::new(AtomicU64::new(read_head(&tree)?));
         let oldest = match tree.scan_prefix(keys::LOG).next() {
             Some(kv) => keys::seq_of_log(&kv?.0).map_or(1, |s| s.0),
@@ -120,7 +127,7 @@ impl SledStore {
     fn decode_stored(id: RecordId, raw: sled::IVec) -> Result<StoredRecord, StoreError> {
         Ok(StoredRecord {
             record: crate::ids::Record::new(id, codec::decode_record(&raw)?),
-            version: Version::of_owned(raw),
+            version: Version::of_record(raw),
         })
     }
 }
@@ -206,6 +213,13 @@ impl Store for SledStore {
     }
 
     fn rowid(&self, collection: &CollectionId, id: &RecordId) -> Result<Option<u64>, StoreError> {
+        let Some(raw) = self.tree.get(keys::record(collection, id))? else {
+            return Ok(None);
+        };
+        if let Some(rowid) = codec::record_rowid(&raw) {
+            return Ok(Some(rowid));
+        }
+        // A format-1 record not migrated yet.
         Ok(self
             .tree
             .get(keys::rowid(collection, id))?

@@ -131,7 +131,14 @@ pub struct Version(Bytes);
 impl Version {
     /// The version a record will have once `data` is stored (for writes staged in a batch).
     pub fn of(data: &RecordData) -> Self {
-        Version(Bytes::from(super::codec::encode_record(data)))
+        Version(Bytes::from(super::codec::encode_record_json(data)))
+    }
+
+    /// The version of a stored record value a backend already owns: its JSON payload (the
+    /// format header is not part of it), without a copy.
+    pub fn of_record(raw: impl AsRef<[u8]> + Send + 'static) -> Self {
+        let at = super::codec::payload_offset(raw.as_ref());
+        Version(Bytes::from_owner(raw).slice(at..))
     }
 
     /// The version of raw stored bytes (metadata, or a record as a backend read it).

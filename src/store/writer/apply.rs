@@ -26,7 +26,7 @@ fn check_expect(
         (Expect::Present | Expect::Unchanged(_), None) => {
             Err(StoreError::Missing { collection, id })
         }
-        (Expect::Unchanged(v), Some(cur)) if v.as_bytes() == cur.as_ref() => Ok(()),
+        (Expect::Unchanged(v), Some(cur)) if v.as_bytes() == codec::record_payload(cur) => Ok(()),
         (Expect::Unchanged(_), Some(_)) => Err(StoreError::Conflict { collection, id }),
     }
 }
@@ -56,19 +56,25 @@ pub(super) fn apply(
             }
             add_referrers(ov, &collection, &relations, &data, &id);
             // A create's rowid is its own change seq (log_event below assigns *seq + 1).
-            let rowid = match &before {
-                Some(_) => read_rowid(ov, &collection, &id)?,
+            let rowid = match &current {
+                Some(raw) => read_rowid(ov, &collection, &id, raw)?,
                 None => *seq + 1,
             };
             if let Some(old) = &before {
                 remove_index_entries(ov, &collection, &indexes, old, &id, rowid);
             }
             add_index_entries(ov, &collection, &indexes, &data, &id, rowid)?;
-            ov.put(key, codec::encode_record(&data));
+            if current
+                .as_deref()
+                .is_some_and(|raw| codec::record_rowid(raw).is_none())
+            {
+                // A format-1 record: its rowid moves into the value now.
+                ov.del(keys::rowid(&collection, &id));
+            }
+            ov.put(key, codec::encode_record(&data, rowid));
             if before.is_none() {
                 bump(ov, keys::count(&collection), 1);
                 ov.put(keys::order(&collection, rowid), id.0.as_bytes().to_vec());
-                ov.put(keys::rowid(&collection, &id), rowid.to_be_bytes().to_vec());
             }
             let action = if before.is_some() {
                 Action::Update
@@ -107,7 +113,8 @@ pub(super) fn apply(
             };
             check_expect(&current, &expect, &collection, &id)?;
             let before = current.as_deref().map(codec::decode_record).transpose()?;
-            let rowid = read_rowid(ov, &collection, &id)?;
+            let raw = current.as_deref().unwrap_or_default();
+            let rowid = read_rowid(ov, &collection, &id, raw)?;
             if let Some(old) = &before {
                 remove_index_entries(ov, &collection, &indexes, old, &id, rowid);
                 remove_referrers(ov, &collection, &relations, old, &id);
@@ -116,7 +123,9 @@ pub(super) fn apply(
             refuse_if_referenced(ov, &collection, &id)?;
             bump(ov, keys::count(&collection), -1);
             ov.del(keys::order(&collection, rowid));
-            ov.del(keys::rowid(&collection, &id));
+            if codec::record_rowid(raw).is_none() {
+                ov.del(keys::rowid(&collection, &id));
+            }
             log_event(
                 ov,
                 seq,

@@ -46,7 +46,7 @@ pub(super) fn migrate(
         for (name, zero) in fills {
             data.entry(name.clone()).or_insert_with(|| zero.clone());
         }
-        let rowid = read_rowid(ov, collection, &id)?;
+        let rowid = read_rowid(ov, collection, &id, &raw)?;
         for spec in indexes {
             let Some(IndexEntry {
                 key: ikey,
@@ -74,7 +74,10 @@ pub(super) fn migrate(
             ov.put(ikey, value);
         }
         add_referrers(ov, collection, relations, &data, &id);
-        ov.put(key, codec::encode_record(&data));
+        if codec::record_rowid(&raw).is_none() {
+            ov.del(keys::rowid(collection, &id));
+        }
+        ov.put(key, codec::encode_record(&data, rowid));
     }
     for (k, n) in counters {
         ov.put(k, n.to_be_bytes().to_vec());

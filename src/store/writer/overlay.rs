@@ -1,6 +1,7 @@
 //! The current group's pending writes layered over the tree, and the small reads and counter
 //! updates every op makes through it.
 
+use crate::store::codec;
 use crate::store::keys;
 use crate::store::types::StoreError;
 use sled::IVec;
@@ -68,12 +69,17 @@ impl<'a> Overlay<'a> {
     }
 }
 
-/// The insertion rank of an existing record (0 if it predates rowids).
+/// The insertion rank of an existing record whose stored value is `raw`: from its header, or
+/// from its `w/` key if it is a format-1 value (0 if it predates rowids).
 pub(super) fn read_rowid(
     ov: &Overlay<'_>,
     collection: &crate::ids::CollectionId,
     id: &crate::ids::RecordId,
+    raw: &[u8],
 ) -> Result<u64, StoreError> {
+    if let Some(rowid) = codec::record_rowid(raw) {
+        return Ok(rowid);
+    }
     Ok(ov
         .get(&keys::rowid(collection, id))?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
