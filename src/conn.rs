@@ -298,7 +298,8 @@ impl AsyncRead for Guarded {
                 )));
             }
         }
-        let n = loop {
+        let before = buf.filled().len();
+        loop {
             if this.inner.poll_read_ready(cx)?.is_pending() {
                 if this.idle.as_mut().is_some_and(|i| i.expired(cx)) {
                     // End of stream: hyper closes the connection quietly.
@@ -306,15 +307,15 @@ impl AsyncRead for Guarded {
                 }
                 return Poll::Pending;
             }
-            match this.inner.try_read(buf.initialize_unfilled()) {
-                Ok(n) => break n,
+            // Into the unfilled part as is: zeroing hyper's read buffer first cost a memset
+            // of several KiB per read.
+            match this.inner.try_read_buf(buf) {
+                Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Poll::Ready(Err(e)),
             }
-        };
+        }
         touch(&mut this.idle);
-        let before = buf.filled().len();
-        buf.advance(n);
         if let Some(h) = this.header.as_mut() {
             if h.feed(buf.filled().get(before..).unwrap_or_default()) {
                 this.header = None;
