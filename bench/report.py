@@ -7,6 +7,8 @@
 (a file without the markers gets them appended; a missing file is created).
 --readme FILE: the headline table is written between the same markers, only if the file already
 has them (the harness never adds them to README.md by itself).
+A scale-mode file (`"kind": "scale"`, from bench/scale.py) goes through bench/report_scale.py:
+scale-*.png and the table between `<!-- scale:begin -->` / `<!-- scale:end -->`.
 Plots need matplotlib (bench/run.sh installs it into bench/.venv); without it only the
 markdown is written and a note is printed.
 """
@@ -149,17 +151,17 @@ def render(res: dict, plots: list[str], plot_prefix: str) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def splice(path: Path, body: str, create: bool) -> bool:
-    block = f"{BEGIN}\n{body}{END}"
+def splice(path: Path, body: str, create: bool, begin: str = BEGIN, end: str = END) -> bool:
+    block = f"{begin}\n{body}{end}"
     if path.exists():
         text = path.read_text()
     elif create:
         text = "# Benchmarks\n\n"
     else:
         return False
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        pre, rest = text.split(BEGIN, 1)
-        _, post = rest.split(END, 1)
+    if begin in text and end in text and text.index(begin) < text.index(end):
+        pre, rest = text.split(begin, 1)
+        _, post = rest.split(end, 1)
         text = pre + block + post
     elif create:
         text = text.rstrip() + "\n\n" + block + "\n"
@@ -290,16 +292,25 @@ def main() -> int:
     a = ap.parse_args()
     res = json.loads(a.results.read_text())
     a.out.mkdir(parents=True, exist_ok=True)
-    written = plots(res, a.out)
+    scale = res.get("kind") == "scale"
+    if scale:
+        import report_scale
+        written = report_scale.plots(res, a.out)
+    else:
+        written = plots(res, a.out)
     if a.markdown:
         try:
             prefix = str(a.out.resolve().relative_to(a.markdown.resolve().parent)) + "/"
         except ValueError:
             prefix = str(a.out.resolve()) + "/"
         prefix = "" if prefix == "./" else prefix
-        splice(a.markdown, render(res, written, prefix), create=True)
+        if scale:
+            splice(a.markdown, report_scale.render(res, written, prefix), create=True,
+                   begin=report_scale.BEGIN, end=report_scale.END)
+        else:
+            splice(a.markdown, render(res, written, prefix), create=True)
         print(f"report: wrote {a.markdown}")
-    if a.readme:
+    if a.readme and not scale:
         prefix = "docs/bench/"
         headline = machine_block(res).splitlines()[0] + " Details: [docs/benchmarks.md](docs/benchmarks.md).\n\n" + table(res) + "\n"
         if splice(a.readme, headline, create=False):

@@ -3,8 +3,11 @@
 #
 #   bash bench/run.sh            # full run: 100k records, 10 s per scenario -> docs/bench/, docs/benchmarks.md
 #   bash bench/run.sh --quick    # CI: 2k records, 2 s per scenario -> bench/out/ (gitignored)
+#   bash bench/run.sh --scale    # scale mode (bench/scale.py): 0 / 100k / 1M rows -> docs/bench/scale*
+#   bash bench/run.sh --scale --scale-points 0,2000,5000   # ~1 min check -> bench/out/scale/
 #
-# Extra flags (everything else is passed to bench/harness.py, see `--help` there):
+# Extra flags (everything else is passed to bench/harness.py, or bench/scale.py with --scale;
+# see `--help` there):
 #   --no-build            don't run `cargo build --release` (use whatever target/release/ferrobase is)
 #   --only pocketbase     benchmark one system only (repeatable)
 #   --records N  --duration S  --rounds N  --scenarios a,b  --out DIR  --keep
@@ -20,6 +23,7 @@ PB_VERSION="${PB_VERSION:-0.40.6}"
 
 build=1
 quick=0
+scale=0
 only_pb=0
 args=()
 prev=""
@@ -27,7 +31,8 @@ for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
     --quick) quick=1; args+=("$a") ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --scale) scale=1; args+=("$a") ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) args+=("$a") ;;
   esac
   if [[ "$prev" == "--only" ]]; then
@@ -96,7 +101,9 @@ trap 'exit 130' INT TERM
 extra=()
 [[ -n "$build_error" ]] && extra+=(--ferrobase-build-error "$build_error")
 set +e
-"$VENV/bin/python" "$ROOT/bench/harness.py" ${args[@]+"${args[@]}"} ${extra[@]+"${extra[@]}"} &
+script="$ROOT/bench/harness.py"
+[[ $scale == 1 ]] && script="$ROOT/bench/scale.py"
+"$VENV/bin/python" "$script" ${args[@]+"${args[@]}"} ${extra[@]+"${extra[@]}"} &
 harness_pid=$!
 wait "$harness_pid"
 rc=$?

@@ -35,6 +35,20 @@ pub struct App {
     pub connections: Live,
 }
 
+/// The store's settings from `[store]`.
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        fsync: config.store.durability == Durability::Fsync,
+        cache_capacity_bytes: config.store.cache_mb * 1024 * 1024,
+        retain_entries: config.store.changelog_entries,
+        retain_age: Duration::from_secs(config.store.changelog_hours * 3600),
+        max_group: config.store.writer_max_group,
+        queue: config.store.writer_queue,
+        event_buffer: config.store.event_buffer,
+        relaxed_flush: Duration::from_millis(config.store.relaxed_flush_ms),
+    }
+}
+
 impl App {
     /// Opens the data dir, loads collections and starts background maintenance.
     pub async fn open(config: Config) -> Result<Arc<Self>, String> {
@@ -44,17 +58,7 @@ impl App {
                 config.server.dir.display()
             )
         })?;
-        let options = StoreOptions {
-            fsync: config.store.durability == Durability::Fsync,
-            cache_capacity_bytes: config.store.cache_mb * 1024 * 1024,
-            retain_entries: config.store.changelog_entries,
-            retain_age: Duration::from_secs(config.store.changelog_hours * 3600),
-            max_group: config.store.writer_max_group,
-            queue: config.store.writer_queue,
-            event_buffer: config.store.event_buffer,
-            relaxed_flush: Duration::from_millis(config.store.relaxed_flush_ms),
-        };
-        let store: Arc<dyn Store> = SledStore::open(&config.server.dir, options)
+        let store: Arc<dyn Store> = SledStore::open(&config.server.dir, store_options(&config))
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
         let schema = Arc::new(Registry::load(store.as_ref(), crate::query::invalid_rules).await?);
         let columns = ColumnCache::new(ColumnLimits {

@@ -1,4 +1,4 @@
-//! Command-line interface: `serve`, `superuser upsert|delete`, `version`.
+//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `version`.
 
 use crate::config::{LogFormat, Overrides};
 use clap::{Parser, Subcommand};
@@ -36,6 +36,13 @@ pub enum Command {
     Superuser {
         #[command(subcommand)]
         action: SuperuserAction,
+    },
+    /// Measure a stopped server's data dir: entries and bytes per key kind and collection,
+    /// disk usage and sled's overhead.
+    Inspect {
+        /// Print JSON (for scripts) instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the version.
     Version,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod ids;
+pub mod inspect;
 pub mod mail;
 pub mod query;
 pub mod realtime;

@@ -1,7 +1,7 @@
 //! Ferrobase: a self-hosted backend-as-a-service in one binary.
 
 use clap::Parser;
-use ferrobase::{cli, config, serve};
+use ferrobase::{cli, config, inspect, serve};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -17,6 +17,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let cli::Command::Inspect { json } = cli.command {
+        // Synchronous and read-only: no runtime, no log lines mixed into the report.
+        return match inspect::inspect(&config, json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     serve::init_tracing(&config.log);
     for name in config::unknown_env(std::env::vars()) {
         tracing::warn!(%name, "ignoring unknown configuration variable");
@@ -35,7 +45,7 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Serve { .. } => serve::serve(config).await,
             cli::Command::Superuser { action } => serve::superuser(config, action).await,
-            cli::Command::Version => Ok(()),
+            cli::Command::Inspect { .. } | cli::Command::Version => Ok(()),
         }
     });
     match result {

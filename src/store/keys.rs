@@ -37,6 +37,18 @@ pub const INDEX_COUNT: &[u8] = b"k/";
 pub const ROWID: &[u8] = b"w/";
 pub const REFERRER: &[u8] = b"x/";
 
+/// Every key kind with a short name, for measuring the store (`ferrobase inspect`).
+pub const KINDS: &[(&[u8], &str)] = &[
+    (RECORD, "records"),
+    (INDEX, "indexes"),
+    (INDEX_COUNT, "index counts"),
+    (LOG, "change log"),
+    (ORDER, "insertion order"),
+    (ROWID, "rowids"),
+    (REFERRER, "reverse relations"),
+    (META, "metadata"),
+];
+
 /// Metadata flag: present once every collection's reverse-relation entries have been built
 /// (data dirs from before the index get them on first open).
 pub const META_RELATIONS_INDEXED: &str = "_relations_indexed";
@@ -61,6 +73,13 @@ fn with_collection(prefix: &[u8], collection: &CollectionId) -> Vec<u8> {
     k.extend_from_slice(collection.0.as_bytes());
     k.push(b'/');
     k
+}
+
+/// The collection segment of a collection-scoped key (`<kind><collection>/…`; every kind
+/// prefix is two bytes).
+pub fn collection_of(key: &[u8]) -> Option<&[u8]> {
+    let rest = key.get(RECORD.len()..)?;
+    rest.iter().position(|&b| b == b'/').map(|end| &rest[..end])
 }
 
 /// Prefix of all records of a collection.
@@ -196,6 +215,35 @@ mod tests {
         assert!(!referrer(&t, &RecordId::from("ab"), &src)
             .starts_with(&referrers_of(&t, &RecordId::from("a"))));
         assert!(!k.starts_with(&referrers_prefix(&u)));
+    }
+
+    #[test]
+    fn kinds_cover_every_prefix_once_and_collections_parse() {
+        let prefixes: Vec<&[u8]> = KINDS.iter().map(|(p, _)| *p).collect();
+        assert!(prefixes.iter().all(|p| p.len() == RECORD.len()));
+        for p in [
+            RECORD,
+            INDEX,
+            INDEX_COUNT,
+            LOG,
+            ORDER,
+            ROWID,
+            REFERRER,
+            META,
+        ] {
+            assert_eq!(prefixes.iter().filter(|k| **k == p).count(), 1);
+        }
+        let c = CollectionId::from("pbc_9");
+        let id = RecordId::from("abc");
+        for k in [
+            record(&c, &id),
+            rowid(&c, &id),
+            order(&c, 7),
+            index_prefix(&c, "i"),
+        ] {
+            assert_eq!(collection_of(&k), Some(&b"pbc_9"[..]));
+        }
+        assert_eq!(collection_of(b"r/"), None);
     }
 
     #[test]

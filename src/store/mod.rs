@@ -4,9 +4,11 @@
 //! [`Store`] is the seam for other engines (its docs are the contract a backend must meet, and
 //! `conformance` checks it); [`SledStore`] is the embedded default. No sled type appears in the
 //! trait: [`Version`] is our own bytes type and `sled::IVec` stays in `sled_store.rs`/`writer/`.
+//! [`Inspector`] measures a stopped data dir per key kind (`ferrobase inspect`).
 
 mod codec;
 mod index;
+mod inspect;
 mod keys;
 mod memcmp;
 mod sled_store;
@@ -17,6 +19,7 @@ mod writer;
 #[cfg(test)]
 mod conformance;
 
+pub use inspect::{CollectionStats, DiskEntry, DiskUsage, Inspector, KindStats, StoreStats, Usage};
 pub use keys::{META_COLLECTION, META_CURSOR, META_RELATIONS_INDEXED};
 pub use sled_store::{SledStore, StoreOptions};
 pub use types::*;

@@ -54,6 +54,39 @@ impl Default for StoreOptions {
     }
 }
 
+/// The sled directory inside a data dir.
+pub(super) const SLED_DIR: &str = "data.sled";
+/// The one sled tree holding every key kind (see `keys.rs`).
+pub(super) const DATA_TREE: &str = "data";
+
+/// sled's settings for a data dir: the one place they are chosen, so every opener (the server,
+/// `inspect`) agrees (sled refuses to reopen a dir with, e.g., other compression settings).
+pub(super) fn sled_config(dir: &Path, options: &StoreOptions) -> sled::Config {
+    sled::Config::new()
+        .path(dir.join(SLED_DIR))
+        .cache_capacity(options.cache_capacity_bytes)
+        // We flush ourselves, once per group commit; relaxed mode keeps sled's timer.
+        .flush_every_ms(if options.fsync {
+            None
+        } else {
+            Some(u64::try_from(options.relaxed_flush.as_millis()).map_or(u64::MAX, |ms| ms.max(1)))
+        })
+}
+
+/// Metadata entries under `prefix`, names without the `m/` prefix.
+pub(super) fn scan_meta(
+    tree: &sled::Tree,
+    prefix: &str,
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let mut out = Vec::new();
+    for kv in tree.scan_prefix(keys::meta(prefix)) {
+        let (k, v) = kv?;
+        let name = String::from_utf8_lossy(&k[keys::META.len()..]).into_owned();
+        out.push((name, v.to_vec()));
+    }
+    Ok(out)
+}
+
 pub struct SledStore {
     tree: sled::Tree,
     tx: mpsc::Sender<Msg>,
@@ -68,20 +101,8 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (or creates) the data directory and starts the writer thread.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Arc<Self>, StoreError> {
-        let db = sled::Config::new()
-            .path(dir.join("data.sled"))
-            .cache_capacity(options.cache_capacity_bytes)
-            // We flush ourselves, once per group commit; relaxed mode keeps sled's timer.
-            .flush_every_ms(if options.fsync {
-                None
-            } else {
-                Some(
-                    u64::try_from(options.relaxed_flush.as_millis())
-                        .map_or(u64::MAX, |ms| ms.max(1)),
-                )
-            })
-            .open()?;
-        let tree = db.open_tree("data")?;
+        let db = sled_config(dir, &options).open()?;
+        let tree = db.open_tree(DATA_TREE)?;
         let upgraded = super::upgrade::run(&db, &tree)?;
         if upgraded > 0 {
             tracing::info!(
@@ -322,14 +343,7 @@ impl Store for SledStore {
     }
 
     fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let full = keys::meta(prefix);
-        let mut out = Vec::new();
-        for kv in self.tree.scan_prefix(&full) {
-            let (k, v) = kv?;
-            let name = String::from_utf8_lossy(&k[keys::META.len()..]).into_owned();
-            out.push((name, v.to_vec()));
-        }
-        Ok(out)
+        scan_meta(&self.tree, prefix)
     }
 
     fn commit(&self, txn: Vec<WriteOp>) -> BoxFuture<'static, Result<Commit, StoreError>> {

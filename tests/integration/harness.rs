@@ -105,6 +105,12 @@ impl TestServer {
     /// Runs `ferrobase <args> --dir <data dir>`; the server must be stopped (sled locks the store).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         assert!(self.child.is_none(), "CLI commands need a stopped server");
+        self.cli_while_running(args)
+    }
+
+    /// Runs `ferrobase <args> --dir <data dir>` even while the server runs (to check that a
+    /// command refuses a dir in use).
+    pub fn cli_while_running(&self, args: &[&str]) -> std::process::Output {
         self.command()
             .args(args)
             .arg("--dir")

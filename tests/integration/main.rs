@@ -26,6 +26,7 @@ mod hardening_realtime;
 mod hardening_rss;
 mod hardening_rules;
 mod hardening_store;
+mod inspect;
 mod persistence;
 mod query;
 mod realtime;
