@@ -41,6 +41,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let serving = matches!(cli.command, cli::Command::Serve { .. });
+    let checkpoint_config = config.clone();
     let result = runtime.block_on(async move {
         match cli.command {
             cli::Command::Serve { .. } => serve::serve(config).await,
@@ -48,6 +50,11 @@ fn main() -> ExitCode {
             cli::Command::Inspect { .. } | cli::Command::Version => Ok(()),
         }
     });
+    // Tasks still holding the store go with the runtime; then the store can be checkpointed.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    if serving && result.is_ok() {
+        serve::checkpoint(&checkpoint_config);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

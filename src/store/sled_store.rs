@@ -99,6 +99,18 @@ pub struct SledStore {
 }
 
 impl SledStore {
+    /// Opens and closes a data dir that nothing else holds, so sled writes a fresh page-table
+    /// snapshot: sled 0.34 snapshots only when it opens a dir, so the next start would otherwise
+    /// replay every write since the previous start (seconds and hundreds of MB per million
+    /// writes). Run after a clean shutdown; returns how long it took.
+    pub fn checkpoint(dir: &Path, options: &StoreOptions) -> Result<Duration, StoreError> {
+        let started = std::time::Instant::now();
+        let db = sled_config(dir, options).open()?;
+        db.flush()?;
+        drop(db);
+        Ok(started.elapsed())
+    }
+
     /// Opens (or creates) the data directory and starts the writer thread.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Arc<Self>, StoreError> {
         let db = sled_config(dir, &options).open()?;
@@ -442,5 +454,45 @@ impl Store for SledStore {
                 let _ = tokio::task::spawn_blocking(move || h.join()).await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RecordData;
+    use crate::store::{Expect, WriteOp};
+
+    fn create(id: &str) -> WriteOp {
+        let mut data = RecordData::new();
+        data.insert("id".into(), id.into());
+        WriteOp::PutRecord {
+            collection: CollectionId::from("pbc_1"),
+            id: RecordId::from(id),
+            data,
+            expect: Expect::Absent,
+            indexes: Arc::from(Vec::new()),
+            relations: Arc::from(Vec::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn checkpoint_needs_the_dir_free_and_keeps_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions::default();
+        let store = SledStore::open(dir.path(), options.clone()).expect("open");
+        store.commit(vec![create("a")]).await.expect("create");
+        // While a store holds the dir, sled's lock refuses a second open.
+        assert!(SledStore::checkpoint(dir.path(), &options).is_err());
+        store.shutdown().await;
+        drop(store);
+        SledStore::checkpoint(dir.path(), &options).expect("checkpoint");
+        let store = SledStore::open(dir.path(), options).expect("reopen");
+        assert_eq!(store.head(), Seq(1));
+        let rec = store
+            .get_record(&CollectionId::from("pbc_1"), &RecordId::from("a"))
+            .expect("get");
+        assert!(rec.is_some());
+        store.shutdown().await;
     }
 }
