@@ -7,7 +7,7 @@
 //! A record's [`Version`](super::Version) is its JSON payload only, so versions of staged writes
 //! can be computed before the rowid is known.
 
-use super::types::{ChangeEvent, Referrer, StoreError};
+use super::types::{ChangeEvent, StoreError};
 use crate::ids::RecordData;
 
 /// First byte of a format-2 record value (JSON never starts with it).
@@ -61,15 +61,6 @@ pub fn encode_event(ev: &ChangeEvent) -> Vec<u8> {
 
 pub fn decode_event(bytes: &[u8]) -> Result<ChangeEvent, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Io(format!("corrupt change event: {e}")))
-}
-
-pub fn encode_referrer(r: &Referrer) -> Vec<u8> {
-    serde_json::to_vec(r).unwrap_or_default()
-}
-
-pub fn decode_referrer(bytes: &[u8]) -> Result<Referrer, StoreError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Io(format!("corrupt reverse-relation entry: {e}")))
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@
 //!   keeps the rowid in the record value's header, see `codec.rs` and `upgrade.rs`)
 //! - `m/<key>`                                 → metadata (collections, secrets, record counts
 //!   under `m/_count/<collection>`, the head seq under `m/_seq_head`)
-//! - `x/<target coll>/<target id><source coll><field><source id>` → the [`Referrer`] as JSON
-//!   (reverse-relation index; the id, collection and field parts are memcomparable strings)
+//! - `x/<target coll>/<target id><source coll><field><source id>` → empty (reverse-relation
+//!   index; the id, collection and field parts are memcomparable strings, read back with
+//!   [`referrer_of_key`]; format 2 stored the referrer again as JSON in the value)
 //!
 //! A record's rowid is the seq of the change event that created it, so insertion order survives
 //! client-chosen ids (PocketBase lists in rowid order when no sort is given).
@@ -146,6 +147,22 @@ pub fn record_key_of_rowid_key(rowid_key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The referrer a reverse-relation key names (`x/<target>/<target id><coll><field><id>`), read
+/// from the key alone: the entry's value is empty from format 3 on.
+pub fn referrer_of_key(key: &[u8]) -> Option<Referrer> {
+    let rest = key.strip_prefix(REFERRER)?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let (_target_id, rest) = memcmp::decode_str(&rest[slash + 1..])?;
+    let (collection, rest) = memcmp::decode_str(rest)?;
+    let (field, rest) = memcmp::decode_str(rest)?;
+    let (id, rest) = memcmp::decode_str(rest)?;
+    rest.is_empty().then(|| Referrer {
+        collection: CollectionId::from(collection),
+        field,
+        id: RecordId::from(id),
+    })
+}
+
 /// Prefix of the reverse-relation entries pointing into `target`.
 pub fn referrers_prefix(target: &CollectionId) -> Vec<u8> {
     with_collection(REFERRER, target)
@@ -210,6 +227,8 @@ mod tests {
             id: RecordId::from("r/1"),
         };
         let k = referrer(&t, &RecordId::from("a"), &src);
+        assert_eq!(referrer_of_key(&k), Some(src.clone()));
+        assert_eq!(referrer_of_key(&k[..k.len() - 1]), None);
         assert!(k.starts_with(&referrers_of(&t, &RecordId::from("a"))));
         assert!(!k.starts_with(&referrers_of(&t, &RecordId::from("ab"))));
         assert!(!referrer(&t, &RecordId::from("ab"), &src)

@@ -66,6 +66,28 @@ pub fn encode_str(out: &mut Vec<u8>, s: &str) {
     escape(out, s.as_bytes());
 }
 
+/// Reads back one [`encode_str`] string from the front of `input`: the string and the bytes
+/// after it, or `None` if `input` does not start with a well-formed one.
+pub fn decode_str(input: &[u8]) -> Option<(String, &[u8])> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        match *input.get(i)? {
+            0 => match *input.get(i + 1)? {
+                0xFF => out.push(0),
+                0x01 => return String::from_utf8(out).ok().map(|s| (s, &input[i + 2..])),
+                _ => return None,
+            },
+            b => {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+}
+
 /// Encoding of a whole tuple of values.
 #[cfg(test)]
 pub fn encode_all<'a>(values: impl IntoIterator<Item = &'a Value>) -> Vec<u8> {
@@ -103,6 +125,19 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_read_back_with_what_follows() {
+        for text in ["", "a", "r/1", "nul\0inside", "\0\0", "ünï"] {
+            let mut k = Vec::new();
+            encode_str(&mut k, text);
+            k.extend_from_slice(b"rest");
+            let (back, rest) = decode_str(&k).expect("decodes");
+            assert_eq!((back.as_str(), rest), (text, &b"rest"[..]));
+        }
+        assert_eq!(decode_str(b"abc"), None, "no terminator");
+        assert_eq!(decode_str(&[b'a', 0, 7]), None, "bad escape");
+    }
     use proptest::prelude::*;
     use serde_json::json;
 

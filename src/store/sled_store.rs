@@ -346,7 +346,10 @@ impl Store for SledStore {
         Box::new(
             self.tree
                 .scan_prefix(keys::referrers_of(collection, id))
-                .map(|kv| codec::decode_referrer(&kv?.1)),
+                .map(|kv| {
+                    keys::referrer_of_key(&kv?.0)
+                        .ok_or_else(|| StoreError::Io("corrupt reverse-relation key".into()))
+                }),
         )
     }
 

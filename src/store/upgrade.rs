@@ -5,6 +5,8 @@
 //!
 //! - Format 1 → 2: a record's rowid moves from its `w/<collection>/<id>` key into the record
 //!   value's header (`codec::encode_record`); the `w/` keys go.
+//! - Format 2 → 3: reverse-relation entries (`x/…`) lose their value (the referrer as JSON,
+//!   ~85 bytes): the key already names it (`keys::referrer_of_key`).
 
 use super::codec;
 use super::keys;
@@ -12,7 +14,7 @@ use super::types::StoreError;
 
 /// Metadata key holding the data-dir format (u64 BE); absent means format 1 (or a new dir).
 pub const META_FORMAT: &str = "_format";
-pub const CURRENT_FORMAT: u64 = 2;
+pub const CURRENT_FORMAT: u64 = 3;
 /// `w/` entries converted per batch.
 const CHUNK: usize = 10_000;
 
@@ -33,6 +35,9 @@ pub fn run(db: &sled::Db, tree: &sled::Tree) -> Result<u64, StoreError> {
     let mut rewritten = 0;
     if format < 2 {
         rewritten += rowids_into_records(tree)?;
+    }
+    if format < 3 {
+        rewritten += empty_referrer_values(tree)?;
     }
     if format != CURRENT_FORMAT || tree.get(keys::meta(META_FORMAT))?.is_none() {
         tree.insert(keys::meta(META_FORMAT), &CURRENT_FORMAT.to_be_bytes())?;
@@ -73,6 +78,38 @@ fn rowids_into_records(tree: &sled::Tree) -> Result<u64, StoreError> {
     Ok(rewritten)
 }
 
+/// Format 2 → 3: every non-empty `x/` value becomes empty (resumable: done entries are skipped).
+fn empty_referrer_values(tree: &sled::Tree) -> Result<u64, StoreError> {
+    let mut rewritten = 0;
+    let mut from: Vec<u8> = keys::REFERRER.to_vec();
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut seen = 0;
+        let mut last = None;
+        for kv in tree.range(from.clone()..).take(CHUNK) {
+            let (k, v) = kv?;
+            if !k.starts_with(keys::REFERRER) {
+                break;
+            }
+            seen += 1;
+            if !v.is_empty() {
+                batch.insert(k.clone(), sled::IVec::default());
+                rewritten += 1;
+            }
+            last = Some(k);
+        }
+        tree.apply_batch(batch)?;
+        match last {
+            Some(k) if seen == CHUNK => {
+                from = k.to_vec();
+                from.push(0);
+            }
+            _ => break,
+        }
+    }
+    Ok(rewritten)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +143,17 @@ mod tests {
         }
         tree.insert(keys::count(coll), &(ids.len() as u64).to_be_bytes())
             .expect("count");
+        // A reverse-relation entry with its referrer as JSON in the value, as formats 1–2 wrote.
+        let source = crate::store::Referrer {
+            collection: coll.clone(),
+            field: "parent".into(),
+            id: RecordId::from(ids[0]),
+        };
+        tree.insert(
+            keys::referrer(coll, &RecordId::from(ids[1]), &source),
+            serde_json::to_vec(&source).expect("json"),
+        )
+        .expect("referrer");
         tree.insert(
             keys::meta(keys::META_SEQ_HEAD),
             &(ids.len() as u64 * 10).to_be_bytes(),
@@ -133,6 +181,11 @@ mod tests {
             .collect();
         assert_eq!(order, ["zz", "aa", "mm"]);
         assert_eq!(store.count_records(&coll).expect("count"), 3);
+        let refs: Vec<_> = store
+            .scan_referrers(&coll, &RecordId::from("aa"))
+            .map(|r| r.expect("referrer").id)
+            .collect();
+        assert_eq!(refs, vec![RecordId::from("zz")]);
         assert_eq!(store.head(), crate::ids::Seq(30));
         store.shutdown().await;
         drop(store);
@@ -142,6 +195,16 @@ mod tests {
         let db = sled::open(dir.path().join("data.sled")).expect("sled");
         let tree = db.open_tree("data").expect("tree");
         assert_eq!(tree.scan_prefix(keys::ROWID).count(), 0);
+        let refs: Vec<_> = tree
+            .scan_prefix(keys::REFERRER)
+            .map(|kv| kv.expect("kv"))
+            .collect();
+        assert_eq!(refs.len(), 1);
+        assert!(refs[0].1.is_empty(), "referrer values are emptied");
+        assert_eq!(
+            keys::referrer_of_key(&refs[0].0).map(|r| r.id),
+            Some(RecordId::from("zz"))
+        );
         for kv in tree.scan_prefix(keys::records_prefix(&coll)) {
             assert!(codec::record_rowid(&kv.expect("kv").1).is_some());
         }

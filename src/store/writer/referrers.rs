@@ -52,8 +52,9 @@ pub(super) fn add_referrers(
     data: &RecordData,
     id: &crate::ids::RecordId,
 ) {
-    for (key, source) in referrer_entries(collection, relations, data, id) {
-        ov.put(key, codec::encode_referrer(&source));
+    for (key, _) in referrer_entries(collection, relations, data, id) {
+        // The key names the referrer; the value stays empty.
+        ov.put(key, Vec::new());
     }
 }
 
@@ -77,8 +78,8 @@ pub(super) fn refuse_if_referenced(
     collection: &crate::ids::CollectionId,
     id: &crate::ids::RecordId,
 ) -> Result<(), StoreError> {
-    for (key, raw) in scan_merged(ov, &keys::referrers_of(collection, id))? {
-        let source = codec::decode_referrer(&raw)?;
+    for (key, _) in scan_merged(ov, &keys::referrers_of(collection, id))? {
+        let source = referrer_at(&key)?;
         let holds = match ov.get(&keys::record(&source.collection, &source.id))? {
             Some(rec) => {
                 relation_ids(codec::decode_record(&rec)?.get(&source.field)).contains(&id.as_str())
@@ -102,10 +103,15 @@ pub(super) fn remove_all_referrers_from(
     ov: &mut Overlay<'_>,
     collection: &crate::ids::CollectionId,
 ) -> Result<(), StoreError> {
-    for (key, raw) in scan_merged(ov, keys::REFERRER)? {
-        if codec::decode_referrer(&raw)?.collection == *collection {
+    for (key, _) in scan_merged(ov, keys::REFERRER)? {
+        if referrer_at(&key)?.collection == *collection {
             ov.del(key);
         }
     }
     Ok(())
+}
+
+/// The referrer a reverse-relation key names.
+fn referrer_at(key: &[u8]) -> Result<Referrer, StoreError> {
+    keys::referrer_of_key(key).ok_or_else(|| StoreError::Io("corrupt reverse-relation key".into()))
 }
