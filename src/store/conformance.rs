@@ -35,6 +35,7 @@ macro_rules! store_conformance {
             trim_keeps_retention_and_never_moves_head,
             trim_drops_old_entries_but_never_past_a_consumer_cursor,
             bulk_writes_keep_the_log_near_its_count_retention,
+            a_consumer_registered_with_a_bulk_write_keeps_its_entries,
             extreme_tuning_stays_correct,
             records_read_back_carry_the_id_of_their_key,
         );
@@ -789,6 +790,26 @@ pub(crate) async fn bulk_writes_keep_the_log_near_its_count_retention(dir: &Path
         assert_eq!(store.count_records(&coll()).expect("count"), 6000);
         store.shutdown().await;
     }
+}
+
+/// A cursor written in the same transaction as writes that make a trim due holds the log.
+pub(crate) async fn a_consumer_registered_with_a_bulk_write_keeps_its_entries(
+    dir: &Path,
+    open: Open,
+) {
+    let store = open(
+        dir,
+        StoreOptions {
+            retain_entries: 10,
+            ..StoreOptions::default()
+        },
+    );
+    let mut txn = vec![cursor_op("early", Seq(0))];
+    txn.extend((0..1200).map(|n| put(&format!("r{n}"), &format!("{n}@x.io"), "c")));
+    store.commit(txn).await.expect("cursor + bulk create");
+    assert_eq!(store.oldest_retained().expect("oldest"), Some(Seq(1)));
+    assert_eq!(store.changes_since(Seq(0), 5_000).expect("log").len(), 1200);
+    store.shutdown().await;
 }
 
 pub(crate) async fn extreme_tuning_stays_correct(dir: &Path, open: Open) {

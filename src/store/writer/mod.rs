@@ -123,8 +123,11 @@ impl Writer {
         if seq != start_seq {
             overlay.put(keys::meta(keys::META_SEQ_HEAD), seq.to_be_bytes().to_vec());
         }
+        // Cursors are read through the overlay, so a consumer registering in this very group
+        // holds the entries it asked for.
+        let floor = self.trim_due(seq).then(|| merged_cursor_floor(&overlay));
         let mut batch = overlay.into_batch();
-        let trimmed_to = self.trim_by_count(seq, &mut batch);
+        let trimmed_to = floor.and_then(|f| self.trim_by_count(seq, f, &mut batch));
         let durable = self
             .tree
             .apply_batch(batch)
@@ -165,22 +168,22 @@ impl Writer {
 }
 
 impl Writer {
-    /// Adds the removal of log entries beyond the count retention (up to the slowest consumer's
-    /// cursor) to `batch` once enough are due; returns the new lowest seq if it did. Log seqs
-    /// are gapless, so the doomed keys are computed, not scanned.
-    fn trim_by_count(&self, head: u64, batch: &mut sled::Batch) -> Option<u64> {
+    /// Whether enough log entries are beyond the count retention to trim them with this group.
+    fn trim_due(&self, head: u64) -> bool {
+        let keep_from = (head + 1).saturating_sub(self.retain_entries);
+        keep_from
+            >= self
+                .oldest
+                .load(Ordering::Acquire)
+                .saturating_add(TRIM_SLACK)
+    }
+
+    /// Adds the removal of log entries beyond the count retention (up to `floor`, the slowest
+    /// consumer's need) to `batch`; returns the new lowest seq if it removed any. Log seqs are
+    /// gapless, so the doomed keys are computed, not scanned.
+    fn trim_by_count(&self, head: u64, floor: u64, batch: &mut sled::Batch) -> Option<u64> {
         let oldest = self.oldest.load(Ordering::Acquire);
         let keep_from = (head + 1).saturating_sub(self.retain_entries);
-        if keep_from < oldest.saturating_add(TRIM_SLACK) {
-            return None;
-        }
-        let floor = match cursor_floor(&self.tree) {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read change-log cursors; not trimming");
-                return None;
-            }
-        };
         let to = keep_from
             .min(floor)
             .min(oldest.saturating_add(MAX_TRIM_PER_GROUP));
@@ -212,9 +215,30 @@ pub(crate) fn read_head(tree: &sled::Tree) -> Result<u64, StoreError> {
 pub(crate) fn cursor_floor(tree: &sled::Tree) -> Result<u64, StoreError> {
     let mut floor = u64::MAX;
     for kv in tree.scan_prefix(keys::meta(keys::META_CURSOR)) {
-        let (_, v) = kv?;
-        let seq = <[u8; 8]>::try_from(v.as_ref()).map_or(0, u64::from_be_bytes);
-        floor = floor.min(seq.saturating_add(1));
+        floor = floor.min(cursor_need(&kv?.1));
     }
     Ok(floor)
+}
+
+/// [`cursor_floor`] over committed state plus the group's staged writes; 0 (trim nothing) if
+/// the cursors cannot be read.
+fn merged_cursor_floor(overlay: &Overlay<'_>) -> u64 {
+    match overlay::scan_merged(overlay, &keys::meta(keys::META_CURSOR)) {
+        Ok(entries) => entries
+            .iter()
+            .map(|(_, v)| cursor_need(v))
+            .min()
+            .unwrap_or(u64::MAX),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read change-log cursors; not trimming");
+            0
+        }
+    }
+}
+
+/// The first seq a consumer with this stored cursor still needs (a malformed cursor: all).
+fn cursor_need(v: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(v)
+        .map_or(0, u64::from_be_bytes)
+        .saturating_add(1)
 }
