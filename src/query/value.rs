@@ -122,6 +122,50 @@ pub struct LikePattern {
     parts: Vec<Part>,
     /// The pattern ends in a lone escape character: SQLite then matches nothing.
     never: bool,
+    /// `%text%` with no other wildcard (the common `field ~ 'word'`): a SIMD substring search.
+    contains: Option<Needle>,
+}
+
+/// The lower-cased literal of a `%text%` pattern, with its prepared substring searcher.
+#[derive(Debug, Clone)]
+struct Needle(memchr::memmem::Finder<'static>);
+
+impl PartialEq for Needle {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.needle() == other.0.needle()
+    }
+}
+
+impl Needle {
+    /// `%lit%` patterns only (at least one literal character between the two `%`).
+    fn of(parts: &[Part]) -> Option<Self> {
+        let [Part::Any, middle @ .., Part::Any] = parts else {
+            return None;
+        };
+        let lit: Option<String> = middle
+            .iter()
+            .map(|p| match p {
+                Part::Lit(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        let lit = lit.filter(|l| !l.is_empty())?;
+        Some(Needle(
+            memchr::memmem::Finder::new(lit.as_bytes()).into_owned(),
+        ))
+    }
+
+    /// ASCII case-insensitive containment. Lower-casing bytes is exact here: UTF-8 multi-byte
+    /// sequences hold no ASCII bytes, and UTF-8 is self-synchronizing, so a byte match of a
+    /// valid UTF-8 needle is a character match.
+    fn found_in(&self, s: &str) -> bool {
+        let bytes = s.as_bytes();
+        if !bytes.iter().any(u8::is_ascii_uppercase) {
+            return self.0.find(bytes).is_some();
+        }
+        let lower: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
+        self.0.find(&lower).is_some()
+    }
 }
 
 /// Whether `s` holds `ch` not preceded by an escaping backslash (`\\` is an escaped backslash).
@@ -197,7 +241,12 @@ impl LikePattern {
                 c => Part::Lit(c.to_ascii_lowercase()),
             });
         }
-        LikePattern { parts, never }
+        let contains = if never { None } else { Needle::of(&parts) };
+        LikePattern {
+            parts,
+            never,
+            contains,
+        }
     }
 
     /// A column on the right side: PocketBase's `LIKE ('%' || col || '%') ESCAPE '\'`, so the
@@ -206,8 +255,16 @@ impl LikePattern {
         Self::sqlite(&format!("%{v}%"))
     }
 
-    /// Whether `s` matches. Greedy with single backtracking point: O(len(s) × len(pattern)).
+    /// Whether `s` matches.
     pub fn matches(&self, s: &str) -> bool {
+        match &self.contains {
+            Some(needle) => needle.found_in(s),
+            None => self.matches_general(s),
+        }
+    }
+
+    /// Any pattern: greedy with a single backtracking point, O(len(s) × len(pattern)).
+    fn matches_general(&self, s: &str) -> bool {
         if self.never {
             return false;
         }
@@ -246,6 +303,31 @@ impl LikePattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The `%text%` fast path answers exactly as the general matcher, for any text and any
+        /// pattern over an alphabet with wildcards, escapes, case and multi-byte characters.
+        #[test]
+        fn contains_fast_path_agrees_with_the_general_matcher(
+            pat in "[aAbB%_\\\\é]{0,6}",
+            text in "[aAbBcé%_\\\\ ]{0,24}",
+        ) {
+            for p in [LikePattern::from_literal(&pat), LikePattern::from_column(&pat)] {
+                prop_assert_eq!(p.matches(&text), p.matches_general(&text), "{:?}", p);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_words_take_the_substring_path() {
+        assert!(LikePattern::from_literal("rust").contains.is_some());
+        assert!(LikePattern::from_literal("ru_t%").contains.is_none());
+        assert!(LikePattern::from_literal("%").contains.is_none());
+        let p = LikePattern::from_literal("Élan RUST");
+        assert!(p.matches("un élan rust fast") == p.matches_general("un élan rust fast"));
+        assert!(p.matches("UN Élan Rust"));
+    }
 
     fn t(s: &str) -> Val<'_> {
         Val::Text(Cow::Borrowed(s))
