@@ -63,11 +63,12 @@ LIST_QUERIES = {
     "list_page_skiptotal": {"perPage": "20", "skipTotal": "1"},
     "filter_unindexed_sorted": {"filter": "(n>500 && n<900)", "sort": "-n", "perPage": "20"},
     "filter_indexed": {"filter": "(cat='c7')", "perPage": "20"},
+    "filter_substring": {"filter": "(title~'number 7')", "sort": "-n", "perPage": "20"},
     "expand": {"expand": "author", "perPage": "20"},
 }
 # Read scenarios first (they see exactly the loaded dataset), create last (it grows the data).
 HTTP_SCENARIOS = ["get_by_id", "list_page", "list_page_skiptotal", "filter_unindexed_sorted",
-                  "filter_indexed", "expand", "create"]
+                  "filter_indexed", "filter_substring", "expand", "create"]
 # >>> HOOK(realtime): the realtime issue plugs its fan-out scenario in here. Add the name to
 # EXTRA_SCENARIOS and a function `scenario_<name>(ctx, system) -> dict` below (see
 # run_extra_scenario for the expected result keys). Until then no realtime number is reported.
@@ -439,6 +440,8 @@ def expected_total(name: str, records: int) -> int:
         return sum(1 for r in rows if 500 < r["n"] < 900)
     if name == "filter_indexed":
         return sum(1 for r in rows if r["cat"] == "c7")
+    if name == "filter_substring":
+        return sum(1 for r in rows if "number 7" in r["title"].lower())
     return records
 
 
@@ -479,6 +482,11 @@ def preflight(srv: Server, name: str, ctx: dict) -> dict:
             ns = [it.get("n") for it in items]
             if any(not (500 < (x or 0) < 900) for x in ns) or ns != sorted(ns, reverse=True):
                 raise BenchError(f"filter/sort wrong: n={ns[:5]}...")
+        if name == "filter_substring":
+            ns = [it.get("n") for it in items]
+            if (any("number 7" not in str(it.get("title", "")).lower() for it in items)
+                    or ns != sorted(ns, reverse=True)):
+                raise BenchError(f"substring filter/sort wrong: {str(items[:2])[:200]}")
         if name == "filter_indexed" and any(it.get("cat") != "c7" for it in items):
             raise BenchError("filter cat='c7' returned other categories")
         if name == "expand":

@@ -29,6 +29,7 @@ HTTP = {
     "list_page_skiptotal": "list perPage=20 skipTotal",
     "filter_unindexed_sorted": "filter+sort, unindexed",
     "filter_indexed": "filter, indexed",
+    "filter_substring": "substring filter (~) + sort",
     "expand": "list + expand relation",
     "create": "create (POST, durable)",
     "realtime_fanout": "realtime fan-out",
