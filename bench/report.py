@@ -172,13 +172,21 @@ def splice(path: Path, body: str, create: bool, begin: str = BEGIN, end: str = E
     return True
 
 
-def plots(res: dict, out: Path) -> list[str]:
+def pyplot():
+    """matplotlib.pyplot with the file-only backend, or None (with a note) when not installed."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         print("report: matplotlib not installed, skipping plots", file=sys.stderr)
+        return None
+    return plt
+
+
+def plots(res: dict, out: Path) -> list[str]:
+    plt = pyplot()
+    if plt is None:
         return []
     sc = res["scenarios"]
     systems = [s for s in (FB, PB) if s in res.get("systems", [FB, PB])]

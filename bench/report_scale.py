@@ -5,10 +5,9 @@ Used by `report.py` when the results file says `"kind": "scale"` (written by ben
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from report import COLORS, FB, NAMES, PB, fmt_num
+from report import COLORS, FB, NAMES, PB, fmt_num, pyplot
 
 BEGIN, END = "<!-- scale:begin -->", "<!-- scale:end -->"
 MIB = 2**20
@@ -180,12 +179,8 @@ def render(res: dict, plots: list[str], prefix: str) -> str:
 
 
 def plots(res: dict, out: Path) -> list[str]:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("report: matplotlib not installed, skipping plots", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return []
     cps = res["checkpoints"]
     labels = [short(row["target"]) for row in cps]

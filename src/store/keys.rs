@@ -24,7 +24,7 @@
 //! self-delimiting.
 
 use super::memcmp;
-use super::types::Referrer;
+use super::types::{Referrer, StoreError};
 use crate::ids::{CollectionId, RecordId, Seq};
 
 pub const RECORD: &[u8] = b"r/";
@@ -145,6 +145,22 @@ pub fn record_key_of_rowid_key(rowid_key: &[u8]) -> Vec<u8> {
     let mut k = RECORD.to_vec();
     k.extend_from_slice(rowid_key.get(ROWID.len()..).unwrap_or_default());
     k
+}
+
+/// [`referrer_of_key`], with a malformed key as a store error.
+pub fn referrer_in(key: &[u8]) -> Result<Referrer, StoreError> {
+    referrer_of_key(key).ok_or_else(|| StoreError::Io("corrupt reverse-relation key".into()))
+}
+
+/// The first seq a consumer with this stored cursor value (its last processed seq, u64 BE)
+/// still needs; a malformed value needs everything.
+pub fn cursor_need(value: &[u8]) -> u64 {
+    cursor_seq(value).saturating_add(1)
+}
+
+/// The last seq a stored cursor value says was processed (0 if malformed).
+pub fn cursor_seq(value: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(value).map_or(0, u64::from_be_bytes)
 }
 
 /// The referrer a reverse-relation key names (`x/<target>/<target id><coll><field><id>`), read

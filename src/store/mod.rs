@@ -46,8 +46,7 @@ pub fn cursors(store: &dyn Store) -> Result<Vec<(String, Seq)>, StoreError> {
         .into_iter()
         .map(|(k, v)| {
             let name = k.strip_prefix(META_CURSOR).unwrap_or(&k).to_string();
-            let seq = <[u8; 8]>::try_from(v.as_slice()).map_or(0, u64::from_be_bytes);
-            (name, Seq(seq))
+            (name, Seq(keys::cursor_seq(&v)))
         })
         .collect())
 }

@@ -8,7 +8,7 @@ use super::memcmp;
 use super::types::{
     ChangeEvent, Commit, Referrer, StoreError, StoredRecord, ValueRange, Version, WriteOp,
 };
-use super::writer::{cursor_floor, read_head, Msg, Writer};
+use super::writer::{cursor_floor, first_log_seq, read_head, Msg, Writer};
 use super::{BoxFuture, Store};
 use crate::ids::{CollectionId, RecordId, Seq};
 use serde_json::Value;
@@ -123,10 +123,7 @@ impl SledStore {
             );
         }
         let head = Arc::new(AtomicU64::new(read_head(&tree)?));
-        let oldest = match tree.scan_prefix(keys::LOG).next() {
-            Some(kv) => keys::seq_of_log(&kv?.0).map_or(1, |s| s.0),
-            None => head.load(Ordering::Acquire) + 1,
-        };
+        let oldest = first_log_seq(&tree)?.unwrap_or(head.load(Ordering::Acquire) + 1);
         let oldest = Arc::new(AtomicU64::new(oldest));
         // Both channel constructors panic on zero.
         let (events, _) = broadcast::channel(options.event_buffer.max(1));
@@ -346,10 +343,7 @@ impl Store for SledStore {
         Box::new(
             self.tree
                 .scan_prefix(keys::referrers_of(collection, id))
-                .map(|kv| {
-                    keys::referrer_of_key(&kv?.0)
-                        .ok_or_else(|| StoreError::Io("corrupt reverse-relation key".into()))
-                }),
+                .map(|kv| keys::referrer_in(&kv?.0)),
         )
     }
 
@@ -389,10 +383,7 @@ impl Store for SledStore {
     }
 
     fn oldest_retained(&self) -> Result<Option<Seq>, StoreError> {
-        match self.tree.scan_prefix(keys::LOG).next() {
-            Some(kv) => Ok(keys::seq_of_log(&kv?.0)),
-            None => Ok(None),
-        }
+        Ok(first_log_seq(&self.tree)?.map(Seq))
     }
 
     fn trim_changelog(&self) -> Result<u64, StoreError> {
@@ -428,10 +419,8 @@ impl Store for SledStore {
         if n > 0 {
             // Removing log entries is not a write anyone waits for; sled's own flush covers it.
             self.tree.apply_batch(batch)?;
-            if let Some(first) = self.tree.scan_prefix(keys::LOG).next() {
-                if let Some(seq) = keys::seq_of_log(&first?.0) {
-                    self.oldest.fetch_max(seq.0, Ordering::AcqRel);
-                }
+            if let Some(seq) = first_log_seq(&self.tree)? {
+                self.oldest.fetch_max(seq, Ordering::AcqRel);
             }
         }
         Ok(n)

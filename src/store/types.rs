@@ -146,11 +146,6 @@ impl Version {
         Version(Bytes::copy_from_slice(bytes))
     }
 
-    /// The version of a buffer a backend already owns (no copy: reads stay allocation-free).
-    pub fn of_owned(bytes: impl AsRef<[u8]> + Send + 'static) -> Self {
-        Version(Bytes::from_owner(bytes))
-    }
-
     /// The stored bytes this version stands for.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

@@ -20,8 +20,11 @@ const CHUNK: usize = 10_000;
 
 /// Brings `tree` to [`CURRENT_FORMAT`]; returns how many records were rewritten.
 pub fn run(db: &sled::Db, tree: &sled::Tree) -> Result<u64, StoreError> {
-    let format = match tree.get(keys::meta(META_FORMAT))? {
-        Some(v) => <[u8; 8]>::try_from(v.as_ref()).map_or(1, u64::from_be_bytes),
+    let stored = tree
+        .get(keys::meta(META_FORMAT))?
+        .map(|v| <[u8; 8]>::try_from(v.as_ref()).map_or(1, u64::from_be_bytes));
+    let format = match stored {
+        Some(f) => f,
         // A brand-new (empty) dir starts at the current format.
         None if tree.is_empty() => CURRENT_FORMAT,
         None => 1,
@@ -39,7 +42,7 @@ pub fn run(db: &sled::Db, tree: &sled::Tree) -> Result<u64, StoreError> {
     if format < 3 {
         rewritten += empty_referrer_values(tree)?;
     }
-    if format != CURRENT_FORMAT || tree.get(keys::meta(META_FORMAT))?.is_none() {
+    if stored != Some(CURRENT_FORMAT) {
         tree.insert(keys::meta(META_FORMAT), &CURRENT_FORMAT.to_be_bytes())?;
         db.flush()?;
     }

@@ -165,9 +165,7 @@ impl Writer {
             let _ = reply.send(res);
         }
     }
-}
 
-impl Writer {
     /// Whether enough log entries are beyond the count retention to trim them with this group.
     fn trim_due(&self, head: u64) -> bool {
         let keep_from = (head + 1).saturating_sub(self.retain_entries);
@@ -197,6 +195,14 @@ impl Writer {
     }
 }
 
+/// The oldest seq still in the change log, if any.
+pub(crate) fn first_log_seq(tree: &sled::Tree) -> Result<Option<u64>, StoreError> {
+    match tree.scan_prefix(keys::LOG).next() {
+        Some(kv) => Ok(keys::seq_of_log(&kv?.0).map(|s| s.0)),
+        None => Ok(None),
+    }
+}
+
 /// The last committed seq recorded in the tree.
 pub(crate) fn read_head(tree: &sled::Tree) -> Result<u64, StoreError> {
     let from_meta = tree
@@ -215,7 +221,7 @@ pub(crate) fn read_head(tree: &sled::Tree) -> Result<u64, StoreError> {
 pub(crate) fn cursor_floor(tree: &sled::Tree) -> Result<u64, StoreError> {
     let mut floor = u64::MAX;
     for kv in tree.scan_prefix(keys::meta(keys::META_CURSOR)) {
-        floor = floor.min(cursor_need(&kv?.1));
+        floor = floor.min(keys::cursor_need(&kv?.1));
     }
     Ok(floor)
 }
@@ -226,7 +232,7 @@ fn merged_cursor_floor(overlay: &Overlay<'_>) -> u64 {
     match overlay::scan_merged(overlay, &keys::meta(keys::META_CURSOR)) {
         Ok(entries) => entries
             .iter()
-            .map(|(_, v)| cursor_need(v))
+            .map(|(_, v)| keys::cursor_need(v))
             .min()
             .unwrap_or(u64::MAX),
         Err(e) => {
@@ -234,11 +240,4 @@ fn merged_cursor_floor(overlay: &Overlay<'_>) -> u64 {
             0
         }
     }
-}
-
-/// The first seq a consumer with this stored cursor still needs (a malformed cursor: all).
-fn cursor_need(v: &[u8]) -> u64 {
-    <[u8; 8]>::try_from(v)
-        .map_or(0, u64::from_be_bytes)
-        .saturating_add(1)
 }

@@ -79,7 +79,7 @@ pub(super) fn refuse_if_referenced(
     id: &crate::ids::RecordId,
 ) -> Result<(), StoreError> {
     for (key, _) in scan_merged(ov, &keys::referrers_of(collection, id))? {
-        let source = referrer_at(&key)?;
+        let source = keys::referrer_in(&key)?;
         let holds = match ov.get(&keys::record(&source.collection, &source.id))? {
             Some(rec) => {
                 relation_ids(codec::decode_record(&rec)?.get(&source.field)).contains(&id.as_str())
@@ -104,14 +104,9 @@ pub(super) fn remove_all_referrers_from(
     collection: &crate::ids::CollectionId,
 ) -> Result<(), StoreError> {
     for (key, _) in scan_merged(ov, keys::REFERRER)? {
-        if referrer_at(&key)?.collection == *collection {
+        if keys::referrer_in(&key)?.collection == *collection {
             ov.del(key);
         }
     }
     Ok(())
-}
-
-/// The referrer a reverse-relation key names.
-fn referrer_at(key: &[u8]) -> Result<Referrer, StoreError> {
-    keys::referrer_of_key(key).ok_or_else(|| StoreError::Io("corrupt reverse-relation key".into()))
 }
