@@ -8,7 +8,10 @@ use std::borrow::Cow;
 
 /// The values of every macro at one instant, computed once per evaluation environment.
 #[derive(Debug, Clone)]
-pub struct MacroValues(Vec<(Macro, Val<'static>)>);
+pub struct MacroValues {
+    now: DateTime<Utc>,
+    values: Vec<(Macro, Val<'static>)>,
+}
 
 fn text(dt: DateTime<Utc>) -> Val<'static> {
     Val::Text(Cow::Owned(format_datetime(dt)))
@@ -61,25 +64,31 @@ impl MacroValues {
                 (*m, v)
             })
             .collect();
-        MacroValues(values)
+        MacroValues { now, values }
+    }
+
+    /// The instant the macros were computed for (what `strftime(fmt)` and `'now'` mean).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
     }
 
     /// The value of one macro.
     pub fn get(&self, m: Macro) -> &Val<'static> {
-        self.0
+        self.values
             .iter()
             .find(|(k, _)| *k == m)
             .map_or(&Val::Null, |(_, v)| v)
     }
 }
 
-/// SQLite's `strftime(format, value)`: null when the value is not a datetime.
-pub fn strftime(fmt: &Val<'_>, value: &Val<'_>) -> Val<'static> {
+/// SQLite's `strftime(format, value)`: null when the value is not a datetime; `'now'` is the
+/// evaluation's instant, so one request sees one time.
+pub fn strftime(fmt: &Val<'_>, value: &Val<'_>, now: DateTime<Utc>) -> Val<'static> {
     let (Some(fmt), Some(v)) = (fmt.text(), value.text()) else {
         return Val::Null;
     };
     let dt = if v == "now" {
-        Utc::now()
+        now
     } else {
         match parse_datetime(&v) {
             Some(dt) => dt,
@@ -161,8 +170,10 @@ mod tests {
     #[test]
     fn strftime_and_geo() {
         let d = t("2024-05-06 07:08:09.000Z");
-        assert_eq!(strftime(&t("%Y-%m"), &d), t("2024-05"));
-        assert_eq!(strftime(&t("%Y"), &t("")), Val::Null);
+        let now = parse_datetime("2031-01-02 03:04:05.000Z").unwrap();
+        assert_eq!(strftime(&t("%Y-%m"), &d, now), t("2024-05"));
+        assert_eq!(strftime(&t("%Y"), &t(""), now), Val::Null);
+        assert_eq!(strftime(&t("%Y"), &t("now"), now), t("2031"));
         let berlin = [13.40, 52.52, 13.4, 52.5].map(Val::Num);
         assert!(matches!(geo_distance(&berlin), Val::Num(x) if x < 10.0));
         let paris = [2.35, 48.85, 13.4, 52.5].map(Val::Num);

@@ -366,17 +366,18 @@ fn modifiers_on_single_value_fields() {
 }
 
 #[test]
-fn strftime_with_one_argument_formats_now() {
+fn strftime_with_one_argument_formats_the_evaluation_instant() {
+    // The fixture evaluates at 2026-11-24 12:00:00.000Z; `'now'` is that instant, not the clock.
     let fx = fixture();
-    let year = chrono::Utc::now().format("%Y").to_string();
     check(
         &fx,
         &[
             ("strftime('%Y') > '2025'", &["p1", "p2", "p3", "p4"]),
             (
-                &format!("strftime('%Y') = '{year}'"),
+                "strftime('%Y-%m-%d %H') = '2026-11-24 12'",
                 &["p1", "p2", "p3", "p4"],
             ),
+            ("strftime('%Y', 'now') = '2026'", &["p1", "p2", "p3", "p4"]),
             ("strftime('%Y') = ''", &[]),
         ],
     );

@@ -97,11 +97,12 @@ impl<'e> Ev<'e, '_> {
                     vals.push(v.items.into_iter().next().unwrap_or(Val::Null));
                 }
                 let arg = |i: usize| vals.get(i).unwrap_or(&Val::Null);
+                let now = self.env.macros.now();
                 Vals::one(match f {
                     Func::Strftime if vals.len() == 1 => {
-                        strftime(arg(0), &Val::Text(Cow::Borrowed("now")))
+                        strftime(arg(0), &Val::Text(Cow::Borrowed("now")), now)
                     }
-                    Func::Strftime => strftime(arg(0), arg(1)),
+                    Func::Strftime => strftime(arg(0), arg(1), now),
                     Func::GeoDistance => geo_distance(&vals),
                 })
             }
