@@ -11,6 +11,7 @@ use crate::realtime::Realtime;
 use crate::records::{RecordLimits, RecordService};
 use crate::schema::Registry;
 use crate::store::{SledStore, Store, StoreOptions};
+use crate::webhooks::WebhookService;
 use crate::work::Pool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct App {
     pub accounts: Arc<AccountService>,
     /// Realtime subscriptions (WebSocket and SSE), fed by committed change events.
     pub realtime: Arc<Realtime>,
+    /// Webhook definitions, their dispatchers and delivery logs (see `webhooks`).
+    pub webhooks: Arc<WebhookService>,
     /// The bounded pool that runs requests' CPU work under their time budget.
     pub work: Pool,
     /// Open connections, so a request's work can stop when its client leaves.
@@ -87,6 +90,11 @@ impl App {
             )
         });
         let realtime = Realtime::new(config.realtime.clone(), records.clone());
+        let webhooks = Arc::new(WebhookService::open(
+            store.clone(),
+            records.clone(),
+            config.webhooks.clone(),
+        )?);
         let mailer = Mailer::new(&config.smtp, store.clone())?;
         let accounts = Arc::new(AccountService::new(
             records.clone(),
@@ -105,6 +113,7 @@ impl App {
             work,
             connections: Live::default(),
             realtime,
+            webhooks,
             collections: CollectionService::new(store.clone(), schema.clone()),
             config,
             store,
@@ -125,7 +134,12 @@ impl App {
                 tick.tick().await;
                 let Some(app) = weak.upgrade() else { break };
                 let store = app.store.clone();
+                let webhooks = app.webhooks.clone();
                 drop(app);
+                let n = webhooks.trim_deliveries().await;
+                if n > 0 {
+                    tracing::info!(removed = n, "trimmed webhook delivery log");
+                }
                 match tokio::task::spawn_blocking(move || store.trim_changelog()).await {
                     Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "trimmed change log"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "change log trim failed"),
@@ -140,8 +154,9 @@ impl App {
         self.records.caller(raw)
     }
 
-    /// Drains queued writes and flushes the store.
+    /// Stops the webhook dispatchers, drains queued writes and flushes the store.
     pub async fn shutdown(&self) {
+        self.webhooks.stop();
         self.store.shutdown().await;
     }
 }

@@ -19,4 +19,5 @@ pub mod records;
 pub mod schema;
 pub mod serve;
 pub mod store;
+pub mod webhooks;
 pub mod work;

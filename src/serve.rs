@@ -53,6 +53,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let app = App::open(config.clone()).await?;
     app.spawn_maintenance();
     app.realtime.start()?;
+    app.webhooks.start();
     let superusers = app
         .store
         .count_records(&SUPERUSERS_ID.into())

@@ -61,13 +61,20 @@ start() { # name bin -> sets PORT, PID, TOKEN
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 run() { node "$HERE/fanout.mjs" "$@" | tee -a "$OUT/realtime.jsonl"; }
+# CPU seconds (user + system) the server has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
 for sys in ferrobase pocketbase; do
   if [ "$sys" = ferrobase ]; then bin="$FB"; proto=ws; else bin="$PB"; proto=sse; fi
   start "$sys" "$bin"
   echo "== $sys ($proto) on :$PORT" >&2
+  before="$(cpu_s "$PID")"
   run fanout --system "$sys" --proto "$proto" --url "http://127.0.0.1:$PORT" --token "$TOKEN" \
     --subs "$SUBS" --rate "$RATE" --seconds "$SECONDS_" | sed "s/^/$sys: /" >&2 || true
+  # Server CPU spent on the fan-out run (creates, dispatch, socket writes, subscribing), to
+  # tell the server's share of the latency from the load generator's on the same cores.
+  echo "{\"system\":\"$sys\",\"scenario\":\"fanout_server_cpu\",\"cpu_s\":$(python3 -c "print(round($(cpu_s "$PID") - $before, 3))")}" \
+    | tee -a "$OUT/realtime.jsonl" | sed "s/^/$sys: /" >&2
   stop "$PID"
   start "$sys" "$bin"
   run idle --system "$sys" --proto "$proto" --url "http://127.0.0.1:$PORT" --subs "$IDLE" --pid "$PID" \

@@ -12,6 +12,7 @@ pub mod meta;
 mod realtime;
 mod records;
 mod request_span;
+mod webhooks;
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -90,6 +91,19 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
             get(realtime::sse_connect).post(realtime::sse_subscribe),
         )
         .at("/api/realtime/ws", get(realtime::ws))
+        .at("/api/webhooks", get(webhooks::list).post(webhooks::create))
+        .at(
+            "/api/webhooks/:id",
+            get(webhooks::view)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .at("/api/webhooks/:id/deliveries", get(webhooks::deliveries))
+        .at(
+            "/api/webhooks/:id/deliveries/:delivery/redeliver",
+            post(webhooks::redeliver),
+        )
+        .at("/api/webhooks/:id/test", post(webhooks::test))
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
         .around(move |ep, req| global_limit(limited.clone(), ep, req))

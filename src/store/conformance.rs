@@ -38,6 +38,7 @@ macro_rules! store_conformance {
             a_consumer_registered_with_a_bulk_write_keeps_its_entries,
             extreme_tuning_stays_correct,
             records_read_back_carry_the_id_of_their_key,
+            metadata_pages_follow_key_order_within_the_prefix,
         );
     };
     (@checks $open:expr; $($check:ident),+ $(,)?) => {
@@ -49,6 +50,44 @@ macro_rules! store_conformance {
             }
         )+
     };
+}
+
+/// `scan_meta_page` pages forward and backward within its prefix only, from an exclusive key.
+pub(crate) async fn metadata_pages_follow_key_order_within_the_prefix(dir: &Path, open: Open) {
+    let store = open(dir, StoreOptions::default());
+    let mut ops: Vec<WriteOp> = (0..7)
+        .map(|i| WriteOp::PutMeta {
+            key: format!("p/{i:02}"),
+            value: vec![i],
+        })
+        .collect();
+    for key in ["o/zz", "p", "q/00", "p0"] {
+        ops.push(WriteOp::PutMeta {
+            key: key.into(),
+            value: vec![99],
+        });
+    }
+    store.commit(ops).await.expect("commit");
+    let names = |page: Vec<(String, Vec<u8>)>| page.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    let page = |from: Option<&str>, reverse, limit| {
+        names(
+            store
+                .scan_meta_page("p/", from, reverse, limit)
+                .expect("scan"),
+        )
+    };
+    assert_eq!(page(None, false, 3), ["p/00", "p/01", "p/02"]);
+    assert_eq!(page(Some("p/02"), false, 3), ["p/03", "p/04", "p/05"]);
+    assert_eq!(page(Some("p/05"), false, 9), ["p/06"]);
+    assert_eq!(page(None, true, 2), ["p/06", "p/05"]);
+    assert_eq!(
+        page(Some("p/05"), true, 9),
+        ["p/04", "p/03", "p/02", "p/01", "p/00"]
+    );
+    assert!(page(Some("p/00"), true, 9).is_empty());
+    let (_, v) = &store.scan_meta_page("p/", None, false, 1).expect("scan")[0];
+    assert_eq!(v, &vec![0]);
+    store.shutdown().await;
 }
 
 fn coll() -> CollectionId {

@@ -162,6 +162,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Box<dyn Iterator<Item = Result<Referrer, StoreError>> + 'a>;
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Metadata keys under `prefix`, in key order (descending with `reverse`), strictly after
+    /// (before, with `reverse`) the full key `from` when given, at most `limit` of them: pages
+    /// over large metadata sets (webhook deliveries) without reading them all.
+    fn scan_meta_page(
+        &self,
+        prefix: &str,
+        from: Option<&str>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Commits all ops atomically (all or none), durably, in one group commit.
     fn commit(&self, txn: Vec<WriteOp>) -> BoxFuture<'static, Result<Commit, StoreError>>;
     /// Up to `limit` change events with seq > `after`, in order.

@@ -87,6 +87,37 @@ pub(super) fn scan_meta(
     Ok(out)
 }
 
+pub(super) fn scan_meta_page(
+    tree: &sled::Tree,
+    prefix: &str,
+    from: Option<&str>,
+    reverse: bool,
+    limit: usize,
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    use std::ops::Bound;
+    let start = keys::meta(prefix);
+    let mut end = start.clone();
+    end.push(0xff); // metadata keys are UTF-8: 0xff never occurs in them
+    let (lo, hi) = match (from.map(keys::meta), reverse) {
+        (None, _) => (Bound::Included(start), Bound::Excluded(end)),
+        (Some(f), false) => (Bound::Excluded(f), Bound::Excluded(end)),
+        (Some(f), true) => (Bound::Included(start), Bound::Excluded(f)),
+    };
+    let range = tree.range::<Vec<u8>, _>((lo, hi));
+    let it: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
+        Box::new(range.rev())
+    } else {
+        Box::new(range)
+    };
+    let mut out = Vec::new();
+    for kv in it.take(limit) {
+        let (k, v) = kv?;
+        let name = String::from_utf8_lossy(&k[keys::META.len()..]).into_owned();
+        out.push((name, v.to_vec()));
+    }
+    Ok(out)
+}
+
 pub struct SledStore {
     tree: sled::Tree,
     tx: mpsc::Sender<Msg>,
@@ -353,6 +384,16 @@ impl Store for SledStore {
 
     fn scan_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         scan_meta(&self.tree, prefix)
+    }
+
+    fn scan_meta_page(
+        &self,
+        prefix: &str,
+        from: Option<&str>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        scan_meta_page(&self.tree, prefix, from, reverse, limit)
     }
 
     fn commit(&self, txn: Vec<WriteOp>) -> BoxFuture<'static, Result<Commit, StoreError>> {

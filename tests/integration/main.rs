@@ -36,3 +36,4 @@ mod rules;
 mod schema_changes;
 mod unique_race;
 mod validation;
+mod webhooks;

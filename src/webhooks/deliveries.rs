@@ -1,0 +1,288 @@
+//! The delivery log through the API: newest-first pages with an optional filter (the query
+//! engine's syntax over `status`, `type`, `eventId`, `seq`, `attempts`, `created`, `updated`),
+//! redelivery, test events, and retention.
+
+use super::delivery::{self, Delivery, Status};
+use super::worker::now_ms;
+use super::{lock, payload, send, WebhookService};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
+use crate::ids::CollectionId;
+use crate::query::{compile, parse, CompileCtx, EvalEnv, RequestInfo};
+use crate::records::{parse_number, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::schema::{now_string, Collection, CollectionType, Field, FieldKind, TextOptions};
+use crate::store::WriteOp;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Deliveries read from the store per scan step.
+const SCAN_STEP: usize = 512;
+/// Most deliveries one list request examines (filtering and counting are linear).
+const MAX_SCANNED: usize = 1_000_000;
+
+/// Raw paging parameters of a deliveries list.
+#[derive(Debug, Default)]
+pub struct ListParams {
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+    pub skip_total: Option<String>,
+    pub filter: Option<String>,
+}
+
+/// One page of deliveries, newest first (`total`/`pages` are -1 with `skipTotal`).
+pub struct Page {
+    pub items: Vec<Value>,
+    pub page: usize,
+    pub per_page: usize,
+    pub total: i64,
+    pub pages: i64,
+}
+
+/// The fields a deliveries filter may name, as a collection the query engine compiles against.
+fn delivery_fields() -> Arc<Collection> {
+    let text = |n: &str| Field::new(n, FieldKind::Text(TextOptions::default()));
+    let number = |n: &str| {
+        Field::new(
+            n,
+            FieldKind::Number {
+                min: None,
+                max: None,
+                only_int: true,
+            },
+        )
+    };
+    Arc::new(Collection {
+        id: CollectionId("_webhook_deliveries".into()),
+        name: "_webhook_deliveries".into(),
+        kind: CollectionType::Base,
+        system: true,
+        list_rule: None,
+        view_rule: None,
+        create_rule: None,
+        update_rule: None,
+        delete_rule: None,
+        fields: vec![
+            text("id"),
+            text("status"),
+            text("type"),
+            text("eventId"),
+            number("seq"),
+            number("attempts"),
+            text("created"),
+            text("updated"),
+        ],
+        indexes: Vec::new(),
+        created: String::new(),
+        updated: String::new(),
+        auth: None,
+    })
+}
+
+impl WebhookService {
+    pub async fn deliveries(&self, caller: &Caller, id: &str, q: &ListParams) -> ApiResult<Page> {
+        caller.require_superuser()?;
+        self.snapshot_of(id)?;
+        let page = parse_number("page", &q.page, 1)?;
+        let per_page = parse_number("perPage", &q.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
+        let skip_total = matches!(q.skip_total.as_deref(), Some("1" | "true"));
+        let snap = self.shared.records.schema.snapshot();
+        let filter = match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            None => None,
+            Some(f) => {
+                let col = delivery_fields();
+                let expr = parse(f).map_err(|e| bad_filter(e.message))?;
+                let compiled = compile(&expr, &CompileCtx::filter(&col, &snap, true))
+                    .map_err(|e| e.into_api_error("filter"))?;
+                Some(compiled)
+            }
+        };
+        let shared = self.shared.clone();
+        let prefix = delivery::deliveries_prefix(id);
+        let job = move || -> ApiResult<Page> {
+            let env = EvalEnv::new(
+                shared.store.as_ref(),
+                &snap,
+                &shared.records.rules,
+                RequestInfo::default(),
+                chrono::Utc::now(),
+            );
+            let skip = (page - 1).saturating_mul(per_page);
+            let (mut matched, mut scanned, mut items) = (0usize, 0usize, Vec::new());
+            let mut from: Option<String> = None;
+            loop {
+                let step = shared
+                    .store
+                    .scan_meta_page(&prefix, from.as_deref(), true, SCAN_STEP)
+                    .map_err(ApiError::internal)?;
+                let Some((last, _)) = step.last() else { break };
+                from = Some(last.clone());
+                for (_, bytes) in &step {
+                    let Ok(d) = serde_json::from_slice::<Delivery>(bytes) else {
+                        continue;
+                    };
+                    let ok = filter
+                        .as_ref()
+                        .is_none_or(|f| f.matches(&d.filter_fields(), &env).unwrap_or(false));
+                    if ok {
+                        if matched >= skip && items.len() < per_page {
+                            items.push(d.to_api_json());
+                        }
+                        matched += 1;
+                    }
+                }
+                scanned += step.len();
+                let enough = items.len() == per_page && skip_total;
+                if enough || scanned >= MAX_SCANNED || step.len() < SCAN_STEP {
+                    break;
+                }
+            }
+            let (total, pages) = if skip_total {
+                (-1, -1)
+            } else {
+                (matched as i64, matched.div_ceil(per_page) as i64)
+            };
+            Ok(Page {
+                items,
+                page,
+                per_page,
+                total,
+                pages,
+            })
+        };
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    fn load_delivery(&self, hook: &str, id: &str) -> ApiResult<Delivery> {
+        let bytes = self
+            .shared
+            .store
+            .get_meta(&delivery::delivery_key(hook, id))
+            .map_err(ApiError::internal)?
+            .ok_or_else(ApiError::not_found)?;
+        serde_json::from_slice(&bytes).map_err(ApiError::internal)
+    }
+
+    /// A new attempt of a delivery now, with the same `webhook-id` and body. A success settles
+    /// it; a failure leaves a retrying delivery on its schedule and marks a settled one failed.
+    pub async fn redeliver(&self, caller: &Caller, hook_id: &str, id: &str) -> ApiResult<Value> {
+        caller.require_superuser()?;
+        let (hook, health) = self.snapshot_of(hook_id)?;
+        let mut d = self.load_delivery(hook_id, id)?;
+        let a = send::attempt(
+            &self.shared.client,
+            &hook,
+            &d.event_id,
+            &d.body,
+            self.shared.config.allow_private_targets,
+        )
+        .await;
+        let ok = a.ok();
+        d.attempts.push(a);
+        d.updated = now_string();
+        if ok {
+            d.status = Status::Delivered;
+            d.next_attempt_at = None;
+        } else if d.status != Status::Retrying {
+            d.status = Status::Failed;
+        }
+        self.shared
+            .store
+            .commit(d.ops())
+            .await
+            .map_err(ApiError::internal)?;
+        health.wake.notify_one();
+        Ok(d.to_api_json())
+    }
+
+    /// Sends a signed `webhook.test` event now and records it in the delivery log.
+    pub async fn test(&self, caller: &Caller, hook_id: &str) -> ApiResult<Value> {
+        caller.require_superuser()?;
+        let (hook, _) = self.snapshot_of(hook_id)?;
+        let now = now_ms();
+        let did = delivery::new_id(now);
+        let mut d = Delivery {
+            event_id: format!("msg_{}_test_{did}", hook.id),
+            id: did,
+            webhook_id: hook.id.clone(),
+            seq: None,
+            kind: "webhook.test".into(),
+            status: Status::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            created: now_string(),
+            updated: now_string(),
+            body: payload::test_body(&hook),
+        };
+        let a = send::attempt(
+            &self.shared.client,
+            &hook,
+            &d.event_id,
+            &d.body,
+            self.shared.config.allow_private_targets,
+        )
+        .await;
+        d.status = if a.ok() {
+            Status::Delivered
+        } else {
+            Status::Failed
+        };
+        d.attempts.push(a);
+        self.shared
+            .store
+            .commit(d.ops())
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(d.to_api_json())
+    }
+
+    /// Deletes settled deliveries older than the retention (retrying ones are kept until they
+    /// settle). Returns how many were removed.
+    pub async fn trim_deliveries(&self) -> usize {
+        let Ok(retention) = self.shared.config.retention() else {
+            return 0;
+        };
+        let floor = delivery::id_floor(now_ms() - retention.as_millis() as i64);
+        let ids: Vec<String> = lock(&self.hooks).keys().cloned().collect();
+        let mut removed = 0;
+        for hook in ids {
+            let prefix = delivery::deliveries_prefix(&hook);
+            let mut from: Option<String> = None;
+            while let Ok(step) =
+                self.shared
+                    .store
+                    .scan_meta_page(&prefix, from.as_deref(), false, SCAN_STEP)
+            {
+                let Some((last, _)) = step.last() else { break };
+                from = Some(last.clone());
+                let past_floor = step.iter().any(|(k, _)| k[prefix.len()..] >= *floor);
+                let old: Vec<WriteOp> = step
+                    .iter()
+                    .filter(|(k, _)| k[prefix.len()..] < *floor)
+                    .filter(|(_, v)| {
+                        serde_json::from_slice::<Delivery>(v)
+                            .is_ok_and(|d| d.status != Status::Retrying)
+                    })
+                    .map(|(key, _)| WriteOp::DeleteMeta { key: key.clone() })
+                    .collect();
+                removed += old.len();
+                if !old.is_empty() && self.shared.store.commit(old).await.is_err() {
+                    break;
+                }
+                if past_floor || step.len() < SCAN_STEP {
+                    break;
+                }
+            }
+        }
+        removed
+    }
+}
+
+fn bad_filter(message: String) -> ApiError {
+    ApiError::bad_field(
+        MSG_GENERIC,
+        "filter",
+        FieldError::new("validation_invalid_filter", message),
+    )
+}

@@ -1,0 +1,371 @@
+//! One dispatcher task per enabled webhook (transactional outbox): it reads the change log from
+//! the webhook's persisted cursor, sends each selected event (at most `max_concurrency_per_endpoint`
+//! at once), and commits the page's delivery records together with the advanced cursor. An event
+//! is therefore delivered at least once iff its write committed: a crash before that commit
+//! resends the page (same `webhook-id`s), never skips it. Failed deliveries wait in the durable
+//! retry queue; a webhook whose endpoint keeps failing records new events straight into the
+//! queue (breaker) and, past `max_pending`, stops reading (the change log keeps the events,
+//! since trimming never passes a cursor) and reports itself backlogged.
+
+use super::delivery::{self, Attempt, Delivery, Status};
+use super::model::Webhook;
+use super::{payload, send};
+use crate::config::WebhooksConfig;
+use crate::ids::Seq;
+use crate::records::RecordService;
+use crate::schema::now_string;
+use crate::store::{cursor_op, Store, StoreError, WriteOp};
+use rand::Rng;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+
+/// Change-log entries read per page.
+const PAGE: usize = 256;
+
+/// What every worker shares.
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub records: Arc<RecordService>,
+    pub client: reqwest::Client,
+    pub config: WebhooksConfig,
+    pub delays: Vec<Duration>,
+}
+
+impl Shared {
+    fn allow_private(&self) -> bool {
+        self.config.allow_private_targets
+    }
+
+    /// When attempt number `failed` (1-based) failed at `now`: the next attempt's time, or
+    /// `None` when the schedule is exhausted. ±20 % jitter.
+    pub fn next_attempt(&self, failed: usize, now: i64) -> Option<i64> {
+        let base = self.delays.get(failed.checked_sub(1)?)?;
+        let factor = rand::thread_rng().gen_range(0.8..=1.2);
+        Some(now + (base.as_secs_f64() * factor * 1000.0) as i64)
+    }
+
+    /// Applies an attempt to a delivery: its status and next attempt follow.
+    pub fn record_attempt(&self, d: &mut Delivery, a: Attempt, now: i64) {
+        let ok = a.ok();
+        d.attempts.push(a);
+        d.updated = now_string();
+        if ok {
+            d.status = Status::Delivered;
+            d.next_attempt_at = None;
+        } else {
+            d.next_attempt_at = self.next_attempt(d.attempts.len(), now);
+            d.status = if d.next_attempt_at.is_some() {
+                Status::Retrying
+            } else {
+                Status::Failed
+            };
+        }
+    }
+}
+
+/// A running webhook's state, read by the API.
+#[derive(Default)]
+pub struct Health {
+    pub cursor: AtomicU64,
+    /// Deliveries waiting for a retry (queued or in flight).
+    pub pending: AtomicUsize,
+    /// Consecutive failed attempts (the breaker opens at `breaker_after`).
+    pub failures: AtomicU32,
+    pub backlogged: AtomicBool,
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+    /// Wakes the worker early (redeliveries, tests).
+    pub wake: Notify,
+}
+
+impl Health {
+    fn note(&self, a: &Attempt) {
+        if a.ok() {
+            self.failures.store(0, Ordering::Relaxed);
+        } else {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            let why = a
+                .error
+                .clone()
+                .or_else(|| a.status_code.map(|c| format!("HTTP {c}")));
+            if let Ok(mut g) = self.last_error.lock() {
+                *g = why;
+            }
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Runs `hook` until `stop` turns true or the store closes.
+pub async fn run(
+    shared: Arc<Shared>,
+    hook: Arc<Webhook>,
+    health: Arc<Health>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut events = shared.store.subscribe();
+    let Ok(mut cursor) = load_cursor(&shared, &hook).await else {
+        return;
+    };
+    health.cursor.store(cursor.0, Ordering::Relaxed);
+    let mut queue = load_queue(&shared, &hook).await;
+    let sem = Arc::new(Semaphore::new(
+        shared.config.max_concurrency_per_endpoint.max(1),
+    ));
+    let mut retries: JoinSet<Option<(i64, String)>> = JoinSet::new();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        while let Some(done) = retries.try_join_next() {
+            if let Ok(Some(next)) = done {
+                queue.insert(next);
+            }
+        }
+        let now = now_ms();
+        while retries.len() < shared.config.max_concurrency_per_endpoint.max(1) {
+            let Some(first) = queue.first().cloned().filter(|(due, _)| *due <= now) else {
+                break;
+            };
+            queue.remove(&first);
+            retries.spawn(retry(
+                shared.clone(),
+                hook.clone(),
+                health.clone(),
+                sem.clone(),
+                first.1,
+            ));
+        }
+        health
+            .pending
+            .store(queue.len() + retries.len(), Ordering::Relaxed);
+        let room = queue.len() + retries.len() < shared.config.max_pending;
+        health.backlogged.store(!room, Ordering::Relaxed);
+        if room {
+            let page = tokio::select! {
+                _ = stop.changed() => return,
+                page = next_page(&shared, &hook, &health, &sem, cursor) => page,
+            };
+            match page {
+                Ok(Some((last, waiting))) => {
+                    cursor = last;
+                    health.cursor.store(cursor.0, Ordering::Relaxed);
+                    queue.extend(waiting);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(StoreError::Closed) => return,
+                Err(e) => {
+                    tracing::warn!(webhook = %hook.id, error = %e, "webhook dispatch failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+        }
+        let next_due = queue.first().map(|(due, _)| *due);
+        let sleep = next_due.map_or(Duration::from_secs(3600), |d| {
+            Duration::from_millis(d.saturating_sub(now_ms()).max(0) as u64)
+        });
+        tokio::select! {
+            _ = stop.changed() => {}
+            r = events.recv() => if matches!(r, Err(broadcast::error::RecvError::Closed)) { return },
+            Some(done) = retries.join_next() => if let Ok(Some(next)) = done { queue.insert(next); },
+            _ = tokio::time::sleep(sleep) => {}
+            _ = health.wake.notified() => {}
+        }
+    }
+}
+
+async fn load_cursor(shared: &Shared, hook: &Webhook) -> Result<Seq, StoreError> {
+    let key = format!(
+        "{}{}",
+        crate::store::META_CURSOR,
+        delivery::consumer(&hook.id)
+    );
+    match shared.store.get_meta(&key)? {
+        Some(v) if v.len() == 8 => Ok(Seq(u64::from_be_bytes(v.try_into().unwrap_or([0; 8])))),
+        _ => {
+            // A webhook starts at the present: the service writes its cursor with it; this is
+            // the fallback for a definition written without one.
+            let head = shared.store.head();
+            shared
+                .store
+                .commit(vec![cursor_op(&delivery::consumer(&hook.id), head)])
+                .await?;
+            Ok(head)
+        }
+    }
+}
+
+async fn load_queue(shared: &Shared, hook: &Webhook) -> BTreeSet<(i64, String)> {
+    let prefix = delivery::queue_prefix(&hook.id);
+    let store = shared.store.clone();
+    let scanned = tokio::task::spawn_blocking(move || store.scan_meta(&prefix)).await;
+    let Ok(Ok(entries)) = scanned else {
+        return BTreeSet::new();
+    };
+    entries
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let id = k.rsplit('/').next()?.to_string();
+            let due = i64::try_from(u64::from_be_bytes(v.try_into().ok()?)).ok()?;
+            Some((due, id))
+        })
+        .collect()
+}
+
+/// Reads, sends and commits one page after `cursor`. `Ok(None)`: nothing new.
+async fn next_page(
+    shared: &Arc<Shared>,
+    hook: &Arc<Webhook>,
+    health: &Arc<Health>,
+    sem: &Arc<Semaphore>,
+    cursor: Seq,
+) -> Result<Option<(Seq, Vec<(i64, String)>)>, StoreError> {
+    let (s, h) = (shared.clone(), hook.clone());
+    type Judged = Option<(Seq, Vec<(u64, &'static str, String)>)>;
+    let judged = tokio::task::spawn_blocking(move || -> Result<Judged, StoreError> {
+        let page = s.store.changes_since(cursor, PAGE)?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            return Ok(None);
+        };
+        let mut filters = payload::Filters::default();
+        let bodies: Vec<(u64, &'static str, String)> = page
+            .iter()
+            .filter_map(|ev| {
+                payload::body_for(&s.records, &h, &mut filters, ev)
+                    .map(|b| (ev.seq.0, payload::event_type(ev.action), b))
+            })
+            .collect();
+        Ok(Some((last, bodies)))
+    })
+    .await
+    .map_err(|e| StoreError::Io(e.to_string()))?;
+    let Some((last, bodies)) = judged? else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    let open = health.failures.load(Ordering::Relaxed) >= shared.config.breaker_after.max(1);
+    let mut sends = JoinSet::new();
+    let mut deliveries = Vec::with_capacity(bodies.len());
+    for (i, (seq, kind, body)) in bodies.into_iter().enumerate() {
+        let d = Delivery {
+            id: delivery::new_id(now),
+            webhook_id: hook.id.clone(),
+            event_id: format!("msg_{}_{seq}", hook.id),
+            seq: Some(seq),
+            kind: kind.to_string(),
+            status: Status::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            created: now_string(),
+            updated: now_string(),
+            body,
+        };
+        if !open {
+            let (s, h, sem) = (shared.clone(), hook.clone(), sem.clone());
+            let (event_id, body) = (d.event_id.clone(), d.body.clone());
+            sends.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                (
+                    i,
+                    send::attempt(&s.client, &h, &event_id, &body, s.allow_private()).await,
+                )
+            });
+        }
+        deliveries.push(d);
+    }
+    let mut attempts: Vec<Option<Attempt>> = vec![None; deliveries.len()];
+    while let Some(done) = sends.join_next().await {
+        if let Ok((i, a)) = done {
+            health.note(&a);
+            attempts[i] = Some(a);
+        }
+    }
+    let mut ops = Vec::with_capacity(deliveries.len() * 2 + 1);
+    let mut waiting = Vec::new();
+    for (d, a) in deliveries.iter_mut().zip(attempts) {
+        match a {
+            Some(a) => shared.record_attempt(d, a, now_ms()),
+            None => {
+                // The breaker is open: wait for the first retry slot without trying now.
+                d.status = Status::Retrying;
+                d.next_attempt_at = Some(shared.next_attempt(1, now).unwrap_or(now));
+            }
+        }
+        count(health, d.status);
+        if let (Status::Retrying, Some(at)) = (d.status, d.next_attempt_at) {
+            waiting.push((at, d.id.clone()));
+        }
+        ops.extend(
+            d.ops()
+                .into_iter()
+                .filter(|op| !matches!(op, WriteOp::DeleteMeta { .. })),
+        );
+    }
+    ops.push(cursor_op(&delivery::consumer(&hook.id), last));
+    shared.store.commit(ops).await?;
+    Ok(Some((last, waiting)))
+}
+
+fn count(health: &Health, status: Status) {
+    match status {
+        Status::Delivered => health.delivered.fetch_add(1, Ordering::Relaxed),
+        Status::Failed => health.failed.fetch_add(1, Ordering::Relaxed),
+        _ => 0,
+    };
+}
+
+/// One retry of a queued delivery; the next due time if it must wait again.
+async fn retry(
+    shared: Arc<Shared>,
+    hook: Arc<Webhook>,
+    health: Arc<Health>,
+    sem: Arc<Semaphore>,
+    id: String,
+) -> Option<(i64, String)> {
+    let _permit = sem.acquire_owned().await;
+    let key = delivery::delivery_key(&hook.id, &id);
+    let mut d: Delivery = match shared.store.get_meta(&key) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok()?,
+        _ => None?,
+    };
+    if d.status != Status::Retrying {
+        // Redelivered or settled meanwhile: drop the stale queue entry.
+        let _ = shared
+            .store
+            .commit(vec![WriteOp::DeleteMeta {
+                key: delivery::queue_key(&hook.id, &id),
+            }])
+            .await;
+        return None;
+    }
+    let a = send::attempt(
+        &shared.client,
+        &hook,
+        &d.event_id,
+        &d.body,
+        shared.allow_private(),
+    )
+    .await;
+    health.note(&a);
+    shared.record_attempt(&mut d, a, now_ms());
+    count(&health, d.status);
+    if let Err(e) = shared.store.commit(d.ops()).await {
+        tracing::warn!(webhook = %hook.id, error = %e, "cannot record a webhook retry");
+        // Try again later rather than lose track of it.
+        return Some((now_ms() + 1000, id));
+    }
+    match (d.status, d.next_attempt_at) {
+        (Status::Retrying, Some(at)) => Some((at, id)),
+        _ => None,
+    }
+}
