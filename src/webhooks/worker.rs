@@ -40,30 +40,38 @@ impl Shared {
         self.config.allow_private_targets
     }
 
-    /// When attempt number `failed` (1-based) failed at `now`: the next attempt's time, or
-    /// `None` when the schedule is exhausted. ±20 % jitter.
     pub fn next_attempt(&self, failed: usize, now: i64) -> Option<i64> {
-        let base = self.delays.get(failed.checked_sub(1)?)?;
-        let factor = rand::thread_rng().gen_range(0.8..=1.2);
-        Some(now + (base.as_secs_f64() * factor * 1000.0) as i64)
+        next_attempt(&self.delays, failed, now)
     }
 
-    /// Applies an attempt to a delivery: its status and next attempt follow.
     pub fn record_attempt(&self, d: &mut Delivery, a: Attempt, now: i64) {
-        let ok = a.ok();
-        d.attempts.push(a);
-        d.updated = now_string();
-        if ok {
-            d.status = Status::Delivered;
-            d.next_attempt_at = None;
+        record_attempt(&self.delays, d, a, now);
+    }
+}
+
+/// When attempt number `failed` (1-based) failed at `now`: the next attempt's time, or `None`
+/// when the schedule is exhausted. ±20 % jitter, so failed bursts do not retry in lockstep.
+pub fn next_attempt(delays: &[Duration], failed: usize, now: i64) -> Option<i64> {
+    let base = delays.get(failed.checked_sub(1)?)?;
+    let factor = rand::thread_rng().gen_range(0.8..=1.2);
+    Some(now + (base.as_secs_f64() * factor * 1000.0) as i64)
+}
+
+/// Applies an attempt to a delivery: its status and next attempt follow.
+pub fn record_attempt(delays: &[Duration], d: &mut Delivery, a: Attempt, now: i64) {
+    let ok = a.ok();
+    d.attempts.push(a);
+    d.updated = now_string();
+    if ok {
+        d.status = Status::Delivered;
+        d.next_attempt_at = None;
+    } else {
+        d.next_attempt_at = next_attempt(delays, d.attempts.len(), now);
+        d.status = if d.next_attempt_at.is_some() {
+            Status::Retrying
         } else {
-            d.next_attempt_at = self.next_attempt(d.attempts.len(), now);
-            d.status = if d.next_attempt_at.is_some() {
-                Status::Retrying
-            } else {
-                Status::Failed
-            };
-        }
+            Status::Failed
+        };
     }
 }
 
@@ -367,5 +375,73 @@ async fn retry(
     match (d.status, d.next_attempt_at) {
         (Status::Retrying, Some(at)) => Some((at, id)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(code: Option<u16>) -> Attempt {
+        Attempt {
+            at: String::new(),
+            status_code: code,
+            duration_ms: 1,
+            response_excerpt: String::new(),
+            error: code.is_none().then(|| "timeout".to_string()),
+        }
+    }
+
+    fn delivery() -> Delivery {
+        Delivery {
+            id: "d".into(),
+            webhook_id: "w".into(),
+            event_id: "msg_w_1".into(),
+            seq: Some(1),
+            kind: "record.created".into(),
+            status: Status::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            created: String::new(),
+            updated: String::new(),
+            body: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_with_jitter_then_fail() {
+        let delays = [Duration::from_secs(5), Duration::from_secs(30)];
+        for _ in 0..200 {
+            let at = next_attempt(&delays, 1, 1_000_000).expect("first retry");
+            assert!((1_004_000..=1_006_000).contains(&at), "{at}");
+            let at = next_attempt(&delays, 2, 0).expect("second retry");
+            assert!((24_000..=36_000).contains(&at), "{at}");
+        }
+        assert_eq!(next_attempt(&delays, 3, 0), None);
+        assert_eq!(next_attempt(&delays, 0, 0), None);
+
+        let mut d = delivery();
+        record_attempt(&delays, &mut d, attempt(Some(500)), 0);
+        assert_eq!(d.status, Status::Retrying);
+        record_attempt(&delays, &mut d, attempt(None), 0);
+        assert_eq!(d.status, Status::Retrying);
+        record_attempt(&delays, &mut d, attempt(Some(404)), 0);
+        assert_eq!((d.status, d.next_attempt_at), (Status::Failed, None));
+        assert_eq!(d.attempts.len(), 3);
+    }
+
+    #[test]
+    fn any_2xx_settles_a_delivery() {
+        let mut d = delivery();
+        record_attempt(&[Duration::from_secs(1)], &mut d, attempt(Some(500)), 0);
+        record_attempt(&[Duration::from_secs(1)], &mut d, attempt(Some(204)), 0);
+        assert_eq!((d.status, d.next_attempt_at), (Status::Delivered, None));
+        let mut redirect = delivery();
+        record_attempt(&[], &mut redirect, attempt(Some(301)), 0);
+        assert_eq!(
+            redirect.status,
+            Status::Failed,
+            "redirects are not followed nor success"
+        );
     }
 }
