@@ -3,7 +3,8 @@
 
     python3 bench/webhooks.py [--duration 10] [--events 20000]
 
-1. Durable creates (wrk, the harness's create scenario) with no webhook, then with five webhooks
+1. Durable creates (wrk, the harness's create scenario) with no webhook, with five webhooks whose
+   filter matches nothing (the cost of reading and judging the change log), then with five webhooks
    on the collection: three to a fast receiver, one always failing (500), one slow (2 s per
    answer): the ratio shows what dispatch costs the write path.
 2. Delivery throughput: one webhook to the fast receiver, `--events` records loaded through
@@ -73,6 +74,18 @@ def main() -> int:
 
         h.log("creates without webhooks")
         result["creates_no_webhooks"] = wrk_create(srv, authors_file, a.duration, logdir, "none")
+        hooks = []
+        for i in range(5):
+            st, w = c.request("POST", "/api/webhooks", {
+                "url": f"{base}/never{i}", "collections": [h.POSTS], "filter": "n < 0"})
+            if st != 200:
+                raise h.BenchError(f"create webhook: {st} {w}")
+            hooks.append(w["id"])
+        h.log("creates with 5 webhooks whose filter matches nothing (reading and judging only)")
+        result["creates_5_webhooks_no_match"] = wrk_create(srv, authors_file, a.duration, logdir,
+                                                           "nomatch")
+        for wid in hooks:
+            c.request("DELETE", f"/api/webhooks/{wid}")
         hooks = []
         for path in ["/ok1", "/ok2", "/ok3", "/fail", "/slow"]:
             st, w = c.request("POST", "/api/webhooks",
