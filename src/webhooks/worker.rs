@@ -14,9 +14,9 @@ use crate::config::WebhooksConfig;
 use crate::ids::Seq;
 use crate::records::RecordService;
 use crate::schema::now_string;
-use crate::store::{cursor_op, Store, StoreError, WriteOp};
+use crate::store::{cursor_op, ChangeEvent, Store, StoreError, WriteOp};
 use rand::Rng;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -120,6 +120,9 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut events = shared.store.subscribe();
+    // Committed events as the store broadcasts them (already decoded, shared by every
+    // consumer); the change log is read only when this buffer has a gap (lag, restart, backlog).
+    let mut buffered: VecDeque<Arc<ChangeEvent>> = VecDeque::new();
     let Ok(mut cursor) = load_cursor(&shared, &hook).await else {
         return;
     };
@@ -158,9 +161,13 @@ pub async fn run(
         let room = queue.len() + retries.len() < shared.config.max_pending;
         health.backlogged.store(!room, Ordering::Relaxed);
         if room {
+            if !drain(&mut events, &mut buffered) {
+                return;
+            }
+            let fresh = contiguous(&mut buffered, cursor);
             let page = tokio::select! {
                 _ = stop.changed() => return,
-                page = next_page(&shared, &hook, &health, &sem, cursor) => page,
+                page = next_page(&shared, &hook, &health, &sem, cursor, fresh) => page,
             };
             match page {
                 Ok(Some((last, waiting))) => {
@@ -184,12 +191,49 @@ pub async fn run(
         });
         tokio::select! {
             _ = stop.changed() => {}
-            r = events.recv() => if matches!(r, Err(broadcast::error::RecvError::Closed)) { return },
+            r = events.recv() => match r {
+                Ok(ev) => buffered.push_back(ev),
+                Err(broadcast::error::RecvError::Lagged(_)) => buffered.clear(),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
             Some(done) = retries.join_next() => if let Ok(Some(next)) = done { queue.insert(next); },
             _ = tokio::time::sleep(sleep) => {}
             _ = health.wake.notified() => {}
         }
     }
+}
+
+/// Moves what the store broadcast meanwhile into `buf` (a lag empties it: the log has it all).
+/// False once the store is gone.
+fn drain(
+    events: &mut broadcast::Receiver<Arc<ChangeEvent>>,
+    buf: &mut VecDeque<Arc<ChangeEvent>>,
+) -> bool {
+    loop {
+        match events.try_recv() {
+            Ok(ev) => buf.push_back(ev),
+            Err(broadcast::error::TryRecvError::Lagged(_)) => buf.clear(),
+            Err(broadcast::error::TryRecvError::Empty) => return true,
+            Err(broadcast::error::TryRecvError::Closed) => return false,
+        }
+    }
+}
+
+/// The next page after `cursor` if `buf` holds it without a gap (else empty: read the log).
+fn contiguous(buf: &mut VecDeque<Arc<ChangeEvent>>, cursor: Seq) -> Vec<Arc<ChangeEvent>> {
+    while buf.front().is_some_and(|e| e.seq <= cursor) {
+        buf.pop_front();
+    }
+    let n = buf.len().min(PAGE);
+    let gapless = buf.front().is_some_and(|e| e.seq.0 == cursor.0 + 1)
+        && buf
+            .get(n.wrapping_sub(1))
+            .is_some_and(|e| e.seq.0 == cursor.0 + n as u64);
+    if !gapless {
+        buf.clear();
+        return Vec::new();
+    }
+    buf.drain(..n).collect()
 }
 
 async fn load_cursor(shared: &Shared, hook: &Webhook) -> Result<Seq, StoreError> {
@@ -237,11 +281,20 @@ async fn next_page(
     health: &Arc<Health>,
     sem: &Arc<Semaphore>,
     cursor: Seq,
+    fresh: Vec<Arc<ChangeEvent>>,
 ) -> Result<Option<(Seq, Vec<(i64, String)>)>, StoreError> {
     let (s, h) = (shared.clone(), hook.clone());
     type Judged = Option<(Seq, Vec<(u64, &'static str, String)>)>;
     let judged = tokio::task::spawn_blocking(move || -> Result<Judged, StoreError> {
-        let page = s.store.changes_since(cursor, PAGE)?;
+        let page = if fresh.is_empty() {
+            s.store
+                .changes_since(cursor, PAGE)?
+                .into_iter()
+                .map(Arc::new)
+                .collect()
+        } else {
+            fresh
+        };
         let Some(last) = page.last().map(|e| e.seq) else {
             return Ok(None);
         };
@@ -428,6 +481,37 @@ mod tests {
         record_attempt(&delays, &mut d, attempt(Some(404)), 0);
         assert_eq!((d.status, d.next_attempt_at), (Status::Failed, None));
         assert_eq!(d.attempts.len(), 3);
+    }
+
+    fn ev(seq: u64) -> Arc<ChangeEvent> {
+        Arc::new(ChangeEvent {
+            seq: Seq(seq),
+            ts: 0,
+            collection: crate::ids::CollectionId("c".into()),
+            record: crate::ids::RecordId::from("r"),
+            action: crate::store::Action::Create,
+            before: None,
+            after: None,
+        })
+    }
+
+    #[test]
+    fn broadcast_events_are_used_only_without_a_gap() {
+        let mut buf: VecDeque<_> = (3..=6).map(ev).collect();
+        let page = contiguous(&mut buf, Seq(4));
+        assert_eq!(page.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [5, 6]);
+        assert!(buf.is_empty());
+        let mut gap: VecDeque<_> = [ev(8), ev(9)].into_iter().collect();
+        assert!(
+            contiguous(&mut gap, Seq(6)).is_empty(),
+            "7 is missing: read the log"
+        );
+        assert!(gap.is_empty());
+        let mut holey: VecDeque<_> = [ev(7), ev(9)].into_iter().collect();
+        assert!(contiguous(&mut holey, Seq(6)).is_empty());
+        let mut long: VecDeque<_> = (1..=(PAGE as u64 + 5)).map(ev).collect();
+        assert_eq!(contiguous(&mut long, Seq(0)).len(), PAGE);
+        assert_eq!(long.len(), 5);
     }
 
     #[test]
