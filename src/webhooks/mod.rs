@@ -9,6 +9,7 @@
 //! [`WebhookService`] owns the definitions and their workers; every method that the API calls
 //! takes the [`Caller`] and requires a superuser itself.
 
+mod declared;
 pub mod deliveries;
 mod delivery;
 mod model;
@@ -18,6 +19,7 @@ mod sign;
 mod target;
 mod worker;
 
+pub use declared::{declared_id, Declared};
 pub use delivery::{Delivery, Status};
 pub use model::Webhook;
 pub use sign::{new_secret, signature};
@@ -264,6 +266,11 @@ impl WebhookService {
                 "This webhook is declared by a plugin; remove it from its plugin.toml instead.",
             ));
         }
+        self.remove(id).await
+    }
+
+    /// Stops and deletes a webhook with everything it stored.
+    async fn remove(&self, id: &str) -> ApiResult<()> {
         if let Some(mut r) = lock(&self.hooks).remove(id) {
             r.halt();
         }

@@ -24,6 +24,8 @@ pub async fn attempt(
         response_excerpt: String::new(),
         error: Some(error),
     };
+    // Declared (plugin) webhooks are the operator's own: they may reach their sidecar.
+    let allow_private = allow_private || hook.plugin.is_some();
     let url = match target::check_url(&hook.url, allow_private) {
         Ok(u) => u,
         Err(e) => return fail(e, started),
