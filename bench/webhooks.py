@@ -49,6 +49,8 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--events", type=int, default=20000)
     ap.add_argument("--binary", default=str(h.ROOT / "target/release/ferrobase"))
+    ap.add_argument("--hooks", default="ok1,ok2,ok3,fail,slow",
+                    help="receiver paths of the loaded phase's webhooks (ok*, fail*, slow*)")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wh-bench-"))
     logdir = h.BENCH / "out" / "webhooks"
@@ -87,15 +89,16 @@ def main() -> int:
         for wid in hooks:
             c.request("DELETE", f"/api/webhooks/{wid}")
         hooks = []
-        for path in ["/ok1", "/ok2", "/ok3", "/fail", "/slow"]:
+        for path in ["/" + p for p in a.hooks.split(",") if p]:
             st, w = c.request("POST", "/api/webhooks",
                               {"url": base + path, "collections": [h.POSTS]})
             if st != 200:
                 raise h.BenchError(f"create webhook: {st} {w}")
             hooks.append(w["id"])
-        h.log("creates with 5 webhooks (3 fast, 1 failing, 1 slow)")
-        result["creates_5_webhooks"] = wrk_create(srv, authors_file, a.duration, logdir, "five")
-        result["creates_ratio"] = result["creates_5_webhooks"] / result["creates_no_webhooks"]
+        h.log(f"creates with webhooks to {a.hooks}")
+        result["webhooks"] = a.hooks
+        result["creates_with_webhooks"] = wrk_create(srv, authors_file, a.duration, logdir, "with")
+        result["creates_ratio"] = result["creates_with_webhooks"] / result["creates_no_webhooks"]
         time.sleep(2)
         result["fast_receiver_distinct_after_run"] = stats(rport).get("/ok1", {}).get("distinct")
         for wid in hooks:

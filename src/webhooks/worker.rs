@@ -25,6 +25,12 @@ use tokio::task::JoinSet;
 
 /// Change-log entries read per page.
 const PAGE: usize = 256;
+/// How long a page waits for more events once the first one arrived: one commit (delivery
+/// records + cursor) then carries many events instead of one each.
+const LINGER: Duration = Duration::from_millis(10);
+/// Longest time the cursor stays unpersisted while pages select nothing (a crash re-judges at
+/// most that much; nothing matched, so nothing is re-sent).
+const CURSOR_EVERY: Duration = Duration::from_secs(1);
 
 /// What every worker shares.
 pub struct Shared {
@@ -132,6 +138,7 @@ pub async fn run(
         shared.config.max_concurrency_per_endpoint.max(1),
     ));
     let mut retries: JoinSet<Option<(i64, String)>> = JoinSet::new();
+    let mut persisted = (cursor, std::time::Instant::now());
     loop {
         if *stop.borrow() {
             return;
@@ -161,17 +168,27 @@ pub async fn run(
         let room = queue.len() + retries.len() < shared.config.max_pending;
         health.backlogged.store(!room, Ordering::Relaxed);
         if room {
+            if !buffered.is_empty() && buffered.len() < PAGE {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = tokio::time::sleep(LINGER) => {}
+                }
+            }
             if !drain(&mut events, &mut buffered) {
                 return;
             }
             let fresh = contiguous(&mut buffered, cursor);
+            let persist = persisted.1.elapsed() >= CURSOR_EVERY;
             let page = tokio::select! {
                 _ = stop.changed() => return,
-                page = next_page(&shared, &hook, &health, &sem, cursor, fresh) => page,
+                page = next_page(&shared, &hook, &health, &sem, cursor, fresh, persist) => page,
             };
             match page {
-                Ok(Some((last, waiting))) => {
+                Ok(Some((last, waiting, committed))) => {
                     cursor = last;
+                    if committed {
+                        persisted = (cursor, std::time::Instant::now());
+                    }
                     health.cursor.store(cursor.0, Ordering::Relaxed);
                     queue.extend(waiting);
                     continue;
@@ -183,6 +200,15 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
+            }
+        }
+        if persisted.0 < cursor {
+            // Idle: persist what pages that selected nothing left in memory.
+            let op = cursor_op(&delivery::consumer(&hook.id), cursor);
+            match shared.store.commit(vec![op]).await {
+                Ok(_) => persisted = (cursor, std::time::Instant::now()),
+                Err(StoreError::Closed) => return,
+                Err(_) => {}
             }
         }
         let next_due = queue.first().map(|(due, _)| *due);
@@ -274,7 +300,10 @@ async fn load_queue(shared: &Shared, hook: &Webhook) -> BTreeSet<(i64, String)> 
         .collect()
 }
 
-/// Reads, sends and commits one page after `cursor`. `Ok(None)`: nothing new.
+/// Reads, sends and commits one page after `cursor`: the last seq judged, deliveries waiting
+/// for a retry, and whether the cursor was persisted (always when something was selected, else
+/// only with `persist`). `Ok(None)`: nothing new.
+#[allow(clippy::too_many_arguments)]
 async fn next_page(
     shared: &Arc<Shared>,
     hook: &Arc<Webhook>,
@@ -282,7 +311,8 @@ async fn next_page(
     sem: &Arc<Semaphore>,
     cursor: Seq,
     fresh: Vec<Arc<ChangeEvent>>,
-) -> Result<Option<(Seq, Vec<(i64, String)>)>, StoreError> {
+    persist: bool,
+) -> Result<Option<(Seq, Vec<(i64, String)>, bool)>, StoreError> {
     let (s, h) = (shared.clone(), hook.clone());
     type Judged = Option<(Seq, Vec<(u64, &'static str, String)>)>;
     let judged = tokio::task::spawn_blocking(move || -> Result<Judged, StoreError> {
@@ -313,6 +343,9 @@ async fn next_page(
     let Some((last, bodies)) = judged? else {
         return Ok(None);
     };
+    if bodies.is_empty() && !persist {
+        return Ok(Some((last, Vec::new(), false)));
+    }
     let now = now_ms();
     let open = health.failures.load(Ordering::Relaxed) >= shared.config.breaker_after.max(1);
     let mut sends = JoinSet::new();
@@ -374,7 +407,7 @@ async fn next_page(
     }
     ops.push(cursor_op(&delivery::consumer(&hook.id), last));
     shared.store.commit(ops).await?;
-    Ok(Some((last, waiting)))
+    Ok(Some((last, waiting, true)))
 }
 
 fn count(health: &Health, status: Status) {
