@@ -31,6 +31,9 @@ pub enum Command {
         /// Log line format: text or json.
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
+        /// Plugins folder: loads every DIR/*/plugin.toml.
+        #[arg(long)]
+        plugins: Option<PathBuf>,
     },
     /// Manage superusers.
     Superuser {
@@ -58,15 +61,20 @@ pub enum SuperuserAction {
 
 impl Cli {
     pub fn overrides(&self) -> Overrides {
-        let (http, log_format) = match &self.command {
-            Command::Serve { http, log_format } => (http.clone(), *log_format),
-            _ => (None, None),
+        let (http, log_format, plugins) = match &self.command {
+            Command::Serve {
+                http,
+                log_format,
+                plugins,
+            } => (http.clone(), *log_format, plugins.clone()),
+            _ => (None, None, None),
         };
         Overrides {
             config: self.config.clone(),
             http,
             dir: self.dir.clone(),
             log_format,
+            plugins,
         }
     }
 }

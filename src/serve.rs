@@ -5,11 +5,13 @@ use crate::auth::Caller;
 use crate::cli::SuperuserAction;
 use crate::config::{Config, LogConfig, LogFormat};
 use crate::conn::LimitedAcceptor;
+use crate::plugins::Plugins;
 use crate::query::RequestInfo;
 use crate::records::{Request, Shape};
 use crate::schema::SUPERUSERS_ID;
 use poem::Server;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub fn init_tracing(log: &LogConfig) {
@@ -50,14 +52,12 @@ async fn shutdown_signal() {
 }
 
 pub async fn serve(config: Config) -> Result<(), String> {
-    let app = App::open(config.clone()).await?;
+    // A bad manifest refuses to start, before the data dir is even opened.
+    let plugins = Arc::new(Plugins::load(&config.plugins, &config.server.http)?);
+    let app = App::open_with(config.clone(), plugins).await?;
     app.spawn_maintenance();
     app.realtime.start()?;
-    let superusers = app
-        .store
-        .count_records(&SUPERUSERS_ID.into())
-        .map_err(|e| e.to_string())?;
-    if superusers == 0 {
+    if crate::plugins::identity::human_superusers(&app.records)? == 0 {
         let dir = config.server.dir.display();
         eprintln!(
             "\nNo superuser exists yet. Create one with:\n\n    ferrobase superuser upsert EMAIL PASSWORD --dir {dir}\n"
@@ -71,6 +71,13 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let acceptor = LimitedAcceptor::bind(&config.server.http, limits, app.connections.clone())
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.http))?;
+    // Sidecars start once `{url}` accepts connections and before requests are served, so
+    // their hooks are installed (and their ports open) when the first request arrives.
+    if let Err(e) = app.plugins.start(&app.records).await {
+        app.plugins.stop(&app.records).await;
+        app.shutdown().await;
+        return Err(e);
+    }
     tracing::info!(addr = %config.server.http, dir = %config.server.dir.display(), "ferrobase listening");
     println!(
         "Server started at http://{}\n├─ REST API: http://{}/api/",
@@ -88,6 +95,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(crate::api::routes(app.clone()), stop, Some(grace))
         .await;
+    // After the drain: in-flight writes may still have needed their hooks.
+    app.plugins.stop(&app.records).await;
     // Every acknowledged write is already durable; this drains what is queued and flushes.
     app.shutdown().await;
     result.map_err(|e| format!("server error on {}: {e}", config.server.http))

@@ -4,16 +4,18 @@
 //! - `load`: the layering (file, environment, flags) and its errors.
 //! - one file per group of sections, each struct with its defaults beside it: `server`
 //!   (`[server]`, `[rate_limit]`, `[batch]`, `[log]`), `store` (`[store]`, `[query]`),
-//!   `realtime`, `accounts` (`[auth]`, `[smtp]`).
+//!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `plugins`.
 
 mod accounts;
 mod load;
+mod plugins;
 mod realtime;
 mod server;
 mod store;
 
 pub use accounts::{AuthConfig, SmtpConfig};
 pub use load::{unknown_env, ConfigError, Overrides};
+pub use plugins::PluginsConfig;
 pub use realtime::RealtimeConfig;
 pub use server::{BatchConfig, LogConfig, LogFormat, RateLimitConfig, ServerConfig};
 pub use store::{Durability, QueryConfig, StoreConfig};
@@ -32,4 +34,5 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub query: QueryConfig,
     pub log: LogConfig,
+    pub plugins: PluginsConfig,
 }
