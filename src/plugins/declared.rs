@@ -74,13 +74,14 @@ pub(super) fn validate(
     let key = |k: &str| format!("webhooks[{index}].{k}");
     let url = check.url(&key("url"), &raw.url, vars)?;
     check.collections(&key("collections"), &raw.collections)?;
-    if let Some(i) = raw.actions.iter().position(|a| !ACTIONS.contains(&a.as_str())) {
+    if let Some(i) = raw
+        .actions
+        .iter()
+        .position(|a| !ACTIONS.contains(&a.as_str()))
+    {
         return Err(check.err(
             format!("{}[{i}]", key("actions")),
-            format!(
-                "{:?} is not one of create, update, delete",
-                raw.actions[i]
-            ),
+            format!("{:?} is not one of create, update, delete", raw.actions[i]),
         ));
     }
     let mut headers = BTreeMap::new();

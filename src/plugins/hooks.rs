@@ -94,7 +94,11 @@ impl HookRunner {
 
 async fn read_bounded(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|_| "reply cut off".to_string())? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|_| "reply cut off".to_string())?
+    {
         if body.len() + chunk.len() > MAX_REPLY_BYTES {
             return Err("reply larger than 1 MB".into());
         }
@@ -223,7 +227,13 @@ mod tests {
             panic!("expected a refusal");
         };
         assert_eq!(m.chars().count(), MAX_MESSAGE_CHARS);
-        assert_eq!(interpret(500, b"{}", "p"), Reply::Failed("answered 500".into()));
-        assert_eq!(interpret(302, b"", "p"), Reply::Failed("answered 302".into()));
+        assert_eq!(
+            interpret(500, b"{}", "p"),
+            Reply::Failed("answered 500".into())
+        );
+        assert_eq!(
+            interpret(302, b"", "p"),
+            Reply::Failed("answered 302".into())
+        );
     }
 }

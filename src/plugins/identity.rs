@@ -27,23 +27,41 @@ pub fn email(plugin: &str) -> String {
 
 fn describe(e: crate::error::ApiError) -> String {
     let body = e.body();
-    format!("{} {}", body["message"].as_str().unwrap_or(""), body["data"])
+    format!(
+        "{} {}",
+        body["message"].as_str().unwrap_or(""),
+        body["data"]
+    )
 }
 
 /// `(id, email)` of `_superusers` records matching `filter`, and the total.
-fn superusers(records: &RecordService, filter: &str, per_page: usize) -> Result<(Vec<(String, String)>, u64), String> {
+fn superusers(
+    records: &RecordService,
+    filter: &str,
+    per_page: usize,
+) -> Result<(Vec<(String, String)>, u64), String> {
     let params = ListParams {
         filter: Some(filter.to_string()),
         per_page: Some(per_page.to_string()),
         ..ListParams::default()
     };
     let page = records
-        .list(SUPERUSERS_ID, &params, &Caller::System, &RequestInfo::default())
+        .list(
+            SUPERUSERS_ID,
+            &params,
+            &Caller::System,
+            &RequestInfo::default(),
+        )
         .map_err(describe)?;
     let items = page.body["items"].as_array().cloned().unwrap_or_default();
     let found = items
         .iter()
-        .filter_map(|r| Some((r["id"].as_str()?.to_string(), r[names::EMAIL].as_str()?.to_string())))
+        .filter_map(|r| {
+            Some((
+                r["id"].as_str()?.to_string(),
+                r[names::EMAIL].as_str()?.to_string(),
+            ))
+        })
         .collect();
     Ok((found, page.body["totalItems"].as_u64().unwrap_or(0)))
 }
@@ -124,7 +142,10 @@ fn sign(records: &RecordService, id: &str) -> Result<String, String> {
         .schema
         .get(SUPERUSERS_ID)
         .ok_or("the _superusers collection is missing")?;
-    let opts = col.auth.as_ref().ok_or("_superusers is not an auth collection")?;
+    let opts = col
+        .auth
+        .as_ref()
+        .ok_or("_superusers is not an auth collection")?;
     let stored = records
         .store
         .get_record(&col.id, &RecordId::from(id))

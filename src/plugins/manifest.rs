@@ -94,7 +94,10 @@ pub struct SidecarSpec {
 impl SidecarSpec {
     /// Whether `{needle}` appears in the command or an env value.
     pub fn uses(&self, needle: &str) -> bool {
-        self.command.iter().chain(self.env.values()).any(|s| s.contains(needle))
+        self.command
+            .iter()
+            .chain(self.env.values())
+            .any(|s| s.contains(needle))
     }
 }
 

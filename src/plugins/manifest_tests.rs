@@ -96,7 +96,8 @@ fn a_minimal_manifest_needs_only_a_name() {
 fn syntax_and_unknown_keys_are_reported_with_their_location() {
     let msg = error("[plugin\nname = 1");
     assert!(msg.contains("line 1"), "{msg}");
-    let msg = error("[plugin]\nname = \"a\"\n[[hooks]]\nevnt = \"before_create\"\nurl = \"http://x\"\n");
+    let msg =
+        error("[plugin]\nname = \"a\"\n[[hooks]]\nevnt = \"before_create\"\nurl = \"http://x\"\n");
     assert!(msg.contains("evnt"), "{msg}");
     let msg = error("[sidecar]\ncommand = [\"x\"]\n");
     assert!(msg.contains("plugin"), "{msg}");

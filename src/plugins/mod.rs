@@ -23,4 +23,4 @@ mod vars;
 pub use declared::DeclaredWebhook;
 pub use manifest::{HookSpec, Manifest, ManifestError, OnError, SidecarSpec};
 pub use service::Plugins;
-pub use supervisor::{State, Status};
+pub use supervisor::{exec_sidecar, State, Status};

@@ -36,7 +36,10 @@ impl Plugin {
     }
 
     fn uses_token(&self) -> bool {
-        self.manifest.sidecar.as_ref().is_some_and(|s| s.uses(TOKEN))
+        self.manifest
+            .sidecar
+            .as_ref()
+            .is_some_and(|s| s.uses(TOKEN))
     }
 }
 
@@ -89,7 +92,11 @@ impl Plugins {
             };
             let dir = file.parent().unwrap_or(&config.dir);
             let manifest = Manifest::parse(&text, &file, dir, &vars).map_err(|e| e.to_string())?;
-            if let Some(other) = out.plugins.iter().find(|p| p.manifest.name == manifest.name) {
+            if let Some(other) = out
+                .plugins
+                .iter()
+                .find(|p| p.manifest.name == manifest.name)
+            {
                 return Err(format!(
                     "{}: plugin.name: {:?} is already the name of {}",
                     file.display(),
@@ -138,15 +145,23 @@ impl Plugins {
                 plugin: p.manifest.name.clone(),
                 dir: p.manifest.dir.clone(),
                 command: spec.command.iter().map(|c| vars.apply(c)).collect(),
-                env: spec.env.iter().map(|(k, v)| (k.clone(), vars.apply(v))).collect(),
+                env: spec
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), vars.apply(v)))
+                    .collect(),
                 grace: Duration::from_secs(self.config.stop_grace_secs),
+                shim: shim(),
             });
             *p.sidecar.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(sidecar));
             if spec.uses("{port}") {
-                waits.push(wait_ready(&p.manifest.name, p.vars.port, self.ready_timeout()));
+                let (name, port) = (p.manifest.name.clone(), p.vars.port);
+                waits.push(tokio::spawn(wait_ready(name, port, self.ready_timeout())));
             }
         }
-        futures_util::future::join_all(waits).await;
+        for wait in waits {
+            let _ = wait.await;
+        }
         let hooks: Vec<BoundHook> = self
             .plugins
             .iter()
@@ -171,8 +186,15 @@ impl Plugins {
 
     /// Stops every sidecar (SIGTERM, SIGKILL after the grace period) and revokes their tokens.
     pub async fn stop(&self, records: &RecordService) {
-        let sidecars: Vec<Arc<Sidecar>> = self.plugins.iter().filter_map(Plugin::sidecar).collect();
-        futures_util::future::join_all(sidecars.iter().map(|s| s.stop())).await;
+        let stops: Vec<_> = self
+            .plugins
+            .iter()
+            .filter_map(Plugin::sidecar)
+            .map(|s| tokio::spawn(async move { s.stop().await }))
+            .collect();
+        for stop in stops {
+            let _ = stop.await;
+        }
         for p in self.plugins.iter().filter(|p| p.uses_token()) {
             if let Err(e) = identity::revoke(records, &p.manifest.name).await {
                 tracing::warn!(plugin = %p.manifest.name, error = %e, "plugin token not revoked");
@@ -246,10 +268,22 @@ impl Plugins {
     }
 }
 
+/// The server binary, through which sidecars start on Linux (see `supervisor::exec_sidecar`).
+fn shim() -> Option<std::path::PathBuf> {
+    if cfg!(target_os = "linux") {
+        std::env::current_exe().ok()
+    } else {
+        None
+    }
+}
+
 /// Waits until something accepts connections on `127.0.0.1:port`, at most `timeout`.
-async fn wait_ready(plugin: &str, port: u16, timeout: Duration) {
+async fn wait_ready(plugin: String, port: u16, timeout: Duration) {
     let deadline = Instant::now() + timeout;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         if Instant::now() >= deadline {
             tracing::warn!(%plugin, port, "sidecar not listening yet; starting anyway");
             return;

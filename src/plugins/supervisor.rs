@@ -3,8 +3,12 @@
 //! the grace period) at shutdown. The whole group is killed whenever the sidecar ends or the
 //! supervisor is dropped, so no grandchild outlives it.
 //!
-//! A `kill -9` of the server cannot be caught; sidecars should exit when their parent goes (the
-//! bundled Python ones poll `os.getppid()`).
+//! A `kill -9` of the server cannot be caught. On Linux a sidecar is therefore started through
+//! the server's own binary (`ferrobase sidecar-exec --parent PID -- COMMAND`, see
+//! [`exec_sidecar`]), which sets the parent-death signal to SIGKILL and then execs the command:
+//! the kernel kills the sidecar when the server dies. (`pre_exec` would do it without the extra
+//! exec but is `unsafe`, which the crate forbids.) Elsewhere sidecars should exit when their
+//! parent goes; the bundled Python ones also poll `os.getppid()`.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -83,6 +87,9 @@ pub struct Launch {
     pub env: BTreeMap<String, String>,
     /// SIGTERM → SIGKILL grace at stop.
     pub grace: Duration,
+    /// The server binary, to start the command through `sidecar-exec` (Linux); `None` runs the
+    /// command directly.
+    pub shim: Option<PathBuf>,
 }
 
 /// A supervised sidecar; [`Sidecar::stop`] ends it (dropping it kills its process group).
@@ -178,7 +185,18 @@ fn spawn_child(launch: &Launch) -> std::io::Result<Child> {
         .command
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
-    let mut cmd = Command::new(program);
+    let mut cmd = match &launch.shim {
+        Some(shim) => {
+            let mut cmd = Command::new(shim);
+            cmd.arg("sidecar-exec")
+                .arg("--parent")
+                .arg(std::process::id().to_string())
+                .arg("--")
+                .arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    };
     cmd.args(args)
         .current_dir(&launch.dir)
         .envs(&launch.env)
@@ -191,8 +209,40 @@ fn spawn_child(launch: &Launch) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
+/// `ferrobase sidecar-exec`: asks the kernel to SIGKILL this process when `parent` (the server)
+/// dies, then replaces it with `command`. Returns only if that fails, with the reason.
+///
+/// The signal follows the thread that spawned us; the supervisor spawns from tokio worker
+/// threads, which live as long as the server's runtime.
+#[cfg(unix)]
+pub fn exec_sidecar(parent: u32, command: &[String]) -> String {
+    let Some((program, args)) = command.split_first() else {
+        return "sidecar-exec needs a command".into();
+    };
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL) {
+        return format!("cannot set the parent-death signal: {e}");
+    }
+    // The server may have died before the signal was armed: then it would never come.
+    if std::os::unix::process::parent_id() != parent {
+        return "the server exited before the sidecar started".into();
+    }
+    let err =
+        std::os::unix::process::CommandExt::exec(std::process::Command::new(program).args(args));
+    format!("cannot start {program:?}: {err}")
+}
+
+#[cfg(not(unix))]
+pub fn exec_sidecar(_parent: u32, _command: &[String]) -> String {
+    "sidecar-exec is only supported on unix".into()
+}
+
 /// Copies a sidecar's output into the server log, one event per line.
-fn forward(plugin: String, stream: &'static str, out: Option<impl AsyncRead + Unpin + Send + 'static>) {
+fn forward(
+    plugin: String,
+    stream: &'static str,
+    out: Option<impl AsyncRead + Unpin + Send + 'static>,
+) {
     let Some(out) = out else { return };
     tokio::spawn(async move {
         let mut lines = BufReader::new(out).lines();
@@ -213,6 +263,12 @@ async fn terminate(child: &mut Child, group: &Group, grace: Duration) {
     }
 }
 
+/// Resolves once a stop is requested (or the [`Sidecar`] is gone). The watch's read guard is
+/// released here, never held across the termination that follows.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
 async fn supervise(launch: Launch, state: Arc<Mutex<State>>, mut stop: watch::Receiver<bool>) {
     let mut backoff = Backoff::new(BACKOFF_INITIAL, BACKOFF_MAX);
     loop {
@@ -222,10 +278,11 @@ async fn supervise(launch: Launch, state: Arc<Mutex<State>>, mut stop: watch::Re
         let started = Instant::now();
         match spawn_child(&launch) {
             Err(e) => {
+                let program = launch.command.first().map_or("", String::as_str);
                 tracing::warn!(plugin = %launch.plugin, error = %e, "sidecar failed to start");
                 update(&state, |s| {
                     s.status = Status::Crashed;
-                    s.last_error = Some(format!("cannot start {:?}: {e}", launch.command[0]));
+                    s.last_error = Some(format!("cannot start {program:?}: {e}"));
                     s.pid = None;
                 });
             }
@@ -251,7 +308,7 @@ async fn supervise(launch: Launch, state: Arc<Mutex<State>>, mut stop: watch::Re
                             s.pid = None;
                         });
                     }
-                    _ = stop.wait_for(|stop| *stop) => {
+                    _ = stopped(&mut stop) => {
                         terminate(&mut child, &group, launch.grace).await;
                         break;
                     }
@@ -264,7 +321,7 @@ async fn supervise(launch: Launch, state: Arc<Mutex<State>>, mut stop: watch::Re
         let delay = backoff.next_delay();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = stop.wait_for(|stop| *stop) => break,
+            _ = stopped(&mut stop) => break,
         }
         update(&state, |s| s.restarts += 1);
     }

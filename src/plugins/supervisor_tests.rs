@@ -19,6 +19,7 @@ fn launch(dir: &std::path::Path, script: &str) -> Launch {
         command: vec!["sh".into(), "-c".into(), script.into()],
         env: BTreeMap::from([("GREETING".into(), "hi".into())]),
         grace: Duration::from_secs(5),
+        shim: None,
     }
 }
 
@@ -35,8 +36,10 @@ async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 /// Whether `pid` is a live process (a zombie waiting for its reaper is not).
 fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 #[tokio::test]

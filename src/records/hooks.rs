@@ -15,7 +15,7 @@ use super::render;
 use super::write::Request;
 use super::RecordService;
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::ids::RecordId;
 use crate::schema::{names, Collection, FieldKind};
 use serde_json::{Map, Value};
@@ -71,7 +71,8 @@ pub struct AuthRef {
 }
 
 /// What the hooks answered: `Some(values)` replaces the pending values.
-pub type HookFuture<'a> = Pin<Box<dyn Future<Output = ApiResult<Option<Map<String, Value>>>> + Send + 'a>>;
+pub type HookFuture<'a> =
+    Pin<Box<dyn Future<Output = ApiResult<Option<Map<String, Value>>>> + Send + 'a>>;
 
 /// Synchronous before-write hooks (object safe; the record service holds one).
 pub trait WriteHooks: Send + Sync {
@@ -181,7 +182,15 @@ pub(super) async fn before_update<'r>(
     let Some(previous) = stored(app, col, id)? else {
         return Ok(Cow::Borrowed(req));
     };
-    before_write(hooks, HookEvent::BeforeUpdate, col, req, Some(previous), caller).await
+    before_write(
+        hooks,
+        HookEvent::BeforeUpdate,
+        col,
+        req,
+        Some(previous),
+        caller,
+    )
+    .await
 }
 
 /// Hooks of a delete: `record` and `previous` are both the stored record; a reply's record is
@@ -209,6 +218,52 @@ pub(super) async fn before_delete(
     hooks.before(write).await.map(|_| ())
 }
 
+/// Hooks of one batch request: its new body, if it has one (deletes do not).
+async fn before_item(
+    app: &RecordService,
+    item: &BatchItem,
+    caller: &Caller,
+) -> ApiResult<Option<Request>> {
+    let Ok(target) = parse_target(&item.method, &item.url) else {
+        return Ok(None); // the batch reports it when it stages this request
+    };
+    let body = match target {
+        Target::Create(c) => {
+            let col = app.schema.require(&c)?;
+            before_create(app, &col, &item.body, caller).await?
+        }
+        Target::Upsert(c) => {
+            let col = app.schema.require(&c)?;
+            let id = item
+                .body
+                .data
+                .get(names::ID)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(RecordId::from);
+            match id {
+                Some(id) if stored(app, &col, &id)?.is_some() => {
+                    before_update(app, &col, &id, &item.body, caller).await?
+                }
+                _ => before_create(app, &col, &item.body, caller).await?,
+            }
+        }
+        Target::Update(c, id) => {
+            let col = app.schema.require(&c)?;
+            before_update(app, &col, &RecordId::from(id), &item.body, caller).await?
+        }
+        Target::Delete(c, id) => {
+            let col = app.schema.require(&c)?;
+            before_delete(app, &col, &RecordId::from(id), caller).await?;
+            return Ok(None);
+        }
+    };
+    Ok(match body {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(replaced) => Some(replaced),
+    })
+}
+
 /// Hooks of every request of a batch, in order, before the batch locks anything; a batch
 /// that updates a record created earlier in the same batch gives that hook `previous: null`
 /// (the record is not committed yet). Errors carry the failing request's index.
@@ -216,54 +271,17 @@ pub(super) async fn before_batch<'i>(
     app: &RecordService,
     items: &'i [BatchItem],
     caller: &Caller,
-) -> Result<Cow<'i, [BatchItem]>, (usize, crate::error::ApiError)> {
+) -> Result<Cow<'i, [BatchItem]>, (usize, ApiError)> {
     if app.hooks.get().is_none() || matches!(caller, Caller::System) {
         return Ok(Cow::Borrowed(items));
     }
-    let mut out: Vec<BatchItem> = items.to_vec();
-    for (i, item) in out.iter_mut().enumerate() {
-        let Ok(target) = parse_target(&item.method, &item.url) else {
-            continue; // the batch reports it when it stages this request
-        };
-        let run = async {
-            match target {
-                Target::Create(c) => {
-                    let col = app.schema.require(&c)?;
-                    Ok(Some(before_create(app, &col, &item.body, caller).await?.into_owned()))
-                }
-                Target::Upsert(c) => {
-                    let col = app.schema.require(&c)?;
-                    let id = item.body.data.get(names::ID).and_then(Value::as_str);
-                    let exists = match id.filter(|s| !s.is_empty()) {
-                        Some(id) => stored(app, &col, &RecordId::from(id))?.is_some(),
-                        None => false,
-                    };
-                    let body = match (exists, id) {
-                        (true, Some(id)) => {
-                            before_update(app, &col, &RecordId::from(id), &item.body, caller)
-                                .await?
-                        }
-                        _ => before_create(app, &col, &item.body, caller).await?,
-                    };
-                    Ok(Some(body.into_owned()))
-                }
-                Target::Update(c, id) => {
-                    let col = app.schema.require(&c)?;
-                    let id = RecordId::from(id);
-                    Ok(Some(before_update(app, &col, &id, &item.body, caller).await?.into_owned()))
-                }
-                Target::Delete(c, id) => {
-                    let col = app.schema.require(&c)?;
-                    before_delete(app, &col, &RecordId::from(id), caller).await?;
-                    Ok(None)
-                }
-            }
-        };
-        match run.await {
-            Ok(Some(body)) => item.body = body,
+    let mut out: Option<Vec<BatchItem>> = None;
+    for (i, item) in items.iter().enumerate() {
+        match before_item(app, item, caller).await {
             Ok(None) => {}
+            Ok(Some(body)) => out.get_or_insert_with(|| items.to_vec())[i].body = body,
             Err(e) => return Err((i, e)),
         }
     }
-    Ok(Cow::Owned(out))
+    Ok(out.map_or(Cow::Borrowed(items), Cow::Owned))
 }

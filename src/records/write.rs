@@ -43,7 +43,8 @@ pub async fn create(
 ) -> ApiResult<Value> {
     let target = app.schema.require(collection)?;
     shape.check(app, &target, caller)?;
-    let req = &*hooks::before_create(app, &target, req, caller).await?;
+    let req = hooks::before_create(app, &target, req, caller).await?;
+    let req = &*req;
     let (col, rec) = commit_with_retries(
         app,
         |tx| {
@@ -72,7 +73,8 @@ pub async fn update(
     let target = app.schema.require(collection)?;
     shape.check(app, &target, caller)?;
     let id = RecordId::from(id);
-    let req = &*hooks::before_update(app, &target, &id, req, caller).await?;
+    let req = hooks::before_update(app, &target, &id, req, caller).await?;
+    let req = &*req;
     let _locked = app.locks.lock(&target.id, &id).await;
     let id = &id;
     let (col, rec) = commit_with_retries(

@@ -77,7 +77,10 @@ fn hook(event: &str, collection: &str, path: &str, extra: &str) -> String {
 
 async fn start(plugins: &Path) -> TestServer {
     TestServer::builder()
-        .env("FERROBASE_PLUGINS_DIR", plugins.to_str().expect("utf-8 path"))
+        .env(
+            "FERROBASE_PLUGINS_DIR",
+            plugins.to_str().expect("utf-8 path"),
+        )
         .start()
         .await
 }
@@ -125,13 +128,18 @@ async fn listed_when(srv: &TestServer, name: &str, ok: impl Fn(&Value) -> bool) 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("plugin {name} never reached the state: {}", listed(srv, name).await);
+    panic!(
+        "plugin {name} never reached the state: {}",
+        listed(srv, name).await
+    );
 }
 
 /// Whether `pid` is a live process (not a zombie).
 fn alive(pid: u64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 #[tokio::test]
@@ -146,12 +154,17 @@ async fn plugins_hook_replaces_pending_values_which_are_validated_again() {
     let srv = start(root.path()).await;
     posts(&srv, "posts").await;
     let su = srv.su();
-    let rec = su.create("posts", json!({"title": "hello", "count": 2})).await;
+    let rec = su
+        .create("posts", json!({"title": "hello", "count": 2}))
+        .await;
     assert_eq!(rec["title"], "HELLO", "{rec}");
     assert_eq!(rec["hooked"], "before_create");
     assert_eq!(rec["count"], 2);
     let id = id_of(&rec);
-    let updated = su.patch(&record("posts", &id), json!({"title": "again"})).await.ok();
+    let updated = su
+        .patch(&record("posts", &id), json!({"title": "again"}))
+        .await
+        .ok();
     assert_eq!(updated["title"], "AGAIN");
     assert_eq!(updated["hooked"], "before_update");
     // What the hook saw: the pending values, the stored record, the caller.
@@ -171,8 +184,14 @@ async fn plugins_hook_replaces_pending_values_which_are_validated_again() {
     srv.guest().create("posts", json!({"title": "g"})).await;
     assert_eq!(payloads(&dir)[2]["auth"], Value::Null);
     // The replacement is validated like a client's values.
-    let r = su.post(&records("posts"), json!({"title": "make-invalid"})).await;
-    r.assert_field_error("Failed to create record.", "count", "validation_invalid_number");
+    let r = su
+        .post(&records("posts"), json!({"title": "make-invalid"}))
+        .await;
+    r.assert_field_error(
+        "Failed to create record.",
+        "count",
+        "validation_invalid_number",
+    );
     // Other collections are not hooked.
     posts(&srv, "other").await;
     let plain = su.create("other", json!({"title": "quiet"})).await;
@@ -192,7 +211,9 @@ async fn plugins_hook_refusals_are_400_with_the_hooks_message() {
     let srv = start(root.path()).await;
     posts(&srv, "posts").await;
     let su = srv.su();
-    let r = su.post(&records("posts"), json!({"title": "a bad idea"})).await;
+    let r = su
+        .post(&records("posts"), json!({"title": "a bad idea"}))
+        .await;
     r.assert_error(400, "Titles must not say 'bad'.");
     assert_eq!(su.list("posts", "").await["totalItems"], 0);
     let good = su.create("posts", json!({"title": "a good idea"})).await;
@@ -245,15 +266,25 @@ async fn plugins_hook_failures_reject_with_502_unless_allowed() {
     let ok = su.create("lenient", json!({"title": "t"})).await;
     assert_eq!(ok["title"], "t");
     let r = su.post(&records("broken"), json!({"title": "t"})).await;
-    r.assert_error(502, "The plugin hook flaky/before_create failed: answered 500.");
+    r.assert_error(
+        502,
+        "The plugin hook flaky/before_create failed: answered 500.",
+    );
     let r = su.post(&records("gone"), json!({"title": "t"})).await;
-    r.assert_error(502, "The plugin hook flaky/before_create failed: cannot connect.");
+    r.assert_error(
+        502,
+        "The plugin hook flaky/before_create failed: cannot connect.",
+    );
 }
 
 #[tokio::test]
 async fn plugins_crashed_sidecar_is_restarted_and_stopped_with_the_server() {
     let root = tempfile::tempdir().expect("tempdir");
-    plugin(root.path(), "crashy", &hook("before_create", "posts", "/modify", ""));
+    plugin(
+        root.path(),
+        "crashy",
+        &hook("before_create", "posts", "/modify", ""),
+    );
     let mut srv = start(root.path()).await;
     posts(&srv, "posts").await;
     let item = listed(&srv, "crashy").await;
@@ -271,16 +302,54 @@ async fn plugins_crashed_sidecar_is_restarted_and_stopped_with_the_server() {
     })
     .await;
     assert!(
-        item["lastError"].as_str().is_some_and(|e| e.contains("signal: 9")),
+        item["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("signal: 9")),
         "{item}"
     );
     let new_pid = item["pid"].as_u64().expect("pid");
     assert_ne!(new_pid, pid);
-    // The restarted sidecar serves the hook again on the same port.
-    let rec = srv.su().create("posts", json!({"title": "back"})).await;
+    // The restarted sidecar serves the hook again on the same port once it listens ("running"
+    // means the process is up; until it binds, the hook fails with "cannot connect").
+    let mut created = None;
+    for _ in 0..400 {
+        let r = srv
+            .su()
+            .post(&records("posts"), json!({"title": "back"}))
+            .await;
+        if r.status == 200 {
+            created = Some(r.body);
+            break;
+        }
+        r.assert_error(
+            502,
+            "The plugin hook crashy/before_create failed: cannot connect.",
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rec = created.expect("the restarted sidecar never served the hook");
     assert_eq!(rec["title"], "BACK");
     srv.stop().await;
     assert!(!alive(new_pid), "the sidecar outlived the server");
+}
+
+#[tokio::test]
+async fn plugins_sidecars_die_with_a_killed_server() {
+    let root = tempfile::tempdir().expect("tempdir");
+    // The test sidecar does not watch its parent: only the kernel can end it.
+    plugin(root.path(), "orphan", "");
+    let mut srv = start(root.path()).await;
+    let item = listed_when(&srv, "orphan", |p| p["status"] == "running").await;
+    let pid = item["pid"].as_u64().expect("pid");
+    assert!(alive(pid));
+    srv.kill9();
+    for _ in 0..400 {
+        if !alive(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sidecar {pid} outlived the killed server");
 }
 
 #[tokio::test]
@@ -305,10 +374,15 @@ async fn plugins_token_is_a_superuser_token_revoked_at_stop() {
     assert_eq!(seen["totalItems"], 1);
     let identity = srv
         .su()
-        .list("_superusers", "filter=email%3D'tokened%40plugins.ferrobase.invalid'")
+        .list(
+            "_superusers",
+            "filter=email%3D'tokened%40plugins.ferrobase.invalid'",
+        )
         .await;
     assert_eq!(identity["totalItems"], 1, "{identity}");
     srv.restart().await;
+    // The port changed with the restart: a new client with the old token.
+    let plugin_api = srv.client(Some(token.to_string()));
     plugin_api.get("/api/plugins").await.assert_error(
         401,
         "The request requires valid record authorization token.",
@@ -321,8 +395,12 @@ async fn plugins_api_lists_plugins_to_superusers_only() {
     plugin(
         root.path(),
         "lister",
-        &(hook("before_update", "posts", "/keep", "timeout = \"1500ms\"\non_error = \"allow\"")
-            + "[[webhooks]]\nurl = \"http://127.0.0.1:{port}/events\"\nactions = [\"create\"]\n"),
+        &(hook(
+            "before_update",
+            "posts",
+            "/keep",
+            "timeout = \"1500ms\"\non_error = \"allow\"",
+        ) + "[[webhooks]]\nurl = \"http://127.0.0.1:{port}/events\"\nactions = [\"create\"]\n"),
     );
     let srv = start(root.path()).await;
     srv.guest().get("/api/plugins").await.assert_error(
@@ -336,7 +414,12 @@ async fn plugins_api_lists_plugins_to_superusers_only() {
     );
     let list = srv.su().get("/api/plugins").await.ok();
     assert_eq!(
-        (&list["page"], &list["perPage"], &list["totalItems"], &list["totalPages"]),
+        (
+            &list["page"],
+            &list["perPage"],
+            &list["totalItems"],
+            &list["totalPages"]
+        ),
         (&json!(1), &json!(30), &json!(1), &json!(1)),
         "{list}"
     );
@@ -344,7 +427,10 @@ async fn plugins_api_lists_plugins_to_superusers_only() {
     let port = p["port"].as_u64().expect("port");
     assert_eq!(p["name"], "lister");
     assert_eq!(p["description"], "test plugin lister");
-    assert!(p["dir"].as_str().is_some_and(|d| d.ends_with("lister")), "{p}");
+    assert!(
+        p["dir"].as_str().is_some_and(|d| d.ends_with("lister")),
+        "{p}"
+    );
     assert_eq!(p["status"], "running");
     assert!(p["pid"].is_u64(), "{p}");
     assert_eq!(
@@ -397,7 +483,9 @@ async fn plugins_bad_manifest_refuses_to_start_naming_file_and_key() {
 
 /// Copies a bundled plugin (`plugins/<name>` of this repository) into `root`.
 fn bundled(root: &Path, name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins").join(name);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("plugins")
+        .join(name);
     let dst = root.join(name);
     std::fs::create_dir_all(&dst).expect("dir");
     for file in ["plugin.toml", "server.py"] {
@@ -451,5 +539,8 @@ async fn plugins_audit_log_sidecar_runs_with_its_secret_and_refuses_unsigned_eve
         .await
         .expect("audit-log answers");
     assert_eq!(r.status().as_u16(), 401);
-    assert!(!dir.join("audit.jsonl").exists(), "unsigned events are not logged");
+    assert!(
+        !dir.join("audit.jsonl").exists(),
+        "unsigned events are not logged"
+    );
 }
