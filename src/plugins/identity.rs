@@ -25,15 +25,6 @@ pub fn email(plugin: &str) -> String {
     format!("{plugin}@{DOMAIN}")
 }
 
-fn describe(e: crate::error::ApiError) -> String {
-    let body = e.body();
-    format!(
-        "{} {}",
-        body["message"].as_str().unwrap_or(""),
-        body["data"]
-    )
-}
-
 /// `(id, email)` of `_superusers` records matching `filter`, and the total.
 fn superusers(
     records: &RecordService,
@@ -52,7 +43,7 @@ fn superusers(
             &Caller::System,
             &RequestInfo::default(),
         )
-        .map_err(describe)?;
+        .map_err(|e| e.summary())?;
     let items = page.body["items"].as_array().cloned().unwrap_or_default();
     let found = items
         .iter()
@@ -92,7 +83,7 @@ async fn rotate(records: &RecordService, id: &str) -> Result<(), String> {
         )
         .await
         .map(|_| ())
-        .map_err(describe)
+        .map_err(|e| e.summary())
 }
 
 /// Revokes the tokens of every plugin identity (at start, before minting new ones).
@@ -130,7 +121,7 @@ pub async fn mint(records: &RecordService, plugin: &str) -> Result<String, Strin
                     &RequestInfo::default(),
                 )
                 .await
-                .map_err(describe)?;
+                .map_err(|e| e.summary())?;
             created["id"].as_str().unwrap_or_default().to_string()
         }
     };
