@@ -6,6 +6,7 @@ use crate::collections::CollectionService;
 use crate::config::{Config, Durability};
 use crate::conn::Live;
 use crate::mail::Mailer;
+use crate::plugins::Plugins;
 use crate::query::{ColumnCache, ColumnLimits};
 use crate::realtime::Realtime;
 use crate::records::{RecordLimits, RecordService};
@@ -36,6 +37,8 @@ pub struct App {
     pub work: Pool,
     /// Open connections, so a request's work can stop when its client leaves.
     pub connections: Live,
+    /// Loaded plugins (none unless `serve` was given a plugins dir; see `plugins::Plugins`).
+    pub plugins: Arc<Plugins>,
 }
 
 /// The store's settings from `[store]`.
@@ -53,8 +56,13 @@ pub fn store_options(config: &Config) -> StoreOptions {
 }
 
 impl App {
-    /// Opens the data dir, loads collections and starts background maintenance.
+    /// Opens the data dir and loads collections, without plugins (CLI commands).
     pub async fn open(config: Config) -> Result<Arc<Self>, String> {
+        Self::open_with(config, Arc::new(Plugins::none())).await
+    }
+
+    /// Opens the data dir and loads collections; `plugins` are loaded but not started.
+    pub async fn open_with(config: Config, plugins: Arc<Plugins>) -> Result<Arc<Self>, String> {
         std::fs::create_dir_all(&config.server.dir).map_err(|e| {
             format!(
                 "cannot create data dir {}: {e}",
@@ -121,6 +129,7 @@ impl App {
             requests,
             accounts,
             records,
+            plugins,
         }))
     }
 

@@ -31,6 +31,9 @@ pub enum Command {
         /// Log line format: text or json.
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
+        /// Plugins folder: loads every DIR/*/plugin.toml.
+        #[arg(long)]
+        plugins: Option<PathBuf>,
     },
     /// Manage superusers.
     Superuser {
@@ -46,6 +49,15 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Internal: how `serve` starts a plugin sidecar on Linux — arrange to be killed when the
+    /// server (`--parent`) dies, then exec COMMAND.
+    #[command(hide = true)]
+    SidecarExec {
+        #[arg(long)]
+        parent: u32,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,15 +70,20 @@ pub enum SuperuserAction {
 
 impl Cli {
     pub fn overrides(&self) -> Overrides {
-        let (http, log_format) = match &self.command {
-            Command::Serve { http, log_format } => (http.clone(), *log_format),
-            _ => (None, None),
+        let (http, log_format, plugins) = match &self.command {
+            Command::Serve {
+                http,
+                log_format,
+                plugins,
+            } => (http.clone(), *log_format, plugins.clone()),
+            _ => (None, None, None),
         };
         Overrides {
             config: self.config.clone(),
             http,
             dir: self.dir.clone(),
             log_format,
+            plugins,
         }
     }
 }
@@ -90,5 +107,18 @@ mod tests {
         let cfg = Config::load_from(&cli.overrides(), env).expect("load");
         assert_eq!(cfg.log.format, LogFormat::Json);
         assert!(Cli::try_parse_from(["ferrobase", "serve", "--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn plugins_dir_comes_from_the_flag_or_the_environment() {
+        let cli = Cli::try_parse_from(["ferrobase", "serve", "--plugins", "p1"]).expect("parse");
+        let env = [("FERROBASE_PLUGINS_DIR".to_string(), "p2".to_string())];
+        let cfg = Config::load_from(&cli.overrides(), env.clone()).expect("load");
+        assert_eq!(cfg.plugins.dir, PathBuf::from("p1")); // flag beats env
+        let cli = Cli::try_parse_from(["ferrobase", "serve"]).expect("parse");
+        let cfg = Config::load_from(&cli.overrides(), env).expect("load");
+        assert_eq!(cfg.plugins.dir, PathBuf::from("p2"));
+        let cfg = Config::load_from(&cli.overrides(), []).expect("load");
+        assert_eq!(cfg.plugins.dir, PathBuf::new(), "no plugins by default");
     }
 }

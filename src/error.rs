@@ -154,6 +154,10 @@ pub enum ApiError {
     /// expand, rules) ran longer than `[server] request_budget_ms`.
     #[error("The request took longer than its time budget of {budget_ms} ms; narrow the filter, sort or expand.")]
     TooExpensive { budget_ms: u64 },
+    /// 502: a plugin hook the write depends on failed (error status, timeout, unreachable) and
+    /// its `on_error` is `reject`; the message names the plugin and the reason, never its URL.
+    #[error("{0}")]
+    BadGateway(String),
     /// 500: details go to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -214,6 +218,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

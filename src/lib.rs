@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod inspect;
 pub mod mail;
+pub mod plugins;
 pub mod query;
 pub mod realtime;
 pub mod records;

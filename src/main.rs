@@ -6,6 +6,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let cli::Command::SidecarExec { parent, command } = &cli.command {
+        // Only returns when the exec failed.
+        eprintln!(
+            "error: {}",
+            ferrobase::plugins::exec_sidecar(*parent, command)
+        );
+        return ExitCode::from(127);
+    }
     if let cli::Command::Version = cli.command {
         println!("ferrobase {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
@@ -47,7 +55,9 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Serve { .. } => serve::serve(config).await,
             cli::Command::Superuser { action } => serve::superuser(config, action).await,
-            cli::Command::Inspect { .. } | cli::Command::Version => Ok(()),
+            cli::Command::Inspect { .. }
+            | cli::Command::Version
+            | cli::Command::SidecarExec { .. } => Ok(()),
         }
     });
     // Tasks still holding the store go with the runtime; then the store can be checkpointed.

@@ -5,11 +5,13 @@ use crate::auth::Caller;
 use crate::cli::SuperuserAction;
 use crate::config::{Config, LogConfig, LogFormat};
 use crate::conn::LimitedAcceptor;
+use crate::plugins::Plugins;
 use crate::query::RequestInfo;
 use crate::records::{Request, Shape};
 use crate::schema::SUPERUSERS_ID;
 use poem::Server;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub fn init_tracing(log: &LogConfig) {
@@ -50,15 +52,12 @@ async fn shutdown_signal() {
 }
 
 pub async fn serve(config: Config) -> Result<(), String> {
-    let app = App::open(config.clone()).await?;
+    // A bad manifest refuses to start, before the data dir is even opened.
+    let plugins = Arc::new(Plugins::load(&config.plugins, &config.server.http)?);
+    let app = App::open_with(config.clone(), plugins).await?;
     app.spawn_maintenance();
     app.realtime.start()?;
-    app.webhooks.start();
-    let superusers = app
-        .store
-        .count_records(&SUPERUSERS_ID.into())
-        .map_err(|e| e.to_string())?;
-    if superusers == 0 {
+    if crate::plugins::identity::human_superusers(&app.records)? == 0 {
         let dir = config.server.dir.display();
         eprintln!(
             "\nNo superuser exists yet. Create one with:\n\n    ferrobase superuser upsert EMAIL PASSWORD --dir {dir}\n"
@@ -72,6 +71,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let acceptor = LimitedAcceptor::bind(&config.server.http, limits, app.connections.clone())
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.http))?;
+    // Sidecars start once `{url}` accepts connections and before requests are served, so
+    // their hooks are installed (and their ports open) when the first request arrives.
+    if let Err(e) = app.plugins.start(&app.records).await {
+        app.plugins.stop(&app.records).await;
+        app.shutdown().await;
+        return Err(e);
+    }
+    // Plugins' `[[webhooks]]` (their `{port}` is known now), then every dispatcher.
+    if let Err(e) = app.webhooks.declare(declared_webhooks(&app.plugins)).await {
+        app.plugins.stop(&app.records).await;
+        app.shutdown().await;
+        return Err(e);
+    }
+    app.webhooks.start();
     tracing::info!(addr = %config.server.http, dir = %config.server.dir.display(), "ferrobase listening");
     println!(
         "Server started at http://{}\n├─ REST API: http://{}/api/",
@@ -89,9 +102,36 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(crate::api::routes(app.clone()), stop, Some(grace))
         .await;
+    // After the drain: in-flight writes may still have needed their hooks.
+    app.plugins.stop(&app.records).await;
     // Every acknowledged write is already durable; this drains what is queued and flushes.
     app.shutdown().await;
     result.map_err(|e| format!("server error on {}: {e}", config.server.http))
+}
+
+/// The webhooks the loaded plugins declare, in the webhooks service's terms.
+fn declared_webhooks(plugins: &Plugins) -> Vec<crate::webhooks::Declared> {
+    plugins
+        .declared_webhooks()
+        .into_iter()
+        .map(|w| {
+            let mut body = serde_json::Map::new();
+            body.insert("name".into(), w.name.into());
+            body.insert("url".into(), w.url.into());
+            body.insert("collections".into(), w.collections.into());
+            body.insert("actions".into(), w.actions.into());
+            body.insert("filter".into(), w.filter.into());
+            body.insert("headers".into(), serde_json::json!(w.headers));
+            body.insert("timeout".into(), w.timeout.into());
+            body.insert("secret".into(), w.secret.into());
+            body.insert("enabled".into(), w.enabled.into());
+            crate::webhooks::Declared {
+                owner: w.plugin,
+                key: w.index.to_string(),
+                body,
+            }
+        })
+        .collect()
 }
 
 /// After a clean stop, once every handle on the store is gone (the runtime has shut down):

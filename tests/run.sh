@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole Ferrobase test suite: unit tests beside the code, then the integration tests that drive
-# the real binary over HTTP/WS (tests/integration), then the PocketBase JS SDK (tests/sdk).
+# the real binary over HTTP/WS (tests/integration), the bundled plugins' Python tests (plugins/*),
+# PocketBase filter compatibility (tests/compat), then the PocketBase JS SDK (tests/sdk).
 # Installs what it needs on a fresh machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,6 +15,13 @@ fi
 ulimit -n 20000 2>/dev/null || true
 
 cargo test --all-targets -- --test-threads "${FERROBASE_TEST_THREADS:-4}"
+
+# The bundled plugins' own tests (Python standard library only).
+for plugin in plugins/*/; do
+  if compgen -G "${plugin}test_*.py" >/dev/null; then
+    (cd "$plugin" && python3 -B -m unittest discover -p 'test_*.py')
+  fi
+done
 
 # Filter/sort compatibility with the real PocketBase (~10 s); fails on differences not listed in
 # tests/compat/known.txt.

@@ -9,6 +9,7 @@ pub mod body;
 mod collections;
 mod health;
 pub mod meta;
+mod plugins;
 mod realtime;
 mod records;
 mod request_span;
@@ -85,6 +86,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
             post(auth::impersonate),
         )
         .at("/api/mails", get(auth::mails))
+        .at("/api/plugins", get(plugins::list))
         .at("/api/batch", post(batch::batch))
         .at(
             "/api/realtime",

@@ -11,6 +11,8 @@ pub struct Overrides {
     pub http: Option<String>,
     pub dir: Option<PathBuf>,
     pub log_format: Option<LogFormat>,
+    /// `serve --plugins DIR`.
+    pub plugins: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,9 @@ impl Config {
         }
         if let Some(format) = over.log_format {
             cfg.log.format = format;
+        }
+        if let Some(dir) = &over.plugins {
+            cfg.plugins.dir = dir.clone();
         }
         Ok(cfg)
     }
@@ -170,6 +175,7 @@ mod tests {
             http: Some("127.0.0.1:3".into()),
             dir: None,
             log_format: None,
+            plugins: None,
         };
         let cfg = Config::load_from(
             &over,

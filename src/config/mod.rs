@@ -4,10 +4,11 @@
 //! - `load`: the layering (file, environment, flags) and its errors.
 //! - one file per group of sections, each struct with its defaults beside it: `server`
 //!   (`[server]`, `[rate_limit]`, `[batch]`, `[log]`), `store` (`[store]`, `[query]`),
-//!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `webhooks`.
+//!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `webhooks`, `plugins`.
 
 mod accounts;
 mod load;
+mod plugins;
 mod realtime;
 mod server;
 mod store;
@@ -15,6 +16,7 @@ mod webhooks;
 
 pub use accounts::{AuthConfig, SmtpConfig};
 pub use load::{unknown_env, ConfigError, Overrides};
+pub use plugins::PluginsConfig;
 pub use realtime::RealtimeConfig;
 pub use server::{BatchConfig, LogConfig, LogFormat, RateLimitConfig, ServerConfig};
 pub use store::{Durability, QueryConfig, StoreConfig};
@@ -35,4 +37,5 @@ pub struct Config {
     pub query: QueryConfig,
     pub log: LogConfig,
     pub webhooks: WebhooksConfig,
+    pub plugins: PluginsConfig,
 }

@@ -182,7 +182,7 @@ pub fn markdown() -> String {
          `cargo test --lib error::codes -- --ignored write_errors_md`). Do not edit by hand.\n\n\
          HTTP errors use PocketBase's envelope `{\"status\":…,\"message\":\"…\",\"data\":{…}}`; a code\n\
          sits under `data.<field>.code` (`data.request` for `query_too_expensive`). Errors without a\n\
-         field (401, 403, 404, 429, 500, 503) have `data: {}` and no code. Realtime codes are the\n\
+         field (401, 403, 404, 429, 500, 502, 503) have `data: {}` and no code. Realtime codes are the\n\
          `code` of a WebSocket `{\"type\":\"error\"}` message.\n\n\
          | code | where | meaning |\n|---|---|---|\n",
     );

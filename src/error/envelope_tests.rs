@@ -96,6 +96,14 @@ async fn overloaded_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn bad_gateway_502_when_a_plugin_hook_fails() {
+    let e = ApiError::BadGateway(
+        "The plugin hook slugify/before_create failed: timed out after 2s.".into(),
+    );
+    insta::assert_snapshot!("502_bad_gateway", render(e).await);
+}
+
+#[tokio::test]
 async fn internal_500_hides_the_detail() {
     let e = ApiError::internal("sled exploded at /secret/path");
     insta::assert_snapshot!("500_internal", render(e).await);

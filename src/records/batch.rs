@@ -21,14 +21,14 @@ pub struct BatchItem {
     pub body: Request,
 }
 
-enum Target {
+pub(super) enum Target {
     Create(String),
     Upsert(String),
     Update(String, String),
     Delete(String, String),
 }
 
-fn parse_target(method: &str, url: &str) -> Result<Target, String> {
+pub(super) fn parse_target(method: &str, url: &str) -> Result<Target, String> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     if !query.is_empty() {
         return Err("Query parameters are not supported inside batch requests.".into());
@@ -140,6 +140,11 @@ pub async fn batch(
             .with_params(json!({"max": max})),
         ));
     }
+    // Hooks first: they may take a while and must not hold any record lock.
+    let items = super::hooks::before_batch(app, items, caller)
+        .await
+        .map_err(|(i, e)| failed(i, &e))?;
+    let items = &*items;
     // Lock every record the batch updates or deletes, in a fixed order.
     let snap = app.schema.snapshot();
     let targets: Vec<(String, String)> = items

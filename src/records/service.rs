@@ -2,6 +2,7 @@
 
 use super::access::{self, Op};
 use super::batch::BatchItem;
+use super::hooks::WriteHooks;
 use super::list::{ListParams, ListResult};
 use super::locks::RecordLocks;
 use super::shape::Shape;
@@ -13,7 +14,7 @@ use crate::query::{ColumnCache, RequestInfo, Rule, RuleCache};
 use crate::schema::{Collection, Registry, Snapshot};
 use crate::store::Store;
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Bounds the record operations apply to one request.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +38,8 @@ pub struct RecordService {
     /// The collections' compiled rules, once per schema version (see `query::RuleCache`).
     pub rules: RuleCache,
     pub limits: RecordLimits,
+    /// Before-write hooks (plugins), installed once at start (see [`WriteHooks`]).
+    pub(super) hooks: OnceLock<Arc<dyn WriteHooks>>,
 }
 
 impl RecordService {
@@ -58,7 +61,13 @@ impl RecordService {
             columns,
             rules: RuleCache::default(),
             limits,
+            hooks: OnceLock::new(),
         }
+    }
+
+    /// Installs the before-write hooks; only the first call takes effect (`false` after).
+    pub fn set_hooks(&self, hooks: Arc<dyn WriteHooks>) -> bool {
+        self.hooks.set(hooks).is_ok()
     }
 }
 

@@ -7,6 +7,7 @@ use super::auth_fields::{
     stage_auth_update,
 };
 use super::cascade::stage_delete;
+use super::hooks;
 use super::id::new_id;
 use super::modifiers::{self, split_key};
 use super::shape::Shape;
@@ -40,7 +41,10 @@ pub async fn create(
     caller: &Caller,
     meta: &RequestInfo,
 ) -> ApiResult<Value> {
-    shape.check(app, &*app.schema.require(collection)?, caller)?;
+    let target = app.schema.require(collection)?;
+    shape.check(app, &target, caller)?;
+    let req = hooks::before_create(app, &target, req, caller).await?;
+    let req = &*req;
     let (col, rec) = commit_with_retries(
         app,
         |tx| {
@@ -69,6 +73,8 @@ pub async fn update(
     let target = app.schema.require(collection)?;
     shape.check(app, &target, caller)?;
     let id = RecordId::from(id);
+    let req = hooks::before_update(app, &target, &id, req, caller).await?;
+    let req = &*req;
     let _locked = app.locks.lock(&target.id, &id).await;
     let id = &id;
     let (col, rec) = commit_with_retries(
@@ -96,6 +102,7 @@ pub async fn delete(
 ) -> ApiResult<()> {
     let id = RecordId::from(id);
     let target = app.schema.require(collection)?;
+    hooks::before_delete(app, &target, &id, caller).await?;
     let _locked = app.locks.lock(&target.id, &id).await;
     let id = &id;
     commit_with_retries(

@@ -28,6 +28,7 @@ mod hardening_rules;
 mod hardening_store;
 mod inspect;
 mod persistence;
+mod plugins;
 mod query;
 mod realtime;
 mod realtime_sse;
