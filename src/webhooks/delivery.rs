@@ -10,6 +10,7 @@ use crate::store::WriteOp;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Longest response excerpt kept per attempt.
 pub const EXCERPT_BYTES: usize = 1024;
@@ -154,20 +155,30 @@ pub fn consumer(webhook: &str) -> String {
     format!("webhook:{webhook}")
 }
 
-/// A delivery id created at `ms`: 12 hex digits of the time, then 8 random characters, so ids
-/// sort by creation time.
+/// The last delivery id number handed out (ms << 16 | sequence within the ms).
+static LAST_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A delivery id created at `ms`: 16 hex digits of (ms << 16 | a sequence within the ms),
+/// strictly increasing within the process, then 4 random characters; ids sort by creation.
 pub fn new_id(ms: i64) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let want = (ms.max(0) as u64) << 16;
+    let prev = LAST_ID
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(want.max(last + 1))
+        })
+        .unwrap_or(0);
+    let n = want.max(prev + 1);
     let mut rng = rand::thread_rng();
-    let tail: String = (0..8)
+    let tail: String = (0..4)
         .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
         .collect();
-    format!("{:012x}{tail}", ms.max(0))
+    format!("{n:016x}{tail}")
 }
 
 /// The smallest id created at `ms` or later (every older delivery's key sorts before it).
 pub fn id_floor(ms: i64) -> String {
-    format!("{:012x}", ms.max(0))
+    format!("{:016x}", (ms.max(0) as u64) << 16)
 }
 
 /// The first `EXCERPT_BYTES` of a response body, cut on a character boundary.
@@ -182,11 +193,16 @@ mod tests {
 
     #[test]
     fn ids_sort_by_time_and_the_floor_splits_them() {
-        let a = new_id(1_700_000_000_000);
-        let b = new_id(1_700_000_000_001);
+        let a = new_id(4_000_000_000_000);
+        let b = new_id(4_000_000_000_001);
         assert!(a < b);
-        assert!(id_floor(1_700_000_000_001) > a);
-        assert!(id_floor(1_700_000_000_001) <= b);
+        let same_ms: Vec<String> = (0..100).map(|_| new_id(4_000_000_000_001)).collect();
+        assert!(
+            same_ms.windows(2).all(|w| w[0] < w[1]),
+            "strictly increasing"
+        );
+        assert!(id_floor(4_000_000_000_001) > a);
+        assert!(id_floor(4_000_000_000_001) <= b);
         assert_eq!(a.len(), 20);
     }
 
