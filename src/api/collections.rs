@@ -4,45 +4,25 @@
 use super::body;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::collections::ListParams;
 use crate::error::ApiError;
+use crate::records::PageParams;
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
 use poem::{handler, Body, IntoResponse, Request, Response};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-    skip_total: Option<String>,
-    filter: Option<String>,
-}
 
 #[handler]
 pub async fn list(
     app: Data<&Arc<App>>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PageParams>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let params = ListParams {
-        page: q.page,
-        per_page: q.per_page,
-        skip_total: q.skip_total,
-        filter: q.filter,
-    };
-    let p = app.collections.list(&caller, &params)?;
+    let p = app.collections.list(&caller, &q)?;
     let items: Vec<Value> = p.items.iter().map(|c| c.to_api_json()).collect();
-    Ok(Json(json!({
-        "items": items,
-        "page": p.page,
-        "perPage": p.per_page,
-        "totalItems": p.total,
-        "totalPages": p.pages,
-    })))
+    Ok(Json(super::paging::envelope(
+        items, p.page, p.per_page, p.total, p.pages,
+    )))
 }
 
 #[handler]

@@ -9,6 +9,7 @@ pub mod body;
 mod collections;
 mod health;
 pub mod meta;
+mod paging;
 mod plugins;
 mod realtime;
 mod records;

@@ -4,23 +4,16 @@
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::records::PageParams;
 use poem::handler;
 use poem::web::{Data, Json, Query};
-use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-}
 
 #[handler]
 pub async fn list(
     app: Data<&Arc<App>>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PageParams>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(app.plugins.list(&caller, &q.page, &q.per_page)?))

@@ -5,34 +5,24 @@ use super::body;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::webhooks::deliveries::ListParams;
+use crate::records::PageParams;
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
 use poem::{handler, Body, IntoResponse, Request, Response};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-    skip_total: Option<String>,
-    filter: Option<String>,
-}
 
 #[handler]
 pub async fn list(app: Data<&Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let items = app.webhooks.list(&caller)?;
     let n = items.len();
-    Ok(Json(json!({
-        "items": items,
-        "page": 1,
-        "perPage": n.max(1),
-        "totalItems": n,
-        "totalPages": i64::from(n > 0),
-    })))
+    Ok(Json(super::paging::envelope(
+        items,
+        1,
+        n.max(1),
+        n as i64,
+        i64::from(n > 0),
+    )))
 }
 
 #[handler]
@@ -83,23 +73,13 @@ pub async fn delete(
 pub async fn deliveries(
     app: Data<&Arc<App>>,
     Path(id): Path<String>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PageParams>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let params = ListParams {
-        page: q.page,
-        per_page: q.per_page,
-        skip_total: q.skip_total,
-        filter: q.filter,
-    };
-    let p = app.webhooks.deliveries(&caller, &id, &params).await?;
-    Ok(Json(json!({
-        "items": p.items,
-        "page": p.page,
-        "perPage": p.per_page,
-        "totalItems": p.total,
-        "totalPages": p.pages,
-    })))
+    let p = app.webhooks.deliveries(&caller, &id, &q).await?;
+    Ok(Json(super::paging::envelope(
+        p.items, p.page, p.per_page, p.total, p.pages,
+    )))
 }
 
 #[handler]

@@ -5,20 +5,11 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
-use crate::records::{parse_number, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::records::PageParams;
 use crate::schema::{Collection, Registry};
 use crate::store::Store;
 use serde_json::Value;
 use std::sync::Arc;
-
-/// Raw paging parameters of `GET /api/collections`, as the client sent them.
-#[derive(Debug, Default)]
-pub struct ListParams {
-    pub page: Option<String>,
-    pub per_page: Option<String>,
-    pub skip_total: Option<String>,
-    pub filter: Option<String>,
-}
 
 /// One page of collections. `total`/`pages` are `-1` with `skipTotal`, as PocketBase.
 #[derive(Debug)]
@@ -40,9 +31,9 @@ impl CollectionService {
         Self { store, schema }
     }
 
-    pub fn list(&self, caller: &Caller, q: &ListParams) -> ApiResult<Page> {
+    pub fn list(&self, caller: &Caller, q: &PageParams) -> ApiResult<Page> {
         caller.require_superuser()?;
-        if q.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
+        if q.filter().is_some() {
             return Err(ApiError::bad_field(
                 MSG_GENERIC,
                 "filter",
@@ -52,8 +43,7 @@ impl CollectionService {
                 ),
             ));
         }
-        let page = parse_number("page", &q.page, 1)?;
-        let per_page = parse_number("perPage", &q.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
+        let (page, per_page, skip_total) = q.resolve()?;
         let snap = self.schema.snapshot();
         let all = snap.all();
         let items = all
@@ -62,7 +52,7 @@ impl CollectionService {
             .take(per_page)
             .cloned()
             .collect();
-        let (total, pages) = if matches!(q.skip_total.as_deref(), Some("1" | "true")) {
+        let (total, pages) = if skip_total {
             (-1, -1)
         } else {
             (all.len() as i64, all.len().div_ceil(per_page) as i64)

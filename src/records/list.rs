@@ -44,6 +44,34 @@ fn bad_param(param: &str, code: &'static str, message: String) -> ApiError {
     ApiError::bad_field(MSG_GENERIC, param, FieldError::new(code, message))
 }
 
+/// Raw paging parameters of a list that is not a records list (collections, deliveries), as
+/// the client sent them.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PageParams {
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+    pub skip_total: Option<String>,
+    pub filter: Option<String>,
+}
+
+impl PageParams {
+    /// `(page, perPage, skipTotal)` checked as a records list checks them.
+    pub fn resolve(&self) -> ApiResult<(usize, usize, bool)> {
+        let page = parse_number("page", &self.page, 1)?;
+        let per_page = parse_number("perPage", &self.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
+        Ok((page, per_page, parse_bool(&self.skip_total)))
+    }
+
+    /// The filter, if any non-blank one was given.
+    pub fn filter(&self) -> Option<&str> {
+        self.filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+    }
+}
+
 /// A positive integer query parameter (`page`, `perPage`); blank or ≤ 0 means `default`.
 pub fn parse_number(param: &str, raw: &Option<String>, default: usize) -> ApiResult<usize> {
     match raw.as_deref().map(str::trim) {

@@ -22,7 +22,9 @@ mod write;
 pub use access::{can_read, check as check_access, eval as eval_rule, request_info, Op};
 pub use batch::{batch, BatchItem};
 pub use hooks::{AuthRef, HookEvent, HookFuture, PendingWrite, WriteHooks};
-pub use list::{list, parse_number, ListParams, ListResult, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+pub use list::{
+    list, parse_number, ListParams, ListResult, PageParams, DEFAULT_PER_PAGE, MAX_PER_PAGE,
+};
 pub use locks::RecordLocks;
 pub use service::{RecordLimits, RecordService};
 pub use shape::Shape;

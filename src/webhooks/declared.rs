@@ -4,10 +4,8 @@
 //! no longer declares them; read-only through the API. Their owner is trusted (installed by the
 //! operator), so they may target loopback and private addresses (their sidecar).
 
-use super::delivery;
 use super::model::{self, Webhook};
 use super::WebhookService;
-use crate::store::{cursor_op, WriteOp, META_CURSOR};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -59,18 +57,9 @@ impl WebhookService {
     }
 
     async fn store_declared(&self, hook: Webhook, created: bool) -> Result<(), String> {
-        let mut ops = vec![WriteOp::PutMeta {
-            key: delivery::webhook_key(&hook.id),
-            value: serde_json::to_vec(&hook).map_err(|e| e.to_string())?,
-        }];
-        let consumer = delivery::consumer(&hook.id);
-        if hook.enabled && created {
-            ops.push(cursor_op(&consumer, self.shared.store.head()));
-        } else if !hook.enabled {
-            ops.push(WriteOp::DeleteMeta {
-                key: format!("{META_CURSOR}{consumer}"),
-            });
-        }
+        let ops = self
+            .definition_ops(&hook, created)
+            .map_err(|e| e.summary())?;
         self.shared
             .store
             .commit(ops)

@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::CollectionId;
 use crate::query::{compile, parse, CompileCtx, EvalEnv, RequestInfo};
-use crate::records::{parse_number, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::records::PageParams;
 use crate::schema::{now_string, Collection, CollectionType, Field, FieldKind, TextOptions};
 use crate::store::WriteOp;
 use serde_json::Value;
@@ -19,15 +19,6 @@ use std::sync::Arc;
 const SCAN_STEP: usize = 512;
 /// Most deliveries one list request examines (filtering and counting are linear).
 const MAX_SCANNED: usize = 1_000_000;
-
-/// Raw paging parameters of a deliveries list.
-#[derive(Debug, Default)]
-pub struct ListParams {
-    pub page: Option<String>,
-    pub per_page: Option<String>,
-    pub skip_total: Option<String>,
-    pub filter: Option<String>,
-}
 
 /// One page of deliveries, newest first (`total`/`pages` are -1 with `skipTotal`).
 pub struct Page {
@@ -79,14 +70,12 @@ fn delivery_fields() -> Arc<Collection> {
 }
 
 impl WebhookService {
-    pub async fn deliveries(&self, caller: &Caller, id: &str, q: &ListParams) -> ApiResult<Page> {
+    pub async fn deliveries(&self, caller: &Caller, id: &str, q: &PageParams) -> ApiResult<Page> {
         caller.require_superuser()?;
         self.snapshot_of(id)?;
-        let page = parse_number("page", &q.page, 1)?;
-        let per_page = parse_number("perPage", &q.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
-        let skip_total = matches!(q.skip_total.as_deref(), Some("1" | "true"));
+        let (page, per_page, skip_total) = q.resolve()?;
         let snap = self.shared.records.schema.snapshot();
-        let filter = match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        let filter = match q.filter() {
             None => None,
             Some(f) => {
                 let col = delivery_fields();

@@ -257,6 +257,25 @@ impl WebhookService {
         Ok(v)
     }
 
+    /// The writes that store `hook`; `fresh`: it starts now (new or re-enabled), so its cursor
+    /// is set to the head — a webhook receives nothing from before it existed or was enabled.
+    /// A disabled webhook's cursor is deleted: it must not hold the change log back.
+    fn definition_ops(&self, hook: &Webhook, fresh: bool) -> Result<Vec<WriteOp>, ApiError> {
+        let mut ops = vec![WriteOp::PutMeta {
+            key: delivery::webhook_key(&hook.id),
+            value: serde_json::to_vec(hook).map_err(ApiError::internal)?,
+        }];
+        let consumer = delivery::consumer(&hook.id);
+        if hook.enabled && fresh {
+            ops.push(cursor_op(&consumer, self.shared.store.head()));
+        } else if !hook.enabled {
+            ops.push(WriteOp::DeleteMeta {
+                key: format!("{META_CURSOR}{consumer}"),
+            });
+        }
+        Ok(ops)
+    }
+
     /// Deletes a webhook, its cursor, its delivery log and its retry queue.
     pub async fn delete(&self, caller: &Caller, id: &str) -> ApiResult<()> {
         caller.require_superuser()?;
