@@ -139,6 +139,9 @@ pub async fn run(
     ));
     let mut retries: JoinSet<Option<(i64, String)>> = JoinSet::new();
     let mut persisted = (cursor, std::time::Instant::now());
+    // Read the change log (not just the broadcast) at start and after any gap or lag, until a
+    // read comes back short.
+    let mut from_log = true;
     loop {
         if *stop.borrow() {
             return;
@@ -174,14 +177,39 @@ pub async fn run(
                     _ = tokio::time::sleep(LINGER) => {}
                 }
             }
-            if !drain(&mut events, &mut buffered) {
-                return;
+            match drain(&mut events, &mut buffered) {
+                None => return,
+                Some(lagged) => from_log |= lagged,
             }
-            let fresh = contiguous(&mut buffered, cursor);
-            let persist = persisted.1.elapsed() >= CURSOR_EVERY;
-            let page = tokio::select! {
-                _ = stop.changed() => return,
-                page = next_page(&shared, &hook, &health, &sem, cursor, fresh, persist) => page,
+            let fresh = if from_log {
+                buffered.clear();
+                Vec::new()
+            } else {
+                match contiguous(&mut buffered, cursor) {
+                    Some(page) => page,
+                    None => {
+                        from_log = true;
+                        Vec::new()
+                    }
+                }
+            };
+            let page = if fresh.is_empty() && !from_log {
+                Ok(None)
+            } else {
+                let persist = persisted.1.elapsed() >= CURSOR_EVERY;
+                let reading = from_log;
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    page = next_page(&shared, &hook, &health, &sem, cursor, fresh, persist) => {
+                        if reading && matches!(&page, Ok(Some((last, ..))) if last.0 < cursor.0 + PAGE as u64) {
+                            from_log = false; // caught up: the broadcast carries on
+                        }
+                        if reading && matches!(page, Ok(None)) {
+                            from_log = false;
+                        }
+                        page
+                    }
+                }
             };
             match page {
                 Ok(Some((last, waiting, committed))) => {
@@ -202,8 +230,8 @@ pub async fn run(
                 }
             }
         }
-        if persisted.0 < cursor {
-            // Idle: persist what pages that selected nothing left in memory.
+        if persisted.0 < cursor && persisted.1.elapsed() >= CURSOR_EVERY {
+            // Persist what pages that selected nothing left in memory (at most once a second).
             let op = cursor_op(&delivery::consumer(&hook.id), cursor);
             match shared.store.commit(vec![op]).await {
                 Ok(_) => persisted = (cursor, std::time::Instant::now()),
@@ -212,14 +240,17 @@ pub async fn run(
             }
         }
         let next_due = queue.first().map(|(due, _)| *due);
-        let sleep = next_due.map_or(Duration::from_secs(3600), |d| {
+        let mut sleep = next_due.map_or(Duration::from_secs(3600), |d| {
             Duration::from_millis(d.saturating_sub(now_ms()).max(0) as u64)
         });
+        if persisted.0 < cursor {
+            sleep = sleep.min(CURSOR_EVERY.saturating_sub(persisted.1.elapsed()));
+        }
         tokio::select! {
             _ = stop.changed() => {}
             r = events.recv() => match r {
                 Ok(ev) => buffered.push_back(ev),
-                Err(broadcast::error::RecvError::Lagged(_)) => buffered.clear(),
+                Err(broadcast::error::RecvError::Lagged(_)) => from_log = true,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             Some(done) = retries.join_next() => if let Ok(Some(next)) = done { queue.insert(next); },
@@ -229,37 +260,42 @@ pub async fn run(
     }
 }
 
-/// Moves what the store broadcast meanwhile into `buf` (a lag empties it: the log has it all).
-/// False once the store is gone.
+/// Moves what the store broadcast meanwhile into `buf`: `Some(lagged)` (after a lag the log
+/// must be read), `None` once the store is gone.
 fn drain(
     events: &mut broadcast::Receiver<Arc<ChangeEvent>>,
     buf: &mut VecDeque<Arc<ChangeEvent>>,
-) -> bool {
+) -> Option<bool> {
+    let mut lagged = false;
     loop {
         match events.try_recv() {
             Ok(ev) => buf.push_back(ev),
-            Err(broadcast::error::TryRecvError::Lagged(_)) => buf.clear(),
-            Err(broadcast::error::TryRecvError::Empty) => return true,
-            Err(broadcast::error::TryRecvError::Closed) => return false,
+            Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
+            Err(broadcast::error::TryRecvError::Empty) => return Some(lagged),
+            Err(broadcast::error::TryRecvError::Closed) => return None,
         }
     }
 }
 
-/// The next page after `cursor` if `buf` holds it without a gap (else empty: read the log).
-fn contiguous(buf: &mut VecDeque<Arc<ChangeEvent>>, cursor: Seq) -> Vec<Arc<ChangeEvent>> {
+/// The next page after `cursor` from `buf` (possibly empty: nothing new), or `None` when `buf`
+/// has a gap after `cursor` (then the log must be read; `buf` is emptied).
+fn contiguous(buf: &mut VecDeque<Arc<ChangeEvent>>, cursor: Seq) -> Option<Vec<Arc<ChangeEvent>>> {
     while buf.front().is_some_and(|e| e.seq <= cursor) {
         buf.pop_front();
     }
     let n = buf.len().min(PAGE);
+    if n == 0 {
+        return Some(Vec::new());
+    }
     let gapless = buf.front().is_some_and(|e| e.seq.0 == cursor.0 + 1)
         && buf
-            .get(n.wrapping_sub(1))
+            .get(n - 1)
             .is_some_and(|e| e.seq.0 == cursor.0 + n as u64);
     if !gapless {
         buf.clear();
-        return Vec::new();
+        return None;
     }
-    buf.drain(..n).collect()
+    Some(buf.drain(..n).collect())
 }
 
 async fn load_cursor(shared: &Shared, hook: &Webhook) -> Result<Seq, StoreError> {
@@ -531,19 +567,21 @@ mod tests {
     #[test]
     fn broadcast_events_are_used_only_without_a_gap() {
         let mut buf: VecDeque<_> = (3..=6).map(ev).collect();
-        let page = contiguous(&mut buf, Seq(4));
+        let page = contiguous(&mut buf, Seq(4)).expect("no gap");
         assert_eq!(page.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [5, 6]);
         assert!(buf.is_empty());
+        let nothing = contiguous(&mut buf, Seq(6)).expect("nothing new is no gap");
+        assert!(nothing.is_empty());
         let mut gap: VecDeque<_> = [ev(8), ev(9)].into_iter().collect();
         assert!(
-            contiguous(&mut gap, Seq(6)).is_empty(),
+            contiguous(&mut gap, Seq(6)).is_none(),
             "7 is missing: read the log"
         );
         assert!(gap.is_empty());
         let mut holey: VecDeque<_> = [ev(7), ev(9)].into_iter().collect();
-        assert!(contiguous(&mut holey, Seq(6)).is_empty());
+        assert!(contiguous(&mut holey, Seq(6)).is_none());
         let mut long: VecDeque<_> = (1..=(PAGE as u64 + 5)).map(ev).collect();
-        assert_eq!(contiguous(&mut long, Seq(0)).len(), PAGE);
+        assert_eq!(contiguous(&mut long, Seq(0)).map(|p| p.len()), Some(PAGE));
         assert_eq!(long.len(), 5);
     }
 
