@@ -139,6 +139,8 @@ pub async fn run(
     ));
     let mut retries: JoinSet<Option<(i64, String)>> = JoinSet::new();
     let mut persisted = (cursor, std::time::Instant::now());
+    // The filter compiled per collection, kept across pages (rebuilt on schema changes).
+    let filters = Arc::new(Mutex::new(payload::Filters::default()));
     // Read the change log (not just the broadcast) at start and after any gap or lag, until a
     // read comes back short.
     let mut from_log = true;
@@ -200,7 +202,7 @@ pub async fn run(
                 let reading = from_log;
                 tokio::select! {
                     _ = stop.changed() => return,
-                    page = next_page(&shared, &hook, &health, &sem, cursor, fresh, persist) => {
+                    page = next_page(&shared, &hook, &health, &sem, &filters, cursor, fresh, persist) => {
                         if reading && matches!(&page, Ok(Some((last, ..))) if last.0 < cursor.0 + PAGE as u64) {
                             from_log = false; // caught up: the broadcast carries on
                         }
@@ -345,11 +347,12 @@ async fn next_page(
     hook: &Arc<Webhook>,
     health: &Arc<Health>,
     sem: &Arc<Semaphore>,
+    filters: &Arc<Mutex<payload::Filters>>,
     cursor: Seq,
     fresh: Vec<Arc<ChangeEvent>>,
     persist: bool,
 ) -> Result<Option<(Seq, Vec<(i64, String)>, bool)>, StoreError> {
-    let (s, h) = (shared.clone(), hook.clone());
+    let (s, h, filters) = (shared.clone(), hook.clone(), filters.clone());
     type Judged = Option<(Seq, Vec<(u64, &'static str, String)>)>;
     let judged = tokio::task::spawn_blocking(move || -> Result<Judged, StoreError> {
         let page = if fresh.is_empty() {
@@ -364,7 +367,7 @@ async fn next_page(
         let Some(last) = page.last().map(|e| e.seq) else {
             return Ok(None);
         };
-        let mut filters = payload::Filters::default();
+        let mut filters = filters.lock().unwrap_or_else(|p| p.into_inner());
         let bodies: Vec<(u64, &'static str, String)> = page
             .iter()
             .filter_map(|ev| {
