@@ -74,8 +74,15 @@ def main() -> int:
         c = srv.client()
         base = f"http://127.0.0.1:{rport}"
 
+        def cpu() -> tuple[float, float]:
+            assert srv.proc is not None
+            return h.cpu_seconds(srv.proc.pid), h.cpu_seconds(receiver.pid)
+
         h.log("creates without webhooks")
+        c0 = cpu()
         result["creates_no_webhooks"] = wrk_create(srv, authors_file, a.duration, logdir, "none")
+        c1 = cpu()
+        result["server_cpu_s_no_webhooks"] = round(c1[0] - c0[0], 2)
         hooks = []
         for i in range(5):
             st, w = c.request("POST", "/api/webhooks", {
@@ -97,7 +104,12 @@ def main() -> int:
             hooks.append(w["id"])
         h.log(f"creates with webhooks to {a.hooks}")
         result["webhooks"] = a.hooks
+        c0 = cpu()
         result["creates_with_webhooks"] = wrk_create(srv, authors_file, a.duration, logdir, "with")
+        c1 = cpu()
+        # Where the two cores went: the server (creates + dispatch) and the receiver.
+        result["server_cpu_s_with_webhooks"] = round(c1[0] - c0[0], 2)
+        result["receiver_cpu_s_with_webhooks"] = round(c1[1] - c0[1], 2)
         result["creates_ratio"] = result["creates_with_webhooks"] / result["creates_no_webhooks"]
         time.sleep(2)
         result["fast_receiver_distinct_after_run"] = stats(rport).get("/ok1", {}).get("distinct")
