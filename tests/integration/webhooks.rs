@@ -513,3 +513,45 @@ async fn webhooks_lose_nothing_with_a_flapping_receiver() {
     assert_eq!(seqs.len(), N);
     assert_eq!(titles.len(), N, "every record arrived");
 }
+
+#[tokio::test]
+async fn webhooks_delivery_log_is_trimmed_after_its_retention() {
+    let srv = TestServer::builder()
+        .env("FERROBASE_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+        .env("FERROBASE_WEBHOOKS_DELIVERY_RETENTION", "1s")
+        .env("FERROBASE_STORE_CHANGELOG_TRIM_SECS", "1")
+        .start()
+        .await;
+    posts(&srv).await;
+    let (rx, url) = receiver().await;
+    let su = srv.su();
+    let w = hook(&su, &rx, json!({"url": url})).await;
+    let wid = w["id"].as_str().unwrap();
+    srv.guest().create("posts", json!({"title": "t"})).await;
+    until(&rx, "the delivery", |g| !g.is_empty()).await;
+    // The record is written once the attempt settles, and kept for about a second.
+    let mut seen = false;
+    for _ in 0..40 {
+        if deliveries(&su, wid, "").await["totalItems"] == 1 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen, "the delivery was recorded before it expired");
+    let mut total = Value::Null;
+    for _ in 0..40 {
+        total = deliveries(&su, wid, "").await["totalItems"].clone();
+        if total == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        total, 0,
+        "settled deliveries older than the retention are removed"
+    );
+    // The webhook itself and its cursor stay: the next event is delivered.
+    srv.guest().create("posts", json!({"title": "again"})).await;
+    until(&rx, "the next delivery", |g| g.len() >= 2).await;
+}
