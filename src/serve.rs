@@ -58,9 +58,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
     app.spawn_maintenance();
     app.realtime.start()?;
     if crate::plugins::identity::human_superusers(&app.records)? == 0 {
+        // A one-time link to the dashboard's setup page (valid until used or restart).
+        let token = app.accounts.setup.arm();
         let dir = config.server.dir.display();
         eprintln!(
-            "\nNo superuser exists yet. Create one with:\n\n    ferrobase superuser upsert EMAIL PASSWORD --dir {dir}\n"
+            "\nNo superuser exists yet. Create the first one in the browser:\n\n    http://{}/_/#/setup?token={token}\n\nor with the CLI:\n\n    ferrobase superuser upsert EMAIL PASSWORD --dir {dir}\n",
+            config.server.http
         );
     }
     let limits = crate::conn::Limits {
@@ -87,8 +90,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     app.webhooks.start();
     tracing::info!(addr = %config.server.http, dir = %config.server.dir.display(), "ferrobase listening");
     println!(
-        "Server started at http://{}\n├─ REST API: http://{}/api/",
-        config.server.http, config.server.http
+        "Server started at http://{}\n├─ REST API:  http://{}/api/\n└─ Dashboard: http://{}/_/",
+        config.server.http, config.server.http, config.server.http
     );
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let realtime = app.realtime.clone();

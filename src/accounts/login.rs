@@ -66,7 +66,11 @@ pub(super) fn issue_auth(
     token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
 }
 
-fn response(col: &Arc<Collection>, rec: &Record, caller: &Caller) -> ApiResult<AuthResponse> {
+pub(super) fn response(
+    col: &Arc<Collection>,
+    rec: &Record,
+    caller: &Caller,
+) -> ApiResult<AuthResponse> {
     let token = issue(col, rec)?;
     let record = render::record(col, rec, caller);
     Ok(AuthResponse(json!({"token": token, "record": record})))

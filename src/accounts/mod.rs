@@ -7,6 +7,7 @@ mod bodies;
 mod flows;
 mod login;
 mod service;
+mod setup;
 
 pub use bodies::{
     parse as parse_body, EmailChangeConfirm, EmailChangeRequest, EmailRequest, Impersonation,
@@ -18,3 +19,4 @@ pub use flows::{
 };
 pub use login::{auth_with_password, find_by_unique, refresh, AuthResponse};
 pub use service::AccountService;
+pub use setup::{Setup, SetupBody, MSG_BAD_TOKEN};

@@ -22,6 +22,8 @@ pub struct AccountService {
     pub app_name: String,
     /// `{APP_URL}` in mail templates: `[smtp] app_url`, or `http://<server.http>` when empty.
     pub app_url: String,
+    /// The first-run setup token (see `setup.rs`).
+    pub setup: super::Setup,
 }
 
 impl AccountService {
@@ -40,6 +42,7 @@ impl AccountService {
             records,
             logins,
             mailer,
+            setup: super::Setup::default(),
             app_name: app_name.to_string(),
             app_url: if url.is_empty() {
                 format!("http://{http}")

@@ -154,3 +154,20 @@ pub async fn mails(app: Data<&Arc<App>>, caller: Caller) -> Result<Json<Value>, 
     let items = app.accounts.kept_mails(&caller)?;
     Ok(Json(json!({"items": items, "totalItems": items.len()})))
 }
+
+/// `GET /api/setup`: whether the first-run setup is waiting (no superuser yet, token armed).
+#[handler]
+pub async fn setup_status(app: Data<&Arc<App>>) -> Json<Value> {
+    Json(json!({"needed": app.accounts.setup.needed()}))
+}
+
+/// `POST /api/setup {token, email, password, passwordConfirm}`: the first superuser, signed in.
+#[handler]
+pub async fn setup(
+    app: Data<&Arc<App>>,
+    req: &Request,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let data: accounts::SetupBody = input(&app, req, body).await?;
+    Ok(Json(app.accounts.first_superuser(&data).await?.0))
+}

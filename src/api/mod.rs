@@ -3,6 +3,7 @@
 //! everything (including poem's own 404/405s), all inside one tracing span per request
 //! (`request_span`, which also sets `X-Request-Id`).
 
+mod admin;
 mod auth;
 mod batch;
 pub mod body;
@@ -94,6 +95,10 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
             get(realtime::sse_connect).post(realtime::sse_subscribe),
         )
         .at("/api/realtime/ws", get(realtime::ws))
+        .at("/api/setup", get(auth::setup_status).post(auth::setup))
+        .at("/_", get(admin::redirect))
+        .at("/_/", get(admin::serve).head(admin::serve))
+        .at("/_/*path", get(admin::serve).head(admin::serve))
         .at("/api/webhooks", get(webhooks::list).post(webhooks::create))
         .at(
             "/api/webhooks/:id",

@@ -94,7 +94,14 @@ codes! {
     InvalidBool = "validation_invalid_bool", Http(400), "The value is not a boolean.";
     InvalidNumber = "validation_invalid_number", Http(400), "The value is not a finite number.";
     InvalidDate = "validation_invalid_date", Http(400), "The value is not a valid date.";
-    InvalidUrl = "validation_invalid_url", Http(400), "The value is not a valid URL.";
+    InvalidUrl = "validation_invalid_url", Http(400), "The value is not a valid URL (for webhooks also: not an allowed target, with the reason).";
+    InvalidName = "validation_invalid_name", Http(400), "A webhook name is not a string of at most 255 characters.";
+    InvalidCollections = "validation_invalid_collections", Http(400), "A webhook's collections are not a list of existing collection names or ids.";
+    InvalidActions = "validation_invalid_actions", Http(400), "A webhook's actions are not a subset of create, update, delete.";
+    InvalidSecret = "validation_invalid_secret", Http(400), "A webhook secret is not whsec_ plus base64 of 24 to 64 bytes.";
+    InvalidHeaders = "validation_invalid_headers", Http(400), "A webhook's extra headers are invalid, too many, too large or reserved.";
+    InvalidTimeout = "validation_invalid_timeout", Http(400), "A webhook timeout is not a whole number of seconds from 1 to 60.";
+    UnknownField = "validation_unknown_field", Http(400), "The body has a key the resource does not have.";
     IsEmail = "validation_is_email", Http(400), "The value is not a valid email address.";
     InvalidRegex = "validation_invalid_regex", Http(400), "A pattern option is not a valid regular expression.";
     MatchInvalid = "validation_match_invalid", Http(400), "The value does not match the required pattern.";
