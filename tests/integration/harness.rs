@@ -35,11 +35,18 @@ fn free_port() -> u16 {
 #[derive(Default)]
 pub struct TestServerBuilder {
     env: Vec<(String, String)>,
+    no_superuser: bool,
 }
 
 impl TestServerBuilder {
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Starts on a data dir without any superuser (first-run setup); `su()` is then a guest.
+    pub fn without_superuser(mut self) -> Self {
+        self.no_superuser = true;
         self
     }
 
@@ -61,7 +68,11 @@ impl TestServerBuilder {
                 .build()
                 .expect("reqwest client"),
         };
-        srv.superuser_upsert(SU_EMAIL, SU_PASSWORD);
+        if self.no_superuser {
+            srv.su_password.clear();
+        } else {
+            srv.superuser_upsert(SU_EMAIL, SU_PASSWORD);
+        }
         srv.start_again().await;
         srv
     }
@@ -154,7 +165,9 @@ impl TestServer {
             self.spawn_serve();
             match self.wait_healthy().await {
                 Ok(()) => {
-                    self.token = self.login(SU_EMAIL, &self.su_password.clone()).await;
+                    if !self.su_password.is_empty() {
+                        self.token = self.login(SU_EMAIL, &self.su_password.clone()).await;
+                    }
                     return;
                 }
                 Err(status) if attempt < 3 => {

@@ -7,6 +7,7 @@
 mod harness;
 
 mod accounts;
+mod admin;
 mod arch_bodies;
 mod arch_cycles;
 mod arch_fields;
