@@ -127,6 +127,12 @@ try {
       await api(server.api, token, 'POST', `/api/collections/${name}/records`, { title });
       await page.getByRole('cell', { name: title, exact: true }).waitFor();
 
+      // Sorting is kept in the hash, so a reload shows the same order.
+      await page.getByRole('button', { name: 'title', exact: true }).click();
+      await page.waitForURL(/sort=title/);
+      await page.reload();
+      await page.locator('th[aria-sort="ascending"]', { hasText: 'title' }).waitFor();
+
       await page.getByLabel('Filter').fill('title = &');
       await page.getByRole('button', { name: 'Apply' }).click();
       await page.locator('#records-filter-err').waitFor();
@@ -152,9 +158,82 @@ try {
       await context.close();
     }
   }
+  await setupScenario(server.ui, token);
+  await authRecordScenario(server.ui, server.api, token);
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {
   await browser.close();
   server.stop();
+}
+
+async function login(page, ui) {
+  await page.goto(`${ui}#/login`);
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Collections' }).waitFor();
+}
+
+// First-run setup page. The binary's setup endpoint is only reachable before a superuser exists,
+// so /api/setup is answered here: first with PocketBase's error envelope, then with an auth
+// response built from a real superuser token (the app must then be signed in).
+async function setupScenario(ui, token) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const me = await (await fetch(new URL('/api/collections/_superusers/auth-refresh', ui), {
+    method: 'POST',
+    headers: { authorization: token },
+  })).json();
+  let posted = null;
+  await page.route('**/api/setup', async (route) => {
+    if (route.request().method() === 'GET') return route.fulfill({ json: { needed: true } });
+    posted = route.request().postDataJSON();
+    if (posted.password !== posted.passwordConfirm) {
+      return route.fulfill({
+        status: 400,
+        json: {
+          status: 400,
+          message: 'Failed to create the superuser.',
+          data: { passwordConfirm: { code: 'validation_values_mismatch', message: "Values don't match." } },
+        },
+      });
+    }
+    return route.fulfill({ json: me });
+  });
+  await page.goto(`${ui}#/login`);
+  await page.getByRole('note').filter({ hasText: 'setup link' }).waitFor();
+  await page.goto(`${ui}#/setup?token=tok123`);
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password', { exact: true }).fill('abcdefghij');
+  await page.getByLabel('Confirm password').fill('abcdefghiX');
+  await page.getByRole('button', { name: 'Create superuser' }).click();
+  await page.getByText("Values don't match.").waitFor();
+  await page.getByText('Failed to create the superuser.').waitFor();
+  assert.equal(posted.token, 'tok123');
+  await page.getByLabel('Confirm password').fill('abcdefghij');
+  await page.getByRole('button', { name: 'Create superuser' }).click();
+  await page.getByRole('heading', { name: 'Collections' }).waitFor();
+  await context.close();
+}
+
+// Auth collections get password and passwordConfirm inputs; the record signs in afterwards.
+async function authRecordScenario(ui, apiBase, token) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await login(page, ui);
+  await page.goto(`${ui}#/collections/users/records`);
+  await page.getByRole('button', { name: 'New record' }).click();
+  const dialog = page.getByRole('dialog');
+  const email = `u${Date.now().toString(36)}@example.com`;
+  await dialog.getByLabel(/^email/).fill(email);
+  await dialog.getByLabel(/^password/, { exact: false }).first().fill('user-Passw0rd');
+  await dialog.getByLabel('passwordConfirm').fill('user-Passw0rd');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('cell', { name: email, exact: true }).waitFor();
+  await api(apiBase, null, 'POST', '/api/collections/users/auth-with-password', {
+    identity: email,
+    password: 'user-Passw0rd',
+  });
+  await context.close();
 }

@@ -5,7 +5,7 @@ export type Route =
   | { name: 'setup'; token: string }
   | { name: 'collections' }
   | { name: 'collection'; collection: string }
-  | { name: 'records'; collection: string }
+  | { name: 'records'; collection: string; query: URLSearchParams }
   | { name: 'notfound'; path: string };
 
 function parse(hash: string): { path: string; query: URLSearchParams } {
@@ -23,7 +23,7 @@ function resolve(hash: string): Route {
   if (parts[0] === 'collections') {
     if (parts.length === 1) return { name: 'collections' };
     if (parts.length === 2) return { name: 'collection', collection: parts[1] };
-    if (parts.length === 3 && parts[2] === 'records') return { name: 'records', collection: parts[1] };
+    if (parts.length === 3 && parts[2] === 'records') return { name: 'records', collection: parts[1], query };
   }
   if (parts.length === 0) return { name: 'collections' };
   return { name: 'notfound', path };
@@ -48,4 +48,13 @@ export function go(path: string, replace = false): void {
 
 export function collectionHref(name: string, records = false): string {
   return `#/collections/${encodeURIComponent(name)}${records ? '/records' : ''}`;
+}
+
+/** Rewrites the current hash's query (e.g. paging state) without a navigation or history entry. */
+export function replaceQuery(params: Record<string, string | number>): void {
+  const { path } = parse(location.hash);
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== '' && v !== undefined) q.set(k, String(v));
+  const s = q.toString();
+  history.replaceState(null, '', `#${path}${s ? `?${s}` : ''}`);
 }
