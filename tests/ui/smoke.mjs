@@ -122,7 +122,8 @@ try {
 
       await page.goto(`${server.ui}#/collections/${name}/records`);
       await page.getByRole('cell', { name: 'first', exact: true }).waitFor();
-      // Created over the API, shown live.
+      // Created over the API, shown live (once the page says its subscription is up).
+      await page.getByText('● live').waitFor();
       const title = `live-${label}-${scheme}`;
       await api(server.api, token, 'POST', `/api/collections/${name}/records`, { title });
       await page.getByRole('cell', { name: title, exact: true }).waitFor();
