@@ -13,9 +13,9 @@ use rust_embed::Embed;
 #[folder = "admin-ui/dist/"]
 struct Assets;
 
-/// Scripts and styles only from the binary itself; inline `style` attributes are allowed (UI
-/// frameworks set them for layout and transitions), inline scripts never.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+/// Scripts and styles only from the binary itself: no inline scripts or styles, no other origin
+/// (the dashboard's smoke test fails on any CSP violation).
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; \
 base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
