@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole Ferrobase test suite: unit tests beside the code, then the integration tests that drive
 # the real binary over HTTP/WS (tests/integration), the bundled plugins' Python tests (plugins/*),
-# PocketBase filter compatibility (tests/compat), then the PocketBase JS SDK (tests/sdk).
+# PocketBase filter compatibility (tests/compat), the PocketBase JS SDK (tests/sdk), then the
+# dashboard (admin-ui/check-dist.sh, tests/ui).
 # Installs what it needs on a fresh machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,3 +30,17 @@ bash tests/compat/run.sh
 
 # The real PocketBase JS SDK against the server (realtime over SSE); needs node + npm.
 bash tests/sdk/run.sh
+
+# The dashboard: the committed admin-ui/dist must be what its sources build to (the binary embeds
+# it; cargo never runs Node), then a browser smoke test against the real (debug) binary in
+# headless Chromium from Debian's package.
+bash admin-ui/check-dist.sh
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+(cd tests/ui && npm ci --no-audit --no-fund --loglevel=error \
+  && FERROBASE_BIN="$PWD/../../target/debug/ferrobase" node smoke.mjs)

@@ -77,19 +77,7 @@ try {
     for (const [label, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
       const context = await browser.newContext({ viewport, colorScheme: scheme });
       const page = await context.newPage();
-      // Chromium logs every 4xx as a console error; the expected ones (bad password, bad filter,
-      // bad rule, no setup endpoint yet) are checked through the UI instead, anything else fails.
-      page.on('console', (m) => {
-        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
-          problems.push(`${label}/${scheme} console: ${m.text()}`);
-        }
-      });
-      page.on('response', (r) => {
-        const expected = [400, 404].includes(r.status()) && new URL(r.url()).pathname.startsWith('/api/');
-        if (r.status() >= 400 && !expected) problems.push(`${label}/${scheme} ${r.status()} ${r.url()}`);
-        if (r.status() === 404 && !r.url().endsWith('/api/setup')) problems.push(`${label}/${scheme} 404 ${r.url()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`${label}/${scheme} pageerror: ${e.message}`));
+      watch(page, label, scheme);
       const shot = (n) => page.screenshot({ path: join(artifacts, `${n}-${label}-${scheme}.png`), fullPage: true });
 
       // A deep link while logged out lands on the login page.
@@ -159,13 +147,28 @@ try {
       await context.close();
     }
   }
-  await setupScenario(server.ui, token);
+  await setupScenario();
   await authRecordScenario(server.ui, server.api, token);
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {
   await browser.close();
   server.stop();
+}
+
+// Chromium logs every 4xx as a console error; the expected ones (bad password, bad filter, bad
+// rule) are checked through the UI instead, anything else fails the run.
+function watch(page, label, scheme) {
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+      problems.push(`${label}/${scheme} console: ${m.text()}`);
+    }
+  });
+  page.on('response', (r) => {
+    const expected = r.status() === 400 && new URL(r.url()).pathname.startsWith('/api/');
+    if (r.status() >= 400 && !expected) problems.push(`${label}/${scheme} ${r.status()} ${r.url()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`${label}/${scheme} pageerror: ${e.message}`));
 }
 
 async function login(page, ui) {
@@ -176,46 +179,50 @@ async function login(page, ui) {
   await page.getByRole('heading', { name: 'Collections' }).waitFor();
 }
 
-// First-run setup page. The binary's setup endpoint is only reachable before a superuser exists,
-// so /api/setup is answered here: first with PocketBase's error envelope, then with an auth
-// response built from a real superuser token (the app must then be signed in).
-async function setupScenario(ui, token) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const me = await (await fetch(new URL('/api/collections/_superusers/auth-refresh', ui), {
-    method: 'POST',
-    headers: { authorization: token },
-  })).json();
-  let posted = null;
-  await page.route('**/api/setup', async (route) => {
-    if (route.request().method() === 'GET') return route.fulfill({ json: { needed: true } });
-    posted = route.request().postDataJSON();
-    if (posted.password !== posted.passwordConfirm) {
-      return route.fulfill({
-        status: 400,
-        json: {
-          status: 400,
-          message: 'Failed to create the superuser.',
-          data: { passwordConfirm: { code: 'validation_values_mismatch', message: "Values don't match." } },
-        },
-      });
-    }
-    return route.fulfill({ json: me });
+// First-run setup against a second, fresh server without any superuser: `serve` prints the
+// one-time link, the page creates the first superuser and is signed in. (Skipped when driving an
+// already running server: it has a superuser.)
+async function setupScenario() {
+  if (process.env.FERROBASE_UI_URL) return;
+  const dir = mkdtempSync(join(tmpdir(), 'ferrobase-ui-setup-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(BIN, ['serve', '--http', `127.0.0.1:${port}`, '--dir', dir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  await page.goto(`${ui}#/login`);
-  await page.getByRole('note').filter({ hasText: 'setup link' }).waitFor();
-  await page.goto(`${ui}#/setup?token=tok123`);
-  await page.getByLabel('Email').fill(EMAIL);
-  await page.getByLabel('Password', { exact: true }).fill('abcdefghij');
-  await page.getByLabel('Confirm password').fill('abcdefghiX');
-  await page.getByRole('button', { name: 'Create superuser' }).click();
-  await page.getByText("Values don't match.").waitFor();
-  await page.getByText('Failed to create the superuser.').waitFor();
-  assert.equal(posted.token, 'tok123');
-  await page.getByLabel('Confirm password').fill('abcdefghij');
-  await page.getByRole('button', { name: 'Create superuser' }).click();
-  await page.getByRole('heading', { name: 'Collections' }).waitFor();
-  await context.close();
+  try {
+    let err = '';
+    const link = await new Promise((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`no setup link in: ${err}`)), 15000);
+      child.stderr.on('data', (chunk) => {
+        err += chunk;
+        const m = err.match(/http:\/\/\S+\/_\/#\/setup\?token=[A-Za-z0-9]+/);
+        if (m) {
+          clearTimeout(timer);
+          done(m[0]);
+        }
+      });
+    });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    watch(page, 'setup', 'light');
+    await page.goto(`http://127.0.0.1:${port}/_/#/login`);
+    await page.getByRole('note').filter({ hasText: 'setup link' }).waitFor();
+    await page.goto(link);
+    await page.getByLabel('Email').fill(EMAIL);
+    await page.getByLabel('Password', { exact: true }).fill('abcdefghij');
+    await page.getByLabel('Confirm password').fill('abcdefghiX');
+    await page.getByRole('button', { name: 'Create superuser' }).click();
+    await page.getByText("Values don't match.").waitFor();
+    await page.getByLabel('Confirm password').fill('abcdefghij');
+    await page.getByRole('button', { name: 'Create superuser' }).click();
+    await page.getByRole('heading', { name: 'Collections' }).waitFor();
+    // The link is one-time: the server says setup is no longer needed.
+    const status = await (await fetch(`http://127.0.0.1:${port}/api/setup`)).json();
+    assert.equal(status.needed, false);
+    await context.close();
+  } finally {
+    child.kill();
+  }
 }
 
 // Auth collections get password and passwordConfirm inputs; the record signs in afterwards.
