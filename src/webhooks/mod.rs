@@ -64,13 +64,24 @@ impl WebhookService {
         config.retention()?;
         let client = target::client(config.allow_private_targets)?;
         let mut hooks = HashMap::new();
+        let cursors: HashMap<String, u64> = crate::store::cursors(store.as_ref())
+            .map_err(|e| format!("cannot read webhook cursors: {e}"))?
+            .into_iter()
+            .map(|(name, seq)| (name, seq.0))
+            .collect();
         let stored = store
             .scan_meta(delivery::WEBHOOK_PREFIX)
             .map_err(|e| format!("cannot read webhooks: {e}"))?;
         for (key, bytes) in stored {
             match serde_json::from_slice::<Webhook>(&bytes) {
                 Ok(w) => {
-                    hooks.insert(w.id.clone(), Running::idle(w));
+                    let cursor = cursors.get(&delivery::consumer(&w.id)).copied();
+                    let running = Running::idle(w);
+                    running
+                        .health
+                        .cursor
+                        .store(cursor.unwrap_or_else(|| store.head().0), Ordering::Relaxed);
+                    hooks.insert(running.hook.id.clone(), running);
                 }
                 Err(e) => tracing::error!(key, error = %e, "unreadable webhook definition skipped"),
             }
@@ -223,20 +234,8 @@ impl WebhookService {
         let was_enabled = lock(&self.hooks)
             .get(&hook.id)
             .is_some_and(|r| r.hook.enabled);
-        let mut ops = vec![WriteOp::PutMeta {
-            key: delivery::webhook_key(&hook.id),
-            value: serde_json::to_vec(&hook).map_err(ApiError::internal)?,
-        }];
-        let consumer = delivery::consumer(&hook.id);
-        if hook.enabled && (created || !was_enabled) {
-            // Events from now on; a disabled webhook receives nothing of its disabled time.
-            ops.push(cursor_op(&consumer, self.shared.store.head()));
-        } else if !hook.enabled {
-            // A disabled webhook must not hold the change log back.
-            ops.push(WriteOp::DeleteMeta {
-                key: format!("{META_CURSOR}{consumer}"),
-            });
-        }
+        let fresh = created || !was_enabled;
+        let ops = self.definition_ops(&hook, fresh)?;
         self.shared
             .store
             .commit(ops)
@@ -244,11 +243,21 @@ impl WebhookService {
             .map_err(ApiError::internal)?;
         let started = *lock(&self.started);
         let mut hooks = lock(&self.hooks);
-        let mut running = Running::idle(hook);
-        if let Some(mut old) = hooks.remove(&running.hook.id) {
-            old.halt();
-            running.health = Arc::new(Health::default());
-        }
+        let running = Running::idle(hook);
+        // Until its new dispatcher reports, the webhook is where its cursor was written.
+        let cursor = match hooks.remove(&running.hook.id) {
+            Some(mut old) if !fresh => {
+                old.halt();
+                old.health.cursor.load(Ordering::Relaxed)
+            }
+            Some(mut old) => {
+                old.halt();
+                self.shared.store.head().0
+            }
+            None => self.shared.store.head().0,
+        };
+        running.health.cursor.store(cursor, Ordering::Relaxed);
+        let mut running = running;
         if started {
             running.spawn(&self.shared);
         }

@@ -246,6 +246,8 @@ async fn webhooks_are_superuser_only_and_validated() {
     assert_eq!(su.get("/api/webhooks").await.ok()["totalItems"], 0);
 
     // A valid one: generated secret, defaults, names in, names out; persisted across restarts.
+    // It starts at the present: with history in the log, its lag is 0 from the first answer.
+    srv.guest().create("posts", json!({"title": "history"})).await;
     let w = su
         .post("/api/webhooks", json!({"url": "https://93.184.216.34/hook", "collections": ["posts"], "actions": ["create"]}))
         .await
@@ -256,6 +258,7 @@ async fn webhooks_are_superuser_only_and_validated() {
     assert_eq!(w["collections"], json!(["posts"]));
     assert_eq!(w["enabled"], true);
     assert_eq!(w["timeout"], 10);
+    assert_eq!(w["status"]["lag"], 0, "{w}");
     let id = w["id"].as_str().unwrap().to_string();
     let patched = su
         .patch(
@@ -382,7 +385,16 @@ async fn webhooks_deliver_signed_selected_events() {
 
 #[tokio::test]
 async fn webhooks_retry_until_delivered_and_survive_kill9() {
-    let mut srv = server().await;
+    // Retries every 500 ms for 10 s: the delivery stays `retrying` long enough to be seen and
+    // killed in that state even on a loaded machine.
+    let mut srv = TestServer::builder()
+        .env("FERROBASE_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+        .env(
+            "FERROBASE_WEBHOOKS_RETRY_SCHEDULE",
+            &["500ms"; 20].join(","),
+        )
+        .start()
+        .await;
     posts(&srv).await;
     let (rx, url) = receiver().await;
     rx.fail_first.store(1_000_000, Ordering::SeqCst); // down
@@ -393,14 +405,16 @@ async fn webhooks_retry_until_delivered_and_survive_kill9() {
         .guest()
         .create("posts", json!({"title": "t", "n": 1}))
         .await;
-    // Wait until the failure is durably recorded as retrying, then kill -9 mid-retry.
-    for _ in 0..200 {
-        let log = deliveries(&su, &wid, "").await;
+    // Wait (bounded) until the failure is durably recorded as retrying, then kill -9 mid-retry.
+    let mut log = Value::Null;
+    for _ in 0..400 {
+        log = deliveries(&su, &wid, "").await;
         if log["items"][0]["status"] == "retrying" {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    assert_eq!(log["items"][0]["status"], "retrying", "{log}");
     srv.kill9();
     let failed_so_far = rx.requests.load(Ordering::SeqCst);
     assert!(failed_so_far >= 1, "at least one attempt failed");
@@ -411,7 +425,7 @@ async fn webhooks_retry_until_delivered_and_survive_kill9() {
     assert!(got[0].signed);
     let su = srv.su();
     let mut settled = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..400 {
         settled = deliveries(&su, &wid, "").await;
         if settled["items"][0]["status"] == "delivered" {
             break;
