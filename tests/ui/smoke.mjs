@@ -378,7 +378,8 @@ async function webhookScenario(ui, apiBase, token, collection) {
     await page.getByRole('link', { name: 'Webhooks', exact: true }).click();
     await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
     await page.getByRole('link', { name: 'New webhook' }).click();
-    await page.getByLabel('Name', { exact: true }).fill('smoke-hook');
+    const hookName = `smoke-hook-${Date.now().toString(36)}`;
+    await page.getByLabel('Name', { exact: true }).fill(hookName);
     await page.getByLabel('URL').fill(target);
     await page.getByLabel(collection, { exact: true }).check();
     await page.getByLabel('create', { exact: true }).check();
@@ -391,7 +392,7 @@ async function webhookScenario(ui, apiBase, token, collection) {
     assert.match(await page.locator('#wh-filter-err').innerText(), /at \d+/);
     await page.getByLabel('Filter').fill('headline != ""');
     await page.getByRole('button', { name: 'Create webhook' }).click();
-    await page.getByRole('heading', { name: 'smoke-hook' }).waitFor();
+    await page.getByRole('heading', { name: hookName }).waitFor();
 
     const secret = page.getByLabel('Secret');
     assert.match(await secret.innerText(), /^•+$/);
@@ -422,7 +423,7 @@ async function webhookScenario(ui, apiBase, token, collection) {
     await page.screenshot({ path: join(artifacts, 'webhook.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
-    await page.getByRole('row').filter({ hasText: 'smoke-hook' }).filter({ hasText: 'active' }).waitFor();
+    await page.getByRole('row').filter({ hasText: hookName }).filter({ hasText: 'active' }).waitFor();
     await context.close();
   } finally {
     receiver.close();
