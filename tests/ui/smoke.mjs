@@ -394,16 +394,16 @@ async function webhookScenario(ui, apiBase, token, collection) {
     await page.getByRole('button', { name: 'Create webhook' }).click();
     await page.getByRole('heading', { name: hookName }).waitFor();
 
-    const secret = page.getByLabel('Secret');
-    assert.match(await secret.innerText(), /^•+$/);
+    const secret = page.getByLabel('Signing secret');
+    assert.match(await secret.inputValue(), /^•+$/);
     await page.getByRole('button', { name: 'Reveal' }).click();
-    const first = await secret.innerText();
+    const first = await secret.inputValue();
     assert.doesNotMatch(first, /•/);
     page.once('dialog', (d) => d.accept());
     await page.getByRole('button', { name: 'Rotate secret' }).click();
     await page.waitForFunction((old) => {
-      const el = document.querySelector('[aria-label="Secret"]');
-      return el && el.textContent !== old && !el.textContent.includes('•');
+      const el = document.getElementById('wh-secret');
+      return el && el.value !== old && !el.value.includes('•');
     }, first);
 
     await page.getByRole('button', { name: 'Send test' }).click();
