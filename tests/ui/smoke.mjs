@@ -1,5 +1,8 @@
 // Browser smoke test of the admin dashboard: login, collections, records (live create, filter
-// error, edit, delete), rules error, logout. Runs headless Chromium from Debian's package.
+// error, edit, delete), rules error, logout, the collection editor (create with typed fields,
+// field-level errors, rename with a record, delete) and webhooks (create against a local
+// receiver, filter error, secret, test delivery in the log). Runs headless Chromium from Debian's
+// package.
 //
 // Server: by default starts the real binary (FERROBASE_BIN, default target/release/ferrobase) on a
 // temp data dir and opens http://HOST/_/. Set FERROBASE_UI_URL (dashboard base, e.g. a `vite
@@ -10,6 +13,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -26,7 +30,9 @@ async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'ferrobase-ui-'));
   execFileSync(BIN, ['superuser', 'upsert', EMAIL, PASSWORD, '--dir', dir]);
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(BIN, ['serve', '--http', `127.0.0.1:${port}`, '--dir', dir], { stdio: 'ignore' });
+  // Webhooks may target the test's receiver on 127.0.0.1.
+  const env = { ...process.env, FERROBASE_WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true' };
+  const child = spawn(BIN, ['serve', '--http', `127.0.0.1:${port}`, '--dir', dir], { stdio: 'ignore', env });
   const api = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
@@ -149,6 +155,8 @@ try {
   }
   await setupScenario();
   await authRecordScenario(server.ui, server.api, token);
+  const edited = await shotOnFailure('editor', () => editorScenario(server.ui, server.api, token));
+  await shotOnFailure('webhooks', () => webhookScenario(server.ui, server.api, token, edited));
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {
@@ -169,6 +177,18 @@ function watch(page, label, scheme) {
     if (r.status() >= 400 && !expected) problems.push(`${label}/${scheme} ${r.status()} ${r.url()}`);
   });
   page.on('pageerror', (e) => problems.push(`${label}/${scheme} pageerror: ${e.message}`));
+}
+
+// Runs a scenario; on failure saves a screenshot of every open page and prints the problems so far.
+async function shotOnFailure(name, scenario) {
+  try {
+    return await scenario();
+  } catch (e) {
+    const pages = browser.contexts().flatMap((c) => c.pages());
+    await Promise.all(pages.map((p, i) => p.screenshot({ path: join(artifacts, `failed-${name}-${i}.png`), fullPage: true }).catch(() => {})));
+    console.error(problems);
+    throw e;
+  }
 }
 
 async function login(page, ui) {
@@ -244,4 +264,168 @@ async function authRecordScenario(ui, apiBase, token) {
     password: 'user-Passw0rd',
   });
   await context.close();
+}
+
+// The collection editor: a new collection with text, number, bool, select and json fields (after a
+// field-level server error), then a rename of a field of a collection with a record (the confirm
+// lists it, the record keeps its value). Returns the collection's name.
+async function editorScenario(ui, apiBase, token) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  watch(page, 'editor', 'light');
+  await login(page, ui);
+  await page.getByRole('link', { name: 'New collection' }).click();
+  const name = `ed_${Date.now().toString(36)}`;
+  await page.getByLabel('Collection name').fill(name);
+  const cards = page.locator('fieldset.field-card');
+  const add = async (type, fieldName) => {
+    await page.getByLabel('New field type').selectOption(type);
+    const n = await cards.count();
+    await page.getByRole('button', { name: 'Add field' }).click();
+    const card = cards.nth(n); // a fixed position: `last()` would follow later additions
+    await card.getByLabel('Name', { exact: true }).fill(fieldName);
+    return card;
+  };
+  const title = await add('text', 'bad name');
+  await title.getByLabel('Max length').fill('50');
+  const views = await add('number', 'views');
+  await views.getByLabel('Integers only').check();
+  await add('bool', 'done');
+  const status = await add('select', 'status');
+  await status.getByLabel('Values').fill('draft, published');
+  await add('json', 'meta');
+  // The server numbers fields after adding `id` first; the message lands under the right field.
+  await page.getByRole('button', { name: 'Create collection' }).click();
+  await cards.first().locator('.field-error').waitFor();
+  assert.match(await cards.first().locator('.field-error').innerText(), /letters, digits/);
+  await page.screenshot({ path: join(artifacts, 'collection-editor.png'), fullPage: true });
+  await title.getByLabel('Name', { exact: true }).fill('title');
+  // Reorder: move `done` above `views`.
+  await page.getByRole('button', { name: 'Move field done up' }).click();
+  await page.getByRole('button', { name: 'Create collection' }).click();
+  await page.getByRole('heading', { name, exact: true }).waitFor();
+
+  const col = await api(apiBase, token, 'GET', `/api/collections/${name}`);
+  const byName = Object.fromEntries(col.fields.map((f) => [f.name, f]));
+  assert.deepEqual(col.fields.map((f) => f.name), ['id', 'title', 'done', 'views', 'status', 'meta']);
+  assert.equal(byName.title.type, 'text');
+  assert.equal(byName.title.max, 50);
+  assert.equal(byName.views.onlyInt, true);
+  assert.equal(byName.done.type, 'bool');
+  assert.deepEqual(byName.status.values, ['draft', 'published']);
+  assert.equal(byName.meta.type, 'json');
+
+  await api(apiBase, token, 'POST', `/api/collections/${name}/records`, { title: 'keep-me', views: 3 });
+  await page.getByRole('link', { name: 'Edit collection' }).click();
+  await page.getByLabel('Collection name').waitFor();
+  await cards.nth(1).getByLabel('Name', { exact: true }).fill('headline');
+  await page.getByRole('button', { name: 'Remove field meta' }).click();
+  let question = '';
+  page.once('dialog', (d) => {
+    question = d.message();
+    d.accept();
+  });
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByRole('heading', { name, exact: true }).waitFor();
+  assert.match(question, /renamed: title → headline/);
+  assert.match(question, /dropped.*meta/);
+  const { items } = await api(apiBase, token, 'GET', `/api/collections/${name}/records`);
+  assert.equal(items.length, 1);
+  assert.equal(items[0].headline, 'keep-me');
+  assert.equal('meta' in items[0], false);
+
+  // Delete with confirm: a throwaway collection.
+  const doomed = `${name}_x`;
+  await api(apiBase, token, 'POST', '/api/collections', { name: doomed, type: 'base', fields: [] });
+  await page.goto(`${ui}#/collections/${doomed}/edit`);
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Delete collection' }).click();
+  await page.getByRole('heading', { name: 'Collections' }).waitFor();
+  const gone = await fetch(`${apiBase}/api/collections/${doomed}`, { headers: { authorization: token } });
+  assert.equal(gone.status, 404);
+  await context.close();
+  return name;
+}
+
+// Webhooks: a receiver on 127.0.0.1, a webhook created through the form (after a positioned filter
+// error), the secret revealed and rotated, a test event delivered and shown in the log.
+async function webhookScenario(ui, apiBase, token, collection) {
+  const received = [];
+  const waiters = [];
+  // Resolves once the receiver has seen `n` requests.
+  const arrived = (n) =>
+    new Promise((done) => {
+      const check = () => (received.length >= n ? done() : waiters.push(check));
+      check();
+    });
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      waiters.splice(0).forEach((w) => w());
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('thanks');
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  const target = `http://127.0.0.1:${receiver.address().port}/hook`;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  watch(page, 'webhooks', 'light');
+  try {
+    await login(page, ui);
+    await page.getByRole('link', { name: 'Webhooks', exact: true }).click();
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await page.getByRole('link', { name: 'New webhook' }).click();
+    const hookName = `smoke-hook-${Date.now().toString(36)}`;
+    await page.getByLabel('Name', { exact: true }).fill(hookName);
+    await page.getByLabel('URL').fill(target);
+    await page.getByLabel(collection, { exact: true }).check();
+    await page.getByLabel('create', { exact: true }).check();
+    await page.getByLabel('Filter').fill('headline = &&');
+    await page.getByRole('button', { name: 'Add header' }).click();
+    await page.getByLabel('Header 1 name').fill('X-Smoke');
+    await page.getByLabel('Header 1 value').fill('yes');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.locator('#wh-filter-err').waitFor();
+    assert.match(await page.locator('#wh-filter-err').innerText(), /at \d+/);
+    await page.getByLabel('Filter').fill('headline != ""');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('heading', { name: hookName }).waitFor();
+
+    const secret = page.getByLabel('Signing secret');
+    assert.match(await secret.inputValue(), /^•+$/);
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    const first = await secret.inputValue();
+    assert.doesNotMatch(first, /•/);
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.waitForFunction((old) => {
+      const el = document.getElementById('wh-secret');
+      return el && el.value !== old && !el.value.includes('•');
+    }, first);
+
+    await page.getByRole('button', { name: 'Send test' }).click();
+    await page.locator('.test-result').filter({ hasText: 'delivered' }).waitFor();
+    const log = page.getByRole('table', { name: 'Deliveries' });
+    await log.getByRole('row').filter({ hasText: 'webhook.test' }).filter({ hasText: 'delivered' }).waitFor();
+    assert.equal(received.length, 1);
+    assert.equal(received[0].headers['x-smoke'], 'yes');
+    assert.equal(JSON.parse(received[0].body).type, 'webhook.test');
+
+    // A record event through the dispatcher shows up in the log too.
+    await api(apiBase, token, 'POST', `/api/collections/${collection}/records`, { headline: 'hooked' });
+    await arrived(2);
+    assert.equal(JSON.parse(received[1].body).record?.headline ?? 'hooked', 'hooked');
+    await page.getByRole('button', { name: 'Refresh log' }).click();
+    await log.getByRole('row').filter({ hasText: 'delivered' }).nth(1).waitFor();
+    await page.screenshot({ path: join(artifacts, 'webhook.png'), fullPage: true });
+
+    await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
+    await page.getByRole('row').filter({ hasText: hookName }).filter({ hasText: 'active' }).waitFor();
+    await context.close();
+  } finally {
+    receiver.close();
+  }
 }

@@ -39,3 +39,23 @@ export function report(err: unknown): ApiFailure {
   toast(f.message, 'error');
   return f;
 }
+
+/**
+ * Every message of the envelope's `data`, nested or not, keyed by its dotted path:
+ * `{fields: {"3": {name: {message}}}}` → `{"fields.3.name": message}`.
+ */
+export function pathErrors(err: unknown): FieldErrors {
+  const out: FieldErrors = {};
+  if (!(err instanceof ClientResponseError)) return out;
+  const walk = (v: unknown, path: string) => {
+    if (!v || typeof v !== 'object') return;
+    const m = (v as { message?: unknown; code?: unknown }).message;
+    if (typeof m === 'string' && typeof (v as { code?: unknown }).code === 'string') {
+      out[path] = m;
+      return;
+    }
+    for (const [k, child] of Object.entries(v as Record<string, unknown>)) walk(child, path ? `${path}.${k}` : k);
+  };
+  walk((err.response as { data?: unknown })?.data, '');
+  return out;
+}

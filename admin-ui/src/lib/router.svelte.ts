@@ -6,6 +6,10 @@ export type Route =
   | { name: 'collections' }
   | { name: 'collection'; collection: string }
   | { name: 'records'; collection: string; query: URLSearchParams }
+  | { name: 'editCollection'; collection: string }
+  | { name: 'newCollection' }
+  | { name: 'webhooks' }
+  | { name: 'webhook'; id: string }
   | { name: 'notfound'; path: string };
 
 function parse(hash: string): { path: string; query: URLSearchParams } {
@@ -24,6 +28,12 @@ function resolve(hash: string): Route {
     if (parts.length === 1) return { name: 'collections' };
     if (parts.length === 2) return { name: 'collection', collection: parts[1] };
     if (parts.length === 3 && parts[2] === 'records') return { name: 'records', collection: parts[1], query };
+    if (parts.length === 3 && parts[2] === 'edit') return { name: 'editCollection', collection: parts[1] };
+  }
+  if (parts.length === 1 && parts[0] === 'new-collection') return { name: 'newCollection' };
+  if (parts[0] === 'webhooks') {
+    if (parts.length === 1) return { name: 'webhooks' };
+    if (parts.length === 2) return { name: 'webhook', id: parts[1] };
   }
   if (parts.length === 0) return { name: 'collections' };
   return { name: 'notfound', path };

@@ -32,3 +32,56 @@ export type RecordRow = { id: string; collectionId: string; collectionName: stri
 export const RULES = ['listRule', 'viewRule', 'createRule', 'updateRule', 'deleteRule'] as const;
 export const AUTH_RULES = ['authRule', 'manageRule'] as const;
 export type RuleKey = (typeof RULES)[number] | (typeof AUTH_RULES)[number];
+
+export type WebhookStatus = {
+  state: 'active' | 'disabled' | 'backlogged' | 'failing' | string;
+  cursor: number;
+  lag: number;
+  pending: number;
+  consecutiveFailures: number;
+  deliveredSinceStart: number;
+  failedSinceStart: number;
+  lastError: string | null;
+};
+
+/** A webhook as /api/webhooks shows it: collections by name, with its live status. */
+export type Webhook = {
+  id: string;
+  name: string;
+  url: string;
+  collections: string[];
+  actions: string[];
+  filter: string;
+  secret: string;
+  enabled: boolean;
+  headers: Record<string, string>;
+  timeout: number;
+  created: string;
+  updated: string;
+  plugin?: string;
+  status: WebhookStatus;
+};
+
+export type Attempt = {
+  at: string;
+  statusCode: number | null;
+  durationMs: number;
+  responseExcerpt: string;
+  error: string | null;
+};
+
+export type Delivery = {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  seq: number | null;
+  type: string;
+  status: 'pending' | 'retrying' | 'delivered' | 'failed' | string;
+  attempts: Attempt[];
+  nextAttemptAt: string | null;
+  created: string;
+  updated: string;
+  payload: unknown;
+};
+
+export const WEBHOOK_ACTIONS = ['create', 'update', 'delete'] as const;

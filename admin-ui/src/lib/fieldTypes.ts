@@ -1,0 +1,78 @@
+import type { Field } from './types';
+
+/** How one option of a field type is edited. */
+export type OptionKind = 'int' | 'number?' | 'text' | 'bool' | 'list' | 'collection' | 'date';
+export type OptionSpec = { key: string; label: string; kind: OptionKind; hint?: string };
+
+/** The options of each field type the API supports (PocketBase's names and defaults). */
+export const TYPE_OPTIONS: Record<string, OptionSpec[]> = {
+  text: [
+    { key: 'min', label: 'Min length', kind: 'int' },
+    { key: 'max', label: 'Max length', kind: 'int', hint: '0: no limit' },
+    { key: 'pattern', label: 'Pattern (regex)', kind: 'text' },
+  ],
+  number: [
+    { key: 'min', label: 'Min', kind: 'number?' },
+    { key: 'max', label: 'Max', kind: 'number?' },
+    { key: 'onlyInt', label: 'Integers only', kind: 'bool' },
+  ],
+  bool: [],
+  email: [
+    { key: 'onlyDomains', label: 'Only domains', kind: 'list' },
+    { key: 'exceptDomains', label: 'Except domains', kind: 'list' },
+  ],
+  url: [
+    { key: 'onlyDomains', label: 'Only domains', kind: 'list' },
+    { key: 'exceptDomains', label: 'Except domains', kind: 'list' },
+  ],
+  editor: [
+    { key: 'maxSize', label: 'Max size (bytes)', kind: 'int', hint: '0: default' },
+    { key: 'convertURLs', label: 'Convert URLs', kind: 'bool' },
+  ],
+  date: [
+    { key: 'min', label: 'Min date', kind: 'date' },
+    { key: 'max', label: 'Max date', kind: 'date' },
+  ],
+  autodate: [
+    { key: 'onCreate', label: 'Set on create', kind: 'bool' },
+    { key: 'onUpdate', label: 'Set on update', kind: 'bool' },
+  ],
+  select: [
+    { key: 'values', label: 'Values', kind: 'list' },
+    { key: 'maxSelect', label: 'Max select', kind: 'int', hint: '0 or 1: single' },
+  ],
+  json: [{ key: 'maxSize', label: 'Max size (bytes)', kind: 'int', hint: '0: default' }],
+  relation: [
+    { key: 'collectionId', label: 'Collection', kind: 'collection' },
+    { key: 'maxSelect', label: 'Max select', kind: 'int', hint: '0 or 1: single' },
+    { key: 'cascadeDelete', label: 'Cascade delete', kind: 'bool' },
+  ],
+  password: [
+    { key: 'min', label: 'Min length', kind: 'int' },
+    { key: 'max', label: 'Max length', kind: 'int', hint: '0: no limit' },
+    { key: 'pattern', label: 'Pattern (regex)', kind: 'text' },
+  ],
+};
+
+/** Types a new field can have (password only exists as the auth collections' system field). */
+export const NEW_FIELD_TYPES = ['text', 'number', 'bool', 'email', 'url', 'editor', 'date', 'autodate', 'select', 'json', 'relation'];
+
+const DEFAULTS: Record<OptionKind, unknown> = {
+  int: 0,
+  'number?': null,
+  text: '',
+  bool: false,
+  list: [],
+  collection: '',
+  date: '',
+};
+
+export function newField(type: string, name: string): Field {
+  const f: Field = { name, type, required: false, hidden: false };
+  for (const o of TYPE_OPTIONS[type] ?? []) f[o.key] = structuredClone(DEFAULTS[o.kind]);
+  if (type === 'autodate') {
+    f.onCreate = true;
+    delete f.required;
+  }
+  return f;
+}
