@@ -247,7 +247,9 @@ async fn webhooks_are_superuser_only_and_validated() {
 
     // A valid one: generated secret, defaults, names in, names out; persisted across restarts.
     // It starts at the present: with history in the log, its lag is 0 from the first answer.
-    srv.guest().create("posts", json!({"title": "history"})).await;
+    srv.guest()
+        .create("posts", json!({"title": "history"}))
+        .await;
     let w = su
         .post("/api/webhooks", json!({"url": "https://93.184.216.34/hook", "collections": ["posts"], "actions": ["create"]}))
         .await
