@@ -78,17 +78,15 @@ pub fn serve(req: &Request) -> Response {
             Some((enc, f)) => (f.data.into_owned(), Some(enc)),
             None => (file.data.into_owned(), None),
         };
+        let head = req.method() == Method::HEAD;
+        let len = body.len();
         let mut r = Response::builder()
             .header(header::CONTENT_TYPE, file.metadata.mimetype())
-            .body(if req.method() == Method::HEAD {
-                Vec::new()
-            } else {
-                body.clone()
-            });
-        if req.method() == Method::HEAD {
-            if let Ok(v) = HeaderValue::from_str(&body.len().to_string()) {
-                r.headers_mut().insert(header::CONTENT_LENGTH, v);
-            }
+            .body(if head { Vec::new() } else { body });
+        if head {
+            // What a GET would send, without sending it.
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }
         if let Some(enc) = encoding {
             r.headers_mut()

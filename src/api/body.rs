@@ -20,6 +20,18 @@ fn read_error(e: poem::error::ReadBodyError, limit: usize) -> ApiError {
 }
 
 /// Reads the body of `req` as an object. An empty body is `{}`.
+/// The body of a superuser-only endpoint: the caller is checked before a byte is read, so a
+/// guest cannot make the server parse a large body.
+pub async fn read_as_superuser(
+    caller: &crate::auth::Caller,
+    req: &Request,
+    body: Body,
+    limit: usize,
+) -> Result<Map<String, Value>, ApiError> {
+    caller.require_superuser()?;
+    Ok(read(req, body, limit).await?.data)
+}
+
 pub async fn read(req: &Request, body: Body, limit: usize) -> Result<Input, ApiError> {
     if let Some(len) = req
         .header("content-length")

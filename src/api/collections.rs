@@ -41,11 +41,10 @@ pub async fn create(
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_superuser()?; // before reading a body a non-superuser may not send
-    let input = body::read(req, body, super::body_limit(&app)).await?;
+    let input = body::read_as_superuser(&caller, req, body, super::body_limit(&app)).await?;
     let col = app
         .collections
-        .create(&caller, &Value::Object(input.data))
+        .create(&caller, &Value::Object(input))
         .await?;
     Ok(Json(col.to_api_json()))
 }
@@ -58,11 +57,10 @@ pub async fn update(
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_superuser()?; // before reading a body a non-superuser may not send
-    let input = body::read(req, body, super::body_limit(&app)).await?;
+    let input = body::read_as_superuser(&caller, req, body, super::body_limit(&app)).await?;
     let col = app
         .collections
-        .update(&caller, &c, &Value::Object(input.data))
+        .update(&caller, &c, &Value::Object(input))
         .await?;
     Ok(Json(col.to_api_json()))
 }
@@ -94,10 +92,9 @@ pub async fn import(
     body: Body,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.require_superuser()?; // before reading a body a non-superuser may not send
-    let input = body::read(req, body, super::body_limit(&app)).await?;
+    let input = body::read_as_superuser(&caller, req, body, super::body_limit(&app)).await?;
     app.collections
-        .import(&caller, &Value::Object(input.data))
+        .import(&caller, &Value::Object(input))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -41,9 +41,8 @@ pub async fn create(
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_superuser()?; // before reading a body a non-superuser may not send
-    let input = body::read(req, body, super::body_limit(&app)).await?;
-    Ok(Json(app.webhooks.create(&caller, &input.data).await?))
+    let input = body::read_as_superuser(&caller, req, body, super::body_limit(&app)).await?;
+    Ok(Json(app.webhooks.create(&caller, &input).await?))
 }
 
 #[handler]
@@ -54,9 +53,8 @@ pub async fn update(
     body: Body,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_superuser()?;
-    let input = body::read(req, body, super::body_limit(&app)).await?;
-    Ok(Json(app.webhooks.update(&caller, &id, &input.data).await?))
+    let input = body::read_as_superuser(&caller, req, body, super::body_limit(&app)).await?;
+    Ok(Json(app.webhooks.update(&caller, &id, &input).await?))
 }
 
 #[handler]

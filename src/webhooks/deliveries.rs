@@ -4,7 +4,7 @@
 
 use super::delivery::{self, Delivery, Status};
 use super::worker::now_ms;
-use super::{lock, payload, send, WebhookService};
+use super::{lock, payload, WebhookService};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
 use crate::ids::CollectionId;
@@ -159,14 +159,7 @@ impl WebhookService {
         caller.require_superuser()?;
         let (hook, health) = self.snapshot_of(hook_id)?;
         let mut d = self.load_delivery(hook_id, id)?;
-        let a = send::attempt(
-            &self.shared.client,
-            &hook,
-            &d.event_id,
-            &d.body,
-            self.shared.config.allow_private_targets,
-        )
-        .await;
+        let a = self.shared.send(&hook, &d.event_id, &d.body).await;
         let ok = a.ok();
         d.attempts.push(a);
         d.updated = now_string();
@@ -204,14 +197,7 @@ impl WebhookService {
             updated: now_string(),
             body: payload::test_body(&hook),
         };
-        let a = send::attempt(
-            &self.shared.client,
-            &hook,
-            &d.event_id,
-            &d.body,
-            self.shared.config.allow_private_targets,
-        )
-        .await;
+        let a = self.shared.send(&hook, &d.event_id, &d.body).await;
         d.status = if a.ok() {
             Status::Delivered
         } else {

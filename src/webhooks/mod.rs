@@ -243,21 +243,17 @@ impl WebhookService {
             .map_err(ApiError::internal)?;
         let started = *lock(&self.started);
         let mut hooks = lock(&self.hooks);
-        let running = Running::idle(hook);
+        let mut running = Running::idle(hook);
+        let old = hooks.remove(&running.hook.id).map(|mut old| {
+            old.halt();
+            old.health.cursor.load(Ordering::Relaxed)
+        });
         // Until its new dispatcher reports, the webhook is where its cursor was written.
-        let cursor = match hooks.remove(&running.hook.id) {
-            Some(mut old) if !fresh => {
-                old.halt();
-                old.health.cursor.load(Ordering::Relaxed)
-            }
-            Some(mut old) => {
-                old.halt();
-                self.shared.store.head().0
-            }
-            None => self.shared.store.head().0,
+        let cursor = match old {
+            Some(kept) if !fresh => kept,
+            _ => self.shared.store.head().0,
         };
         running.health.cursor.store(cursor, Ordering::Relaxed);
-        let mut running = running;
         if started {
             running.spawn(&self.shared);
         }

@@ -55,9 +55,11 @@ pub fn event_type(action: Action) -> &'static str {
     }
 }
 
-/// The body to send `hook` for `ev`, or `None` if the webhook does not select it.
+/// The body to send `hook` for `ev` under schema `snap` (taken once per page), or `None` if the
+/// webhook does not select it.
 pub fn body_for(
     records: &RecordService,
+    snap: &Snapshot,
     hook: &Webhook,
     filters: &mut Filters,
     ev: &ChangeEvent,
@@ -65,17 +67,16 @@ pub fn body_for(
     if !hook.selects(&ev.collection.0, ev.action.as_str()) {
         return None;
     }
-    let snap = records.schema.snapshot();
     let col = snap.by_id(&ev.collection)?.clone();
     let judged = match ev.action {
         Action::Delete => ev.before.as_ref(),
         _ => ev.after.as_ref(),
     }?;
     if !hook.filter.is_empty() {
-        let f = filters.get(&hook.filter, &col, &snap)?;
+        let f = filters.get(&hook.filter, &col, snap)?;
         let env = EvalEnv::new(
             records.store.as_ref(),
-            &snap,
+            snap,
             &records.rules,
             RequestInfo::default(),
             chrono::Utc::now(),

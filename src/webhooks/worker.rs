@@ -42,8 +42,16 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn allow_private(&self) -> bool {
-        self.config.allow_private_targets
+    /// One signed attempt of `body` as event `event_id` to `hook`.
+    pub async fn send(&self, hook: &Webhook, event_id: &str, body: &str) -> Attempt {
+        send::attempt(
+            &self.client,
+            hook,
+            event_id,
+            body,
+            self.config.allow_private_targets,
+        )
+        .await
     }
 
     pub fn next_attempt(&self, failed: usize, now: i64) -> Option<i64> {
@@ -368,10 +376,11 @@ async fn next_page(
             return Ok(None);
         };
         let mut filters = filters.lock().unwrap_or_else(|p| p.into_inner());
+        let snap = s.records.schema.snapshot();
         let bodies: Vec<(u64, &'static str, String)> = page
             .iter()
             .filter_map(|ev| {
-                payload::body_for(&s.records, &h, &mut filters, ev)
+                payload::body_for(&s.records, &snap, &h, &mut filters, ev)
                     .map(|b| (ev.seq.0, payload::event_type(ev.action), b))
             })
             .collect();
@@ -408,10 +417,7 @@ async fn next_page(
             let (event_id, body) = (d.event_id.clone(), d.body.clone());
             sends.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                (
-                    i,
-                    send::attempt(&s.client, &h, &event_id, &body, s.allow_private()).await,
-                )
+                (i, s.send(&h, &event_id, &body).await)
             });
         }
         deliveries.push(d);
@@ -481,14 +487,7 @@ async fn retry(
             .await;
         return None;
     }
-    let a = send::attempt(
-        &shared.client,
-        &hook,
-        &d.event_id,
-        &d.body,
-        shared.allow_private(),
-    )
-    .await;
+    let a = shared.send(&hook, &d.event_id, &d.body).await;
     health.note(&a);
     shared.record_attempt(&mut d, a, now_ms());
     count(&health, d.status);
