@@ -48,9 +48,12 @@ async fn a_crashing_sidecar_is_restarted_and_reports_its_exit() {
     // Runs in the plugin folder with its env; crashes on the first run only.
     let script = "echo $GREETING >> runs; [ $(wc -l < runs) -ge 2 ] && exec sleep 1000; exit 3";
     let sidecar = Sidecar::spawn(launch(dir.path(), script));
+    // `Running` is reported at spawn, before the shell has written its line: wait for both.
+    let runs_file = dir.path().join("runs");
     eventually("restarted once and running", || {
         let s = sidecar.state();
-        s.restarts == 1 && s.status == Status::Running
+        let lines = std::fs::read_to_string(&runs_file).map_or(0, |r| r.lines().count());
+        s.restarts == 1 && s.status == Status::Running && lines >= 2
     })
     .await;
     let s = sidecar.state();
