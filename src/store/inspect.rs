@@ -6,7 +6,7 @@
 //! a running server holds.
 
 use super::keys;
-use super::sled_store::{scan_meta, sled_config, StoreOptions, DATA_TREE, SLED_DIR};
+use super::sled_store::{open_db, scan_meta, StoreOptions, DATA_TREE, SLED_DIR};
 use super::types::StoreError;
 use crate::ids::CollectionId;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -132,18 +132,7 @@ impl Inspector {
             fsync: true, // no background flush timer: nothing of ours to flush
             ..options.clone()
         };
-        let db = sled_config(dir, &options).open().map_err(|e| {
-            let text = e.to_string();
-            if text.contains("could not acquire lock") {
-                StoreError::Io(format!(
-                    "the data dir {} is in use by another process (a running server?); \
-                     stop it first",
-                    dir.display()
-                ))
-            } else {
-                StoreError::from(e)
-            }
-        })?;
+        let db = open_db(dir, &options)?;
         let tree = db.open_tree(DATA_TREE)?;
         Ok(Self { db, tree, disk })
     }

@@ -73,6 +73,33 @@ pub(super) fn sled_config(dir: &Path, options: &StoreOptions) -> sled::Config {
         })
 }
 
+/// How long an open waits for sled's file lock: sled releases it only when the last of its
+/// background threads lets go of a closed store, which can lag the close by a few milliseconds,
+/// so an in-process reopen (tests, restore) would otherwise fail at random.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// Opens the sled database of a data dir, waiting up to [`LOCK_WAIT`] for a store that is
+/// closing; a dir still held after that (another process) is a clear error.
+pub(super) fn open_db(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled_config(dir, options).open() {
+            Ok(db) => return Ok(db),
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Io(format!(
+                        "the data dir {} is in use by another process (a running server?); \
+                         stop it first",
+                        dir.display()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Metadata entries under `prefix`, names without the `m/` prefix.
 pub(super) fn scan_meta(
     tree: &sled::Tree,
@@ -136,7 +163,7 @@ impl SledStore {
     /// writes). Run after a clean shutdown; returns how long it took.
     pub fn checkpoint(dir: &Path, options: &StoreOptions) -> Result<Duration, StoreError> {
         let started = std::time::Instant::now();
-        let db = sled_config(dir, options).open()?;
+        let db = open_db(dir, options)?;
         db.flush()?;
         drop(db);
         Ok(started.elapsed())
@@ -144,7 +171,7 @@ impl SledStore {
 
     /// Opens (or creates) the data directory and starts the writer thread.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Arc<Self>, StoreError> {
-        let db = sled_config(dir, &options).open()?;
+        let db = open_db(dir, &options)?;
         let tree = db.open_tree(DATA_TREE)?;
         let upgraded = super::upgrade::run(&db, &tree)?;
         if upgraded > 0 {
@@ -507,6 +534,31 @@ mod tests {
             indexes: Arc::from(Vec::new()),
             relations: Arc::from(Vec::new()),
         }
+    }
+
+    #[test]
+    fn open_waits_for_a_closing_store_and_names_a_held_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions::default();
+        // A store still closing (sled's threads let go of the lock a little after the close).
+        let closing = sled_config(dir.path(), &options)
+            .open()
+            .expect("first open");
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            drop(closing);
+        });
+        let db = open_db(dir.path(), &options).expect("reopen once the lock is free");
+        release.join().expect("release");
+        // A dir held for good (another process) is refused with a clear error, not waited on.
+        let started = std::time::Instant::now();
+        let err = open_db(dir.path(), &options).expect_err("held");
+        assert!(
+            err.to_string().contains("in use by another process"),
+            "{err}"
+        );
+        assert!(started.elapsed() >= LOCK_WAIT);
+        drop(db);
     }
 
     #[tokio::test]
