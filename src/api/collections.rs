@@ -65,6 +65,20 @@ pub async fn update(
     Ok(Json(col.to_api_json()))
 }
 
+/// `POST /api/collections/meta/validate`: 204 when a save of the body would pass its checks,
+/// else the 400 the save would give.
+#[handler]
+pub async fn validate(
+    app: Data<&Arc<App>>,
+    req: &Request,
+    body: Body,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let input = body::read_as_superuser(&caller, req, body, super::body_limit(&app)).await?;
+    app.collections.validate(&caller, &Value::Object(input))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 #[handler]
 pub async fn delete(
     app: Data<&Arc<App>>,

@@ -34,6 +34,10 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         )
         .at("/api/collections/import", poem::put(collections::import))
         .at(
+            "/api/collections/meta/validate",
+            post(collections::validate),
+        )
+        .at(
             "/api/collections/:c",
             get(collections::view)
                 .patch(collections::update)

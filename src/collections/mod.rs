@@ -88,6 +88,12 @@ impl CollectionService {
             .await
     }
 
+    /// A dry run of create/update (see [`Registry::validate`]): the dashboard's live feedback.
+    pub fn validate(&self, caller: &Caller, input: &Value) -> ApiResult<()> {
+        caller.require_superuser()?;
+        self.schema.validate(input)
+    }
+
     pub async fn delete(&self, caller: &Caller, id_or_name: &str) -> ApiResult<()> {
         caller.require_superuser()?;
         self.schema.delete(self.store.as_ref(), id_or_name).await

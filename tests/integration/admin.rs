@@ -2,7 +2,7 @@
 //! gets (content types, deep links, caching, compression, CSP) and the one-time setup token.
 
 use crate::harness::TestServer;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// The first `/_/assets/...` file `index.html` references.
 fn first_asset(index: &str) -> String {
@@ -147,4 +147,65 @@ async fn admin_setup_is_not_armed_when_a_superuser_exists() {
     let srv = TestServer::start().await;
     assert_eq!(srv.guest().get("/api/setup").await.ok()["needed"], false);
     assert!(!srv.log_tail().contains("setup?token="));
+}
+
+/// The dashboard's live feedback: a dry run of a collection save that writes nothing.
+#[tokio::test]
+async fn collection_validate_is_a_dry_run_of_create_and_update() {
+    let srv = TestServer::start().await;
+    let su = srv.su();
+    let path = "/api/collections/meta/validate";
+    let fields = json!([{"name": "t", "type": "text"}]);
+
+    // As a create: a bad rule is the save's positioned error, a good body a 204 that stores nothing.
+    let r = su
+        .post(
+            path,
+            json!({"name": "drafts", "listRule": "t = 1 &&", "fields": fields}),
+        )
+        .await;
+    r.assert_field_error(
+        "Failed to create collection.",
+        "listRule",
+        "validation_invalid_rule",
+    );
+    let r = su
+        .post(
+            path,
+            json!({"name": "drafts", "listRule": "t = 'x'", "fields": fields}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(su.get("/api/collections/drafts").await.status, 404);
+
+    // As an update (the body names an existing id): a clashing field name is refused as a
+    // PATCH would refuse it, and a valid change is not applied.
+    let coll = srv
+        .create_collection(json!({"name": "posts", "fields": fields}))
+        .await;
+    let id = coll["id"].as_str().unwrap();
+    let r = su
+        .post(
+            path,
+            json!({"id": id, "fields": [{"name": "t", "type": "text"}, {"name": "t", "type": "bool"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.message(), "Failed to update collection.", "{}", r.text);
+    let r = su
+        .post(path, json!({"id": id, "name": "renamed", "viewRule": ""}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let kept = su.get(&format!("/api/collections/{id}")).await.ok();
+    assert_eq!(kept["name"], "posts");
+    assert_eq!(kept["viewRule"], Value::Null);
+
+    // Superusers only, like every schema operation.
+    srv.guest()
+        .post(path, json!({"name": "x"}))
+        .await
+        .assert_error(
+            401,
+            "The request requires valid record authorization token.",
+        );
 }

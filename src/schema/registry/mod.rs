@@ -152,6 +152,22 @@ impl Registry {
         Ok(col)
     }
 
+    /// Checks `input` as a save would — as an update of the collection its `id` names, else as a
+    /// create — without writing anything. What only the data can refuse (existing records that
+    /// violate a new unique index) is still found by the save alone.
+    pub fn validate(&self, input: &Value) -> ApiResult<()> {
+        let mut working = self.snapshot().ordered.clone();
+        let existing = input
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| working.iter().any(|c| c.id.as_str() == *id))
+            .map(str::to_owned);
+        match existing {
+            Some(id) => plan_update(&mut working, &id, input, self.rule_check).map(|_| ()),
+            None => plan_create(&mut working, input, self.rule_check).map(|_| ()),
+        }
+    }
+
     pub async fn delete(&self, store: &dyn Store, id_or_name: &str) -> ApiResult<()> {
         let _guard = self.change.lock().await;
         let mut working = self.snapshot().ordered.clone();
