@@ -94,6 +94,8 @@ codes! {
     InvalidBool = "validation_invalid_bool", Http(400), "The value is not a boolean.";
     InvalidNumber = "validation_invalid_number", Http(400), "The value is not a finite number.";
     InvalidDate = "validation_invalid_date", Http(400), "The value is not a valid date.";
+    InvalidLatitude = "validation_invalid_latitude", Http(400), "A geoPoint's lat is outside -90..90 degrees.";
+    InvalidLongitude = "validation_invalid_longitude", Http(400), "A geoPoint's lon is outside -180..180 degrees.";
     InvalidUrl = "validation_invalid_url", Http(400), "The value is not a valid URL (for webhooks also: not an allowed target, with the reason).";
     InvalidName = "validation_invalid_name", Http(400), "A webhook name is not a string of at most 255 characters.";
     InvalidCollections = "validation_invalid_collections", Http(400), "A webhook's collections are not a list of existing collection names or ids.";

@@ -143,7 +143,7 @@ impl Compiler<'_, '_> {
                 ));
             };
             self.check_visible(&col, seg, pos)?;
-            if let FieldKind::Json { .. } = field.kind {
+            if let FieldKind::Json { .. } | FieldKind::GeoPoint = field.kind {
                 let json = segs[i + 1..].to_vec();
                 // On a whole json field `:lower` lower-cases its text and `:each` / `:length`
                 // are ignored (`meta:each = 1` is `meta = 1`); below a json path every modifier

@@ -121,6 +121,8 @@ pub enum FieldKind {
         pattern: Pattern,
         cost: u32,
     },
+    /// `{"lon": x, "lat": y}`; no options.
+    GeoPoint,
 }
 
 impl FieldKind {

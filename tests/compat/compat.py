@@ -168,6 +168,11 @@ AUTHOR_ROWS = [
     ("100%", 100, "pct@example.com"), ("a_b", 2.25, "a_b@example.com"), ("Émile", 64, "emile@x.fr"),
     ("nobody", 50, "nobody@example.com"),
 ]
+# geoPoint values for authors (cycled): Sofia, Paris, Null Island (blank), the antimeridian,
+# Sydney, a pole, decimals near Sofia; `None` leaves the field unset.
+LOCS = [{"lon": 23.32, "lat": 42.69}, {"lon": 2.35, "lat": 48.86}, {"lon": 0, "lat": 0},
+        {"lon": -180, "lat": 10}, {"lon": 151.21, "lat": -33.87}, None, {"lon": 0, "lat": 90},
+        {"lon": 23.3, "lat": 42.7}]
 TAG_VALUES = ["go", "rust", "python", "js", "c++", "50%", "a_b", "Ünï", "GO"]
 TITLE_WORDS = ["Hello", "hello", "World", "Rust", "is", "fast", "Go", "vs", "Python", "100%",
                "50%", "sure_", "it's", "\"q\"", "Ünïcödé", "日本語", "tab", "a_b", "x%y",
@@ -198,10 +203,12 @@ def build_data(rng, n_posts):
 
     cats = [{"id": new_id(), "name": n} for n in CAT_NAMES]
     authors = []
-    for name, age, email in AUTHOR_ROWS:
+    for i, (name, age, email) in enumerate(AUTHOR_ROWS):
         a = {"id": new_id(), "name": name, "email": email}
         if age is not None:
             a["age"] = age
+        if LOCS[i % len(LOCS)] is not None:
+            a["loc"] = LOCS[i % len(LOCS)]
         authors.append(a)
     posts = []
     for i in range(n_posts):
@@ -243,7 +250,8 @@ def create_schema(srv):
     st, b = srv.req("POST", "/api/collections", dict(
         name="authors", type="base", fields=[
             {"name": "name", "type": "text"}, {"name": "age", "type": "number"},
-            {"name": "email", "type": "text"}], **rules()))
+            {"name": "email", "type": "text"}, {"name": "loc", "type": "geoPoint"}],
+        **rules()))
     assert st == 200, (srv.name, st, b)
     ids["authors"] = b["id"]
     st, b = srv.req("POST", "/api/collections", dict(
@@ -512,7 +520,7 @@ class Gen:
     def leaf_authors(self):
         g = self.rng
         titles = [p["title"] for p in self.posts]
-        k = g.randrange(12)
+        k = g.randrange(14)
         if k < 2:
             return "name %s %s" % (self.pick(["=", "!=", "~", "!~", ">", "<"]),
                                    q(g, self.text_val([a["name"] for a in self.authors])))
@@ -544,6 +552,17 @@ class Gen:
                               "posts_via_author.views ?> age", "posts_via_author.cats.id ?= ''",
                           "posts_via_author.cats.name ?= null", "posts_via_author.cats.name = ''",
                           "posts_via_author.cats:length ?= 0", "posts_via_author.author.name ?= ''"])
+        if k >= 12:  # geoPoint: sub-fields and geoDistance
+            lon, lat = self.pick([(23.32, 42.69), (0, 0), (2.35, 48.86), (-179.5, 10), (151, -34)])
+            return self.pick([
+                "geoDistance(loc.lon, loc.lat, %s, %s) %s %s" % (
+                    lon, lat, self.pick(["<", ">", "<=", ">="]),
+                    self.pick([0, 1, 25, 500, 2000, 20000])),
+                "loc.lat %s %s" % (self.op(), self.pick([0, 42.69, -33.87, 90, 10])),
+                "loc.lon %s %s" % (self.op(), self.pick([0, 23.32, -180, 151.21])),
+                "geoDistance(loc.lon, loc.lat, loc.lon, loc.lat) = 0",
+                "loc.lat > 0 && loc.lon < 100", "loc.nope = 1", "loc = null", "loc != ''",
+            ])
         return self.pick(["posts_via_author:length > 1", "posts_via_cats.title ?= 'x'",
                           "posts_via_author.nope ?= 1", "name:lower = 'bob'"])
 
@@ -577,7 +596,7 @@ class Gen:
                    "-", "cats.name", "posts_via_author.title", "@request.auth.id", "views desc",
                    "meta.lang:lower", "tags:length", "author.name:lower"]
     AUTHOR_SORTS = ["", "name", "-name", "age", "-age,name", "email", "name:lower", "-id",
-                    "@rowid", "age,email,name"]
+                    "@rowid", "age,email,name", "loc.lat,name", "-loc.lon,-id", "loc,id"]
 
     def query(self):
         r = self.rng.random()

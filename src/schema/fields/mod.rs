@@ -8,6 +8,7 @@ mod bool;
 mod date;
 mod editor;
 mod email;
+mod geo_point;
 mod json;
 mod list;
 mod number;
@@ -170,6 +171,7 @@ kinds! {
     Json => json::Json,
     Relation => relation::Relation,
     Password => password::Password,
+    GeoPoint => geo_point::GeoPoint,
 }
 
 /// Reads the options of the kind named `type_name`; `None` (with the error recorded on `type`)
@@ -179,15 +181,10 @@ pub(crate) fn parse_kind(r: &mut Reader, type_name: &str, field_name: &str) -> O
         return Some(k.parse(r, field_name));
     }
     let err = match type_name {
-        "file" | "geoPoint" => {
-            let what = if type_name == "file" {
-                "File"
-            } else {
-                "GeoPoint"
-            };
-            let msg = format!("{what} fields are not supported yet.");
-            FieldError::new("validation_unsupported_field_type", msg)
-        }
+        "file" => FieldError::new(
+            "validation_unsupported_field_type",
+            "File fields are not supported yet.",
+        ),
         "" => FieldError::required(),
         other => {
             let msg = format!("Unknown field type \"{}\".", echo(other));
@@ -292,6 +289,7 @@ mod tests {
                 pattern: Pattern::default(),
                 cost: 0,
             },
+            FieldKind::GeoPoint,
         ];
         assert_eq!(samples.len(), KINDS.len());
         for kind in &samples {
