@@ -79,11 +79,33 @@ enum Link {
         target: Arc<Collection>,
         multi: bool,
     },
-    /// `<collection>_via_<field>`: records of another collection pointing here.
+    /// `<collection>_via_<field>` (or the older `<collection>(<field>)`): records of another
+    /// collection pointing here; `single` when a one-column unique index on the source field
+    /// allows at most one, which PocketBase then expands as a record, not a list.
     Back {
         source: Arc<Collection>,
         field: String,
+        single: bool,
     },
+}
+
+/// The collection and field of a back-relation name: `comments_via_post`, or the older
+/// `comments(post)` PocketBase still accepts (the expand key keeps the name as written).
+fn back_relation_name(name: &str) -> Option<(&str, &str)> {
+    let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let (coll, field) = match name.strip_suffix(')').and_then(|n| n.split_once('(')) {
+        Some(legacy) => legacy,
+        None => name.split_once("_via_")?,
+    };
+    (word(coll) && word(field)).then_some((coll, field))
+}
+
+/// Whether a one-column unique index on `field` of `source` allows one referrer per record.
+fn unique_back_relation(source: &Collection, field: &str) -> bool {
+    source
+        .index_specs()
+        .iter()
+        .any(|s| s.unique && s.fields.len() == 1 && s.fields[0].eq_ignore_ascii_case(field))
 }
 
 fn resolve(snap: &Snapshot, col: &Collection, name: &str) -> ApiResult<Link> {
@@ -105,13 +127,14 @@ fn resolve(snap: &Snapshot, col: &Collection, name: &str) -> ApiResult<Link> {
             col.name
         )));
     }
-    if let Some((coll, field)) = name.split_once("_via_") {
+    if let Some((coll, field)) = back_relation_name(name) {
         if let Some(source) = snap.get(coll) {
             let points_here = source
                 .field(field)
                 .is_some_and(|f| matches!(&f.kind, FieldKind::Relation { collection_id, .. } if *collection_id == col.id));
             if points_here {
                 return Ok(Link::Back {
+                    single: unique_back_relation(source, field),
                     source: source.clone(),
                     field: field.to_string(),
                 });
@@ -299,7 +322,11 @@ impl<'a> Expander<'a> {
                         expanded.insert(name.clone(), one);
                     }
                 }
-                Link::Back { source, field } => {
+                Link::Back {
+                    source,
+                    field,
+                    single,
+                } => {
                     if !self.visible(&source) {
                         continue;
                     }
@@ -316,7 +343,11 @@ impl<'a> Expander<'a> {
                             items.push(self.render(&source, &rel, sub)?);
                         }
                     }
-                    if !items.is_empty() {
+                    if single {
+                        if let Some(one) = items.into_iter().next() {
+                            expanded.insert(name.clone(), one);
+                        }
+                    } else if !items.is_empty() {
                         expanded.insert(name.clone(), Value::Array(items));
                     }
                 }

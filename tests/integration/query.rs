@@ -354,3 +354,77 @@ async fn range_filters_use_the_index() {
     let (_, _, plan) = filter(&srv.su(), "posts", "views > '5'", "").await;
     assert!(!plan.unwrap_or_default().contains("range"));
 }
+
+/// PocketBase's older back-relation expand `collection(field)` still works (the expand key is the
+/// name as written), and a back-relation whose source field has a one-column unique index expands
+/// to one record, not a list (PocketBase treats it as maxSelect 1).
+#[tokio::test]
+async fn legacy_back_relation_expand_and_unique_back_relations() {
+    let srv = TestServer::start().await;
+    let (a, _) = setup(&srv).await;
+    let users = srv
+        .create_collection(public_collection(
+            "people",
+            json!([{"name": "name", "type": "text"}]),
+        ))
+        .await;
+    let mut profiles = public_collection(
+        "profiles",
+        json!([
+            {"name": "bio", "type": "text"},
+            {"name": "person", "type": "relation", "collectionId": users["id"], "maxSelect": 1},
+        ]),
+    );
+    profiles["indexes"] = json!(["CREATE UNIQUE INDEX idx_person ON profiles (person)"]);
+    srv.create_collection(profiles).await;
+    let api = srv.guest();
+
+    let legacy = api
+        .get(&format!(
+            "{}?expand=posts(author)&fields=name,expand",
+            record("authors", &a[0])
+        ))
+        .await
+        .ok();
+    let titles: Vec<&str> = legacy["expand"]["posts(author)"]
+        .as_array()
+        .unwrap_or_else(|| panic!("legacy key kept: {legacy}"))
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Rust is fast", "it's \"q\" 50%"]);
+    let modern = api
+        .get(&format!(
+            "{}?expand=posts_via_author",
+            record("authors", &a[0])
+        ))
+        .await
+        .ok();
+    assert_eq!(
+        modern["expand"]["posts_via_author"],
+        legacy["expand"]["posts(author)"]
+    );
+    // Malformed legacy names are errors like any unknown name.
+    for bad in ["posts(author", "posts()", "(author)", "posts(nope)"] {
+        let r = api
+            .get(&format!("{}?expand={}", record("authors", &a[0]), enc(bad)))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
+
+    let ann = api.create("people", json!({"name": "Ann"})).await;
+    let ann_id = id_of(&ann);
+    api.create("profiles", json!({"bio": "hi", "person": ann_id}))
+        .await;
+    let one = api
+        .get(&format!(
+            "{}?expand=profiles_via_person",
+            record("people", &ann_id)
+        ))
+        .await
+        .ok();
+    assert_eq!(
+        one["expand"]["profiles_via_person"]["bio"], "hi",
+        "a unique back-relation is one record: {one}"
+    );
+}
