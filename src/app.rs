@@ -5,6 +5,7 @@ use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::collections::CollectionService;
 use crate::config::{Config, Durability};
 use crate::conn::Live;
+use crate::files::Files;
 use crate::mail::Mailer;
 use crate::plugins::Plugins;
 use crate::query::{ColumnCache, ColumnLimits};
@@ -72,6 +73,12 @@ impl App {
         let store: Arc<dyn Store> = SledStore::open(&config.server.dir, store_options(&config))
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
         let schema = Arc::new(Registry::load(store.as_ref(), crate::query::invalid_rules).await?);
+        let files = Files::open(&config.server.dir).map_err(|e| {
+            format!(
+                "cannot open file storage in {}: {e}",
+                config.server.dir.display()
+            )
+        })?;
         let columns = ColumnCache::new(ColumnLimits {
             max_rows: config.query.column_cache_max_rows,
             max_bytes: config.query.column_cache_mb.saturating_mul(1024 * 1024),
@@ -85,6 +92,7 @@ impl App {
                 max_batch_requests: config.batch.max_requests,
                 max_expanded_records: config.server.max_expanded_records,
             },
+            Arc::new(files),
         ));
         let logins = LoginLimiter::new(LimitPolicy {
             max_per_identity: config.auth.max_failed_logins_per_account,
@@ -154,6 +162,32 @@ impl App {
                     Ok(Err(e)) => tracing::warn!(error = %e, "change log trim failed"),
                     _ => {}
                 }
+            }
+        });
+    }
+
+    /// Removes, in the background, stored files no record names: what a crash between placing
+    /// an upload and its commit (or between a commit and removing what it dropped) left.
+    pub fn spawn_file_sweep(self: &Arc<Self>) {
+        let records = self.records.clone();
+        tokio::task::spawn_blocking(move || {
+            let schema = records.schema.snapshot();
+            let held = |col: &str, rec: &str| {
+                let col = schema.by_id(&col.into())?;
+                let stored = records.store.get_record(&col.id, &rec.into()).ok()??;
+                Some(
+                    col.fields
+                        .iter()
+                        .filter(|f| matches!(f.kind, crate::schema::FieldKind::File(_)))
+                        .filter_map(|f| stored.record.fields().get(&f.name))
+                        .flat_map(crate::records::file_names)
+                        .collect(),
+                )
+            };
+            match records.files.sweep(held) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed orphaned files"),
+                Err(e) => tracing::warn!(error = %e, "file sweep failed"),
             }
         });
     }

@@ -10,6 +10,7 @@ pub mod collections;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod files;
 pub mod ids;
 pub mod inspect;
 pub mod mail;

@@ -56,6 +56,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let plugins = Arc::new(Plugins::load(&config.plugins, &config.server.http)?);
     let app = App::open_with(config.clone(), plugins).await?;
     app.spawn_maintenance();
+    app.spawn_file_sweep();
     app.realtime.start()?;
     if crate::plugins::identity::human_superusers(&app.records)? == 0 {
         // A one-time link to the dashboard's setup page (valid until used or restart).
@@ -180,6 +181,7 @@ async fn upsert_superuser(app: &App, email: &str, password: &str) -> Result<(), 
     let body = |v: Value| Request {
         data: v.as_object().cloned().unwrap_or_default(),
         from_form: false,
+        ..Default::default()
     };
     match crate::accounts::find_by_unique(&app.accounts, &col, "email", email) {
         Some(existing) => {

@@ -160,6 +160,7 @@ async fn system_update(
     let req = records::Request {
         data: patch.as_object().cloned().unwrap_or_default(),
         from_form: false,
+        ..Default::default()
     };
     let caller = Caller::System;
     app.records

@@ -66,6 +66,31 @@ pub(super) fn issue_auth(
     token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
 }
 
+/// A short-lived file token for the caller's own record (`POST /api/files/token`): what
+/// protected file downloads take in `?token=`. Guests get PocketBase's 401.
+pub fn file_token(caller: &Caller) -> ApiResult<String> {
+    let auth = caller
+        .auth()
+        .ok_or_else(|| ApiError::Unauthorized(MSG_AUTH_REQUIRED.into()))?;
+    let col = &auth.collection;
+    let opts = opts(col)?;
+    let claims = token::Claims {
+        collection_id: col.id.0.clone(),
+        exp: chrono::Utc::now().timestamp() + opts.file_token.duration as i64,
+        id: auth.id().0.clone(),
+        refreshable: None,
+        kind: token::TYPE_FILE.into(),
+        email: None,
+        new_email: None,
+    };
+    let key = auth
+        .fields()
+        .get(names::TOKEN_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    token::sign(&claims, key, &opts.file_token.secret).map_err(ApiError::internal)
+}
+
 pub(super) fn response(
     col: &Arc<Collection>,
     rec: &Record,

@@ -17,6 +17,6 @@ pub use flows::{
     auth_methods, confirm_email_change, confirm_password_reset, confirm_verification, impersonate,
     request_email_change, request_password_reset, request_verification,
 };
-pub use login::{auth_with_password, find_by_unique, refresh, AuthResponse};
+pub use login::{auth_with_password, file_token, find_by_unique, refresh, AuthResponse};
 pub use service::AccountService;
 pub use setup::{Setup, SetupBody, MSG_BAD_TOKEN};

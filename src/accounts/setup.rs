@@ -86,6 +86,7 @@ impl AccountService {
         let req = Request {
             data,
             from_form: false,
+            ..Default::default()
         };
         let created = self
             .records

@@ -50,6 +50,7 @@ fn parse_items(data: &serde_json::Map<String, Value>) -> Result<Vec<BatchItem>, 
                 body: Input {
                     data: body,
                     from_form: false,
+                    ..Default::default()
                 },
             })
         })

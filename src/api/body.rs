@@ -2,9 +2,13 @@
 //! within the configured size limit and turned into one JSON object.
 
 use crate::error::{ApiError, FieldError};
+use crate::files::{Files, StageError};
+use crate::records::{file_options, split_key, Upload};
+use crate::schema::{Field, FieldKind};
 use poem::web::{Multipart, RequestBody};
 use poem::{Body, FromRequest, Request};
 use serde_json::{Map, Value};
+use tokio::io::AsyncReadExt;
 
 pub use crate::records::Request as Input;
 
@@ -33,34 +37,68 @@ pub async fn read_as_superuser(
 }
 
 pub async fn read(req: &Request, body: Body, limit: usize) -> Result<Input, ApiError> {
+    read_with_files(req, body, limit, None).await
+}
+
+/// Where the file parts of a multipart body may go: the file fields of `fields`, staged in
+/// `files`. File parts are streamed to disk, never held in memory, each bounded by its field's
+/// `maxSize`; the other parts share `limit`.
+#[derive(Clone, Copy)]
+pub struct Uploads<'a> {
+    pub files: &'a Files,
+    pub fields: &'a [Field],
+}
+
+/// Most file parts in one request.
+const MAX_FILE_PARTS: usize = 100;
+
+impl Uploads<'_> {
+    /// The most file bytes one request may carry.
+    fn total_limit(&self) -> u64 {
+        self.fields
+            .iter()
+            .filter_map(|f| match &f.kind {
+                FieldKind::File(o) => Some(o.size_limit().saturating_mul(o.max_files() as u64)),
+                _ => None,
+            })
+            .fold(0u64, u64::saturating_add)
+    }
+}
+
+/// [`read`], taking file parts for the file fields of `uploads` (refused without it).
+pub async fn read_with_files(
+    req: &Request,
+    body: Body,
+    limit: usize,
+    uploads: Option<Uploads<'_>>,
+) -> Result<Input, ApiError> {
+    let ctype = req.content_type().unwrap_or("").to_ascii_lowercase();
+    let cap = if ctype.starts_with("multipart/form-data") {
+        (limit as u64).saturating_add(uploads.map_or(0, |u| u.total_limit()))
+    } else {
+        limit as u64
+    };
     if let Some(len) = req
         .header("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
+        .and_then(|v| v.parse::<u64>().ok())
     {
-        if len > limit {
-            return Err(too_large(limit));
+        if len > cap {
+            return Err(too_large(usize::try_from(cap).unwrap_or(usize::MAX)));
         }
+    }
+    if ctype.starts_with("multipart/form-data") {
+        let mut rb = RequestBody::new(body);
+        let mp = Multipart::from_request(req, &mut rb)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("Invalid multipart body: {e}")))?;
+        return read_multipart(mp, limit, uploads).await;
     }
     let bytes = body
         .into_bytes_limit(limit)
         .await
         .map_err(|e| read_error(e, limit))?;
-    let ctype = req.content_type().unwrap_or("").to_ascii_lowercase();
-    if bytes.iter().all(u8::is_ascii_whitespace) && !ctype.starts_with("multipart/") {
-        return Ok(Input {
-            data: Map::new(),
-            from_form: false,
-        });
-    }
-    if ctype.starts_with("multipart/form-data") {
-        let mut rb = RequestBody::new(Body::from_bytes(bytes));
-        let mp = Multipart::from_request(req, &mut rb)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("Invalid multipart body: {e}")))?;
-        return read_multipart(mp).await.map(|data| Input {
-            data,
-            from_form: true,
-        });
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Input::default());
     }
     if ctype.starts_with("application/x-www-form-urlencoded") {
         let mut data = Map::new();
@@ -70,12 +108,13 @@ pub async fn read(req: &Request, body: Body, limit: usize) -> Result<Input, ApiE
         return Ok(Input {
             data,
             from_form: true,
+            ..Input::default()
         });
     }
     if ctype.is_empty() || ctype.starts_with("application/json") || ctype.ends_with("+json") {
         return parse_json_object(&bytes).map(|data| Input {
             data,
-            from_form: false,
+            ..Input::default()
         });
     }
     Err(ApiError::bad_request("Unsupported Content-Type."))
@@ -105,24 +144,84 @@ pub fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiError> {
-    let mut data = Map::new();
+const MSG_FORMAT: &str = "Failed to load the submitted data due to invalid formatting.";
+
+/// Stages one file part for the file field it names.
+async fn stage_part(
+    uploads: Option<Uploads<'_>>,
+    name: &str,
+    original: &str,
+    part: poem::web::Field,
+) -> Result<Upload, ApiError> {
+    let not_file = || {
+        ApiError::bad_field(
+            MSG_FORMAT,
+            name,
+            FieldError::new(
+                "validation_not_a_file_field",
+                "Only file fields take uploaded files.",
+            ),
+        )
+    };
+    let up = uploads.ok_or_else(not_file)?;
+    let opts = file_options(up.fields, name).ok_or_else(not_file)?;
+    let limit = opts.size_limit();
+    match up.files.stage(original, Box::pin(part.into_async_read()), limit).await {
+        Ok(staged) => Ok(Upload::new(name.to_string(), staged)),
+        Err(StageError::TooLarge { limit }) => Err(ApiError::bad_field(
+            MSG_FORMAT,
+            split_key(name).0,
+            FieldError::new(
+                "validation_file_size_limit",
+                format!("Failed to upload {original:?} - the maximum allowed file size is {limit} bytes."),
+            )
+            .with_params(serde_json::json!({ "file": original, "maxSize": limit })),
+        )),
+        Err(StageError::Io(e)) => Err(ApiError::bad_request(format!(
+            "Failed to read the uploaded file: {e}"
+        ))),
+    }
+}
+
+async fn read_multipart(
+    mut mp: Multipart,
+    limit: usize,
+    uploads: Option<Uploads<'_>>,
+) -> Result<Input, ApiError> {
+    let mut input = Input {
+        from_form: true,
+        ..Input::default()
+    };
+    let data = &mut input.data;
+    let mut text_left = limit;
     let bad = |e: poem::error::ParseMultipartError| {
         ApiError::bad_request(format!("Invalid multipart body: {e}"))
     };
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_string();
-        if field.file_name().is_some() {
-            return Err(ApiError::bad_field(
-                "Failed to load the submitted data due to invalid formatting.",
-                &name,
-                FieldError::new(
-                    "validation_unsupported_file",
-                    "File uploads are not supported yet.",
-                ),
-            ));
+        if let Some(original) = field.file_name().map(str::to_string) {
+            if input.uploads.len() >= MAX_FILE_PARTS {
+                return Err(ApiError::bad_request(format!(
+                    "Too many files in one request (at most {MAX_FILE_PARTS})."
+                )));
+            }
+            input
+                .uploads
+                .push(stage_part(uploads, &name, &original, field).await?);
+            continue;
         }
-        let text = field.text().await.map_err(bad)?;
+        let mut bytes = Vec::new();
+        Box::pin(field.into_async_read())
+            .take(text_left as u64 + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("Invalid multipart body: {e}")))?;
+        if bytes.len() > text_left {
+            return Err(too_large(limit));
+        }
+        text_left -= bytes.len();
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ApiError::bad_request("Invalid multipart body: a value is not UTF-8."))?;
         if name == "@jsonPayload" {
             match serde_json::from_str::<Value>(&text) {
                 Ok(Value::Object(obj)) => data.extend(obj),
@@ -135,10 +234,10 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
                 }
             }
         } else if !name.is_empty() {
-            push_value(&mut data, name, Value::String(text));
+            push_value(data, name, Value::String(text));
         }
     }
-    Ok(data)
+    Ok(input)
 }
 
 /// A repeated key becomes an array (`-F tags=a -F tags=b` → `["a","b"]`).

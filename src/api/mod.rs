@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 pub mod body;
 mod collections;
+mod files;
 mod health;
 pub mod meta;
 mod paging;
@@ -94,6 +95,11 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/mails", get(auth::mails))
         .at("/api/plugins", get(plugins::list))
         .at("/api/batch", post(batch::batch))
+        .at("/api/files/token", post(files::token))
+        .at(
+            "/api/files/:c/:id/:name",
+            get(files::download).head(files::download),
+        )
         .at(
             "/api/realtime",
             get(realtime::sse_connect).post(realtime::sse_subscribe),

@@ -103,6 +103,22 @@ pub async fn view(
     Ok(Json(body))
 }
 
+/// A create/update body, with uploads for the collection's file fields (an unknown collection
+/// takes none; the service then answers its 404).
+async fn read_record_body(
+    app: &App,
+    c: &str,
+    req: &Request,
+    body: Body,
+) -> Result<body::Input, ApiError> {
+    let col = app.schema.get(c);
+    let uploads = col.as_ref().map(|col| body::Uploads {
+        files: &app.records.files,
+        fields: &col.fields,
+    });
+    body::read_with_files(req, body, super::body_limit(app), uploads).await
+}
+
 #[handler]
 pub async fn create(
     app: Data<&Arc<App>>,
@@ -113,7 +129,7 @@ pub async fn create(
     caller: Caller,
     meta: RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
-    let input = body::read(req, body, super::body_limit(&app)).await?;
+    let input = read_record_body(&app, &c, req, body).await?;
     Ok(Json(
         app.records
             .create(&c, &input, &q.shape()?, &caller, &meta)
@@ -131,7 +147,7 @@ pub async fn update(
     caller: Caller,
     meta: RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
-    let input = body::read(req, body, super::body_limit(&app)).await?;
+    let input = read_record_body(&app, &c, req, body).await?;
     Ok(Json(
         app.records
             .update(&c, &id, &input, &q.shape()?, &caller, &meta)

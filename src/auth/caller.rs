@@ -60,13 +60,19 @@ impl Caller {
     /// Resolves a token against `schema` and the records in `store`; anything invalid
     /// (forged, expired, revoked, unknown record) is a guest.
     pub fn from_token(store: &dyn Store, schema: &Snapshot, raw: &str) -> Caller {
-        resolve(store, schema, raw).unwrap_or(Caller::Guest)
+        resolve(store, schema, raw, token::TYPE_AUTH).unwrap_or(Caller::Guest)
+    }
+
+    /// Resolves a file token (`POST /api/files/token`, for protected files); anything invalid
+    /// is a guest.
+    pub fn from_file_token(store: &dyn Store, schema: &Snapshot, raw: &str) -> Caller {
+        resolve(store, schema, raw, token::TYPE_FILE).unwrap_or(Caller::Guest)
     }
 }
 
-fn resolve(store: &dyn Store, schema: &Snapshot, raw: &str) -> Option<Caller> {
+fn resolve(store: &dyn Store, schema: &Snapshot, raw: &str, kind: &str) -> Option<Caller> {
     let claims = token::peek(raw)?;
-    if claims.kind != token::TYPE_AUTH {
+    if claims.kind != kind {
         return None;
     }
     let collection = schema.by_id(&claims.collection_id.as_str().into())?.clone();
@@ -80,7 +86,12 @@ fn resolve(store: &dyn Store, schema: &Snapshot, raw: &str) -> Option<Caller> {
         .get(names::TOKEN_KEY)
         .and_then(|v| v.as_str())
         .unwrap_or("");
-    token::verify(raw, token_key, &opts.auth_token.secret)?;
+    let secret = if kind == token::TYPE_FILE {
+        &opts.file_token.secret
+    } else {
+        &opts.auth_token.secret
+    };
+    token::verify(raw, token_key, secret)?;
     let rec = Arc::new(AuthRecord {
         collection,
         record: stored.record,

@@ -27,6 +27,7 @@ pub const TYPE_AUTH: &str = "auth";
 pub const TYPE_VERIFICATION: &str = "verification";
 pub const TYPE_PASSWORD_RESET: &str = "passwordReset";
 pub const TYPE_EMAIL_CHANGE: &str = "emailChange";
+pub const TYPE_FILE: &str = "file";
 
 /// Signs `claims` with the concatenated key.
 pub fn sign(

@@ -77,7 +77,7 @@ codes! {
     InvalidBody = "invalid_body", Http(400), "The request body is not a JSON object.";
     InvalidJson = "invalid_json", HttpAndRealtime(400), "The body, `@jsonPayload` or WebSocket message is not valid JSON.";
     BodyTooLarge = "validation_body_too_large", Http(413), "The request body exceeds `[server] body_limit`.";
-    UnsupportedFile = "validation_unsupported_file", Http(400), "A multipart body carried a file; file fields are not supported yet.";
+    NotAFileField = "validation_not_a_file_field", Http(400), "A multipart file part is named after something that is not a file field of the collection.";
     UnsupportedParam = "validation_unsupported_param", Http(400), "A query parameter is not supported on this endpoint.";
     InvalidFilter = "validation_invalid_filter", Http(400), "The `filter` does not parse or names unknown fields (message has the position).";
     InvalidSort = "validation_invalid_sort", Http(400), "The `sort` parameter names an unknown or unsortable field.";
@@ -85,6 +85,12 @@ codes! {
     ExpandLimit = "validation_expand_limit", Http(400), "Expanding would return more than `[server] max_expanded_records` records.";
     QueryTooExpensive = "query_too_expensive", Http(400), "The request's own work ran longer than `[server] request_budget_ms`.";
     BatchRequestFailed = "batch_request_failed", Http(400), "One request of a batch failed; `response` holds its own error envelope.";
+
+    // File fields.
+    FileSizeLimit = "validation_file_size_limit", Http(400), "An uploaded file is larger than the field's `maxSize` (params: file, maxSize).";
+    TooManyFiles = "validation_too_many_files", Http(400), "A file field would hold more files than its `maxSelect`.";
+    InvalidMimeType = "validation_invalid_mime_type", Http(400), "An upload's sniffed MIME type is not in the field's `mimeTypes`.";
+    InvalidFile = "validation_invalid_file", Http(400), "A file field names a file the record does not hold (new files must be uploaded).";
 
     // Generic value checks.
     Required = "validation_required", Http(400), "A required value is missing or blank.";
@@ -150,7 +156,6 @@ codes! {
     SystemCollectionNameChange = "validation_system_collection_name_change", Http(400), "A system collection cannot be renamed.";
     SystemFieldNameChange = "validation_system_field_name_change", Http(400), "A system field cannot be renamed or removed.";
     UnsupportedCollectionType = "validation_unsupported_collection_type", Http(400), "The collection type is not supported.";
-    UnsupportedFieldType = "validation_unsupported_field_type", Http(400), "The field type is not supported.";
     DuplicatedFieldId = "validation_duplicated_field_id", Http(400), "Two fields share an id.";
     DuplicatedFieldName = "validation_duplicated_field_name", Http(400), "Two fields share a name.";
     FieldTypeChange = "validation_field_type_change", Http(400), "A field's type cannot be changed.";

@@ -66,6 +66,7 @@ fn password_body(data: Value) -> Request {
     Request {
         data: data.as_object().cloned().unwrap_or_default(),
         from_form: false,
+        ..Default::default()
     }
 }
 

@@ -148,6 +148,7 @@ async fn before_write<'r>(
             Cow::Owned(Request {
                 data,
                 from_form: req.from_form,
+                uploads: req.uploads.clone(),
             })
         }
     })

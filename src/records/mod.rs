@@ -8,6 +8,7 @@ mod batch;
 mod cascade;
 mod expand;
 mod fields;
+mod files;
 mod hooks;
 mod id;
 mod list;
@@ -21,11 +22,13 @@ mod write;
 
 pub use access::{can_read, check as check_access, eval as eval_rule, request_info, Op};
 pub use batch::{batch, BatchItem};
+pub use files::{file_options, names_of as file_names, Located, Upload};
 pub use hooks::{AuthRef, HookEvent, HookFuture, PendingWrite, WriteHooks};
 pub use list::{
     list, parse_number, ListParams, ListResult, PageParams, DEFAULT_PER_PAGE, MAX_PER_PAGE,
 };
 pub use locks::RecordLocks;
+pub use modifiers::split_key;
 pub use service::{RecordLimits, RecordService};
 pub use shape::Shape;
 pub use tx::Tx;

@@ -9,6 +9,7 @@ use super::shape::Shape;
 use super::write::{self, Request};
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::files::Files;
 use crate::ids::RecordData;
 use crate::query::{ColumnCache, RequestInfo, Rule, RuleCache};
 use crate::schema::{Collection, Registry, Snapshot};
@@ -38,11 +39,30 @@ pub struct RecordService {
     /// The collections' compiled rules, once per schema version (see `query::RuleCache`).
     pub rules: RuleCache,
     pub limits: RecordLimits,
+    /// Storage of file fields' files (see `files::Files`).
+    pub files: Arc<Files>,
     /// Before-write hooks (plugins), installed once at start (see [`WriteHooks`]).
     pub(super) hooks: OnceLock<Arc<dyn WriteHooks>>,
 }
 
 impl RecordService {
+    /// Resolves a file token (`?token=` of downloads) to its caller (a guest if invalid).
+    pub fn file_caller(&self, raw: &str) -> Caller {
+        Caller::from_file_token(self.store.as_ref(), &self.schema.snapshot(), raw)
+    }
+
+    /// Finds a downloadable file (see [`super::files::locate`]).
+    pub fn locate_file(
+        &self,
+        c: &str,
+        rid: &str,
+        name: &str,
+        caller: &Caller,
+        meta: &RequestInfo,
+    ) -> ApiResult<super::Located> {
+        super::files::locate(self, c, rid, name, caller, meta)
+    }
+
     /// Resolves a bearer token to its caller against the current schema (a guest if invalid).
     pub fn caller(&self, raw: &str) -> Caller {
         Caller::from_token(self.store.as_ref(), &self.schema.snapshot(), raw)
@@ -53,8 +73,10 @@ impl RecordService {
         schema: Arc<Registry>,
         columns: ColumnCache,
         limits: RecordLimits,
+        files: Arc<Files>,
     ) -> Self {
         Self {
+            files,
             store,
             schema,
             locks: RecordLocks::default(),

@@ -1,6 +1,7 @@
 //! A record transaction being prepared: reads see the writes staged before them (so a batch can
 //! create a record and then update it), and commit maps store refusals to PocketBase errors.
 
+use super::files::Upload;
 use super::RecordService;
 use crate::error::{ApiError, FieldError, FieldErrors};
 use crate::ids::{CollectionId, Record, RecordData, RecordId};
@@ -33,6 +34,10 @@ pub struct Tx<'a> {
     pub request: usize,
     /// The HTTP request's query, headers, method and context, for `@request.*` in rules.
     pub meta: crate::query::RequestInfo,
+    /// Uploads to place in file storage before the commit.
+    places: Vec<(CollectionId, RecordId, Upload)>,
+    /// Files to remove after the commit: one name, or every file of the record (`None`).
+    drops: Vec<(CollectionId, RecordId, Option<String>)>,
 }
 
 /// A commit failure attributed to one request of the transaction.
@@ -90,7 +95,19 @@ impl<'a> Tx<'a> {
             asserts: Vec::new(),
             request: 0,
             meta: crate::query::RequestInfo::default(),
+            places: Vec::new(),
+            drops: Vec::new(),
         }
+    }
+
+    /// Stages an upload to be placed as a file of a record before the commit.
+    pub fn place_file(&mut self, col: &CollectionId, id: &RecordId, upload: Upload) {
+        self.places.push((col.clone(), id.clone(), upload));
+    }
+
+    /// Stages the removal of a record's file (`None`: all its files) after the commit.
+    pub fn drop_file(&mut self, col: &CollectionId, id: &RecordId, name: Option<String>) {
+        self.drops.push((col.clone(), id.clone(), name));
     }
 
     /// A collection as of this transaction's schema snapshot.
@@ -134,6 +151,14 @@ impl<'a> Tx<'a> {
                 self.note(collection, id, Some(data), message);
             }
             WriteOp::DeleteRecord { collection, id, .. } => {
+                let has_files = self.schema.by_id(collection).is_some_and(|c| {
+                    c.fields
+                        .iter()
+                        .any(|f| matches!(f.kind, crate::schema::FieldKind::File(_)))
+                });
+                if has_files {
+                    self.drops.push((collection.clone(), id.clone(), None));
+                }
                 self.note(collection, id, None, message)
             }
             _ => {}
@@ -188,18 +213,82 @@ impl<'a> Tx<'a> {
             mut ops,
             writes,
             asserts,
+            places,
+            drops,
             ..
         } = self;
         if ops.is_empty() {
             return Ok(Commit::default());
         }
         ops.extend(touched.iter().map(|c| schema.assert_unchanged(c)));
+        // Files first: a committed record never names a file that is not on disk.
+        let placed = Arc::new(places);
+        if !placed.is_empty() {
+            let (files, todo) = (app.files.clone(), placed.clone());
+            let put = tokio::task::spawn_blocking(move || {
+                todo.iter()
+                    .try_for_each(|(c, r, u)| files.put(c.as_str(), r.as_str(), &u.name, &u.file))
+            })
+            .await;
+            if let Err(e) | Ok(Err(e)) = put.map_err(std::io::Error::other) {
+                unplace(app, placed).await;
+                return Err(CommitError::Refused(TxError {
+                    request: 0,
+                    error: ApiError::internal(format!("cannot store an uploaded file: {e}")),
+                }));
+            }
+        }
         match app.store.commit(ops).await {
-            Ok(c) => Ok(c),
-            Err(StoreError::Conflict { .. }) => Err(CommitError::Conflict),
-            Err(e) => Err(CommitError::Refused(map_error(e, &writes, &asserts))),
+            Ok(c) => {
+                remove_files(app, drops).await;
+                Ok(c)
+            }
+            Err(e) => {
+                unplace(app, placed).await;
+                match e {
+                    StoreError::Conflict { .. } => Err(CommitError::Conflict),
+                    e => Err(CommitError::Refused(map_error(e, &writes, &asserts))),
+                }
+            }
         }
     }
+}
+
+/// Removes files placed for a transaction that did not commit (best effort: a leftover is an
+/// orphan the start-up sweep collects, never a dangling name).
+async fn unplace(app: &RecordService, placed: Arc<Vec<(CollectionId, RecordId, Upload)>>) {
+    if placed.is_empty() {
+        return;
+    }
+    let files = app.files.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        for (c, r, u) in placed.iter() {
+            if let Err(e) = files.remove(c.as_str(), r.as_str(), &u.name) {
+                tracing::warn!(error = %e, file = %u.name, "cannot remove an uncommitted upload");
+            }
+        }
+    })
+    .await;
+}
+
+/// Removes the files a committed transaction dropped.
+async fn remove_files(app: &RecordService, drops: Vec<(CollectionId, RecordId, Option<String>)>) {
+    if drops.is_empty() {
+        return;
+    }
+    let files = app.files.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        for (c, r, name) in &drops {
+            let done = match name {
+                Some(n) => files.remove(c.as_str(), r.as_str(), n),
+                None => files.remove_record(c.as_str(), r.as_str()),
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, record = %r.as_str(), "cannot remove a dropped file");
+            }
+        }
+    })
+    .await;
 }
 
 fn origin_of<'w>(

@@ -7,6 +7,7 @@ use super::auth_fields::{
     stage_auth_update,
 };
 use super::cascade::stage_delete;
+use super::files::{self, Upload};
 use super::hooks;
 use super::id::new_id;
 use super::modifiers::{self, split_key};
@@ -31,6 +32,8 @@ pub struct Request {
     pub data: Map<String, Value>,
     /// Values came from a form (multipart/urlencoded) and are strings to be parsed.
     pub from_form: bool,
+    /// Uploaded files (multipart parts named after file fields), staged on disk.
+    pub uploads: Vec<Upload>,
 }
 
 pub async fn create(
@@ -211,6 +214,7 @@ pub(crate) async fn stage_create(
     // The would-be record holds its id already: the create rule may read `id`.
     let mut data = RecordData::new();
     data.insert(names::ID.into(), Value::String(id.0.clone()));
+    let mut uploads = Vec::new();
     for f in col.fields.iter().filter(|f| f.name != "id") {
         let value = match &f.kind {
             FieldKind::Autodate { on_create, .. } => Value::String(if *on_create {
@@ -223,6 +227,20 @@ pub(crate) async fn stage_create(
                 Some(h) => Value::String(h),
                 None => Value::String(String::new()),
             },
+            FieldKind::File(o) => {
+                let zero = f.zero_value();
+                match files::resolve(f, o, req, &zero, assigned(f, req, zero.clone())) {
+                    None => zero,
+                    Some(Ok(r)) => {
+                        uploads.push(r.uploads);
+                        r.value
+                    }
+                    Some(Err(e)) => {
+                        errors.add(f.name.clone(), e);
+                        continue;
+                    }
+                }
+            }
             _ => match assigned(f, req, f.zero_value()) {
                 None => f.zero_value(),
                 Some(Ok(v)) => v,
@@ -247,6 +265,9 @@ pub(crate) async fn stage_create(
         return Err(ApiError::validation(MSG_CREATE, errors));
     }
     assert_relations(tx, col, &data, None);
+    for u in uploads.into_iter().flatten() {
+        tx.place_file(&col.id, &id, u);
+    }
     let rec = Record::new(id, data);
     tx.put(
         WriteOp::PutRecord {
@@ -356,6 +377,7 @@ pub(crate) async fn stage_update(
     let now = now_string();
     let mut data = before.clone();
     let mut touched = HashSet::new();
+    let (mut uploads, mut drops) = (Vec::new(), Vec::new());
     for f in col.fields.iter().filter(|f| f.name != "id") {
         if let FieldKind::Autodate {
             on_update: true, ..
@@ -377,6 +399,21 @@ pub(crate) async fn stage_update(
             .get(&f.name)
             .cloned()
             .unwrap_or_else(|| f.zero_value());
+        if let FieldKind::File(o) = &f.kind {
+            match files::resolve(f, o, req, &current, assigned(f, req, current.clone())) {
+                None => {}
+                Some(Ok(r)) => {
+                    for name in files::dropped(&current, &r.value) {
+                        drops.push(name);
+                    }
+                    uploads.extend(r.uploads);
+                    data.insert(f.name.clone(), r.value);
+                    touched.insert(f.name.clone());
+                }
+                Some(Err(e)) => errors.add(f.name.clone(), e),
+            }
+            continue;
+        }
         match assigned(f, req, current) {
             None => {}
             Some(Ok(v)) => {
@@ -398,6 +435,12 @@ pub(crate) async fn stage_update(
         return Err(ApiError::validation(MSG_UPDATE, errors));
     }
     assert_relations(tx, col, &data, Some(before));
+    for u in uploads {
+        tx.place_file(&col.id, id, u);
+    }
+    for name in drops {
+        tx.drop_file(&col.id, id, Some(name));
+    }
     let rec = Record::new(id.clone(), data);
     tx.put(
         WriteOp::PutRecord {

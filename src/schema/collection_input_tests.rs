@@ -203,7 +203,7 @@ fn create_reports_field_errors_by_final_index() {
             {"name": "expand", "type": "text"},
             {"name": "t", "type": "text", "min": 5, "max": 2},
             {"name": "re", "type": "text", "pattern": "("},
-            {"name": "f", "type": "file"},
+            {"name": "f", "type": "file", "mimeTypes": ["png"]},
             {"name": "r2", "type": "relation", "collectionId": "nope"},
             {"name": "R2", "type": "bool"},
             {"name": "bad name", "type": "bool"},
@@ -219,12 +219,8 @@ fn create_reports_field_errors_by_final_index() {
     );
     assert_eq!(code(&data, "fields.5.pattern"), "validation_invalid_regex");
     assert_eq!(
-        code(&data, "fields.6.type"),
-        "validation_unsupported_field_type"
-    );
-    assert_eq!(
-        data["fields"]["6"]["type"]["message"],
-        json!("File fields are not supported yet.")
+        code(&data, "fields.6.mimeTypes"),
+        "validation_invalid_value"
     );
     assert_eq!(
         code(&data, "fields.7.collectionId"),

@@ -123,6 +123,7 @@ pub enum FieldKind {
     },
     /// `{"lon": x, "lat": y}`; no options.
     GeoPoint,
+    File(super::fields::FileOptions),
 }
 
 impl FieldKind {

@@ -40,10 +40,13 @@ fn defaults_fill_missing_options() {
 
 #[test]
 fn refuses_unknown_and_unsupported_types() {
-    let errs = parse_field(&json!({"name":"f","type":"file"})).unwrap_err();
-    assert_eq!(errs[0].0, "type");
-    assert_eq!(errs[0].1.code, "validation_unsupported_field_type");
-    assert_eq!(errs[0].1.message, "File fields are not supported yet.");
+    let f = parse_field(&json!({"name":"f","type":"file","maxSelect":3,"thumbs":["10x10t"]}))
+        .expect("file");
+    assert!(f.is_multi());
+    assert_eq!(
+        err_codes(json!({"name":"f","type":"file","thumbs":["0x0"]})),
+        [("thumbs", "validation_invalid_value")]
+    );
     assert_eq!(
         err_codes(json!({"name":"f","type":"nope"})),
         [("type", "validation_in_invalid")]

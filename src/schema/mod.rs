@@ -23,9 +23,10 @@ pub use collection::{Collection, CollectionType, SchemaChange, RULE_KEYS};
 pub use collection_input::MAX_RULE_LEN;
 pub use datetime::{format_datetime, format_rfc3339, normalize_date, now_string, parse_datetime};
 pub use field::{Field, FieldKind, OptionErrors, Pattern, TextOptions, RESERVED_FIELD_NAMES};
+pub(crate) use fields::too_many_files;
 pub use fields::{
-    IndexKey, Modifier, DEFAULT_EDITOR_MAX_SIZE, DEFAULT_JSON_MAX_SIZE, DEFAULT_PASSWORD_MAX,
-    DEFAULT_TEXT_MAX,
+    valid_thumb, FileOptions, IndexKey, Modifier, DEFAULT_EDITOR_MAX_SIZE, DEFAULT_FILE_MAX_SIZE,
+    DEFAULT_JSON_MAX_SIZE, DEFAULT_PASSWORD_MAX, DEFAULT_TEXT_MAX,
 };
 pub use idgen::{collection_id, field_id, generate_from_pattern, random_alphanumeric, random_id};
 pub use index::parse_index;

@@ -5,6 +5,7 @@ use super::auth_options::AuthOptions;
 use super::collection::{Collection, CollectionType};
 use super::datetime::now_string;
 use super::field::{Field, FieldKind, Pattern, TextOptions};
+use super::fields::FileOptions;
 use super::names;
 use crate::ids::CollectionId;
 
@@ -120,7 +121,7 @@ fn autodates() -> [Field; 2] {
 }
 
 /// The default `users` auth collection of a fresh data directory: PocketBase's rules and fields
-/// (minus the `avatar` file field until file fields exist).
+/// (`name`, an `avatar` image file, the auth fields and dates).
 pub fn users_collection() -> Collection {
     let id = CollectionId(USERS_ID.into());
     let mut fields = vec![id_field()];
@@ -134,6 +135,24 @@ pub fn users_collection() -> Collection {
         ..Default::default()
     };
     fields.push(text_field("name", name));
+    let mut avatar = Field::new(
+        "avatar",
+        FieldKind::File(FileOptions {
+            max_select: 1,
+            mime_types: [
+                "image/jpeg",
+                "image/png",
+                "image/svg+xml",
+                "image/gif",
+                "image/webp",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..FileOptions::default()
+        }),
+    );
+    avatar.id = "file376926767".into();
+    fields.push(avatar);
     let mut dates = autodates();
     for f in &mut dates {
         f.system = false;

@@ -80,21 +80,21 @@ async fn arch_fields_every_kind_renders_its_options() {
     assert_eq!(field(&col, "p")["cost"], json!(4));
     assert_eq!(field(&col, "p")["hidden"], json!(false));
     assert_eq!(field(&col, "b")["type"], json!("bool"));
-    // Unknown and unsupported types keep their codes.
+    // Unknown types and bad file options keep their codes.
     let r = srv
         .su()
         .post(
             "/api/collections",
             public_collection(
                 "bad",
-                json!([{"name": "f", "type": "file"}, {"name": "g", "type": "nope"}]),
+                json!([{"name": "f", "type": "file", "thumbs": ["big"]}, {"name": "g", "type": "nope"}]),
             ),
         )
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(
-        r.body["data"]["fields"]["1"]["type"]["code"],
-        json!("validation_unsupported_field_type"),
+        r.body["data"]["fields"]["1"]["thumbs"]["code"],
+        json!("validation_invalid_value"),
         "{}",
         r.text
     );

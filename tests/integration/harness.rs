@@ -148,6 +148,11 @@ impl TestServer {
         self.root.path().join("server.log")
     }
 
+    /// The server's data dir (`--dir`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     /// The server's log so far (for assertion messages).
     pub fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();

@@ -21,6 +21,7 @@ mod batch;
 mod columns;
 mod crash;
 mod crud;
+mod files;
 mod geo;
 mod hardening_cpu;
 mod hardening_limits;

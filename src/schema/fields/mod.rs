@@ -8,6 +8,7 @@ mod bool;
 mod date;
 mod editor;
 mod email;
+mod file;
 mod geo_point;
 mod json;
 mod list;
@@ -20,6 +21,8 @@ mod text;
 mod url;
 
 pub use editor::DEFAULT_EDITOR_MAX_SIZE;
+pub(crate) use file::too_many_files;
+pub use file::{valid_thumb, FileOptions, DEFAULT_FILE_MAX_SIZE};
 pub use json::DEFAULT_JSON_MAX_SIZE;
 #[cfg(test)]
 pub(crate) use json::{json_depth, MAX_JSON_DEPTH};
@@ -172,6 +175,7 @@ kinds! {
     Relation => relation::Relation,
     Password => password::Password,
     GeoPoint => geo_point::GeoPoint,
+    File => file::File,
 }
 
 /// Reads the options of the kind named `type_name`; `None` (with the error recorded on `type`)
@@ -181,10 +185,6 @@ pub(crate) fn parse_kind(r: &mut Reader, type_name: &str, field_name: &str) -> O
         return Some(k.parse(r, field_name));
     }
     let err = match type_name {
-        "file" => FieldError::new(
-            "validation_unsupported_field_type",
-            "File fields are not supported yet.",
-        ),
         "" => FieldError::required(),
         other => {
             let msg = format!("Unknown field type \"{}\".", echo(other));
@@ -290,6 +290,7 @@ mod tests {
                 cost: 0,
             },
             FieldKind::GeoPoint,
+            FieldKind::File(FileOptions::default()),
         ];
         assert_eq!(samples.len(), KINDS.len());
         for kind in &samples {
