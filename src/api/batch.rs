@@ -65,7 +65,38 @@ pub async fn batch(
     caller: Caller,
     meta: crate::query::RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
-    let input = body::read(req, body, super::body_limit(&app)).await?;
-    let items = parse_items(&input.data)?;
+    // Parts `requests.<i>.<field>` may carry files for a file field of any collection (the
+    // request's own collection is only known from `@jsonPayload`); each request's field then
+    // checks its own limits.
+    let fields: Vec<_> = app
+        .schema
+        .snapshot()
+        .all()
+        .iter()
+        .flat_map(|c| c.fields.iter())
+        .filter(|f| matches!(f.kind, crate::schema::FieldKind::File(_)))
+        .cloned()
+        .collect();
+    let uploads = body::Uploads {
+        files: &app.records.files,
+        fields: &fields,
+        batch: true,
+    };
+    let mut input =
+        body::read_with_files(req, body, super::body_limit(&app), Some(uploads)).await?;
+    let mut items = parse_items(&input.data)?;
+    for mut up in input.uploads.drain(..) {
+        let Some((i, key)) = body::batch_part(&up.key) else {
+            continue;
+        };
+        let key = key.to_string();
+        let item = items.get_mut(i).ok_or_else(|| {
+            invalid(&format!(
+                "A file part names request {i}, which does not exist."
+            ))
+        })?;
+        up.key = key;
+        item.body.uploads.push(up);
+    }
     Ok(Json(app.records.batch(&items, &caller, &meta).await?))
 }

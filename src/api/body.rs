@@ -47,6 +47,15 @@ pub async fn read(req: &Request, body: Body, limit: usize) -> Result<Input, ApiE
 pub struct Uploads<'a> {
     pub files: &'a Files,
     pub fields: &'a [Field],
+    /// Batch bodies name parts `requests.<i>.<field>`: the field is the part after the prefix.
+    pub batch: bool,
+}
+
+/// The field part of a batch part name `requests.<i>.<field>` (`None` if malformed).
+pub fn batch_part(name: &str) -> Option<(usize, &str)> {
+    let rest = name.strip_prefix("requests.")?;
+    let (i, key) = rest.split_once('.')?;
+    Some((i.parse().ok()?, key))
 }
 
 /// Most file parts in one request.
@@ -164,13 +173,18 @@ async fn stage_part(
         )
     };
     let up = uploads.ok_or_else(not_file)?;
-    let opts = file_options(up.fields, name).ok_or_else(not_file)?;
+    let key = if up.batch {
+        batch_part(name).map(|(_, k)| k).ok_or_else(not_file)?
+    } else {
+        name
+    };
+    let opts = file_options(up.fields, key).ok_or_else(not_file)?;
     let limit = opts.size_limit();
     match up.files.stage(original, Box::pin(part.into_async_read()), limit).await {
         Ok(staged) => Ok(Upload::new(name.to_string(), staged)),
         Err(StageError::TooLarge { limit }) => Err(ApiError::bad_field(
             MSG_FORMAT,
-            split_key(name).0,
+            split_key(key).0,
             FieldError::new(
                 "validation_file_size_limit",
                 format!("Failed to upload {original:?} - the maximum allowed file size is {limit} bytes."),

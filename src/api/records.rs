@@ -115,6 +115,7 @@ async fn read_record_body(
     let uploads = col.as_ref().map(|col| body::Uploads {
         files: &app.records.files,
         fields: &col.fields,
+        batch: false,
     });
     body::read_with_files(req, body, super::body_limit(app), uploads).await
 }

@@ -102,6 +102,7 @@ async fn default_users_collection_matches_pocketbase() {
             "emailVisibility",
             "verified",
             "name",
+            "avatar",
             "created",
             "updated"
         ]

@@ -214,18 +214,7 @@ async fn files_are_checked_like_pocketbase() {
     assert_eq!(r.code("title"), "validation_not_a_file_field", "{}", r.text);
 
     // None of the refused uploads is left anywhere in storage.
-    let storage = srv.data_dir().join("storage");
-    let mut leftovers = Vec::new();
-    let mut stack = vec![storage];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                leftovers.push(e.path());
-            }
-        }
-    }
+    let leftovers = storage_files(&srv);
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -466,4 +455,65 @@ async fn users_have_an_avatar_and_orphans_are_swept_on_start() {
         srv.guest().get(&file_url("media", &id, &kept)).await.status,
         200
     );
+}
+
+fn storage_files(srv: &TestServer) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![srv.data_dir().join("storage")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                found.push(e.path());
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn batch_uploads_as_the_js_sdk_sends_them_all_or_nothing() {
+    let srv = TestServer::start().await;
+    media(&srv).await;
+    let api = srv.guest();
+    let payload = json!({"requests": [
+        {"method": "POST", "url": "/api/collections/media/records", "body": {"title": "one"}},
+        {"method": "POST", "url": "/api/collections/media/records", "body": {"title": "two"}},
+    ]});
+    let form = Form::new()
+        .text("@jsonPayload", payload.to_string())
+        .part("requests.0.docs", file("a.txt", b"aaa".to_vec()))
+        .part("requests.1.avatar", file("b.png", png(4, 4)));
+    let r = send_form(&api, Method::POST, "/api/batch", form).await;
+    let results = r.ok();
+    let one = &results[0]["body"];
+    let two = &results[1]["body"];
+    assert_eq!(one["docs"].as_array().unwrap().len(), 1, "{results}");
+    assert!(
+        two["avatar"].as_str().unwrap().ends_with(".png"),
+        "{results}"
+    );
+    assert!(exists(&srv, &id_of(two), two["avatar"].as_str().unwrap()).await);
+    let before = storage_files(&srv).len();
+
+    // The second request fails: nothing of the batch is stored, its uploads included.
+    let payload = json!({"requests": [
+        {"method": "POST", "url": "/api/collections/media/records", "body": {"title": "three"}},
+        {"method": "POST", "url": "/api/collections/media/records", "body": {}},
+    ]});
+    let form = Form::new()
+        .text("@jsonPayload", payload.to_string())
+        .part("requests.0.docs", file("c.txt", b"ccc".to_vec()))
+        .part("requests.1.avatar", file("fake.png", b"text".to_vec()));
+    let r = send_form(&api, Method::POST, "/api/batch", form).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        r.body["data"]["requests"]["1"]["response"]["data"]["avatar"]["code"],
+        "validation_invalid_mime_type",
+        "{}",
+        r.text
+    );
+    assert_eq!(storage_files(&srv).len(), before);
+    assert_eq!(api.list("media", "").await["totalItems"], 2);
 }

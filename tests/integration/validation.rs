@@ -469,35 +469,50 @@ async fn access_rules_null_empty_and_expression() {
 }
 
 #[tokio::test]
-async fn file_fields_are_refused_at_collection_creation() {
+async fn file_fields_are_created_with_pocketbase_defaults_and_checked_options() {
     let srv = TestServer::start().await;
     let su = srv.su();
+    let c = srv
+        .create_collection(json!({"name": "docs", "fields": [{"name": "att", "type": "file"}]}))
+        .await;
+    let att = &c["fields"][1];
+    assert_eq!(att["type"], "file");
+    for (key, value) in [
+        ("maxSelect", json!(0)),
+        ("maxSize", json!(0)),
+        ("mimeTypes", json!([])),
+        ("thumbs", json!([])),
+        ("protected", json!(false)),
+    ] {
+        assert_eq!(att[key], value, "{key}: {att}");
+    }
+
+    // Bad options are refused with the option named, on create and on update.
     let r = su
         .post(
             "/api/collections",
-            json!({"name": "docs", "fields": [{"name": "att", "type": "file"}]}),
+            json!({"name": "bad", "fields": [{"name": "att", "type": "file", "thumbs": ["0x0"]}]}),
         )
         .await;
     r.assert_error(400, "Failed to create collection.");
-    assert!(
-        r.body["data"]["fields"]["1"].is_object(),
-        "error keyed by the field index (0 is id): {}",
+    assert_eq!(
+        r.body["data"]["fields"]["1"]["thumbs"]["code"], "validation_invalid_value",
+        "{}",
         r.text
     );
-    su.get("/api/collections/docs")
-        .await
-        .assert_error(404, "The requested resource wasn't found.");
-
-    // Nor can one be added later.
-    srv.create_collection(json!({"name": "docs2", "fields": [{"name": "t", "type": "text"}]}))
-        .await;
     let r = su
         .patch(
-            "/api/collections/docs2",
-            json!({"fields": [{"name": "t", "type": "text"}, {"name": "att", "type": "file"}]}),
+            "/api/collections/docs",
+            json!({"fields": [c["fields"][0].clone(), {"name": "att", "type": "file", "maxSelect": 1000}]}),
         )
         .await;
     r.assert_error(400, "Failed to update collection.");
+    assert_eq!(
+        r.body["data"]["fields"]["1"]["maxSelect"]["code"],
+        "validation_max_less_equal_than_required",
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]
