@@ -5,6 +5,7 @@
 #   bash bench/run.sh --quick    # CI: 2k records, 2 s per scenario -> bench/out/ (gitignored)
 #   bash bench/run.sh --scale    # scale mode (bench/scale.py): 0 / 100k / 1M rows -> docs/bench/scale*
 #   bash bench/run.sh --scale --scale-points 0,2000,5000   # ~1 min check -> bench/out/scale/
+#   bash bench/run.sh --files    # files (bench/files.py): 1 MB uploads, cached thumbs, RSS -> bench/out/files.json
 #
 # Extra flags (everything else is passed to bench/harness.py, or bench/scale.py with --scale;
 # see `--help` there):
@@ -24,6 +25,7 @@ PB_VERSION="${PB_VERSION:-0.40.6}"
 build=1
 quick=0
 scale=0
+files=0
 only_pb=0
 args=()
 prev=""
@@ -32,7 +34,8 @@ for a in "$@"; do
     --no-build) build=0 ;;
     --quick) quick=1; args+=("$a") ;;
     --scale) scale=1; args+=("$a") ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --files) files=1 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) args+=("$a") ;;
   esac
   if [[ "$prev" == "--only" ]]; then
@@ -103,6 +106,7 @@ extra=()
 set +e
 script="$ROOT/bench/harness.py"
 [[ $scale == 1 ]] && script="$ROOT/bench/scale.py"
+[[ $files == 1 ]] && script="$ROOT/bench/files.py"
 "$VENV/bin/python" "$script" ${args[@]+"${args[@]}"} ${extra[@]+"${extra[@]}"} &
 harness_pid=$!
 wait "$harness_pid"

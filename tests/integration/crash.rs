@@ -159,3 +159,115 @@ async fn kill_9_right_after_a_write_keeps_it() {
         assert_eq!(api.list("k", "").await["totalItems"], acked.len());
     }
 }
+
+/// `kill -9` while records with files are created, replaced and deleted: after restart every
+/// acknowledged record is there, every name a record holds is a file on disk, and no stored
+/// file is left that no record names (the start-up sweep collects what the crash orphaned).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
+    use reqwest::multipart::{Form, Part};
+    let mut srv = TestServer::start().await;
+    srv.create_collection(public_collection(
+        "media",
+        json!([{"name": "w", "type": "number"},
+               {"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 1048576}]),
+    ))
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = JoinSet::new();
+    for w in 0..WRITERS {
+        let api: Api = srv.guest();
+        let stop = stop.clone();
+        writers.spawn(async move {
+            let mut acked: Vec<String> = Vec::new();
+            let started = Instant::now();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < WRITER_CAP {
+                let part = Part::bytes(vec![b'a' + (n % 26) as u8; 32 * 1024])
+                    .file_name(format!("w{w}-{n}.txt"));
+                let form = Form::new().text("w", w.to_string()).part("doc", part);
+                // One write in five replaces the file of an earlier record, one in five deletes
+                // one: removals after commit race the kill too.
+                let rb = match (n % 5, acked.last()) {
+                    (4, Some(id)) => api.request(Method::DELETE, &record("media", id)),
+                    (2, Some(id)) => api
+                        .request(Method::PATCH, &record("media", id))
+                        .multipart(form),
+                    _ => api.request(Method::POST, &records("media")).multipart(form),
+                };
+                match Api::try_send(rb.timeout(Duration::from_secs(5))).await {
+                    Ok(r) if r.status == 200 && n % 5 != 2 => acked.push(id_of(&r.body)),
+                    Ok(r) if r.status == 204 => {
+                        acked.pop();
+                    }
+                    Ok(r) if r.status == 200 => {}
+                    Ok(r) => panic!("writer {w}: unexpected {} {}", r.status, r.text),
+                    Err(_) => break,
+                }
+                n += 1;
+            }
+            acked
+        });
+    }
+    tokio::time::sleep(LOAD).await;
+    srv.kill9();
+    stop.store(true, Ordering::Relaxed);
+    let mut acked: Vec<String> = Vec::new();
+    while let Some(ids) = writers.join_next().await {
+        acked.extend(ids.expect("writer task"));
+    }
+    assert!(acked.len() >= WRITERS, "too little load: {}", acked.len());
+
+    srv.start_again().await;
+    let api = srv.su();
+    let col_id = api.get("/api/collections/media").await.ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listed = api.list("media", "perPage=1000").await;
+    let items = listed["items"].as_array().unwrap();
+    let held: HashMap<String, String> = items
+        .iter()
+        .map(|r| (id_of(r), r["doc"].as_str().unwrap_or("").to_string()))
+        .collect();
+    for id in &acked {
+        assert!(held.contains_key(id), "acknowledged record {id} lost");
+    }
+    for (id, name) in &held {
+        if name.is_empty() {
+            continue;
+        }
+        let r = srv
+            .guest()
+            .get(&format!("/api/files/media/{id}/{name}"))
+            .await;
+        assert_eq!(r.status, 200, "record {id} names {name}, which is missing");
+    }
+    // The sweep runs in the background at start: wait until only named files remain.
+    let storage = srv.data_dir().join("storage").join(&col_id);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut orphans = Vec::new();
+        for rec in std::fs::read_dir(&storage).into_iter().flatten().flatten() {
+            let id = rec.file_name().to_string_lossy().into_owned();
+            for f in std::fs::read_dir(rec.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if held.get(&id) != Some(&name) {
+                    orphans.push(format!("{id}/{name}"));
+                }
+            }
+        }
+        if orphans.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "orphans left after restart: {orphans:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

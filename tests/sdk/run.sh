@@ -47,4 +47,18 @@ for t in ./*.test.mjs; do
     status=1
   fi
 done
+
+# PocketBase's Python SDK (PyPI `pocketbase`), in a venv of its own.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pocketbase' 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check pocketbase
+fi
+for t in ./*_py_test.py; do
+  if ! FERROBASE_URL="http://127.0.0.1:$PORT" SU_EMAIL="$SU_EMAIL" SU_PASSWORD="$SU_PASSWORD" \
+    timeout 60 .venv/bin/python -B "$t"; then
+    echo "FAILED: $t (server log below)" >&2
+    tail -n 40 "$DATA/server.log" >&2
+    status=1
+  fi
+done
 exit $status
