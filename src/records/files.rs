@@ -26,7 +26,7 @@ impl Upload {
     pub fn new(key: String, file: StagedFile) -> Self {
         Self {
             key,
-            name: stored_name(&file.original),
+            name: stored_name(&file.original, &file.mime),
             file: Arc::new(file),
         }
     }
