@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
+import { editorTypesScenario } from './scenarios/editor.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const BIN = process.env.FERROBASE_BIN ?? resolve(here, '../../target/release/ferrobase');
@@ -62,6 +63,9 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu'],
 });
 const problems = [];
+// ONLY=name[,name…] runs just those scenarios (for iterating on one); CI runs everything.
+const only = process.env.ONLY ? new Set(process.env.ONLY.split(',')) : null;
+const wanted = (n) => !only || only.has(n);
 try {
   const { token } = await api(server.api, null, 'POST', '/api/collections/_superusers/auth-with-password', {
     identity: EMAIL,
@@ -78,8 +82,19 @@ try {
     ],
   });
   await api(server.api, token, 'POST', `/api/collections/${name}/records`, { title: 'first', views: 1 });
+  // What the scenario modules get: the browser, the server and helpers bound to the superuser.
+  const ctx = {
+    browser,
+    ui: server.ui,
+    apiBase: server.api,
+    token,
+    artifacts,
+    api: (method, path, body) => api(server.api, token, method, path, body),
+    login: (page) => login(page, server.ui),
+    watch,
+  };
 
-  for (const scheme of ['light', 'dark']) {
+  for (const scheme of wanted('main') ? ['light', 'dark'] : []) {
     for (const [label, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
       const context = await browser.newContext({ viewport, colorScheme: scheme });
       const page = await context.newPage();
@@ -153,10 +168,13 @@ try {
       await context.close();
     }
   }
-  await setupScenario();
-  await authRecordScenario(server.ui, server.api, token);
-  const edited = await shotOnFailure('editor', () => editorScenario(server.ui, server.api, token));
-  await shotOnFailure('webhooks', () => webhookScenario(server.ui, server.api, token, edited));
+  if (wanted('setup')) await setupScenario();
+  if (wanted('auth-record')) await authRecordScenario(server.ui, server.api, token);
+  if (wanted('editor') || wanted('webhooks')) {
+    const edited = await shotOnFailure('editor', () => editorScenario(server.ui, server.api, token));
+    if (wanted('webhooks')) await shotOnFailure('webhooks', () => webhookScenario(server.ui, server.api, token, edited));
+  }
+  if (wanted('editor-types')) await shotOnFailure('editor-types', () => editorTypesScenario(ctx));
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {
