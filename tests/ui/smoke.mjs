@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
 import { editorTypesScenario } from './scenarios/editor.mjs';
+import { recordsScenario } from './scenarios/records.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const BIN = process.env.FERROBASE_BIN ?? resolve(here, '../../target/release/ferrobase');
@@ -175,6 +176,7 @@ try {
     if (wanted('webhooks')) await shotOnFailure('webhooks', () => webhookScenario(server.ui, server.api, token, edited));
   }
   if (wanted('editor-types')) await shotOnFailure('editor-types', () => editorTypesScenario(ctx));
+  if (wanted('records')) await shotOnFailure('records', () => recordsScenario(ctx));
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {
