@@ -17,6 +17,8 @@ import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
 import { editorTypesScenario } from './scenarios/editor.mjs';
 import { recordsScenario } from './scenarios/records.mjs';
+import { superusersScenario, pluginsScenario, apiPreviewScenario } from './scenarios/admin.mjs';
+import { a11yScenario } from './scenarios/a11y.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const BIN = process.env.FERROBASE_BIN ?? resolve(here, '../../target/release/ferrobase');
@@ -177,6 +179,10 @@ try {
   }
   if (wanted('editor-types')) await shotOnFailure('editor-types', () => editorTypesScenario(ctx));
   if (wanted('records')) await shotOnFailure('records', () => recordsScenario(ctx));
+  if (wanted('superusers')) await shotOnFailure('superusers', () => superusersScenario(ctx));
+  if (wanted('plugins')) await shotOnFailure('plugins', () => pluginsScenario(ctx));
+  if (wanted('api-preview')) await shotOnFailure('api-preview', () => apiPreviewScenario(ctx, name));
+  if (wanted('a11y')) await shotOnFailure('a11y', () => a11yScenario(ctx, name));
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {
