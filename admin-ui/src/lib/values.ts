@@ -41,7 +41,7 @@ export function inputToDate(s: string): string {
   return `${d} ${hms}.${(frac + '000').slice(0, 3)}Z`;
 }
 
-export type GeoForm = { lon: string; lat: string };
+export type GeoForm = { lon: string | number | null; lat: string | number | null };
 
 /**
  * Form state for one field: strings for text-like inputs, booleans, string arrays for
@@ -100,7 +100,8 @@ export function fromForm(f: Field, v: FormValue): unknown {
     }
     case 'geoPoint': {
       // Non-numbers become null (JSON has no NaN), which the server refuses with a message.
-      const num = (x: string) => (x.trim() === '' ? 0 : Number(x));
+      // (A bound number input gives numbers, or null when empty.)
+      const num = (x: unknown) => (x === null || x === undefined || String(x).trim() === '' ? 0 : Number(x));
       const g = v as GeoForm;
       return { lon: num(g.lon), lat: num(g.lat) };
     }

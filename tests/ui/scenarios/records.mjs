@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 
 const ROWS = 500;
 
@@ -95,7 +96,9 @@ export async function recordsScenario({ browser, ui, api, watch, login, artifact
     domRows,
     scroll30FramesMs: Math.round(scrollMs),
     longTasks: tasks.length,
+    longTasksWhileRendering: tasks.filter((t) => t.start < t1).length,
     longestTaskMs: Math.round(Math.max(0, ...tasks.map((t) => t.duration))),
+    cpuLoad1m: Number(loadavg()[0].toFixed(2)),
   };
   writeFileSync(join(artifacts, 'records-perf.json'), JSON.stringify(metrics, null, 2));
   console.log('records page:', JSON.stringify(metrics));
