@@ -29,10 +29,10 @@ export async function superusersScenario({ browser, ui, apiBase, watch, login })
   assert.equal((await signIn('first-Passw0rd')).status, 200);
 
   await item.getByRole('button', { name: `Change password of ${email}` }).click();
-  await item.getByLabel('New password').fill('second-Passw0rd');
+  await item.getByLabel('New password', { exact: true }).fill('second-Passw0rd');
   await item.getByLabel('Confirm new password').fill('second-Passw0rd');
   await item.getByRole('button', { name: 'Save password' }).click();
-  await item.getByLabel('New password').waitFor({ state: 'detached' });
+  await item.getByLabel('New password', { exact: true }).waitFor({ state: 'detached' });
   assert.equal((await signIn('first-Passw0rd')).status, 400);
   assert.equal((await signIn('second-Passw0rd')).status, 200);
 
