@@ -154,9 +154,10 @@ try {
       await page.getByRole('button', { name: 'Apply' }).click();
 
       await page.getByRole('button', { name: 'New record' }).click();
-      await page.getByLabel(/^title/).fill(`form-${label}-${scheme}`);
-      await page.getByLabel(/^views/).fill('42');
-      await page.getByLabel('done').check();
+      const form = page.getByRole('dialog');
+      await form.getByLabel(/^title/).fill(`form-${label}-${scheme}`);
+      await form.getByLabel(/^views/).fill('42');
+      await form.getByLabel('done').check();
       await shot('record-form');
       await page.getByRole('button', { name: 'Create' }).click();
       await page.getByRole('cell', { name: `form-${label}-${scheme}`, exact: true }).waitFor();
