@@ -2,6 +2,7 @@ import type { Field } from './types';
 
 /** How one option of a field type is edited. */
 export type OptionKind = 'int' | 'number?' | 'text' | 'bool' | 'list' | 'collection' | 'date';
+// 'date' options are edited with a datetime-local input and stored as "YYYY-MM-DD HH:MM:SS.sssZ".
 export type OptionSpec = { key: string; label: string; kind: OptionKind; hint?: string };
 
 /** The options of each field type the API supports (PocketBase's names and defaults). */
@@ -10,6 +11,7 @@ export const TYPE_OPTIONS: Record<string, OptionSpec[]> = {
     { key: 'min', label: 'Min length', kind: 'int' },
     { key: 'max', label: 'Max length', kind: 'int', hint: '0: no limit' },
     { key: 'pattern', label: 'Pattern (regex)', kind: 'text' },
+    { key: 'autogeneratePattern', label: 'Autogenerate pattern', kind: 'text', hint: 'e.g. [a-z0-9]{15}' },
   ],
   number: [
     { key: 'min', label: 'Min', kind: 'number?' },
@@ -44,6 +46,7 @@ export const TYPE_OPTIONS: Record<string, OptionSpec[]> = {
   json: [{ key: 'maxSize', label: 'Max size (bytes)', kind: 'int', hint: '0: default' }],
   relation: [
     { key: 'collectionId', label: 'Collection', kind: 'collection' },
+    { key: 'minSelect', label: 'Min select', kind: 'int' },
     { key: 'maxSelect', label: 'Max select', kind: 'int', hint: '0 or 1: single' },
     { key: 'cascadeDelete', label: 'Cascade delete', kind: 'bool' },
   ],
@@ -51,11 +54,27 @@ export const TYPE_OPTIONS: Record<string, OptionSpec[]> = {
     { key: 'min', label: 'Min length', kind: 'int' },
     { key: 'max', label: 'Max length', kind: 'int', hint: '0: no limit' },
     { key: 'pattern', label: 'Pattern (regex)', kind: 'text' },
+    { key: 'cost', label: 'Hash cost', kind: 'int', hint: '0: default, else 4–31' },
   ],
+  geoPoint: [],
 };
 
-/** Types a new field can have (password only exists as the auth collections' system field). */
-export const NEW_FIELD_TYPES = ['text', 'number', 'bool', 'email', 'url', 'editor', 'date', 'autodate', 'select', 'json', 'relation'];
+/** Types a new field can have: every type the API supports (files are not supported yet). */
+export const NEW_FIELD_TYPES = [
+  'text',
+  'number',
+  'bool',
+  'email',
+  'url',
+  'editor',
+  'date',
+  'autodate',
+  'select',
+  'json',
+  'relation',
+  'password',
+  'geoPoint',
+];
 
 const DEFAULTS: Record<OptionKind, unknown> = {
   int: 0,
@@ -68,7 +87,7 @@ const DEFAULTS: Record<OptionKind, unknown> = {
 };
 
 export function newField(type: string, name: string): Field {
-  const f: Field = { name, type, required: false, hidden: false };
+  const f: Field = { name, type, required: false, hidden: false, presentable: false };
   for (const o of TYPE_OPTIONS[type] ?? []) f[o.key] = structuredClone(DEFAULTS[o.kind]);
   if (type === 'autodate') {
     f.onCreate = true;
