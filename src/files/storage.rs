@@ -124,6 +124,17 @@ impl Files {
         }
     }
 
+    /// Removes every file of a collection (deleted or truncated). Blocking.
+    pub fn remove_collection(&self, col: &str) -> io::Result<()> {
+        if !safe_segment(col) {
+            return Err(bad_name());
+        }
+        match std::fs::remove_dir_all(self.root.join(col)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// The thumbnail `spec` of an image file, made on first use and cached beside it. Blocking
     /// (decodes and encodes the image): run it off the async workers.
     pub fn thumb(&self, col: &str, rec: &str, name: &str, spec: &str) -> Result<PathBuf, String> {
