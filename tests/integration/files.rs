@@ -89,6 +89,16 @@ async fn files_upload_download_thumbs_and_ranges() {
     let avatar = rec["avatar"].as_str().unwrap().to_string();
     assert!(has_pb_shape(&avatar, "face", ".png"), "{avatar}");
 
+    // File fields filter like other list fields.
+    for (filter, n) in [
+        ("docs:length = 2", 1),
+        ("docs:length = 1", 0),
+        ("avatar != ''", 1),
+    ] {
+        let q = format!("filter={}", enc(filter));
+        assert_eq!(api.list("media", &q).await["totalItems"], n, "{filter}");
+    }
+
     // The text file: its bytes, as an attachment; by collection name or id.
     let col_id = srv.su().get("/api/collections/media").await.body["id"]
         .as_str()
