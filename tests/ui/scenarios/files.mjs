@@ -78,6 +78,7 @@ export async function filesScenario({ browser, ui, apiBase, token, api, watch, l
   await mime.press('Enter');
   await att.getByText('"nonsense" is not a MIME type').waitFor();
   await mime.fill('');
+  await att.getByText('"nonsense" is not a MIME type').waitFor({ state: 'detached' });
   const thumbs = att.getByLabel('Thumb sizes', { exact: true });
   await thumbs.fill('50x50z');
   await thumbs.press('Enter');
