@@ -1,10 +1,10 @@
 // File fields: a collection with a multiple file field (size with a unit, MIME chips from a preset
-// plus one typed, a thumb chip after a refused one, a live server message for too many files) and
-// a protected single file field, created through the editor; the record form uploads an image and
-// a text file (multipart), shows thumbs (the protected one through a file token) and file links,
-// removes one file, and shows the server's MIME-type and too-many-files errors under the field;
-// the records list shows thumbs and names. With SCREENSHOTS=1 it writes
-// docs/screenshots/record-form-files-<desktop|phone>-<light|dark>.png.
+// plus one typed, thumb chips accepted exactly when the server accepts them, a live server message
+// for too many files) and a protected single file field, created through the editor; the record
+// form uploads an image and a text file (multipart), shows thumbs (the protected one through a file
+// token) and file links, removes one file, and shows the server's MIME-type, too-many-files and
+// size errors under the field; the records list shows thumbs and names. With SCREENSHOTS=1 it
+// writes docs/screenshots/record-form-files-<desktop|phone>-<light|dark>.png.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -83,9 +83,29 @@ export async function filesScenario({ browser, ui, apiBase, token, api, watch, l
   await thumbs.fill('50x50z');
   await thumbs.press('Enter');
   await att.getByText('"50x50z" is not a thumb size').waitFor();
-  await thumbs.fill('50x50t');
-  await thumbs.press('Enter');
-  await att.getByRole('list', { name: 'attachments Thumb sizes' }).getByText('50x50t').waitFor();
+  // The editor accepts exactly the thumb sizes the server accepts (asked through the dry run).
+  const specs = ['50x50t', '0x40', '40x0', '30x30b', '30x30f', '0x0', 'x10', '10x', '10x10z', '100', '5000x10', '4096x4096', '0x0t'];
+  const shown = [];
+  for (const spec of specs) {
+    await thumbs.fill(spec);
+    await thumbs.press('Enter');
+    if ((await thumbs.inputValue()) === '') shown.push(spec);
+  }
+  const serverOk = [];
+  for (const spec of specs) {
+    const r = await fetch(`${apiBase}/api/collections/meta/validate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: token },
+      body: JSON.stringify({ name: `${name}_dry`, type: 'base', fields: [{ name: 'f', type: 'file', thumbs: [spec] }] }),
+    });
+    assert.ok(r.status === 204 || r.status === 400, `validate ${spec}: ${r.status}`);
+    if (r.status === 204) serverOk.push(spec);
+  }
+  assert.deepEqual(shown, serverOk, 'the editor and the server accept the same thumb sizes');
+  const thumbChips = att.getByRole('list', { name: 'attachments Thumb sizes' });
+  assert.deepEqual(await thumbChips.locator('li .mono').allInnerTexts(), serverOk);
+  await thumbChips.getByRole('button', { name: 'Remove 4096x4096' }).click();
+  const keptThumbs = serverOk.filter((t) => t !== '4096x4096');
   const secret = await add('file', 'secret');
   await secret.getByLabel('Protected (downloads need a file token)').check();
   await page.screenshot({ path: join(artifacts, 'files-editor.png'), fullPage: true });
@@ -100,7 +120,7 @@ export async function filesScenario({ browser, ui, apiBase, token, api, watch, l
   assert.ok(byName.attachments.mimeTypes.includes('image/png'), JSON.stringify(byName.attachments.mimeTypes));
   assert.ok(byName.attachments.mimeTypes.includes('text/plain'));
   assert.ok(!byName.attachments.mimeTypes.includes('nonsense'));
-  assert.deepEqual(byName.attachments.thumbs, ['50x50t']);
+  assert.deepEqual(byName.attachments.thumbs, keptThumbs);
   assert.equal(byName.secret.protected, true);
   assert.equal(byName.secret.maxSelect, 1);
 
@@ -172,6 +192,14 @@ export async function filesScenario({ browser, ui, apiBase, token, api, watch, l
   await dialog.locator('#rf-attachments').setInputFiles([png('a.png'), png('b.png'), png('c.png')]);
   await dialog.getByRole('button', { name: 'Save' }).click();
   await err.filter({ hasText: 'The maximum allowed files is 3.' }).waitFor();
+  // A file over maxSize (1 MiB): flagged in the list, refused by the server while it streams.
+  await files.getByRole('button', { name: "Don't upload a.png" }).click();
+  await files.getByRole('button', { name: "Don't upload b.png" }).click();
+  await files.getByRole('button', { name: "Don't upload c.png" }).click();
+  await dialog.locator('#rf-attachments').setInputFiles([text('big.txt', 'x'.repeat(1024 * 1024 + 10))]);
+  await files.getByText('larger than 1 MiB').waitFor();
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await err.filter({ hasText: /"big\.txt" - the maximum allowed file size is 1048576 bytes/ }).waitFor();
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'detached' });
   ({ items } = await api('GET', `/api/collections/${name}/records`));
