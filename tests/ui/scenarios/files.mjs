@@ -124,6 +124,15 @@ export async function filesScenario({ browser, ui, apiBase, token, api, watch, l
   assert.equal(byName.secret.protected, true);
   assert.equal(byName.secret.maxSelect, 1);
 
+  // The API preview sends files as multipart (JSON values in @jsonPayload), `f+` appends on update.
+  await page.getByRole('link', { name: 'API preview' }).click();
+  await page.getByRole('heading', { name: `${name} API` }).waitFor();
+  await page.getByText("-F 'attachments=@./attachments.png'").waitFor();
+  await page.getByText("-F 'attachments+=@./attachments.png'").waitFor();
+  assert.equal(await page.getByText('Content-Type: application/json').count(), 0);
+  await page.getByLabel('JavaScript SDK').check();
+  await page.getByText(`"attachments": [new File([bytes], 'attachments.png')]`).waitFor();
+
   // The record form: an image and a text file, plus a protected image; sent as multipart.
   await page.goto(`${ui}#/collections/${name}/records`);
   await page.getByRole('button', { name: 'New record' }).click();
