@@ -19,6 +19,7 @@ import { editorTypesScenario } from './scenarios/editor.mjs';
 import { recordsScenario } from './scenarios/records.mjs';
 import { superusersScenario, pluginsScenario, apiPreviewScenario } from './scenarios/admin.mjs';
 import { a11yScenario } from './scenarios/a11y.mjs';
+import { filesScenario } from './scenarios/files.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const BIN = process.env.FERROBASE_BIN ?? resolve(here, '../../target/release/ferrobase');
@@ -184,6 +185,7 @@ try {
   if (wanted('plugins')) await shotOnFailure('plugins', () => pluginsScenario(ctx));
   if (wanted('api-preview')) await shotOnFailure('api-preview', () => apiPreviewScenario(ctx, name));
   if (wanted('a11y')) await shotOnFailure('a11y', () => a11yScenario(ctx, name));
+  if (wanted('files')) await shotOnFailure('files', () => filesScenario(ctx));
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {

@@ -1,8 +1,9 @@
 import type { Field } from './types';
 
 /** How one option of a field type is edited. */
-export type OptionKind = 'int' | 'number?' | 'text' | 'bool' | 'list' | 'collection' | 'date';
-// 'date' options are edited with a datetime-local input and stored as "YYYY-MM-DD HH:MM:SS.sssZ".
+export type OptionKind = 'int' | 'number?' | 'text' | 'bool' | 'list' | 'collection' | 'date' | 'size' | 'mimes' | 'thumbs';
+// 'date' options are edited with a datetime-local input and stored as "YYYY-MM-DD HH:MM:SS.sssZ";
+// 'size' is a byte count edited with a unit; 'mimes' and 'thumbs' are string lists edited as chips.
 export type OptionSpec = { key: string; label: string; kind: OptionKind; hint?: string };
 
 /** The options of each field type the API supports (PocketBase's names and defaults). */
@@ -57,9 +58,16 @@ export const TYPE_OPTIONS: Record<string, OptionSpec[]> = {
     { key: 'cost', label: 'Hash cost', kind: 'int', hint: '0: default, else 4–31' },
   ],
   geoPoint: [],
+  file: [
+    { key: 'maxSelect', label: 'Max files', kind: 'int', hint: '0 or 1: single' },
+    { key: 'maxSize', label: 'Max size per file', kind: 'size' },
+    { key: 'mimeTypes', label: 'Allowed MIME types', kind: 'mimes' },
+    { key: 'thumbs', label: 'Thumb sizes', kind: 'thumbs' },
+    { key: 'protected', label: 'Protected (downloads need a file token)', kind: 'bool' },
+  ],
 };
 
-/** Types a new field can have: every type the API supports (files are not supported yet). */
+/** Types a new field can have: every type the API supports. */
 export const NEW_FIELD_TYPES = [
   'text',
   'number',
@@ -74,6 +82,7 @@ export const NEW_FIELD_TYPES = [
   'relation',
   'password',
   'geoPoint',
+  'file',
 ];
 
 const DEFAULTS: Record<OptionKind, unknown> = {
@@ -84,6 +93,9 @@ const DEFAULTS: Record<OptionKind, unknown> = {
   list: [],
   collection: '',
   date: '',
+  size: 0,
+  mimes: [],
+  thumbs: [],
 };
 
 export function newField(type: string, name: string): Field {
@@ -93,5 +105,6 @@ export function newField(type: string, name: string): Field {
     f.onCreate = true;
     delete f.required;
   }
+  if (type === 'file') f.maxSelect = 1;
   return f;
 }

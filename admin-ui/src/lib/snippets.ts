@@ -40,15 +40,64 @@ function example(f: Field): unknown {
   }
 }
 
-/** A create body with every field a client sets (no autodates, ids or token keys). */
+/** A create body with every field a client sets (no autodates, ids, token keys or files). */
 export function exampleBody(c: Collection): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const f of c.fields) {
-    if (f.type === 'autodate' || f.name === 'id' || f.name === 'tokenKey') continue;
+    if (f.type === 'autodate' || f.type === 'file' || f.name === 'id' || f.name === 'tokenKey') continue;
     body[f.name] = example(f);
   }
   if (c.type === 'auth' && 'password' in body) body.passwordConfirm = body.password;
   return body;
+}
+
+const fileFields = (c: Collection) => c.fields.filter((f) => f.type === 'file');
+const multiFile = (f: Field) => Number(f.maxSelect ?? 0) > 1;
+const exampleFileName = (f: Field) => {
+  const mimes = Array.isArray(f.mimeTypes) ? f.mimeTypes.map(String) : [];
+  return mimes.length === 0 || mimes.some((m) => m.startsWith('image/')) ? `${f.name}.png` : `${f.name}.pdf`;
+};
+/** The upload key: `f` replaces (single files, or on create), `f+` appends on update. */
+const uploadKey = (f: Field, update: boolean) => (update && multiFile(f) ? `${f.name}+` : f.name);
+
+/** Multipart curl arguments: JSON values in `@jsonPayload` (as the JS SDK sends them), files as parts. */
+function curlMultipart(c: Collection, update: boolean): string {
+  const lines = [`  -F ${q(`@jsonPayload=${JSON.stringify(exampleBody(c))}`)}`];
+  for (const f of fileFields(c)) lines.push(`  -F ${q(`${uploadKey(f, update)}=@./${exampleFileName(f)}`)}`);
+  let out = lines.join(' \\\n');
+  if (update) {
+    const f = fileFields(c)[0];
+    out += `\n# remove stored files by name: -F ${q(`${f.name}-=STORED_NAME`)}`;
+  }
+  return out;
+}
+
+/** The SDK body as source text; file fields take File/Blob values (the SDK then sends multipart). */
+function jsBody(c: Collection, update: boolean): string {
+  const json = JSON.stringify(exampleBody(c), null, 2);
+  const files = fileFields(c);
+  if (!files.length) return json;
+  const lines = files.map((f) => {
+    const file = `new File([bytes], '${exampleFileName(f)}')`;
+    return `  "${uploadKey(f, update)}": ${multiFile(f) ? `[${file}]` : file},`;
+  });
+  const inner = json === '{}' ? '' : `${json.slice(2, -2)},\n`;
+  const remove = update ? `\n  // remove stored files by name: "${files[0].name}-": ['STORED_NAME'],` : '';
+  return `{\n${inner}  // File or Blob values (bytes: your data, or input.files[0] in a browser): the SDK sends multipart\n${lines.join('\n')}${remove}\n}`;
+}
+
+/** How to build a file's URL, for the view snippets of collections with files. */
+function fileUrlHint(c: Collection, lang: 'curl' | 'js'): string {
+  const f = fileFields(c)[0];
+  if (!f) return '';
+  const token = c.fields.some((x) => x.type === 'file' && x.protected === true);
+  if (lang === 'js') {
+    return (
+      `\n// a file's URL (${token ? 'protected files: add { token: await pb.files.getToken() }' : 'thumbs of images: { thumb: \'100x100\' }'}):\n` +
+      `const url = pb.files.getURL(record, ${multiFile(f) ? `record.${f.name}[0]` : `record.${f.name}`}, { thumb: '100x100' });`
+    );
+  }
+  return `\n# files: /api/files/${c.id}/RECORD_ID/STORED_NAME?thumb=100x100${token ? ' (protected: &token= from POST /api/files/token)' : ''}`;
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -61,10 +110,12 @@ export function curl(op: Op, c: Collection, origin: string): string {
     case 'list':
       return `curl ${q(`${base}?page=1&perPage=30&sort=-id`)} \\\n${auth}\n# optional: &filter=... &expand=... &fields=...`;
     case 'view':
-      return `curl ${q(`${base}/RECORD_ID`)} \\\n${auth}`;
+      return `curl ${q(`${base}/RECORD_ID`)} \\\n${auth}${fileUrlHint(c, 'curl')}`;
     case 'create':
+      if (fileFields(c).length) return `curl -X POST ${q(base)} \\\n${auth} \\\n${curlMultipart(c, false)}`;
       return `curl -X POST ${q(base)} \\\n${auth} \\\n  -H 'Content-Type: application/json' \\\n  -d ${q(json)}`;
     case 'update':
+      if (fileFields(c).length) return `curl -X PATCH ${q(`${base}/RECORD_ID`)} \\\n${auth} \\\n${curlMultipart(c, true)}`;
       return `curl -X PATCH ${q(`${base}/RECORD_ID`)} \\\n${auth} \\\n  -H 'Content-Type: application/json' \\\n  -d ${q(json)}`;
     case 'delete':
       return `curl -X DELETE ${q(`${base}/RECORD_ID`)} \\\n${auth}`;
@@ -81,16 +132,16 @@ export function curl(op: Op, c: Collection, origin: string): string {
 export function js(op: Op, c: Collection, origin: string): string {
   const head = `import PocketBase from 'pocketbase';\n\nconst pb = new PocketBase('${origin}');\n`;
   const col = `pb.collection('${c.name}')`;
-  const body = JSON.stringify(exampleBody(c), null, 2).replace(/\n/g, '\n');
+
   switch (op) {
     case 'list':
       return `${head}\nconst page = await ${col}.getList(1, 30, {\n  filter: '',\n  sort: '-id',\n});\n// or every record: await ${col}.getFullList();`;
     case 'view':
-      return `${head}\nconst record = await ${col}.getOne('RECORD_ID');`;
+      return `${head}\nconst record = await ${col}.getOne('RECORD_ID');${fileUrlHint(c, 'js')}`;
     case 'create':
-      return `${head}\nconst record = await ${col}.create(${body});`;
+      return `${head}\nconst record = await ${col}.create(${jsBody(c, false)});`;
     case 'update':
-      return `${head}\nconst record = await ${col}.update('RECORD_ID', ${body});`;
+      return `${head}\nconst record = await ${col}.update('RECORD_ID', ${jsBody(c, true)});`;
     case 'delete':
       return `${head}\nawait ${col}.delete('RECORD_ID');`;
     case 'realtime':

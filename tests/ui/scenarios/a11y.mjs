@@ -12,7 +12,7 @@ const SHOTS = process.env.SCREENSHOTS === '1' ? resolve(here, '../../../docs/scr
 const SHOT_PAGES = new Set(['collections', 'editor', 'records', 'record-form', 'webhooks', 'superusers']);
 
 /** Controls without a computed accessible name, described for the failure message. */
-async function unnamedControls(page, cdp) {
+export async function unnamedControls(page, cdp) {
   const { root } = await cdp.send('DOM.getDocument', { depth: 0 });
   const { nodeIds } = await cdp.send('DOM.querySelectorAll', {
     nodeId: root.nodeId,
