@@ -87,6 +87,8 @@ impl Files {
     pub fn put(&self, col: &str, rec: &str, name: &str, file: &StagedFile) -> io::Result<()> {
         let dest = self.path(col, rec, name)?;
         let dir = self.record_dir(col, rec)?;
+        let col_dir = self.root.join(col);
+        let (new_col, new_dir) = (!col_dir.is_dir(), !dir.is_dir());
         std::fs::create_dir_all(&dir)?;
         match std::fs::hard_link(file.path(), &dest) {
             Ok(()) => {}
@@ -94,9 +96,12 @@ impl Files {
             Err(e) => return Err(e),
         }
         sync_dir(&dir)?;
-        // A new record folder must itself survive a crash.
-        if let Some(col_dir) = dir.parent() {
-            sync_dir(col_dir)?;
+        // New folders must themselves survive a crash: their entries are in their parents.
+        if new_dir {
+            sync_dir(&col_dir)?;
+        }
+        if new_col {
+            sync_dir(&self.root)?;
         }
         Ok(())
     }
@@ -140,15 +145,22 @@ impl Files {
     pub fn thumb(&self, col: &str, rec: &str, name: &str, spec: &str) -> Result<PathBuf, String> {
         let parsed = ThumbSpec::parse(spec).ok_or("invalid thumb size")?;
         let src = self.path(col, rec, name).map_err(|e| e.to_string())?;
-        let dst = self
-            .record_dir(col, rec)
-            .map_err(|e| e.to_string())?
-            .join(format!("thumbs_{name}"))
-            .join(format!("{spec}_{name}"));
+        let dst = self.thumb_path(col, rec, name, spec)?;
         if !dst.exists() {
             thumb::generate(&src, &dst, parsed)?;
         }
         Ok(dst)
+    }
+
+    fn thumb_path(&self, col: &str, rec: &str, name: &str, spec: &str) -> Result<PathBuf, String> {
+        if !safe_segment(name) || !safe_segment(spec) {
+            return Err(bad_name().to_string());
+        }
+        Ok(self
+            .record_dir(col, rec)
+            .map_err(|e| e.to_string())?
+            .join(format!("thumbs_{name}"))
+            .join(format!("{spec}_{name}")))
     }
 
     /// [`Files::thumb`] on the blocking pool, at most [`THUMB_SLOTS`] at once.
