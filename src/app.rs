@@ -5,12 +5,14 @@ use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
 use crate::collections::CollectionService;
 use crate::config::{Config, Durability};
 use crate::conn::Live;
+use crate::logs::RequestLog;
 use crate::mail::Mailer;
 use crate::plugins::Plugins;
 use crate::query::{ColumnCache, ColumnLimits};
 use crate::realtime::Realtime;
 use crate::records::{RecordLimits, RecordService};
 use crate::schema::Registry;
+use crate::settings::SettingsService;
 use crate::store::{SledStore, Store, StoreOptions};
 use crate::webhooks::WebhookService;
 use crate::work::Pool;
@@ -37,6 +39,10 @@ pub struct App {
     pub work: Pool,
     /// Open connections, so a request's work can stop when its client leaves.
     pub connections: Live,
+    /// Settings saved through `/api/settings` over the config file's defaults.
+    pub settings: Arc<SettingsService>,
+    /// The request log (`/api/logs`), written off the request path.
+    pub logs: Arc<RequestLog>,
     /// Loaded plugins (none unless `serve` was given a plugins dir; see `plugins::Plugins`).
     pub plugins: Arc<Plugins>,
 }
@@ -82,7 +88,6 @@ impl App {
             schema.clone(),
             columns,
             RecordLimits {
-                max_batch_requests: config.batch.max_requests,
                 max_expanded_records: config.server.max_expanded_records,
             },
         ));
@@ -103,26 +108,33 @@ impl App {
             records.clone(),
             config.webhooks.clone(),
         )?);
+        let settings = Arc::new(SettingsService::open(store.clone(), &config));
         let mailer = Mailer::new(&config.smtp, store.clone())?;
         let accounts = Arc::new(AccountService::new(
             records.clone(),
             logins,
             mailer,
-            &config.smtp.app_name,
-            &config.smtp.app_url,
-            &config.server.http,
+            settings.clone(),
         ));
         let work = Pool::new(
             config.server.work_threads,
             Duration::from_millis(config.server.request_budget_ms.max(1)),
             Duration::from_micros(config.server.inline_work_us),
         );
+        let logs = RequestLog::start(
+            store.clone(),
+            schema.clone(),
+            settings.clone(),
+            &config.request_logs,
+        );
         Ok(Arc::new(Self {
+            logs,
             work,
             connections: Live::default(),
             realtime,
             webhooks,
             collections: CollectionService::new(store.clone(), schema.clone()),
+            settings,
             config,
             store,
             schema,
@@ -135,6 +147,7 @@ impl App {
 
     /// Trims the change log periodically; stops when the app is dropped.
     pub fn spawn_maintenance(self: &Arc<Self>) {
+        self.spawn_log_trim();
         let weak = Arc::downgrade(self);
         let every = Duration::from_secs(self.config.store.changelog_trim_secs.max(1));
         tokio::spawn(async move {
@@ -163,9 +176,30 @@ impl App {
         self.records.caller(raw)
     }
 
-    /// Stops the webhook dispatchers, drains queued writes and flushes the store.
+    /// Trims the request log to `logs.maxDays` periodically; stops when the app is dropped.
+    fn spawn_log_trim(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let every = Duration::from_secs(self.config.request_logs.trim_secs.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let Some(logs) = weak.upgrade().map(|app| app.logs.clone()) else {
+                    break;
+                };
+                let n = logs.trim().await;
+                if n > 0 {
+                    tracing::info!(removed = n, "trimmed request log");
+                }
+            }
+        });
+    }
+
+    /// Stops the webhook dispatchers, writes the queued request logs, drains queued writes and
+    /// flushes the store.
     pub async fn shutdown(&self) {
         self.webhooks.stop();
+        self.logs.shutdown().await;
         self.store.shutdown().await;
     }
 }

@@ -104,9 +104,11 @@ fn verify(
 
 /// Renders a `{subject, body}` template for `to`.
 fn render_mail(app: &AccountService, to: &str, template: &Value, token: &str) -> Mail {
+    let settings = app.settings.current();
+    let app_url = settings.meta.app_url.trim().trim_end_matches('/');
     let fill = |s: &str| {
-        s.replace("{APP_NAME}", &app.app_name)
-            .replace("{APP_URL}", &app.app_url)
+        s.replace("{APP_NAME}", &settings.meta.app_name)
+            .replace("{APP_URL}", app_url)
             .replace("{TOKEN}", token)
     };
     let field = |k: &str| template.get(k).and_then(Value::as_str).unwrap_or("");

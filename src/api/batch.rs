@@ -64,7 +64,19 @@ pub async fn batch(
     caller: Caller,
     meta: crate::query::RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
-    let input = body::read(req, body, super::body_limit(&app)).await?;
+    // Settings `batch.*` apply from the next request on.
+    let settings = app.settings.current().batch.clone();
+    if !settings.enabled {
+        return Err(ApiError::Forbidden(
+            "Batch requests are not allowed.".into(),
+        ));
+    }
+    let mut limit = super::body_limit(&app);
+    if settings.max_body_size > 0 {
+        limit = limit.min(usize::try_from(settings.max_body_size).unwrap_or(usize::MAX));
+    }
+    let input = body::read(req, body, limit).await?;
     let items = parse_items(&input.data)?;
-    Ok(Json(app.records.batch(&items, &caller, &meta).await?))
+    let max = usize::try_from(settings.max_requests).unwrap_or(0);
+    Ok(Json(app.records.batch(&items, max, &caller, &meta).await?))
 }

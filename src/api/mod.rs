@@ -3,18 +3,21 @@
 //! everything (including poem's own 404/405s), all inside one tracing span per request
 //! (`request_span`, which also sets `X-Request-Id`).
 
+mod access_log;
 mod admin;
 mod auth;
 mod batch;
 pub mod body;
 mod collections;
 mod health;
+mod logs;
 pub mod meta;
 mod paging;
 mod plugins;
 mod realtime;
 mod records;
 mod request_span;
+mod settings;
 mod webhooks;
 
 use crate::app::App;
@@ -26,6 +29,7 @@ use std::sync::Arc;
 /// Builds the whole HTTP application.
 pub fn routes(app: Arc<App>) -> impl Endpoint {
     let limited = app.clone();
+    let logged = app.clone();
     Route::new()
         .at("/api/health", get(health::health).head(health::health))
         .at(
@@ -93,6 +97,10 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         )
         .at("/api/mails", get(auth::mails))
         .at("/api/plugins", get(plugins::list))
+        .at("/api/logs", get(logs::list))
+        .at("/api/logs/stats", get(logs::stats))
+        .at("/api/logs/:id", get(logs::view))
+        .at("/api/settings", get(settings::get).patch(settings::update))
         .at("/api/batch", post(batch::batch))
         .at(
             "/api/realtime",
@@ -120,6 +128,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
         .around(move |ep, req| global_limit(limited.clone(), ep, req))
         .around(cors_and_headers)
+        .around(move |ep, req| access_log::around(logged.clone(), ep, req))
         .around(request_span::around)
 }
 
