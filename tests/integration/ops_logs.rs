@@ -111,7 +111,7 @@ async fn logs_list_pages_sorts_and_counts_per_hour() {
         guest.get(&format!("/api/health?n={i}")).await;
     }
     let su = srv.su();
-    let all = logs_until(&su, "filter=data.url~'/api/health?n='&perPage=100", 5).await;
+    let all = logs_until(&su, "filter=data.url~'/api/health?n=%25'&perPage=100", 5).await;
     assert_eq!(all["totalItems"], 5);
     // Newest first by default.
     let urls: Vec<&str> = all["items"]
@@ -124,7 +124,7 @@ async fn logs_list_pages_sorts_and_counts_per_hour() {
     assert_eq!(urls[4], "/api/health?n=0");
 
     let page = su
-        .get("/api/logs?filter=data.url~'/api/health?n='&perPage=2&page=2&sort=data.url")
+        .get("/api/logs?filter=data.url~'/api/health?n=%25'&perPage=2&page=2&sort=data.url")
         .await
         .ok();
     assert_eq!(page["totalItems"], 5);
@@ -137,14 +137,14 @@ async fn logs_list_pages_sorts_and_counts_per_hour() {
         .collect();
     assert_eq!(urls, ["/api/health?n=2", "/api/health?n=3"]);
     let skip = su
-        .get("/api/logs?filter=data.url~'/api/health?n='&perPage=2&skipTotal=1")
+        .get("/api/logs?filter=data.url~'/api/health?n=%25'&perPage=2&skipTotal=1")
         .await
         .ok();
     assert_eq!(skip["totalItems"], -1);
     assert_eq!(skip["items"].as_array().unwrap().len(), 2);
 
     let stats = su
-        .get("/api/logs/stats?filter=data.url~'/api/health?n='")
+        .get("/api/logs/stats?filter=data.url~'/api/health?n=%25'")
         .await
         .ok();
     let buckets = stats.as_array().unwrap();
@@ -277,7 +277,7 @@ async fn logs_survive_a_clean_restart_and_a_full_queue_never_blocks() {
     assert!(started.elapsed() < Duration::from_secs(20));
     let su = srv.su();
     let seen = su
-        .get("/api/logs?filter=data.url~'burst='&perPage=1")
+        .get("/api/logs?filter=data.url~'/api/health?burst=%25'&perPage=1")
         .await
         .ok();
     let n = seen["totalItems"].as_i64().unwrap();
@@ -286,7 +286,7 @@ async fn logs_survive_a_clean_restart_and_a_full_queue_never_blocks() {
     srv.restart().await;
     let again = srv
         .su()
-        .get("/api/logs?filter=data.url~'burst='&perPage=1")
+        .get("/api/logs?filter=data.url~'/api/health?burst=%25'&perPage=1")
         .await
         .ok();
     assert!(again["totalItems"].as_i64().unwrap() >= n, "{again}");
