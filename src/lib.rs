@@ -14,6 +14,7 @@ pub mod ids;
 pub mod inspect;
 pub mod logs;
 pub mod mail;
+pub mod metrics;
 pub mod plugins;
 pub mod query;
 pub mod realtime;

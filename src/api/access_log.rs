@@ -1,6 +1,7 @@
 //! The request log's hook: after every response, one entry for `logs::RequestLog` (queued
-//! without waiting; see `crate::logs`). Sits inside the request span and outside CORS, the
-//! global limit and the error envelope, so preflights, 429s and 404s are logged too.
+//! without waiting; see `crate::logs`) and the request metrics (`crate::metrics`). Sits inside
+//! the request span and outside CORS, the global limit and the error envelope, so preflights,
+//! 429s and 404s are logged and counted too.
 
 use super::meta::{self, CallerSlot};
 use crate::app::App;
@@ -27,6 +28,7 @@ pub async fn around<E: Endpoint>(
             .unwrap_or_default()
     };
     let method = req.method().as_str().to_string();
+    let route = crate::metrics::route_of(req.uri().path());
     let url = req
         .uri()
         .path_and_query()
@@ -43,7 +45,9 @@ pub async fn around<E: Endpoint>(
         .await
         .map(IntoResponse::into_response)
         .unwrap_or_else(|e| e.into_response());
-    let exec_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let secs = started.elapsed().as_secs_f64();
+    let exec_ms = secs * 1000.0;
+    crate::metrics::http_request(&route, &method, resp.status().as_u16(), secs);
     let caller = match slot.0.get() {
         Some(c) => c.clone(),
         None => match auth_header

@@ -12,6 +12,7 @@ mod collections;
 mod health;
 mod logs;
 pub mod meta;
+mod metrics;
 mod paging;
 mod plugins;
 mod realtime;
@@ -97,6 +98,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         )
         .at("/api/mails", get(auth::mails))
         .at("/api/plugins", get(plugins::list))
+        .at("/metrics", get(metrics::scrape))
         .at("/api/logs", get(logs::list))
         .at("/api/logs/stats", get(logs::stats))
         .at("/api/logs/:id", get(logs::view))
