@@ -109,7 +109,7 @@ impl App {
             config.webhooks.clone(),
         )?);
         let settings = Arc::new(SettingsService::open(store.clone(), &config));
-        let mailer = Mailer::new(&config.smtp, store.clone())?;
+        let mailer = Mailer::new(&config.smtp, settings.clone(), store.clone())?;
         let accounts = Arc::new(AccountService::new(
             records.clone(),
             logins,

@@ -103,6 +103,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/logs/stats", get(logs::stats))
         .at("/api/logs/:id", get(logs::view))
         .at("/api/settings", get(settings::get).patch(settings::update))
+        .at("/api/settings/test/email", post(settings::test_email))
         .at("/api/batch", post(batch::batch))
         .at(
             "/api/realtime",

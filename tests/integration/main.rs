@@ -31,6 +31,7 @@ mod hardening_store;
 mod inspect;
 mod ops_collections;
 mod ops_logs;
+mod ops_mail;
 mod ops_metrics;
 mod ops_settings;
 mod persistence;
