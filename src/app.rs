@@ -25,8 +25,8 @@ pub struct App {
     pub schema: Arc<Registry>,
     /// Superuser-only schema operations (see `collections::CollectionService`).
     pub collections: CollectionService,
-    /// The optional global per-IP request limit (`[rate_limit]`).
-    pub requests: Option<RequestLimiter>,
+    /// Request counts per rate limit rule and client IP (settings `rateLimits`).
+    pub requests: RequestLimiter,
     /// Records: validation, access rules, writes and lists (see `records::RecordService`).
     pub records: Arc<RecordService>,
     /// Login, token refresh, account flows and their mail (see `accounts::AccountService`).
@@ -96,12 +96,11 @@ impl App {
             max_per_ip: config.auth.max_failed_logins_per_ip,
             window: Duration::from_secs(config.auth.failed_login_window_secs),
         });
-        let requests = config.rate_limit.enabled.then(|| {
-            RequestLimiter::new(
-                config.rate_limit.max_requests,
-                Duration::from_secs(config.rate_limit.window_secs.max(1)),
-            )
-        });
+        // Rules and budgets come from the settings per request (`api::rate_limit`).
+        let requests = RequestLimiter::new(
+            config.rate_limit.max_requests,
+            Duration::from_secs(config.rate_limit.window_secs.max(1)),
+        );
         let realtime = Realtime::new(config.realtime.clone(), records.clone());
         let webhooks = Arc::new(WebhookService::open(
             store.clone(),

@@ -15,6 +15,7 @@ pub mod meta;
 mod metrics;
 mod paging;
 mod plugins;
+mod rate_limit;
 mod realtime;
 mod records;
 mod request_span;
@@ -129,23 +130,10 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/webhooks/:id/test", post(webhooks::test))
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
-        .around(move |ep, req| global_limit(limited.clone(), ep, req))
+        .around(move |ep, req| rate_limit::around(limited.clone(), ep, req))
         .around(cors_and_headers)
         .around(move |ep, req| access_log::around(logged.clone(), ep, req))
         .around(request_span::around)
-}
-
-/// The optional global per-IP request limit (`[rate_limit]`), before any work is done.
-async fn global_limit<E: Endpoint>(
-    app: Arc<App>,
-    ep: Arc<E>,
-    req: Request,
-) -> poem::Result<Response> {
-    let limited = app.requests.as_ref().map(|l| l.hit(&meta::client_ip(&req)));
-    match limited {
-        Some(Err(e)) => Ok(poem::error::ResponseError::as_response(&e)),
-        _ => ep.call(req).await.map(IntoResponse::into_response),
-    }
 }
 
 /// Renders any error as the PocketBase envelope.

@@ -169,7 +169,8 @@ impl Settings {
                 rules: vec![RateLimitRule {
                     label: "/api/".into(),
                     audience: String::new(),
-                    duration: i64::try_from(config.rate_limit.window_secs).unwrap_or(i64::MAX),
+                    duration: i64::try_from(config.rate_limit.window_secs.max(1))
+                        .unwrap_or(i64::MAX),
                     max_requests: i64::from(config.rate_limit.max_requests),
                 }],
             },

@@ -315,3 +315,50 @@ async fn health_shows_proxy_details_to_superusers_only() {
     let h = get(Some("not-an-ip")).await;
     assert_eq!(h["data"]["realIP"], "127.0.0.1");
 }
+
+#[tokio::test]
+async fn rate_limit_rules_from_settings_apply_at_once() {
+    let srv = TestServer::start().await;
+    srv.create_collection(public_collection(
+        "notes",
+        json!([{"name": "title", "type": "text"}]),
+    ))
+    .await;
+    let su = srv.su();
+    su.patch(
+        "/api/settings",
+        json!({"rateLimits": {"enabled": true, "rules": [
+            {"label": "*:create", "audience": "@guest", "maxRequests": 2, "duration": 60},
+            {"label": "/api/", "maxRequests": 1000, "duration": 60},
+        ]}}),
+    )
+    .await
+    .ok();
+    let guest = srv.guest();
+    for i in 0..2 {
+        guest
+            .create("notes", json!({"title": format!("g{i}")}))
+            .await;
+    }
+    let r = guest
+        .post("/api/collections/notes/records", json!({"title": "g3"}))
+        .await;
+    r.assert_error(429, "Too Many Requests.");
+    // Other actions and authenticated callers fall to other rules.
+    assert_eq!(
+        guest.get("/api/collections/notes/records").await.status,
+        200
+    );
+    for i in 0..3 {
+        su.create("notes", json!({"title": format!("s{i}")})).await;
+    }
+    // Another client IP has its own budget.
+    let other = srv.client_from("127.0.0.4", None);
+    other.create("notes", json!({"title": "o"})).await;
+
+    // Turning limits off applies to the next request.
+    su.patch("/api/settings", json!({"rateLimits": {"enabled": false}}))
+        .await
+        .ok();
+    guest.create("notes", json!({"title": "after"})).await;
+}
