@@ -161,6 +161,7 @@ pub fn store_commit(transactions: usize, fsync_secs: Option<f64>) {
 
 /// Records one finished HTTP request.
 pub fn http_request(route: &str, method: &str, status: u16, secs: f64) {
+    let method = method_label(method);
     if let Some(m) = get() {
         m.requests
             .with_label_values(&[route, method, &status.to_string()])
@@ -210,8 +211,8 @@ pub fn route_of(path: &str) -> String {
         ["api", "collections", _, "records"] => known("/api/collections/:c/records"),
         ["api", "collections", _, "records", _] => known("/api/collections/:c/records/:id"),
         ["api", "collections", _, "impersonate", _] => known("/api/collections/:c/impersonate/:id"),
-        ["api", "collections", _, action] if action.len() <= 32 => {
-            format!("/api/collections/:c/{}", sanitize(action))
+        ["api", "collections", _, action] if COLLECTION_ACTIONS.contains(action) => {
+            format!("/api/collections/:c/{action}")
         }
         ["api", "webhooks", _] => known("/api/webhooks/:id"),
         ["api", "webhooks", _, "deliveries"] => known("/api/webhooks/:id/deliveries"),
@@ -222,20 +223,46 @@ pub fn route_of(path: &str) -> String {
         ["api", "logs", "stats"] => known("/api/logs/stats"),
         ["api", "logs", _] => known("/api/logs/:id"),
         ["api", "settings", "test", _] => known("/api/settings/test/:kind"),
-        ["api", one] if one.len() <= 32 => format!("/api/{}", sanitize(one)),
+        ["api", one] if API_ROOTS.contains(one) => format!("/api/{one}"),
         ["api", "realtime", "ws"] => known("/api/realtime/ws"),
         _ => known("unmatched"),
     }
 }
 
-/// Unknown words (collection actions, top-level API names) reduced to `[a-z0-9-_]`.
-fn sanitize(s: &str) -> String {
-    if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        s.to_string()
-    } else {
-        "other".into()
+/// Collection endpoints other than records (a fixed list: label values must stay few).
+const COLLECTION_ACTIONS: [&str; 13] = [
+    "truncate",
+    "auth-with-password",
+    "auth-with-oauth2",
+    "auth-with-otp",
+    "auth-refresh",
+    "auth-methods",
+    "request-otp",
+    "request-verification",
+    "confirm-verification",
+    "request-password-reset",
+    "confirm-password-reset",
+    "request-email-change",
+    "confirm-email-change",
+];
+
+/// Top-level API names.
+const API_ROOTS: [&str; 12] = [
+    "health", "batch", "realtime", "settings", "logs", "mails", "plugins", "setup", "webhooks",
+    "backups", "files", "crons",
+];
+
+/// The method as a label: the standard ones, else `OTHER` (clients may send any token).
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
     }
 }
 
@@ -262,7 +289,10 @@ mod tests {
         assert_eq!(route_of("/api/logs/0123"), "/api/logs/:id");
         assert_eq!(route_of("/_/assets/x.js"), "/_/");
         assert_eq!(route_of("/wp-admin/x/y"), "unmatched");
-        assert_eq!(route_of("/api/h%20x"), "/api/other");
+        assert_eq!(route_of("/api/h%20x"), "unmatched");
+        assert_eq!(route_of("/api/random123"), "unmatched");
+        assert_eq!(route_of("/api/collections/posts/whatever"), "unmatched");
+        assert_eq!(method_label("FOO"), "OTHER");
     }
 
     #[test]

@@ -90,11 +90,60 @@ fn id_at(ms: u64) -> String {
     format!("{:016x}", ms << 12)
 }
 
+/// An entry on its way to the writer: the request plus what the settings said when it ended.
+struct Pending {
+    id: String,
+    level: i64,
+    log_ip: bool,
+    log_auth_id: bool,
+    request: Request,
+}
+
+impl Pending {
+    /// The stored entry, PocketBase's shape.
+    fn to_json(&self) -> Value {
+        let r = &self.request;
+        let mut data = Map::new();
+        data.insert("type".into(), json!("request"));
+        data.insert("method".into(), json!(r.method));
+        data.insert("url".into(), json!(cut(&r.url)));
+        data.insert("status".into(), json!(r.status));
+        data.insert("execTime".into(), json!(r.exec_ms));
+        let (remote, user) = if self.log_ip {
+            (r.remote_ip.as_str(), r.user_ip.as_str())
+        } else {
+            ("", "")
+        };
+        data.insert("remoteIP".into(), json!(remote));
+        data.insert("userIP".into(), json!(user));
+        data.insert("referer".into(), json!(cut(&r.referer)));
+        data.insert("userAgent".into(), json!(cut(&r.user_agent)));
+        let auth = r.caller.auth();
+        data.insert(
+            "auth".into(),
+            json!(auth.map_or("", |a| a.collection.name.as_str())),
+        );
+        if let Some(a) = auth.filter(|_| self.log_auth_id) {
+            data.insert("authId".into(), json!(a.id().to_string()));
+        }
+        if let Some(e) = &r.error {
+            data.insert("error".into(), json!(cut(e)));
+        }
+        json!({
+            "id": self.id,
+            "created": format_datetime(r.created),
+            "level": self.level,
+            "message": format!("{} {}", r.method, cut(&r.url)),
+            "data": data,
+        })
+    }
+}
+
 pub struct RequestLog {
     store: Arc<dyn Store>,
     schema: Arc<Registry>,
     settings: Arc<SettingsService>,
-    tx: Mutex<Option<mpsc::Sender<(String, Value)>>>,
+    tx: Mutex<Option<mpsc::Sender<Pending>>>,
     worker: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     seq: AtomicU64,
     dropped: AtomicU64,
@@ -149,7 +198,8 @@ impl RequestLog {
         self.written.load(Ordering::Relaxed)
     }
 
-    /// Queues `r` as an entry, as the settings say (never waits; a full queue drops it).
+    /// Queues `r` as an entry, as the settings say (never waits; a full queue drops it). Only
+    /// the settings check and the id are computed here; the writer builds the JSON.
     pub fn record(&self, r: Request) {
         let settings = self.settings.current();
         let logs = &settings.logs;
@@ -159,44 +209,15 @@ impl RequestLog {
         }
         let ms = u64::try_from(r.created.timestamp_millis()).unwrap_or(0);
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) & 0xfff;
-        let id = format!("{:016x}", (ms << 12) | seq);
-        let (auth, auth_id) = match r.caller.auth() {
-            Some(a) => (a.collection.name.clone(), a.id().to_string()),
-            None => (String::new(), String::new()),
+        let pending = Pending {
+            id: format!("{:016x}", (ms << 12) | seq),
+            level,
+            log_ip: logs.log_ip,
+            log_auth_id: logs.log_auth_id,
+            request: r,
         };
-        let mut data = Map::new();
-        data.insert("type".into(), json!("request"));
-        data.insert("method".into(), json!(r.method));
-        data.insert("url".into(), json!(cut(&r.url)));
-        data.insert("status".into(), json!(r.status));
-        data.insert("execTime".into(), json!(r.exec_ms));
-        let (remote, user) = if logs.log_ip {
-            (r.remote_ip, r.user_ip)
-        } else {
-            (String::new(), String::new())
-        };
-        data.insert("remoteIP".into(), json!(remote));
-        data.insert("userIP".into(), json!(user));
-        data.insert("referer".into(), json!(cut(&r.referer)));
-        data.insert("userAgent".into(), json!(cut(&r.user_agent)));
-        data.insert("auth".into(), json!(auth));
-        if logs.log_auth_id && !auth_id.is_empty() {
-            data.insert("authId".into(), json!(auth_id));
-        }
-        if let Some(e) = &r.error {
-            data.insert("error".into(), json!(cut(e)));
-        }
-        let entry = json!({
-            "id": id,
-            "created": format_datetime(r.created),
-            "level": level,
-            "message": format!("{} {}", r.method, cut(&r.url)),
-            "data": data,
-        });
         let sent = match self.tx.lock() {
-            Ok(tx) => tx
-                .as_ref()
-                .is_some_and(|tx| tx.try_send((id, entry)).is_ok()),
+            Ok(tx) => tx.as_ref().is_some_and(|tx| tx.try_send(pending).is_ok()),
             Err(_) => false,
         };
         if !sent {
@@ -417,7 +438,7 @@ async fn run<T: Send + 'static>(
 
 async fn write_loop(
     store: Arc<dyn Store>,
-    mut rx: mpsc::Receiver<(String, Value)>,
+    mut rx: mpsc::Receiver<Pending>,
     batch: usize,
     wait: Duration,
     written: Arc<AtomicU64>,
@@ -434,7 +455,10 @@ async fn write_loop(
         let n = entries.len() as u64;
         let rows: Vec<(String, Vec<u8>)> = entries
             .into_iter()
-            .map(|(id, v)| (id, v.to_string().into_bytes()))
+            .map(|p| {
+                let bytes = p.to_json().to_string().into_bytes();
+                (p.id, bytes)
+            })
             .collect();
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.log_put(rows)).await {
