@@ -481,6 +481,47 @@ pub fn created_of(id: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::store::{SledStore, StoreOptions};
+
+    #[tokio::test]
+    async fn trim_removes_entries_older_than_max_days_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = SledStore::open(dir.path(), StoreOptions::default()).unwrap();
+        let schema = Arc::new(
+            Registry::load(store.as_ref(), crate::query::invalid_rules)
+                .await
+                .unwrap(),
+        );
+        let settings = Arc::new(SettingsService::open(store.clone(), &Config::default()));
+        let log = RequestLog::start(
+            store.clone(),
+            schema,
+            settings,
+            &RequestLogsConfig::default(),
+        );
+        let now = u64::try_from(Utc::now().timestamp_millis()).unwrap();
+        let day = 86_400_000;
+        let old = id_at(now - 6 * day);
+        let recent = id_at(now - day);
+        store
+            .log_put(vec![
+                (old, b"{}".to_vec()),
+                (recent.clone(), b"{}".to_vec()),
+            ])
+            .unwrap();
+        // maxDays is 5 by default: the 6-day-old entry goes, the 1-day-old one stays.
+        assert_eq!(log.trim().await, 1);
+        let left: Vec<String> = store
+            .log_page(None, false, 9)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(left, [recent]);
+        log.shutdown().await;
+        store.shutdown().await;
+    }
 
     #[test]
     fn ids_sort_by_time_and_levels_follow_status() {
