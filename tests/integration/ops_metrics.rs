@@ -100,4 +100,23 @@ async fn metrics_scrape_cleanly_behind_the_token() {
     assert!(text.contains("ferrobase_request_log_entries{outcome=\"dropped\"} 0"));
     // Record ids never become label values.
     assert!(!text.contains("missing"), "{text}");
+
+    // A WebSocket with two subscriptions shows up in the realtime gauges.
+    let mut ws = crate::realtime::Ws::connect(&srv, None).await;
+    ws.subscribe("a", "notes/*", json!({})).await;
+    ws.subscribe("b", "notes/*", json!({"filter": "title = 'x'"}))
+        .await;
+    let scrape = srv.client(Some("Bearer s3cret-token".into()));
+    let text = scrape.get("/metrics").await.text;
+    assert_eq!(
+        sample(&text, "ferrobase_realtime_connections"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "ferrobase_realtime_subscriptions"), Some(2.0));
+    // Random paths and methods collapse into fixed label values.
+    guest.get("/api/definitely-not-a-route-123").await;
+    let text = scrape.get("/metrics").await.text;
+    assert!(text.contains("route=\"unmatched\""), "{text}");
+    assert!(!text.contains("definitely-not"), "{text}");
 }
