@@ -48,6 +48,10 @@ pub async fn around<E: Endpoint>(
     let secs = started.elapsed().as_secs_f64();
     let exec_ms = secs * 1000.0;
     crate::metrics::http_request(&route, &method, resp.status().as_u16(), secs);
+    let status = resp.status().as_u16();
+    if !app.logs.wants(status) {
+        return Ok(resp);
+    }
     let caller = match slot.0.get() {
         Some(c) => c.clone(),
         None => match auth_header
@@ -62,7 +66,7 @@ pub async fn around<E: Endpoint>(
         created,
         method,
         url,
-        status: resp.status().as_u16(),
+        status,
         exec_ms,
         remote_ip,
         user_ip,

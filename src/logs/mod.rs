@@ -74,6 +74,11 @@ pub fn level_of(status: u16) -> i64 {
     }
 }
 
+/// `logs.maxDays` = 0 turns logging off; below `logs.minLevel` is not logged.
+fn wanted(logs: &crate::settings::Logs, level: i64) -> bool {
+    logs.max_days > 0 && level >= logs.min_level
+}
+
 fn cut(s: &str) -> String {
     if s.len() <= MAX_TEXT {
         return s.to_string();
@@ -204,7 +209,7 @@ impl RequestLog {
         let settings = self.settings.current();
         let logs = &settings.logs;
         let level = level_of(r.status);
-        if logs.max_days <= 0 || level < logs.min_level {
+        if !wanted(logs, level) {
             return;
         }
         let ms = u64::try_from(r.created.timestamp_millis()).unwrap_or(0);
@@ -223,6 +228,11 @@ impl RequestLog {
         if !sent {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Whether a response with `status` would be logged now (callers skip work otherwise).
+    pub fn wants(&self, status: u16) -> bool {
+        wanted(&self.settings.current().logs, level_of(status))
     }
 
     /// Stops accepting entries and waits until the queued ones are written (before the store
