@@ -23,7 +23,7 @@ use crate::schema::{format_datetime, Field, FieldKind, Registry, TextOptions};
 use crate::settings::SettingsService;
 use crate::store::Store;
 use chrono::{DateTime, TimeZone, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -79,15 +79,16 @@ fn wanted(logs: &crate::settings::Logs, level: i64) -> bool {
     logs.max_days > 0 && level >= logs.min_level
 }
 
-fn cut(s: &str) -> String {
+/// `s` cut to at most [`MAX_TEXT`] bytes at a char boundary.
+fn cut(s: &str) -> &str {
     if s.len() <= MAX_TEXT {
-        return s.to_string();
+        return s;
     }
     let mut end = MAX_TEXT;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_string()
+    &s[..end]
 }
 
 /// The smallest entry id created at `ms` (ids are `ms << 12 | seq`, 16 hex digits).
@@ -104,43 +105,72 @@ struct Pending {
     request: Request,
 }
 
+/// A stored entry, PocketBase's shape (serialized straight to bytes by the writer).
+#[derive(serde::Serialize)]
+struct Entry<'a> {
+    id: &'a str,
+    created: String,
+    level: i64,
+    message: String,
+    data: EntryData<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryData<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    method: &'a str,
+    url: &'a str,
+    status: u16,
+    exec_time: f64,
+    #[serde(rename = "remoteIP")]
+    remote_ip: &'a str,
+    #[serde(rename = "userIP")]
+    user_ip: &'a str,
+    referer: &'a str,
+    user_agent: &'a str,
+    auth: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
 impl Pending {
-    /// The stored entry, PocketBase's shape.
-    fn to_json(&self) -> Value {
+    /// The stored entry's JSON bytes.
+    fn to_bytes(&self) -> Vec<u8> {
         let r = &self.request;
-        let mut data = Map::new();
-        data.insert("type".into(), json!("request"));
-        data.insert("method".into(), json!(r.method));
-        data.insert("url".into(), json!(cut(&r.url)));
-        data.insert("status".into(), json!(r.status));
-        data.insert("execTime".into(), json!(r.exec_ms));
-        let (remote, user) = if self.log_ip {
+        let (remote_ip, user_ip) = if self.log_ip {
             (r.remote_ip.as_str(), r.user_ip.as_str())
         } else {
             ("", "")
         };
-        data.insert("remoteIP".into(), json!(remote));
-        data.insert("userIP".into(), json!(user));
-        data.insert("referer".into(), json!(cut(&r.referer)));
-        data.insert("userAgent".into(), json!(cut(&r.user_agent)));
         let auth = r.caller.auth();
-        data.insert(
-            "auth".into(),
-            json!(auth.map_or("", |a| a.collection.name.as_str())),
-        );
-        if let Some(a) = auth.filter(|_| self.log_auth_id) {
-            data.insert("authId".into(), json!(a.id().to_string()));
-        }
-        if let Some(e) = &r.error {
-            data.insert("error".into(), json!(cut(e)));
-        }
-        json!({
-            "id": self.id,
-            "created": format_datetime(r.created),
-            "level": self.level,
-            "message": format!("{} {}", r.method, cut(&r.url)),
-            "data": data,
-        })
+        let url = cut(&r.url);
+        let entry = Entry {
+            id: &self.id,
+            created: format_datetime(r.created),
+            level: self.level,
+            message: format!("{} {url}", r.method),
+            data: EntryData {
+                kind: "request",
+                method: &r.method,
+                url,
+                status: r.status,
+                exec_time: r.exec_ms,
+                remote_ip,
+                user_ip,
+                referer: cut(&r.referer),
+                user_agent: cut(&r.user_agent),
+                auth: auth.map_or("", |a| a.collection.name.as_str()),
+                auth_id: auth
+                    .filter(|_| self.log_auth_id)
+                    .map(|a| a.id().to_string()),
+                error: r.error.as_deref().map(cut),
+            },
+        };
+        serde_json::to_vec(&entry).unwrap_or_default()
     }
 }
 
@@ -466,7 +496,7 @@ async fn write_loop(
         let rows: Vec<(String, Vec<u8>)> = entries
             .into_iter()
             .map(|p| {
-                let bytes = p.to_json().to_string().into_bytes();
+                let bytes = p.to_bytes();
                 (p.id, bytes)
             })
             .collect();
