@@ -140,7 +140,8 @@ impl SettingsService {
                 errors,
             ));
         }
-        // Keep only keys the model knows: unknown ones are dropped, like PocketBase.
+        // Keep only keys the model knows, with the model's values: unknown ones are dropped,
+        // like PocketBase.
         let saved = prune(
             &saved,
             &serde_json::to_value(&next).map_err(ApiError::internal)?,
@@ -161,15 +162,16 @@ impl SettingsService {
     }
 }
 
-/// `saved` restricted to the keys `shape` (the full document) has.
-fn prune(saved: &Value, shape: &Value) -> Value {
-    match (saved, shape) {
+/// The keys of `saved` that `doc` (the full, typed document) has, with `doc`'s values: what is
+/// stored is normalized by the model (unknown keys, also inside list items, are dropped).
+fn prune(saved: &Value, doc: &Value) -> Value {
+    match (saved, doc) {
         (Value::Object(s), Value::Object(model)) => Value::Object(
             s.iter()
                 .filter_map(|(k, v)| model.get(k).map(|m| (k.clone(), prune(v, m))))
                 .collect(),
         ),
-        (v, _) => v.clone(),
+        (_, d) => d.clone(),
     }
 }
 
@@ -198,6 +200,15 @@ mod tests {
         assert!(pruned.get("bogus").is_none());
         assert_eq!(pruned["meta"]["appURL"], "http://x");
         assert_eq!(depth(&json!({"a": {"b": [1]}})), 3);
+        let with_rules =
+            json!({"rateLimits": {"rules": [{"label": "/api/", "bogus": "x".repeat(10)}]}});
+        let next = effective(&d, &with_rules).unwrap();
+        let pruned = prune(&with_rules, &serde_json::to_value(&next).unwrap());
+        assert!(
+            pruned["rateLimits"]["rules"][0].get("bogus").is_none(),
+            "{pruned}"
+        );
+        assert_eq!(pruned["rateLimits"]["rules"][0]["label"], "/api/");
     }
 
     #[test]
