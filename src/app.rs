@@ -6,12 +6,14 @@ use crate::collections::CollectionService;
 use crate::config::{Config, Durability};
 use crate::conn::Live;
 use crate::files::Files;
+use crate::logs::RequestLog;
 use crate::mail::Mailer;
 use crate::plugins::Plugins;
 use crate::query::{ColumnCache, ColumnLimits};
 use crate::realtime::Realtime;
 use crate::records::{RecordLimits, RecordService};
 use crate::schema::Registry;
+use crate::settings::SettingsService;
 use crate::store::{SledStore, Store, StoreOptions};
 use crate::webhooks::WebhookService;
 use crate::work::Pool;
@@ -24,8 +26,8 @@ pub struct App {
     pub schema: Arc<Registry>,
     /// Superuser-only schema operations (see `collections::CollectionService`).
     pub collections: CollectionService,
-    /// The optional global per-IP request limit (`[rate_limit]`).
-    pub requests: Option<RequestLimiter>,
+    /// Request counts per rate limit rule and client IP (settings `rateLimits`).
+    pub requests: RequestLimiter,
     /// Records: validation, access rules, writes and lists (see `records::RecordService`).
     pub records: Arc<RecordService>,
     /// Login, token refresh, account flows and their mail (see `accounts::AccountService`).
@@ -38,6 +40,10 @@ pub struct App {
     pub work: Pool,
     /// Open connections, so a request's work can stop when its client leaves.
     pub connections: Live,
+    /// Settings saved through `/api/settings` over the config file's defaults.
+    pub settings: Arc<SettingsService>,
+    /// The request log (`/api/logs`), written off the request path.
+    pub logs: Arc<RequestLog>,
     /// Loaded plugins (none unless `serve` was given a plugins dir; see `plugins::Plugins`).
     pub plugins: Arc<Plugins>,
 }
@@ -89,7 +95,6 @@ impl App {
             schema.clone(),
             columns,
             RecordLimits {
-                max_batch_requests: config.batch.max_requests,
                 max_expanded_records: config.server.max_expanded_records,
             },
             Arc::new(files),
@@ -99,33 +104,38 @@ impl App {
             max_per_ip: config.auth.max_failed_logins_per_ip,
             window: Duration::from_secs(config.auth.failed_login_window_secs),
         });
-        let requests = config.rate_limit.enabled.then(|| {
-            RequestLimiter::new(
-                config.rate_limit.max_requests,
-                Duration::from_secs(config.rate_limit.window_secs.max(1)),
-            )
-        });
+        // Rules and budgets come from the settings per request (`api::rate_limit`).
+        let requests = RequestLimiter::new(
+            config.rate_limit.max_requests,
+            Duration::from_secs(config.rate_limit.window_secs.max(1)),
+        );
         let realtime = Realtime::new(config.realtime.clone(), records.clone());
         let webhooks = Arc::new(WebhookService::open(
             store.clone(),
             records.clone(),
             config.webhooks.clone(),
         )?);
-        let mailer = Mailer::new(&config.smtp, store.clone())?;
+        let settings = Arc::new(SettingsService::open(store.clone(), &config));
+        let mailer = Mailer::new(&config.smtp, settings.clone(), store.clone())?;
         let accounts = Arc::new(AccountService::new(
             records.clone(),
             logins,
             mailer,
-            &config.smtp.app_name,
-            &config.smtp.app_url,
-            &config.server.http,
+            settings.clone(),
         ));
         let work = Pool::new(
             config.server.work_threads,
             Duration::from_millis(config.server.request_budget_ms.max(1)),
             Duration::from_micros(config.server.inline_work_us),
         );
+        let logs = RequestLog::start(
+            store.clone(),
+            schema.clone(),
+            settings.clone(),
+            &config.request_logs,
+        );
         Ok(Arc::new(Self {
+            logs,
             work,
             connections: Live::default(),
             realtime,
@@ -135,6 +145,7 @@ impl App {
                 schema.clone(),
                 records.files.clone(),
             ),
+            settings,
             config,
             store,
             schema,
@@ -147,6 +158,7 @@ impl App {
 
     /// Trims the change log periodically; stops when the app is dropped.
     pub fn spawn_maintenance(self: &Arc<Self>) {
+        self.spawn_log_trim();
         let weak = Arc::downgrade(self);
         let every = Duration::from_secs(self.config.store.changelog_trim_secs.max(1));
         tokio::spawn(async move {
@@ -201,9 +213,30 @@ impl App {
         self.records.caller(raw)
     }
 
-    /// Stops the webhook dispatchers, drains queued writes and flushes the store.
+    /// Trims the request log to `logs.maxDays` periodically; stops when the app is dropped.
+    fn spawn_log_trim(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let every = Duration::from_secs(self.config.request_logs.trim_secs.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let Some(logs) = weak.upgrade().map(|app| app.logs.clone()) else {
+                    break;
+                };
+                let n = logs.trim().await;
+                if n > 0 {
+                    tracing::info!(removed = n, "trimmed request log");
+                }
+            }
+        });
+    }
+
+    /// Stops the webhook dispatchers, writes the queued request logs, drains queued writes and
+    /// flushes the store.
     pub async fn shutdown(&self) {
         self.webhooks.stop();
+        self.logs.shutdown().await;
         self.store.shutdown().await;
     }
 }

@@ -165,6 +165,11 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Attached to every error response (as a response extension) for the request log: the
+/// error's summary, or an internal error's detail (the log is superuser-only).
+#[derive(Debug, Clone)]
+pub struct LoggedError(pub String);
+
 pub const MSG_GENERIC: &str = "Something went wrong while processing your request.";
 pub const MSG_NOT_FOUND: &str = "The requested resource wasn't found.";
 pub const MSG_SUPERUSERS_ONLY: &str = "Only superusers can perform this action.";
@@ -270,6 +275,10 @@ impl poem::error::ResponseError for ApiError {
         let mut resp = poem::web::Json(self.body())
             .with_status(self.status())
             .into_response();
+        resp.extensions_mut().insert(LoggedError(match self {
+            Self::Internal(detail) => detail.clone(),
+            other => other.summary(),
+        }));
         if let Self::TooManyRequests { retry_after_secs } | Self::Overloaded { retry_after_secs } =
             self
         {

@@ -15,7 +15,7 @@ pub use bodies::{
 };
 pub use flows::{
     auth_methods, confirm_email_change, confirm_password_reset, confirm_verification, impersonate,
-    request_email_change, request_password_reset, request_verification,
+    request_email_change, request_password_reset, request_verification, test_email,
 };
 pub use login::{auth_with_password, file_token, find_by_unique, refresh, AuthResponse};
 pub use service::AccountService;

@@ -5,6 +5,7 @@ use crate::error::ApiResult;
 use crate::mail::Mailer;
 use crate::records::RecordService;
 use crate::schema::Registry;
+use crate::settings::SettingsService;
 use crate::store::Store;
 use serde_json::Value;
 use std::sync::Arc;
@@ -18,10 +19,9 @@ pub struct AccountService {
     pub logins: LoginLimiter,
     /// Outgoing mail (SMTP, or kept for `GET /api/mails`).
     pub mailer: Mailer,
-    /// `{APP_NAME}` in mail templates.
-    pub app_name: String,
-    /// `{APP_URL}` in mail templates: `[smtp] app_url`, or `http://<server.http>` when empty.
-    pub app_url: String,
+    /// `{APP_NAME}` / `{APP_URL}` of mail templates come from `meta.appName` / `meta.appURL`
+    /// in effect when the mail is built.
+    pub settings: Arc<SettingsService>,
     /// The first-run setup token (see `setup.rs`).
     pub setup: super::Setup,
 }
@@ -31,11 +31,8 @@ impl AccountService {
         records: Arc<RecordService>,
         logins: LoginLimiter,
         mailer: Mailer,
-        app_name: &str,
-        app_url: &str,
-        http: &str,
+        settings: Arc<SettingsService>,
     ) -> Self {
-        let url = app_url.trim().trim_end_matches('/');
         Self {
             store: records.store.clone(),
             schema: records.schema.clone(),
@@ -43,12 +40,7 @@ impl AccountService {
             logins,
             mailer,
             setup: super::Setup::default(),
-            app_name: app_name.to_string(),
-            app_url: if url.is_empty() {
-                format!("http://{http}")
-            } else {
-                url.to_string()
-            },
+            settings,
         }
     }
 

@@ -65,6 +65,17 @@ pub async fn batch(
     caller: Caller,
     meta: crate::query::RequestInfo,
 ) -> Result<Json<Value>, ApiError> {
+    // Settings `batch.*` apply from the next request on.
+    let settings = app.settings.current().batch.clone();
+    if !settings.enabled {
+        return Err(ApiError::Forbidden(
+            "Batch requests are not allowed.".into(),
+        ));
+    }
+    let mut limit = super::body_limit(&app);
+    if settings.max_body_size > 0 {
+        limit = limit.min(usize::try_from(settings.max_body_size).unwrap_or(usize::MAX));
+    }
     // Parts `requests.<i>.<field>` may carry files for a file field of any collection (the
     // request's own collection is only known from `@jsonPayload`); each request's field then
     // checks its own limits.
@@ -82,8 +93,7 @@ pub async fn batch(
         fields: &fields,
         batch: true,
     };
-    let mut input =
-        body::read_with_files(req, body, super::body_limit(&app), Some(uploads)).await?;
+    let mut input = body::read_with_files(req, body, limit, Some(uploads)).await?;
     let mut items = parse_items(&input.data)?;
     for mut up in input.uploads.drain(..) {
         let Some((i, key)) = body::batch_part(&up.key) else {
@@ -98,5 +108,6 @@ pub async fn batch(
         up.key = key;
         item.body.uploads.push(up);
     }
-    Ok(Json(app.records.batch(&items, &caller, &meta).await?))
+    let max = usize::try_from(settings.max_requests).unwrap_or(0);
+    Ok(Json(app.records.batch(&items, max, &caller, &meta).await?))
 }

@@ -1,14 +1,24 @@
-//! `GET|HEAD /api/health`.
+//! `GET|HEAD /api/health`; superusers also get `canBackup`, `realIP` and `possibleProxyHeader`
+//! like PocketBase.
 
+use super::meta;
+use crate::app::App;
 use crate::auth::Caller;
-use poem::handler;
-use poem::web::Json;
+use poem::web::{Data, Json};
+use poem::{handler, Request};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 #[handler]
-pub async fn health(caller: Caller) -> Json<Value> {
+pub async fn health(app: Data<&Arc<App>>, req: &Request, caller: Caller) -> Json<Value> {
     let data = if caller.is_superuser() {
-        json!({"canBackup": false})
+        let proxy = &app.settings.current().trusted_proxy;
+        json!({
+            // Backups are not implemented yet.
+            "canBackup": false,
+            "realIP": meta::real_ip(req, proxy),
+            "possibleProxyHeader": meta::possible_proxy_header(req, proxy),
+        })
     } else {
         json!({})
     };

@@ -3,6 +3,7 @@
 //! everything (including poem's own 404/405s), all inside one tracing span per request
 //! (`request_span`, which also sets `X-Request-Id`).
 
+mod access_log;
 mod admin;
 mod auth;
 mod batch;
@@ -10,12 +11,16 @@ pub mod body;
 mod collections;
 mod files;
 mod health;
+mod logs;
 pub mod meta;
+mod metrics;
 mod paging;
 mod plugins;
+mod rate_limit;
 mod realtime;
 mod records;
 mod request_span;
+mod settings;
 mod webhooks;
 
 use crate::app::App;
@@ -27,6 +32,7 @@ use std::sync::Arc;
 /// Builds the whole HTTP application.
 pub fn routes(app: Arc<App>) -> impl Endpoint {
     let limited = app.clone();
+    let logged = app.clone();
     Route::new()
         .at("/api/health", get(health::health).head(health::health))
         .at(
@@ -94,6 +100,12 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         )
         .at("/api/mails", get(auth::mails))
         .at("/api/plugins", get(plugins::list))
+        .at("/metrics", get(metrics::scrape))
+        .at("/api/logs", get(logs::list))
+        .at("/api/logs/stats", get(logs::stats))
+        .at("/api/logs/:id", get(logs::view))
+        .at("/api/settings", get(settings::get).patch(settings::update))
+        .at("/api/settings/test/email", post(settings::test_email))
         .at("/api/batch", post(batch::batch))
         .at("/api/files/token", post(files::token))
         .at(
@@ -124,22 +136,10 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/webhooks/:id/test", post(webhooks::test))
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
-        .around(move |ep, req| global_limit(limited.clone(), ep, req))
+        .around(move |ep, req| rate_limit::around(limited.clone(), ep, req))
         .around(cors_and_headers)
+        .around(move |ep, req| access_log::around(logged.clone(), ep, req))
         .around(request_span::around)
-}
-
-/// The optional global per-IP request limit (`[rate_limit]`), before any work is done.
-async fn global_limit<E: Endpoint>(
-    app: Arc<App>,
-    ep: Arc<E>,
-    req: Request,
-) -> poem::Result<Response> {
-    let limited = app.requests.as_ref().map(|l| l.hit(&meta::client_ip(&req)));
-    match limited {
-        Some(Err(e)) => Ok(poem::error::ResponseError::as_response(&e)),
-        _ => ep.call(req).await.map(IntoResponse::into_response),
-    }
 }
 
 /// Renders any error as the PocketBase envelope.

@@ -21,6 +21,13 @@ struct Window {
     failures: u32,
 }
 
+/// A request window that knows its own length (rules differ).
+struct RuleWindow {
+    started: Instant,
+    failures: u32,
+    length: Duration,
+}
+
 /// Counts failed logins per key within a fixed window.
 pub struct LoginLimiter {
     policy: LimitPolicy,
@@ -106,11 +113,13 @@ impl LoginLimiter {
     }
 }
 
-/// The optional global request limit: at most `max` requests per client IP per fixed window.
+/// Request limits: at most `max` requests per key (a rule and a client IP) per fixed window.
+/// With [`RequestLimiter::new`]'s budget through [`RequestLimiter::hit`], or a rule's own
+/// through [`RequestLimiter::hit_with`] (settings `rateLimits.rules`).
 pub struct RequestLimiter {
     max: u32,
     window: Duration,
-    windows: Mutex<HashMap<String, Window>>,
+    windows: Mutex<HashMap<String, RuleWindow>>,
 }
 
 impl RequestLimiter {
@@ -124,26 +133,36 @@ impl RequestLimiter {
 
     /// Counts one request from `ip`; 429 once the window's budget is spent.
     pub fn hit(&self, ip: &str) -> Result<(), ApiError> {
+        self.hit_with(ip, self.max, self.window)
+    }
+
+    /// Counts one request under `key` with this budget; 429 once it is spent.
+    pub fn hit_with(&self, key: &str, max: u32, window: Duration) -> Result<(), ApiError> {
         let Ok(mut map) = self.windows.lock() else {
             return Ok(());
         };
         let now = Instant::now();
-        let window = self.window;
         if map.len() > PRUNE_ABOVE {
-            map.retain(|_, w| now.duration_since(w.started) < window);
+            // Windows differ per rule: keep only those started within the longest one.
+            map.retain(|_, w| now.duration_since(w.started) < w.length);
         }
-        let w = map.entry(ip.to_string()).or_insert(Window {
+        let w = map.entry(key.to_string()).or_insert(RuleWindow {
             started: now,
             failures: 0,
+            length: window,
         });
         if now.duration_since(w.started) >= window {
-            *w = Window {
+            *w = RuleWindow {
                 started: now,
                 failures: 0,
+                length: window,
             };
         }
-        if w.failures >= self.max {
-            let retry = (window - now.duration_since(w.started)).as_secs().max(1);
+        if w.failures >= max {
+            let retry = window
+                .saturating_sub(now.duration_since(w.started))
+                .as_secs()
+                .max(1);
             return Err(ApiError::TooManyRequests {
                 retry_after_secs: retry,
             });

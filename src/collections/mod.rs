@@ -4,14 +4,43 @@
 //! schema registry, the store and file storage; never renders HTTP.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::files::Files;
-use crate::ids::CollectionId;
+use crate::ids::{CollectionId, RecordData};
+use crate::query::{virtual_collection, EvalEnv, RequestInfo, RowQuery, RuleCache};
 use crate::records::PageParams;
-use crate::schema::{Collection, Registry};
+use crate::schema::{Collection, Field, FieldKind, Registry, TextOptions};
 use crate::store::Store;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::Arc;
+
+/// The fields a collections filter or sort may name (PocketBase's list resolver).
+fn list_fields() -> Arc<Collection> {
+    let text = |n: &str| Field::new(n, FieldKind::Text(TextOptions::default()));
+    virtual_collection(
+        "_collections",
+        vec![
+            text("id"),
+            text("name"),
+            text("type"),
+            Field::new("system", FieldKind::Bool),
+            text("created"),
+            text("updated"),
+        ],
+    )
+}
+
+/// A collection as a row of [`list_fields`].
+fn list_row(c: &Collection) -> RecordData {
+    let mut row = RecordData::new();
+    row.insert("id".into(), json!(c.id.as_str()));
+    row.insert("name".into(), json!(c.name));
+    row.insert("type".into(), json!(c.kind.as_str()));
+    row.insert("system".into(), json!(c.system));
+    row.insert("created".into(), json!(c.created));
+    row.insert("updated".into(), json!(c.updated));
+    row
+}
 
 /// One page of collections. `total`/`pages` are `-1` with `skipTotal`, as PocketBase.
 #[derive(Debug)]
@@ -49,31 +78,36 @@ impl CollectionService {
         }
     }
 
+    /// Collections matching `filter`, ordered by `sort` (both over `id`, `name`, `type`,
+    /// `system`, `created`, `updated`, as PocketBase), else in the registry's order.
     pub fn list(&self, caller: &Caller, q: &PageParams) -> ApiResult<Page> {
         caller.require_superuser()?;
-        if q.filter().is_some() {
-            return Err(ApiError::bad_field(
-                MSG_GENERIC,
-                "filter",
-                FieldError::new(
-                    "validation_unsupported_param",
-                    "Filtering collections is not supported yet.",
-                ),
-            ));
-        }
         let (page, per_page, skip_total) = q.resolve()?;
         let snap = self.schema.snapshot();
         let all = snap.all();
-        let items = all
+        let query = RowQuery::compile(&list_fields(), &snap, q.filter(), q.sort.as_deref())?;
+        let rules = RuleCache::default();
+        let env = EvalEnv::new(
+            self.store.as_ref(),
+            &snap,
+            &rules,
+            RequestInfo::default(),
+            chrono::Utc::now(),
+        );
+        let rows: Vec<RecordData> = all.iter().map(|c| list_row(c)).collect();
+        let kept = query.select(rows, &env)?;
+        let total = kept.len();
+        let items = kept
             .iter()
             .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
-            .cloned()
+            .filter_map(|row| row.get("id").and_then(Value::as_str))
+            .filter_map(|id| snap.get(id).cloned())
             .collect();
         let (total, pages) = if skip_total {
             (-1, -1)
         } else {
-            (all.len() as i64, all.len().div_ceil(per_page) as i64)
+            (total as i64, total.div_ceil(per_page) as i64)
         };
         Ok(Page {
             items,

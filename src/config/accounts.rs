@@ -23,8 +23,9 @@ impl Default for AuthConfig {
     }
 }
 
-/// Outgoing mail. Without a `host`, messages are kept in the data dir (superusers read them at
-/// `GET /api/mails`) and logged instead of being sent.
+/// Outgoing mail: the defaults of the settings `smtp` and `meta` (`/api/settings`, which win).
+/// Without SMTP, mail goes to `sendmail` when there is one, else it is kept in the data dir
+/// (superusers read it at `GET /api/mails`) and logged instead of being sent.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmtpConfig {
@@ -46,6 +47,9 @@ pub struct SmtpConfig {
     pub max_per_recipient: u32,
     /// Length of the per-recipient window in seconds.
     pub recipient_window_secs: u64,
+    /// The sendmail program used while SMTP is disabled: a path, `off`, or empty for
+    /// `/usr/sbin/sendmail` or `/usr/lib/sendmail` when present.
+    pub sendmail: String,
 }
 
 impl Default for SmtpConfig {
@@ -62,6 +66,7 @@ impl Default for SmtpConfig {
             queue: 1000,
             max_per_recipient: 5,
             recipient_window_secs: 600,
+            sendmail: String::new(),
         }
     }
 }

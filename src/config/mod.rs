@@ -4,10 +4,12 @@
 //! - `load`: the layering (file, environment, flags) and its errors.
 //! - one file per group of sections, each struct with its defaults beside it: `server`
 //!   (`[server]`, `[rate_limit]`, `[batch]`, `[log]`), `store` (`[store]`, `[query]`),
-//!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `webhooks`, `plugins`.
+//!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `webhooks`, `plugins`, `ops` (`[request_logs]`,
+//!   `[metrics]`).
 
 mod accounts;
 mod load;
+mod ops;
 mod plugins;
 mod realtime;
 mod server;
@@ -16,6 +18,7 @@ mod webhooks;
 
 pub use accounts::{AuthConfig, SmtpConfig};
 pub use load::{unknown_env, ConfigError, Overrides};
+pub use ops::{MetricsConfig, RequestLogsConfig};
 pub use plugins::PluginsConfig;
 pub use realtime::RealtimeConfig;
 pub use server::{BatchConfig, LogConfig, LogFormat, RateLimitConfig, ServerConfig};
@@ -38,4 +41,6 @@ pub struct Config {
     pub log: LogConfig,
     pub webhooks: WebhooksConfig,
     pub plugins: PluginsConfig,
+    pub request_logs: RequestLogsConfig,
+    pub metrics: MetricsConfig,
 }

@@ -78,7 +78,6 @@ codes! {
     InvalidJson = "invalid_json", HttpAndRealtime(400), "The body, `@jsonPayload` or WebSocket message is not valid JSON.";
     BodyTooLarge = "validation_body_too_large", Http(413), "The request body exceeds `[server] body_limit`.";
     NotAFileField = "validation_not_a_file_field", Http(400), "A multipart file part is named after something that is not a file field of the collection.";
-    UnsupportedParam = "validation_unsupported_param", Http(400), "A query parameter is not supported on this endpoint.";
     InvalidFilter = "validation_invalid_filter", Http(400), "The `filter` does not parse or names unknown fields (message has the position).";
     InvalidSort = "validation_invalid_sort", Http(400), "The `sort` parameter names an unknown or unsortable field.";
     InvalidExpand = "validation_invalid_expand", Http(400), "The `expand` parameter names an unknown relation or is too deep.";
@@ -164,6 +163,10 @@ codes! {
     InvalidRule = "validation_invalid_rule", Http(400), "An API rule does not compile (message has the position).";
     InvalidIndexExpression = "validation_invalid_index_expression", Http(400), "An index is malformed, or existing records violate a new unique index.";
     MissingUniqueConstraint = "validation_missing_unique_constraint", Http(400), "An auth identity field needs a unique index.";
+
+    // Settings.
+    InvalidCron = "validation_invalid_cron", Http(400), "`backups.cron` is not a 5-field cron expression or a macro such as `@daily`.";
+    ConflictingRateLimitRule = "validation_conflicting_rate_limit_rule", Http(400), "Two rate limit rules have the same (or a prefix-overlapping) label and audience.";
 
     // Realtime subscriptions (SSE subscription POST as field codes; per-IP ones answer 429 there).
     TooManySubscriptionsField = "validation_too_many_subscriptions", Http(400), "More than `[realtime] max_subscriptions` on one connection.";

@@ -117,6 +117,7 @@ async fn stage_one(tx: &mut Tx<'_>, item: &BatchItem, caller: &Caller) -> ApiRes
 pub async fn batch(
     app: &RecordService,
     items: &[BatchItem],
+    max: usize,
     caller: &Caller,
     meta: &RequestInfo,
 ) -> ApiResult<Value> {
@@ -128,7 +129,6 @@ pub async fn batch(
         ));
     }
     // Every request may cascade and the whole batch commits as one group: keep it small.
-    let max = app.limits.max_batch_requests;
     if items.len() > max {
         return Err(ApiError::bad_field(
             "Invalid batch request data.",

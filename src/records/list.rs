@@ -53,6 +53,8 @@ pub struct PageParams {
     pub per_page: Option<String>,
     pub skip_total: Option<String>,
     pub filter: Option<String>,
+    /// Read by the lists that can sort (collections, request logs).
+    pub sort: Option<String>,
 }
 
 impl PageParams {

@@ -20,8 +20,6 @@ use std::sync::{Arc, OnceLock};
 /// Bounds the record operations apply to one request.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordLimits {
-    /// Most requests in one batch (`[batch] max_requests`).
-    pub max_batch_requests: usize,
     /// Most records one request may expand (`[server] max_expanded_records`).
     pub max_expanded_records: usize,
 }
@@ -152,13 +150,15 @@ impl RecordService {
     }
 
     /// Runs `items` as one transaction (all or nothing).
+    /// Runs a batch of at most `max_requests` requests (settings `batch.maxRequests`).
     pub async fn batch(
         &self,
         items: &[BatchItem],
+        max_requests: usize,
         caller: &Caller,
         meta: &RequestInfo,
     ) -> ApiResult<Value> {
-        super::batch::batch(self, items, caller, meta).await
+        super::batch::batch(self, items, max_requests, caller, meta).await
     }
 
     /// Whether `caller` may read `record` of `col` through `op` (see [`access::can_read`]).

@@ -108,6 +108,8 @@ impl TestServer {
                 cmd.env_remove(key);
             }
         }
+        // Mail stays in the kept outbox (`GET /api/mails`) even where a sendmail exists.
+        cmd.env("FERROBASE_SMTP_SENDMAIL", "off");
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd.current_dir(self.root.path());
         cmd

@@ -112,6 +112,15 @@ impl Hub {
         self.live.load(Ordering::Acquire)
     }
 
+    /// Subscriptions over all open connections.
+    pub fn subscriptions(&self) -> usize {
+        lock(&self.inner)
+            .conns
+            .values()
+            .map(|c| c.subscription_count())
+            .sum()
+    }
+
     /// A receiver that turns `true` when the server shuts down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()

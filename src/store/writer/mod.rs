@@ -128,17 +128,23 @@ impl Writer {
         let floor = self.trim_due(seq).then(|| merged_cursor_floor(&overlay));
         let mut batch = overlay.into_batch();
         let trimmed_to = floor.and_then(|f| self.trim_by_count(seq, f, &mut batch));
+        let transactions = outcomes.len();
+        let mut fsync_secs = None;
         let durable = self
             .tree
             .apply_batch(batch)
             .map_err(StoreError::from)
             .and_then(|()| {
                 if self.fsync {
-                    self.db.flush().map(|_| ()).map_err(StoreError::from)
+                    let started = std::time::Instant::now();
+                    let flushed = self.db.flush().map(|_| ()).map_err(StoreError::from);
+                    fsync_secs = Some(started.elapsed().as_secs_f64());
+                    flushed
                 } else {
                     Ok(())
                 }
             });
+        crate::metrics::store_commit(transactions, fsync_secs);
         if let Err(e) = durable {
             tracing::error!(error = %e, "group commit failed");
             // The batch may or may not be on disk; re-read the head so seqs stay gapless.
