@@ -4,13 +4,14 @@
 //! - `load`: the layering (file, environment, flags) and its errors.
 //! - one file per group of sections, each struct with its defaults beside it: `server`
 //!   (`[server]`, `[rate_limit]`, `[batch]`, `[log]`), `store` (`[store]`, `[query]`),
-//!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `webhooks`, `plugins`.
+//!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `webhooks`, `plugins`, `storage`.
 
 mod accounts;
 mod load;
 mod plugins;
 mod realtime;
 mod server;
+mod storage;
 mod store;
 mod webhooks;
 
@@ -19,6 +20,7 @@ pub use load::{unknown_env, ConfigError, Overrides};
 pub use plugins::PluginsConfig;
 pub use realtime::RealtimeConfig;
 pub use server::{BatchConfig, LogConfig, LogFormat, RateLimitConfig, ServerConfig};
+pub use storage::StorageConfig;
 pub use store::{Durability, QueryConfig, StoreConfig};
 pub use webhooks::WebhooksConfig;
 
@@ -38,4 +40,5 @@ pub struct Config {
     pub log: LogConfig,
     pub webhooks: WebhooksConfig,
     pub plugins: PluginsConfig,
+    pub storage: StorageConfig,
 }

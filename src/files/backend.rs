@@ -1,0 +1,499 @@
+//! [`Storage`]: where placed files live, by key (`<collection id>/<record id>/<name>`, thumbnails
+//! under `<collection id>/<record id>/thumbs_<name>/<size>_<name>`, as PocketBase lays them out).
+//! [`Local`] keeps them on disk under `<data dir>/storage` (the default); [`S3`] in an
+//! S3-compatible bucket through the `object_store` crate.
+//!
+//! Methods are blocking (callers run them off the async workers); the returned read streams are
+//! polled on the async runtime. Keys are built and checked by `Files` (only safe segments joined
+//! by `/`), never taken from a client as they are.
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::fmt;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// The bytes of a stored object (or of a range of it), read as they are polled.
+pub type ReadStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// What is known of a stored object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// Size in bytes.
+    pub size: u64,
+    pub modified: SystemTime,
+    /// An entity tag, quoted as in HTTP (`"…"`).
+    pub etag: String,
+}
+
+/// A stored key and when it was last written (for the orphan sweep).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub modified: SystemTime,
+}
+
+/// Keys listed per call of [`Storage::list_after`].
+pub const LIST_PAGE: usize = 1000;
+
+/// Where placed files live. Every method is blocking.
+pub trait Storage: Send + Sync + fmt::Debug {
+    /// Stores the (fsynced, complete) local file `src` at `key`, durably: once this returns the
+    /// object survives a crash. Storing the same file at the same key again is harmless.
+    fn put(&self, key: &str, src: &Path) -> io::Result<()>;
+    /// Removes `key`; a missing key is not an error.
+    fn remove(&self, key: &str) -> io::Result<()>;
+    /// Removes every key under `prefix` (which ends with `/`).
+    fn remove_prefix(&self, prefix: &str) -> io::Result<()>;
+    /// Up to [`LIST_PAGE`] keys in ascending order, all after `after` (from the first when
+    /// `None`); fewer means the listing is complete.
+    fn list_after(&self, after: Option<&str>) -> io::Result<Vec<Listed>>;
+    /// The object's size, time and tag; `None` when it does not exist.
+    fn meta(&self, key: &str) -> io::Result<Option<Meta>>;
+    /// Streams the object, or the byte `range` of it (which must lie within its size).
+    fn read(&self, key: &str, range: Option<Range<u64>>) -> io::Result<ReadStream>;
+    /// Copies the object to the local file `dest` (created or truncated).
+    fn download(&self, key: &str, dest: &Path) -> io::Result<()>;
+    /// The object's path on local disk, when it is kept there (served as a static file).
+    fn local_path(&self, _key: &str) -> Option<PathBuf> {
+        None
+    }
+}
+
+fn not_found(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Files on local disk under one root folder (the staging folder `.tmp` in it is not storage).
+#[derive(Debug)]
+pub struct Local {
+    root: PathBuf,
+}
+
+/// Chunk size of local reads.
+const READ_CHUNK: usize = 64 * 1024;
+
+impl Local {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    fn path_of(&self, key: &str) -> PathBuf {
+        key.split('/').fold(self.root.clone(), |p, s| p.join(s))
+    }
+
+    /// Removes the empty folders above `path` (up to, not including, the root), so that a
+    /// record's folder goes with its last file.
+    fn prune(&self, path: &Path) {
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.root && d.starts_with(&self.root)) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+
+    fn link(&self, src: &Path, dest: &Path, dir: &Path) -> io::Result<bool> {
+        std::fs::create_dir_all(dir)?;
+        match std::fs::hard_link(src, dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<Listed>) -> io::Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if not_found(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if prefix.is_empty() && name == ".tmp" {
+                continue;
+            }
+            let key = format!("{prefix}{name}");
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                self.walk(&entry.path(), &format!("{key}/"), out)?;
+            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                out.push(Listed { key, modified });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Storage for Local {
+    fn put(&self, key: &str, src: &Path) -> io::Result<()> {
+        let dest = self.path_of(key);
+        let dir = dest
+            .parent()
+            .ok_or_else(|| io::Error::other("key has no folder"))?;
+        // A concurrent removal may prune the fresh folder before the link: try again.
+        let mut linked = self.link(src, &dest, dir);
+        for _ in 0..3 {
+            match &linked {
+                Err(e) if not_found(e) => linked = self.link(src, &dest, dir),
+                _ => break,
+            }
+        }
+        if !linked? {
+            return Ok(());
+        }
+        // The link and any new folders above it must survive a crash.
+        let mut d = Some(dir);
+        while let Some(x) = d.filter(|x| x.starts_with(&self.root)) {
+            sync_dir(x)?;
+            d = x.parent();
+        }
+        Ok(())
+    }
+
+    fn remove(&self, key: &str) -> io::Result<()> {
+        let path = self.path_of(key);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                self.prune(&path);
+                Ok(())
+            }
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn remove_prefix(&self, prefix: &str) -> io::Result<()> {
+        let path = self.path_of(prefix.trim_end_matches('/'));
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => {
+                self.prune(&path);
+                Ok(())
+            }
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn list_after(&self, after: Option<&str>) -> io::Result<Vec<Listed>> {
+        // Local folders are small enough to walk whole; pages keep the trait's contract.
+        let mut all = Vec::new();
+        self.walk(&self.root, "", &mut all)?;
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(all
+            .into_iter()
+            .filter(|l| after.is_none_or(|a| l.key.as_str() > a))
+            .take(LIST_PAGE)
+            .collect())
+    }
+
+    fn meta(&self, key: &str) -> io::Result<Option<Meta>> {
+        let m = match std::fs::metadata(self.path_of(key)) {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Ok(None),
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let modified = m.modified()?;
+        let since = modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(Some(Meta {
+            size: m.len(),
+            modified,
+            etag: format!("\"{:x}-{:x}\"", since.as_micros(), m.len()),
+        }))
+    }
+
+    fn read(&self, key: &str, range: Option<Range<u64>>) -> io::Result<ReadStream> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = std::fs::File::open(self.path_of(key))?;
+        let len = file.metadata()?.len();
+        let range = range.map_or(0..len, |r| r.start.min(len)..r.end.min(len));
+        file.seek(SeekFrom::Start(range.start))?;
+        let file = tokio::fs::File::from_std(file);
+        let left = range.end.saturating_sub(range.start);
+        let stream = futures_util::stream::unfold((file, left), |(mut file, left)| async move {
+            use tokio::io::AsyncReadExt;
+            if left == 0 {
+                return None;
+            }
+            let mut buf = vec![0u8; READ_CHUNK.min(usize::try_from(left).unwrap_or(READ_CHUNK))];
+            match file.read(&mut buf).await {
+                Ok(0) => Some((
+                    Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                    (file, 0),
+                )),
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), (file, left - n as u64)))
+                }
+                Err(e) => Some((Err(e), (file, 0))),
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    fn download(&self, key: &str, dest: &Path) -> io::Result<()> {
+        std::fs::copy(self.path_of(key), dest).map(|_| ())
+    }
+
+    fn local_path(&self, key: &str) -> Option<PathBuf> {
+        Some(self.path_of(key))
+    }
+}
+
+/// Where an S3-compatible bucket is and how to sign for it (PocketBase's `s3` settings).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Options {
+    pub bucket: String,
+    pub region: String,
+    /// `https://…` or, for a local server, `http://…`; empty: AWS's endpoint of the region.
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret: String,
+    /// Addresses objects as `<endpoint>/<bucket>/<key>` instead of `<bucket>.<endpoint>/<key>`.
+    pub force_path_style: bool,
+}
+
+/// Files in an S3-compatible bucket.
+pub struct S3 {
+    store: Arc<dyn object_store::ObjectStore>,
+    /// The runtime the requests run on (the caller's blocking thread waits for them).
+    rt: tokio::runtime::Handle,
+    bucket: String,
+}
+
+impl fmt::Debug for S3 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3").field("bucket", &self.bucket).finish()
+    }
+}
+
+/// Bytes per part of a multipart upload (S3's smallest part is 5 MiB); smaller files are sent
+/// in one request.
+const PART: usize = 5 * 1024 * 1024;
+/// Parts of one upload in flight at once (memory: about `PART` times this plus one).
+const PARTS_IN_FLIGHT: usize = 2;
+
+fn s3_error(e: object_store::Error) -> io::Error {
+    match e {
+        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
+        e => io::Error::other(e),
+    }
+}
+
+impl S3 {
+    /// Connects to the bucket (lazily: nothing is sent until the first call). Must be called
+    /// within a tokio runtime, which then runs every request.
+    pub fn new(o: &S3Options) -> io::Result<Self> {
+        use object_store::aws::AmazonS3Builder;
+        let mut b = AmazonS3Builder::new()
+            .with_bucket_name(&o.bucket)
+            .with_region(if o.region.is_empty() {
+                "us-east-1"
+            } else {
+                &o.region
+            })
+            .with_access_key_id(&o.access_key)
+            .with_secret_access_key(&o.secret)
+            .with_virtual_hosted_style_request(!o.force_path_style);
+        if !o.endpoint.is_empty() {
+            let endpoint = o.endpoint.trim_end_matches('/');
+            // Virtual-hosted style against a custom endpoint names the bucket in the host.
+            let endpoint = match (o.force_path_style, endpoint.split_once("://")) {
+                (false, Some((scheme, host))) if !host.starts_with(&format!("{}.", o.bucket)) => {
+                    format!("{scheme}://{}.{host}", o.bucket)
+                }
+                _ => endpoint.to_string(),
+            };
+            b = b
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_endpoint(endpoint);
+        }
+        let store = b.build().map_err(io::Error::other)?;
+        let rt = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+        Ok(Self {
+            store: Arc::new(store),
+            rt,
+            bucket: o.bucket.clone(),
+        })
+    }
+
+    /// Runs `fut` on the runtime and waits for it. Never panics, whatever thread calls it (on
+    /// an async worker it blocks that worker: callers use the blocking pool).
+    fn run<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = io::Result<T>> + Send + 'static,
+    ) -> io::Result<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv()
+            .map_err(|_| io::Error::other("storage request was cancelled"))?
+    }
+
+    fn path(key: &str) -> object_store::path::Path {
+        object_store::path::Path::from(key)
+    }
+}
+
+/// Uploads the local file `src` to `path`: one request for small files, else a multipart
+/// upload that holds at most a few parts in memory.
+async fn upload(
+    store: Arc<dyn object_store::ObjectStore>,
+    path: object_store::path::Path,
+    src: PathBuf,
+) -> io::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(&src).await?;
+    let size = file.metadata().await?.len();
+    if size <= PART as u64 {
+        let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(PART));
+        (&mut file).take(PART as u64).read_to_end(&mut buf).await?;
+        store
+            .put(&path, Bytes::from(buf).into())
+            .await
+            .map_err(s3_error)?;
+        return Ok(());
+    }
+    let upload = store.put_multipart(&path).await.map_err(s3_error)?;
+    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match file.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+            return Err(s3_error(e));
+        }
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await.map_err(s3_error)?;
+    Ok(())
+}
+
+impl Storage for S3 {
+    fn put(&self, key: &str, src: &Path) -> io::Result<()> {
+        self.run(upload(
+            self.store.clone(),
+            Self::path(key),
+            src.to_path_buf(),
+        ))
+    }
+
+    fn remove(&self, key: &str) -> io::Result<()> {
+        let (store, path) = (self.store.clone(), Self::path(key));
+        self.run(async move {
+            match store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(s3_error(e)),
+            }
+        })
+    }
+
+    fn remove_prefix(&self, prefix: &str) -> io::Result<()> {
+        let (store, prefix) = (self.store.clone(), Self::path(prefix.trim_end_matches('/')));
+        self.run(async move {
+            let keys = store
+                .list(Some(&prefix))
+                .map(|m| m.map(|m| m.location))
+                .boxed();
+            let mut deleted = store.delete_stream(keys);
+            while let Some(done) = deleted.next().await {
+                match done {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(s3_error(e)),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn list_after(&self, after: Option<&str>) -> io::Result<Vec<Listed>> {
+        let store = self.store.clone();
+        let after = after.map(Self::path);
+        self.run(async move {
+            let mut listed = match &after {
+                Some(a) => store.list_with_offset(None, a),
+                None => store.list(None),
+            }
+            .take(LIST_PAGE);
+            let mut out = Vec::new();
+            while let Some(m) = listed.next().await {
+                let m = m.map_err(s3_error)?;
+                out.push(Listed {
+                    key: m.location.to_string(),
+                    modified: m.last_modified.into(),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn meta(&self, key: &str) -> io::Result<Option<Meta>> {
+        let (store, path) = (self.store.clone(), Self::path(key));
+        self.run(async move {
+            match store.head(&path).await {
+                Ok(m) => Ok(Some(Meta {
+                    size: m.size,
+                    modified: m.last_modified.into(),
+                    etag: match m.e_tag {
+                        Some(t) if t.starts_with('"') || t.starts_with("W/") => t,
+                        Some(t) => format!("\"{t}\""),
+                        None => {
+                            format!("\"{:x}-{:x}\"", m.last_modified.timestamp_micros(), m.size)
+                        }
+                    },
+                })),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(s3_error(e)),
+            }
+        })
+    }
+
+    fn read(&self, key: &str, range: Option<Range<u64>>) -> io::Result<ReadStream> {
+        let (store, path) = (self.store.clone(), Self::path(key));
+        self.run(async move {
+            let opts = object_store::GetOptions {
+                range: range.map(object_store::GetRange::Bounded),
+                ..Default::default()
+            };
+            let got = store.get_opts(&path, opts).await.map_err(s3_error)?;
+            let stream: ReadStream = Box::pin(got.into_stream().map(|c| c.map_err(s3_error)));
+            Ok(stream)
+        })
+    }
+
+    fn download(&self, key: &str, dest: &Path) -> io::Result<()> {
+        let (store, path, dest) = (self.store.clone(), Self::path(key), dest.to_path_buf());
+        self.run(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut stream = store.get(&path).await.map_err(s3_error)?.into_stream();
+            let mut out = tokio::fs::File::create(&dest).await?;
+            while let Some(chunk) = stream.next().await {
+                out.write_all(&chunk.map_err(s3_error)?).await?;
+            }
+            out.flush().await?;
+            Ok(())
+        })
+    }
+}
