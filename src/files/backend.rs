@@ -37,8 +37,8 @@ pub struct Listed {
     pub modified: SystemTime,
 }
 
-/// Keys listed per call of [`Storage::list_after`].
-pub const LIST_PAGE: usize = 1000;
+/// Keys a bucket lists per request.
+const LIST_PAGE: usize = 1000;
 
 /// Where placed files live. Every method is blocking.
 pub trait Storage: Send + Sync + fmt::Debug {
@@ -49,9 +49,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn remove(&self, key: &str) -> io::Result<()>;
     /// Removes every key under `prefix` (which ends with `/`).
     fn remove_prefix(&self, prefix: &str) -> io::Result<()>;
-    /// Up to [`LIST_PAGE`] keys in ascending order, all after `after` (from the first when
-    /// `None`); fewer means the listing is complete.
-    fn list_after(&self, after: Option<&str>) -> io::Result<Vec<Listed>>;
+    /// Calls `visit` with every stored key, the keys under one folder (`<collection>/<record>/`)
+    /// one after another; `visit` may remove the key it is given. Stops at `visit`'s first error.
+    fn list(&self, visit: &mut dyn FnMut(Listed) -> io::Result<()>) -> io::Result<()>;
     /// The object's size, time and tag; `None` when it does not exist.
     fn meta(&self, key: &str) -> io::Result<Option<Meta>>;
     /// Streams the object, or the byte `range` of it (which must lie within its size).
@@ -111,7 +111,12 @@ impl Local {
         }
     }
 
-    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<Listed>) -> io::Result<()> {
+    fn walk(
+        &self,
+        dir: &Path,
+        prefix: &str,
+        visit: &mut dyn FnMut(Listed) -> io::Result<()>,
+    ) -> io::Result<()> {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if not_found(&e) => return Ok(()),
@@ -126,9 +131,9 @@ impl Local {
             let key = format!("{prefix}{name}");
             let kind = entry.file_type()?;
             if kind.is_dir() {
-                self.walk(&entry.path(), &format!("{key}/"), out)?;
+                self.walk(&entry.path(), &format!("{key}/"), visit)?;
             } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                out.push(Listed { key, modified });
+                visit(Listed { key, modified })?;
             }
         }
         Ok(())
@@ -152,13 +157,12 @@ impl Storage for Local {
         if !linked? {
             return Ok(());
         }
-        // The link and any new folders above it must survive a crash.
-        let mut d = Some(dir);
-        while let Some(x) = d.filter(|x| x.starts_with(&self.root)) {
-            sync_dir(x)?;
-            d = x.parent();
+        // The link, and a new record folder, must survive a crash.
+        sync_dir(dir)?;
+        match dir.parent() {
+            Some(up) if up.starts_with(&self.root) => sync_dir(up),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn remove(&self, key: &str) -> io::Result<()> {
@@ -185,16 +189,9 @@ impl Storage for Local {
         }
     }
 
-    fn list_after(&self, after: Option<&str>) -> io::Result<Vec<Listed>> {
-        // Local folders are small enough to walk whole; pages keep the trait's contract.
-        let mut all = Vec::new();
-        self.walk(&self.root, "", &mut all)?;
-        all.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(all
-            .into_iter()
-            .filter(|l| after.is_none_or(|a| l.key.as_str() > a))
-            .take(LIST_PAGE)
-            .collect())
+    fn list(&self, visit: &mut dyn FnMut(Listed) -> io::Result<()>) -> io::Result<()> {
+        // Depth first: a record's files (and its thumbnail folders) come one after another.
+        self.walk(&self.root, "", visit)
     }
 
     fn meta(&self, key: &str) -> io::Result<Option<Meta>> {
@@ -298,6 +295,12 @@ impl S3 {
     /// within a tokio runtime, which then runs every request.
     pub fn new(o: &S3Options) -> io::Result<Self> {
         use object_store::aws::AmazonS3Builder;
+        if o.bucket.trim().is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no bucket is configured (s3_bucket)",
+            ));
+        }
         let mut b = AmazonS3Builder::new()
             .with_bucket_name(&o.bucket)
             .with_region(if o.region.is_empty() {
@@ -342,6 +345,28 @@ impl S3 {
         });
         rx.recv()
             .map_err(|_| io::Error::other("storage request was cancelled"))?
+    }
+
+    /// Up to [`LIST_PAGE`] keys in order, after `after` (from the first when `None`).
+    fn list_page(&self, after: Option<&str>) -> io::Result<Vec<Listed>> {
+        let store = self.store.clone();
+        let after = after.map(Self::path);
+        self.run(async move {
+            let mut listed = match &after {
+                Some(a) => store.list_with_offset(None, a),
+                None => store.list(None),
+            }
+            .take(LIST_PAGE);
+            let mut out = Vec::new();
+            while let Some(m) = listed.next().await {
+                let m = m.map_err(s3_error)?;
+                out.push(Listed {
+                    key: m.location.to_string(),
+                    modified: m.last_modified.into(),
+                });
+            }
+            Ok(out)
+        })
     }
 
     fn path(key: &str) -> object_store::path::Path {
@@ -428,25 +453,20 @@ impl Storage for S3 {
         })
     }
 
-    fn list_after(&self, after: Option<&str>) -> io::Result<Vec<Listed>> {
-        let store = self.store.clone();
-        let after = after.map(Self::path);
-        self.run(async move {
-            let mut listed = match &after {
-                Some(a) => store.list_with_offset(None, a),
-                None => store.list(None),
+    fn list(&self, visit: &mut dyn FnMut(Listed) -> io::Result<()>) -> io::Result<()> {
+        // In pages (keys come in order), so memory does not grow with the bucket.
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list_page(after.as_deref())?;
+            let full = page.len() >= LIST_PAGE;
+            after = page.last().map(|l| l.key.clone());
+            for item in page {
+                visit(item)?;
             }
-            .take(LIST_PAGE);
-            let mut out = Vec::new();
-            while let Some(m) = listed.next().await {
-                let m = m.map_err(s3_error)?;
-                out.push(Listed {
-                    key: m.location.to_string(),
-                    modified: m.last_modified.into(),
-                });
+            if !full {
+                return Ok(());
             }
-            Ok(out)
-        })
+        }
     }
 
     fn meta(&self, key: &str) -> io::Result<Option<Meta>> {
@@ -495,5 +515,99 @@ impl Storage for S3 {
             out.flush().await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(stream: ReadStream) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let chunks: Vec<io::Result<Bytes>> = stream.collect().await;
+            chunks
+                .into_iter()
+                .flat_map(|c| c.unwrap().to_vec())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn local_puts_reads_lists_and_prunes_empty_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("storage");
+        std::fs::create_dir_all(root.join(".tmp")).unwrap();
+        let src = root.join(".tmp/up");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&src, &data).unwrap();
+        let local = Local::new(root.clone());
+        for key in ["c/r1/a.bin", "c/r1/thumbs_a.bin/1x1_a.bin", "c/r2/b.bin"] {
+            local.put(key, &src).unwrap();
+        }
+        local.put("c/r1/a.bin", &src).unwrap(); // again: harmless
+
+        let meta = local.meta("c/r1/a.bin").unwrap().unwrap();
+        assert_eq!(meta.size, data.len() as u64);
+        assert!(meta.etag.starts_with('"') && meta.etag.ends_with('"'));
+        assert_eq!(local.meta("c/r1/nope").unwrap(), None);
+        assert_eq!(local.meta("c/r1").unwrap(), None, "a folder is no object");
+        assert_eq!(collect(local.read("c/r1/a.bin", None).unwrap()), data);
+        let part = collect(local.read("c/r1/a.bin", Some(65_530..140_000)).unwrap());
+        assert_eq!(part, &data[65_530..140_000]);
+        assert!(local.read("c/r1/nope", None).is_err());
+
+        // The staging folder is not listed; a record's keys come together.
+        let mut keys = Vec::new();
+        local
+            .list(&mut |l| {
+                keys.push(l.key);
+                Ok(())
+            })
+            .unwrap();
+        let r1: Vec<usize> = (0..keys.len())
+            .filter(|&i| keys[i].starts_with("c/r1/"))
+            .collect();
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert_eq!(r1.len(), 2);
+        assert_eq!(r1[1] - r1[0], 1, "{keys:?}");
+
+        // Removing the last file of a record removes its folder; missing keys are fine.
+        local.remove("c/r2/b.bin").unwrap();
+        local.remove("c/r2/b.bin").unwrap();
+        assert!(!root.join("c/r2").exists());
+        local.remove_prefix("c/r1/thumbs_a.bin/").unwrap();
+        assert!(root.join("c/r1/a.bin").exists());
+        local.remove_prefix("c/r1/").unwrap();
+        local.remove_prefix("c/r1/").unwrap();
+        assert!(!root.join("c").exists(), "empty folders are pruned");
+        assert!(root.join(".tmp/up").exists(), "the source stays");
+        let dest = dir.path().join("copy");
+        local.put("c/r3/x", &src).unwrap();
+        local.download("c/r3/x", &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
+        assert_eq!(local.local_path("c/r3/x"), Some(root.join("c/r3/x")));
+    }
+
+    #[test]
+    fn s3_options_build_a_client_without_contacting_the_bucket() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _in = rt.enter();
+        let o = S3Options {
+            bucket: "b".into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            force_path_style: true,
+            ..S3Options::default()
+        };
+        assert!(S3::new(&o).is_ok());
+        let missing = S3Options {
+            bucket: String::new(),
+            ..o
+        };
+        assert!(S3::new(&missing).is_err(), "a bucket is required");
     }
 }

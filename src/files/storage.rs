@@ -8,7 +8,7 @@
 //! drops are removed after it. A crash in between leaves an orphan, never a record naming a
 //! missing file; [`Files::sweep`] collects orphans at start-up.
 
-use super::backend::{Local, Meta, ReadStream, S3Options, Storage, LIST_PAGE, S3};
+use super::backend::{Local, Meta, ReadStream, S3Options, Storage, S3};
 use super::names::safe_segment;
 use super::staged::{stage, StageError, StagedFile};
 use super::thumb::{self, ThumbSpec};
@@ -227,33 +227,25 @@ impl Files {
     ) -> io::Result<usize> {
         let own_root = self.store.local_path("").is_some();
         let mut removed = 0;
-        let mut after: Option<String> = None;
-        // Keys come in order, so a record's keys are adjacent: its names are looked up once.
+        // A record's keys come one after another: its names are looked up once.
         let mut last: Option<(String, String, Option<HashSet<String>>)> = None;
-        loop {
-            let page = self.store.list_after(after.as_deref())?;
-            for item in &page {
-                let Some((col, rec, base)) = parse_key(&item.key) else {
-                    continue;
-                };
-                if item.modified >= self.opened || !(own_root || known(col)) {
-                    continue;
-                }
-                let fresh = !matches!(&last, Some((c, r, _)) if c == col && r == rec);
-                if fresh {
-                    last = Some((col.to_string(), rec.to_string(), names(col, rec)));
-                }
-                let held = last.as_ref().and_then(|(_, _, h)| h.as_ref());
-                if !held.is_some_and(|h| h.contains(base)) {
-                    self.store.remove(&item.key)?;
-                    removed += 1;
-                }
+        self.store.list(&mut |item| {
+            let Some((col, rec, base)) = parse_key(&item.key) else {
+                return Ok(());
+            };
+            if item.modified >= self.opened || !(own_root || known(col)) {
+                return Ok(());
             }
-            match page.last() {
-                Some(l) if page.len() >= LIST_PAGE => after = Some(l.key.clone()),
-                _ => break,
+            if !matches!(&last, Some((c, r, _)) if c == col && r == rec) {
+                last = Some((col.to_string(), rec.to_string(), names(col, rec)));
             }
-        }
+            let held = last.as_ref().and_then(|(_, _, h)| h.as_ref());
+            if !held.is_some_and(|h| h.contains(base)) {
+                self.store.remove(&item.key)?;
+                removed += 1;
+            }
+            Ok(())
+        })?;
         Ok(removed)
     }
 }
@@ -285,6 +277,18 @@ mod tests {
         assert!(!path.exists());
         files.remove("c1", "r1", "a_x.txt").unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_keys_in_the_layout_are_parsed() {
+        assert_eq!(parse_key("c/r/a.txt"), Some(("c", "r", "a.txt")));
+        assert_eq!(
+            parse_key("c/r/thumbs_a.png/10x10_a.png"),
+            Some(("c", "r", "a.png"))
+        );
+        for other in ["a.txt", "c/r", "c/r/x/y", "c/r/a/b/c", "c/../a.txt", "c/r/"] {
+            assert_eq!(parse_key(other), None, "{other}");
+        }
     }
 
     #[tokio::test]

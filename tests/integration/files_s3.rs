@@ -526,3 +526,27 @@ async fn s3_missing_bucket_refuses_uploads_without_committing() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+#[tokio::test]
+async fn s3_enabled_without_a_bucket_refuses_to_start() {
+    // No S3 server needed: the configuration is refused before anything is sent.
+    let root = tempfile::tempdir().expect("tempdir");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferrobase"))
+        .args(["serve", "--http", "127.0.0.1:0", "--dir"])
+        .arg(root.path().join("data"))
+        .env("FERROBASE_STORAGE_S3_ENABLED", "true")
+        .env_remove("FERROBASE_STORAGE_S3_BUCKET")
+        .current_dir(root.path())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("serve should exit at once")
+        .expect("run ferrobase");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot open S3 file storage") && stderr.contains("s3_bucket"),
+        "{stderr}"
+    );
+}
