@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The bytes of a stored object (or of a range of it), read as they are polled.
 pub type ReadStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -280,6 +280,8 @@ impl fmt::Debug for S3 {
 /// Bytes per part of a multipart upload (S3's smallest part is 5 MiB); smaller files are sent
 /// in one request.
 const PART: usize = 5 * 1024 * 1024;
+/// Longest single request to the bucket.
+const REQUEST_TIMEOUT_SECS: u64 = 120;
 /// Parts of one upload in flight at once (memory: about `PART` times this plus one).
 const PARTS_IN_FLIGHT: usize = 2;
 
@@ -310,7 +312,14 @@ impl S3 {
             })
             .with_access_key_id(&o.access_key)
             .with_secret_access_key(&o.secret)
-            .with_virtual_hosted_style_request(!o.force_path_style);
+            .with_virtual_hosted_style_request(!o.force_path_style)
+            .with_client_options(
+                object_store::ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    // Per request, streaming a download to a slow client included (a timed-out
+                    // download resumes from where it stopped, as object_store retries reads).
+                    .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS)),
+            );
         if !o.endpoint.is_empty() {
             let endpoint = o.endpoint.trim_end_matches('/');
             // Virtual-hosted style against a custom endpoint names the bucket in the host.
