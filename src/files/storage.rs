@@ -29,6 +29,9 @@ pub struct Files {
     opened: SystemTime,
     /// Thumbnails made at once (each may decode a large image).
     thumb_slots: tokio::sync::Semaphore,
+    /// Keys placed by this process while the start-up sweep has not finished (`None` after):
+    /// the sweep never removes them, whatever the clocks of a bucket say about their age.
+    placing: std::sync::Mutex<Option<HashSet<String>>>,
 }
 
 /// Thumbnails generated concurrently.
@@ -82,7 +85,20 @@ impl Files {
             tmp,
             opened: SystemTime::now(),
             thumb_slots: tokio::sync::Semaphore::new(THUMB_SLOTS),
+            placing: std::sync::Mutex::new(Some(HashSet::new())),
         })
+    }
+
+    fn placing(&self) -> std::sync::MutexGuard<'_, Option<HashSet<String>>> {
+        self.placing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores `src` at `key`, first telling a running sweep to keep it.
+    fn place(&self, key: &str, src: &Path) -> io::Result<()> {
+        if let Some(keys) = self.placing().as_mut() {
+            keys.insert(key.to_string());
+        }
+        self.store.put(key, src)
     }
 
     /// Streams an upload into the staging folder (see [`stage`]).
@@ -135,7 +151,7 @@ impl Files {
     /// Places `file` as `name` of a record, durably. Idempotent: placing the same staged file
     /// again is harmless. Blocking.
     pub fn put(&self, col: &str, rec: &str, name: &str, file: &StagedFile) -> io::Result<()> {
-        self.store.put(&self.key(col, rec, name)?, file.path())
+        self.place(&self.key(col, rec, name)?, file.path())
     }
 
     /// Removes the file `name` of a record and its thumbnails. Blocking.
@@ -182,9 +198,7 @@ impl Files {
         };
         let made = TempFile(self.tmp.join(format!("thumb_{id}")));
         thumb::generate(&src, &made.0, parsed)?;
-        self.store
-            .put(&dst_key, &made.0)
-            .map_err(|e| e.to_string())?;
+        self.place(&dst_key, &made.0).map_err(|e| e.to_string())?;
         Ok(dst_key)
     }
 
@@ -216,11 +230,23 @@ impl Files {
     /// Removes what no record names: files of unknown records, and files (with their
     /// thumbnails) a record does not hold. `names(collection, record)` gives the names a record
     /// holds, or `None` when the record (or collection) does not exist. Files placed since
-    /// `open` are kept (their write may be in flight); keys outside the layout are left alone,
+    /// `open` are kept (their write may be in flight): those of this process by key, whatever
+    /// their timestamps, others by their modification time. Keys outside the layout are left alone,
     /// and so, in a bucket (which may hold more than Ferrobase's files), are keys under
     /// collections `known` does not know; on local disk the folders of deleted collections go.
     /// Returns how many objects were removed. Blocking.
     pub fn sweep(
+        &self,
+        known: impl Fn(&str) -> bool,
+        names: impl Fn(&str, &str) -> Option<HashSet<String>>,
+    ) -> io::Result<usize> {
+        let swept = self.sweep_keys(known, names);
+        // From now on nothing needs protecting from the sweep.
+        *self.placing() = None;
+        swept
+    }
+
+    fn sweep_keys(
         &self,
         known: impl Fn(&str) -> bool,
         names: impl Fn(&str, &str) -> Option<HashSet<String>>,
@@ -241,7 +267,13 @@ impl Files {
             }
             let held = last.as_ref().and_then(|(_, _, h)| h.as_ref());
             if !held.is_some_and(|h| h.contains(base)) {
+                // Held while removing: a put of the same key waits, then stores it again.
+                let placing = self.placing();
+                if placing.as_ref().is_some_and(|k| k.contains(&item.key)) {
+                    return Ok(());
+                }
                 self.store.remove(&item.key)?;
+                drop(placing);
                 removed += 1;
             }
             Ok(())
@@ -276,6 +308,29 @@ mod tests {
         files.remove("c1", "r1", "a_x.txt").unwrap();
         assert!(!path.exists());
         files.remove("c1", "r1", "a_x.txt").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn sweep_keeps_what_this_process_placed_whatever_its_timestamp() {
+        let dir = temp_dir();
+        let files = Files::open(&dir, None).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let staged = files.stage("a.txt", &b"x"[..], 10).await.unwrap();
+        files.put("c1", "r1", "inflight.txt", &staged).unwrap();
+        // A clock that says the object is older than this run (a bucket's may).
+        let path = dir.join("storage/c1/r1/inflight.txt");
+        let old = SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(files.sweep(|_| true, |_, _| None).unwrap(), 0);
+        assert!(path.exists());
+        // The sweep is over: later placements are not tracked.
+        assert!(files.placing().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
