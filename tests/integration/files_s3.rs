@@ -550,3 +550,106 @@ async fn s3_enabled_without_a_bucket_refuses_to_start() {
         "{stderr}"
     );
 }
+
+/// `kill -9` while records with files in the bucket are created, replaced and deleted: after
+/// restart every acknowledged record is there, every name a record holds is an object that
+/// downloads, and the start-up sweep leaves no object that no record names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let Some(s3) = S3rver::start() else { return };
+    let mut srv = s3.ferrobase().await;
+    srv.create_collection(public_collection(
+        "media",
+        json!([{"name": "w", "type": "number"},
+               {"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 1048576}]),
+    ))
+    .await;
+    let col = collection_id(&srv, "media").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..4u64 {
+        let api: Api = srv.guest();
+        let stop = stop.clone();
+        writers.spawn(async move {
+            let mut acked: Vec<String> = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) && n < 2000 {
+                let form = Form::new()
+                    .text("w", w.to_string())
+                    .part("doc", file(&format!("w{w}-{n}.txt"), vec![b'a'; 16 * 1024]));
+                let rb = match (n % 5, acked.last()) {
+                    (4, Some(id)) => api.request(Method::DELETE, &record("media", id)),
+                    (2, Some(id)) => api
+                        .request(Method::PATCH, &record("media", id))
+                        .multipart(form),
+                    _ => api.request(Method::POST, &records("media")).multipart(form),
+                };
+                match Api::try_send(rb.timeout(Duration::from_secs(5))).await {
+                    Ok(r) if r.status == 200 && n % 5 != 2 => acked.push(id_of(&r.body)),
+                    Ok(r) if r.status == 204 => {
+                        acked.pop();
+                    }
+                    Ok(r) if r.status == 200 => {}
+                    Ok(r) => panic!("writer {w}: unexpected {} {}", r.status, r.text),
+                    Err(_) => {
+                        // A delete cut off by the kill may have committed before its answer.
+                        if n % 5 == 4 {
+                            acked.pop();
+                        }
+                        break;
+                    }
+                }
+                n += 1;
+            }
+            acked
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    srv.kill9();
+    stop.store(true, Ordering::Relaxed);
+    let mut acked: Vec<String> = Vec::new();
+    while let Some(ids) = writers.join_next().await {
+        acked.extend(ids.expect("writer task"));
+    }
+    assert!(acked.len() >= 4, "too little load: {}", acked.len());
+
+    srv.start_again().await;
+    let listed = srv.su().list("media", "perPage=1000").await;
+    let held: HashMap<String, String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (id_of(r), r["doc"].as_str().unwrap_or("").to_string()))
+        .collect();
+    for id in &acked {
+        assert!(held.contains_key(id), "acknowledged record {id} lost");
+    }
+    for (id, name) in held.iter().filter(|(_, n)| !n.is_empty()) {
+        let r = srv.guest().get(&file_url("media", id, name)).await;
+        assert_eq!(r.status, 200, "record {id} names {name}, which is missing");
+    }
+    let named: Vec<String> = held
+        .iter()
+        .filter(|(_, n)| !n.is_empty())
+        .map(|(id, n)| format!("{col}/{id}/{n}"))
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let orphans: Vec<String> = s3
+            .keys()
+            .into_iter()
+            .filter(|k| !named.contains(k))
+            .collect();
+        if orphans.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "orphans left after restart: {orphans:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
