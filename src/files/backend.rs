@@ -269,6 +269,8 @@ pub struct S3 {
     /// The runtime the requests run on (the caller's blocking thread waits for them).
     rt: tokio::runtime::Handle,
     bucket: String,
+    /// Uploads in flight at once (each holds up to `PART * (PARTS_IN_FLIGHT + 1)` bytes).
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for S3 {
@@ -280,6 +282,9 @@ impl fmt::Debug for S3 {
 /// Bytes per part of a multipart upload (S3's smallest part is 5 MiB); smaller files are sent
 /// in one request.
 const PART: usize = 5 * 1024 * 1024;
+/// Uploads to the bucket at once: with `PART` and `PARTS_IN_FLIGHT`, at most about 120 MiB of
+/// upload buffers whatever the number or size of uploads.
+const UPLOADS: usize = 8;
 /// Longest single request to the bucket.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 /// Parts of one upload in flight at once (memory: about `PART` times this plus one).
@@ -339,6 +344,7 @@ impl S3 {
             store: Arc::new(store),
             rt,
             bucket: o.bucket.clone(),
+            uploads: Arc::new(tokio::sync::Semaphore::new(UPLOADS)),
         })
     }
 
@@ -427,11 +433,12 @@ async fn upload(
 
 impl Storage for S3 {
     fn put(&self, key: &str, src: &Path) -> io::Result<()> {
-        self.run(upload(
-            self.store.clone(),
-            Self::path(key),
-            src.to_path_buf(),
-        ))
+        let (store, path, src) = (self.store.clone(), Self::path(key), src.to_path_buf());
+        let slots = self.uploads.clone();
+        self.run(async move {
+            let _slot = slots.acquire_owned().await.map_err(io::Error::other)?;
+            upload(store, path, src).await
+        })
     }
 
     fn remove(&self, key: &str) -> io::Result<()> {
