@@ -251,7 +251,7 @@ impl Storage for Local {
 }
 
 /// Where an S3-compatible bucket is and how to sign for it (PocketBase's `s3` settings).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct S3Options {
     pub bucket: String,
     pub region: String,
@@ -261,6 +261,19 @@ pub struct S3Options {
     pub secret: String,
     /// Addresses objects as `<endpoint>/<bucket>/<key>` instead of `<bucket>.<endpoint>/<key>`.
     pub force_path_style: bool,
+}
+
+impl fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Options")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key", &self.access_key)
+            .field("secret", &"<redacted>")
+            .field("force_path_style", &self.force_path_style)
+            .finish()
+    }
 }
 
 /// Files in an S3-compatible bucket.
@@ -620,6 +633,14 @@ mod tests {
             ..S3Options::default()
         };
         assert!(S3::new(&o).is_ok());
+        let shown = format!(
+            "{:?}",
+            S3Options {
+                secret: "hunter2".into(),
+                ..o.clone()
+            }
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
         let missing = S3Options {
             bucket: String::new(),
             ..o
