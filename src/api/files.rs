@@ -160,7 +160,12 @@ fn serve_object(
     content_type: String,
 ) -> Result<StaticFileResponse, StaticFileError> {
     use std::ops::Bound;
-    let Some(meta) = files.meta(key)? else {
+    // Gone between the check and the read (a concurrent removal): a 404 like any missing file.
+    let missing = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => StaticFileError::NotFound,
+        _ => StaticFileError::Io(e),
+    };
+    let Some(meta) = files.meta(key).map_err(missing)? else {
         return Err(StaticFileError::NotFound);
     };
     let size = meta.size;
@@ -215,7 +220,8 @@ fn serve_object(
     let body = if c.head || content_length == 0 {
         Body::empty()
     } else {
-        Body::from_bytes_stream(files.read(key, content_range.as_ref().map(|(r, _)| r.clone()))?)
+        let range = content_range.as_ref().map(|(r, _)| r.clone());
+        Body::from_bytes_stream(files.read(key, range).map_err(missing)?)
     };
     Ok(StaticFileResponse::Ok {
         body,
