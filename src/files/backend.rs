@@ -298,6 +298,8 @@ const PART: usize = 5 * 1024 * 1024;
 /// Uploads to the bucket at once: with `PART` and `PARTS_IN_FLIGHT`, at most about 120 MiB of
 /// upload buffers whatever the number or size of uploads.
 const UPLOADS: usize = 8;
+/// After this long since its first attempt a failed request is not retried.
+const RETRY_WINDOW_SECS: u64 = 20;
 /// Longest single request to the bucket.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 /// Parts of one upload in flight at once (memory: about `PART` times this plus one).
@@ -337,7 +339,13 @@ impl S3 {
                     // Per request, streaming a download to a slow client included (a timed-out
                     // download resumes from where it stopped, as object_store retries reads).
                     .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS)),
-            );
+            )
+            // A bucket that is down fails requests within seconds instead of minutes.
+            .with_retry(object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(RETRY_WINDOW_SECS),
+                ..Default::default()
+            });
         if !o.endpoint.is_empty() {
             let endpoint = o.endpoint.trim_end_matches('/');
             // Virtual-hosted style against a custom endpoint names the bucket in the host.

@@ -653,3 +653,35 @@ async fn s3_kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn s3_down_fails_requests_quickly_with_the_envelope() {
+    let Some(mut s3) = S3rver::start() else {
+        return;
+    };
+    let srv = s3.ferrobase().await;
+    media(&srv).await;
+    let form = Form::new().part("docs", file("a.txt", b"aaa".to_vec()));
+    let rec = send_form(&srv.guest(), Method::POST, &records("media"), form)
+        .await
+        .ok();
+    let id = id_of(&rec);
+    let doc = rec["docs"][0].as_str().unwrap().to_string();
+    // The S3 server goes away.
+    let _ = s3.child.kill();
+    let _ = s3.child.wait();
+    let started = std::time::Instant::now();
+    let r = srv.guest().get(&file_url("media", &id, &doc)).await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(r.body["status"], 500, "{}", r.text);
+    let form = Form::new().part("docs", file("b.txt", b"bbb".to_vec()));
+    let r = send_form(&srv.guest(), Method::POST, &records("media"), form).await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Nothing was committed for the failed upload; the record store still answers.
+    assert_eq!(srv.guest().list("media", "").await["totalItems"], 1);
+}
