@@ -135,7 +135,11 @@ impl App {
             connections: Live::default(),
             realtime,
             webhooks,
-            collections: CollectionService::new(store.clone(), schema.clone()),
+            collections: CollectionService::new(
+                store.clone(),
+                schema.clone(),
+                records.files.clone(),
+            ),
             config,
             store,
             schema,

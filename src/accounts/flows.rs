@@ -60,17 +60,10 @@ fn issue(
     new_email: Option<String>,
 ) -> ApiResult<String> {
     let data = rec.fields();
-    let claims = token::Claims {
-        collection_id: col.id.0.clone(),
-        exp: chrono::Utc::now().timestamp() + cfg.duration as i64,
-        id: rec.id().0.clone(),
-        refreshable: None,
-        kind: kind.into(),
-        email: Some(record_str(data, names::EMAIL).to_string()),
-        new_email,
-    };
-    token::sign(&claims, record_str(data, names::TOKEN_KEY), &cfg.secret)
-        .map_err(ApiError::internal)
+    let mut claims = token::Claims::new(col.id.as_str(), rec.id().as_str(), kind, cfg.duration);
+    claims.email = Some(record_str(data, names::EMAIL).to_string());
+    claims.new_email = new_email;
+    token::sign_for_record(&claims, data, &cfg.secret).map_err(ApiError::internal)
 }
 
 /// The claims and current record of a valid flow token of `kind` for `col`: signature (with

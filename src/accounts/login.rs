@@ -49,21 +49,15 @@ pub(super) fn issue_auth(
     refreshable: bool,
 ) -> ApiResult<String> {
     let opts = opts(col)?;
-    let claims = token::Claims {
-        collection_id: col.id.0.clone(),
-        exp: chrono::Utc::now().timestamp() + duration as i64,
-        id: rec.id().0.clone(),
-        refreshable: Some(refreshable),
-        kind: token::TYPE_AUTH.into(),
-        email: None,
-        new_email: None,
-    };
-    let key = rec
-        .fields()
-        .get(names::TOKEN_KEY)
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    token::sign(&claims, key, &opts.auth_token.secret).map_err(ApiError::internal)
+    let mut claims = token::Claims::new(
+        col.id.as_str(),
+        rec.id().as_str(),
+        token::TYPE_AUTH,
+        duration,
+    );
+    claims.refreshable = Some(refreshable);
+    token::sign_for_record(&claims, rec.fields(), &opts.auth_token.secret)
+        .map_err(ApiError::internal)
 }
 
 /// A short-lived file token for the caller's own record (`POST /api/files/token`): what
@@ -73,22 +67,14 @@ pub fn file_token(caller: &Caller) -> ApiResult<String> {
         .auth()
         .ok_or_else(|| ApiError::Unauthorized(MSG_AUTH_REQUIRED.into()))?;
     let col = &auth.collection;
-    let opts = opts(col)?;
-    let claims = token::Claims {
-        collection_id: col.id.0.clone(),
-        exp: chrono::Utc::now().timestamp() + opts.file_token.duration as i64,
-        id: auth.id().0.clone(),
-        refreshable: None,
-        kind: token::TYPE_FILE.into(),
-        email: None,
-        new_email: None,
-    };
-    let key = auth
-        .fields()
-        .get(names::TOKEN_KEY)
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    token::sign(&claims, key, &opts.file_token.secret).map_err(ApiError::internal)
+    let cfg = &opts(col)?.file_token;
+    let claims = token::Claims::new(
+        col.id.as_str(),
+        auth.id().as_str(),
+        token::TYPE_FILE,
+        cfg.duration,
+    );
+    token::sign_for_record(&claims, auth.fields(), &cfg.secret).map_err(ApiError::internal)
 }
 
 pub(super) fn response(

@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, FieldError};
 use crate::files::{Files, StageError};
-use crate::records::{file_options, split_key, Upload};
+use crate::records::{file_options, file_too_large, split_key, Upload};
 use crate::schema::{Field, FieldKind};
 use poem::web::{Multipart, RequestBody};
 use poem::{Body, FromRequest, Request};
@@ -180,16 +180,16 @@ async fn stage_part(
     };
     let opts = file_options(up.fields, key).ok_or_else(not_file)?;
     let limit = opts.size_limit();
-    match up.files.stage(original, Box::pin(part.into_async_read()), limit).await {
+    match up
+        .files
+        .stage(original, Box::pin(part.into_async_read()), limit)
+        .await
+    {
         Ok(staged) => Ok(Upload::new(name.to_string(), staged)),
         Err(StageError::TooLarge { limit }) => Err(ApiError::bad_field(
             MSG_FORMAT,
             split_key(key).0,
-            FieldError::new(
-                "validation_file_size_limit",
-                format!("Failed to upload {original:?} - the maximum allowed file size is {limit} bytes."),
-            )
-            .with_params(serde_json::json!({ "file": original, "maxSize": limit })),
+            file_too_large(original, limit),
         )),
         Err(StageError::Io(e)) => Err(ApiError::bad_request(format!(
             "Failed to read the uploaded file: {e}"

@@ -15,6 +15,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// Files up to this size are sent from memory in one piece.
+const SMALL_FILE: u64 = 64 * 1024;
+
 #[derive(Debug, Deserialize, Default)]
 pub struct FileQuery {
     thumb: Option<String>,
@@ -76,12 +79,12 @@ pub async fn download(
     } else {
         "attachment"
     };
-    let served = match files.local_path(&key) {
-        Some(path) => {
-            tokio::task::spawn_blocking(move || conditional.create_response(&path, true, false))
-                .await
-                .map_err(ApiError::internal)?
-        }
+    let local = files.local_path(&key);
+    let served = match &local {
+        // A stat and an open (no read) decide ETag, 304 and ranges: cheap enough for the async
+        // worker. The body streams from the file, except for small whole files (thumbnails,
+        // icons), read at once instead of in hops to the blocking pool.
+        Some(path) => conditional.create_response(path, true, false),
         None => {
             let head = Conditions::of(req);
             let mime = content_type(&mime);
@@ -96,6 +99,19 @@ pub async fn download(
         Err(poem::error::StaticFileError::Io(e)) => return Err(ApiError::internal(e)),
         Err(e) => return Ok(poem::Error::from(e).into_response()),
     };
+    let len = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(path) = local.filter(|_| {
+        resp.status() == poem::http::StatusCode::OK && len.is_some_and(|n| n <= SMALL_FILE)
+    }) {
+        // Stored files never change in place (new names, thumbnails placed whole).
+        match std::fs::read(&path) {
+            Ok(bytes) if Some(bytes.len() as u64) == len => resp.set_body(bytes),
+            _ => {}
+        }
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"{}\"", found.name)) {
         h.insert(header::CONTENT_DISPOSITION, v);

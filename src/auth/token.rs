@@ -29,6 +29,35 @@ pub const TYPE_PASSWORD_RESET: &str = "passwordReset";
 pub const TYPE_EMAIL_CHANGE: &str = "emailChange";
 pub const TYPE_FILE: &str = "file";
 
+impl Claims {
+    /// The claims of a `kind` token for record `id` of `collection_id`, valid for `duration`
+    /// seconds from now (optional claims unset).
+    pub fn new(collection_id: &str, id: &str, kind: &str, duration: u64) -> Self {
+        Self {
+            collection_id: collection_id.to_string(),
+            exp: chrono::Utc::now().timestamp() + duration as i64,
+            id: id.to_string(),
+            refreshable: None,
+            kind: kind.to_string(),
+            email: None,
+            new_email: None,
+        }
+    }
+}
+
+/// Signs `claims` for the record whose fields are `record`: its `tokenKey` plus `secret`.
+pub fn sign_for_record(
+    claims: &Claims,
+    record: &crate::ids::RecordData,
+    secret: &str,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let key = record
+        .get(crate::schema::names::TOKEN_KEY)
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    sign(claims, key, secret)
+}
+
 /// Signs `claims` with the concatenated key.
 pub fn sign(
     claims: &Claims,

@@ -1,10 +1,12 @@
 //! The collections service: the superuser-only operations on the schema (list, view, create,
 //! update, delete, truncate, import). Every method takes the [`Caller`] and checks it first, so a
 //! new handler cannot forget the superuser check. Owns no state of its own: it composes the
-//! schema registry and the store; never renders HTTP.
+//! schema registry, the store and file storage; never renders HTTP.
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
+use crate::files::Files;
+use crate::ids::CollectionId;
 use crate::records::PageParams;
 use crate::schema::{Collection, Registry};
 use crate::store::Store;
@@ -24,11 +26,27 @@ pub struct Page {
 pub struct CollectionService {
     store: Arc<dyn Store>,
     schema: Arc<Registry>,
+    /// File storage: a deleted or truncated collection's files go with its records.
+    files: Arc<Files>,
 }
 
 impl CollectionService {
-    pub fn new(store: Arc<dyn Store>, schema: Arc<Registry>) -> Self {
-        Self { store, schema }
+    pub fn new(store: Arc<dyn Store>, schema: Arc<Registry>, files: Arc<Files>) -> Self {
+        Self {
+            store,
+            schema,
+            files,
+        }
+    }
+
+    /// Removes the stored files of a collection whose records are gone (best effort: what is
+    /// left is swept at the next start).
+    async fn remove_files(&self, col: CollectionId) {
+        let files = self.files.clone();
+        let done = tokio::task::spawn_blocking(move || files.remove_collection(col.as_str())).await;
+        if let Ok(Err(e)) = done {
+            tracing::warn!(error = %e, "cannot remove the files of a collection");
+        }
     }
 
     pub fn list(&self, caller: &Caller, q: &PageParams) -> ApiResult<Page> {
@@ -96,13 +114,25 @@ impl CollectionService {
 
     pub async fn delete(&self, caller: &Caller, id_or_name: &str) -> ApiResult<()> {
         caller.require_superuser()?;
-        self.schema.delete(self.store.as_ref(), id_or_name).await
+        let id = self.schema.get(id_or_name).map(|c| c.id.clone());
+        self.schema.delete(self.store.as_ref(), id_or_name).await?;
+        if let Some(id) = id {
+            self.remove_files(id).await;
+        }
+        Ok(())
     }
 
     /// Deletes every record of the collection, keeping the collection.
     pub async fn truncate(&self, caller: &Caller, id_or_name: &str) -> ApiResult<()> {
         caller.require_superuser()?;
-        self.schema.truncate(self.store.as_ref(), id_or_name).await
+        let id = self.schema.get(id_or_name).map(|c| c.id.clone());
+        self.schema
+            .truncate(self.store.as_ref(), id_or_name)
+            .await?;
+        if let Some(id) = id {
+            self.remove_files(id).await;
+        }
+        Ok(())
     }
 
     /// `PUT /api/collections/import`: `{"collections": [...], "deleteMissing": bool}`.

@@ -146,23 +146,31 @@ impl Storage for Local {
         let dir = dest
             .parent()
             .ok_or_else(|| io::Error::other("key has no folder"))?;
+        // Folders this put creates: each one's entry is in its parent, fsynced below.
+        let ancestors = || dir.ancestors().take_while(|d| *d != self.root);
+        let mut created: Vec<&Path> = ancestors().filter(|d| !d.is_dir()).collect();
         // A concurrent removal may prune the fresh folder before the link: try again.
         let mut linked = self.link(src, &dest, dir);
         for _ in 0..3 {
             match &linked {
-                Err(e) if not_found(e) => linked = self.link(src, &dest, dir),
+                Err(e) if not_found(e) => {
+                    created = ancestors().collect();
+                    linked = self.link(src, &dest, dir);
+                }
                 _ => break,
             }
         }
         if !linked? {
             return Ok(());
         }
-        // The link, and a new record folder, must survive a crash.
+        // The link, and any new folders, must survive a crash.
         sync_dir(dir)?;
-        match dir.parent() {
-            Some(up) if up.starts_with(&self.root) => sync_dir(up),
-            _ => Ok(()),
+        for folder in created {
+            if let Some(parent) = folder.parent() {
+                sync_dir(parent)?;
+            }
         }
+        Ok(())
     }
 
     fn remove(&self, key: &str) -> io::Result<()> {

@@ -16,9 +16,27 @@ fn random(n: usize) -> String {
         .collect()
 }
 
-/// The stored name for an upload called `original` (a nameless part is `blob`, with `.txt`
-/// when it has no extension either).
-pub fn stored_name(original: &str) -> String {
+/// The extension PocketBase gives an upload without one, from its sniffed MIME type.
+fn extension_for(mime: &str) -> String {
+    let ext = match mime {
+        "text/plain" => "txt",
+        "image/svg+xml" => "svg",
+        "image/jpeg" => "jpg",
+        "application/octet-stream" | "" => return String::new(),
+        other => mime_guess::get_mime_extensions_str(other)
+            .and_then(|e| e.first().copied())
+            .unwrap_or(""),
+    };
+    if ext.is_empty() {
+        String::new()
+    } else {
+        format!(".{ext}")
+    }
+}
+
+/// The stored name for an upload called `original` whose content sniffed as `mime` (a
+/// nameless part is `blob`; a name without extension gets the one of its type: `blob.txt`).
+pub fn stored_name(original: &str, mime: &str) -> String {
     // Only the last path segment: browsers may send `C:\fakepath\x.png`.
     let original = original.rsplit(['/', '\\']).next().unwrap_or("");
     let (base, ext) = match original.rfind('.') {
@@ -30,7 +48,11 @@ pub fn stored_name(original: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
         .take(MAX_EXT)
         .collect();
-    let ext = if ext.len() <= 1 { String::new() } else { ext };
+    let ext = if ext.len() <= 1 {
+        extension_for(mime)
+    } else {
+        ext
+    };
     let mut clean = String::with_capacity(base.len().min(MAX_BASE));
     for c in base.chars() {
         if clean.len() >= MAX_BASE {
@@ -43,10 +65,10 @@ pub fn stored_name(original: &str) -> String {
         }
     }
     let clean = clean.trim_matches('_').to_string();
-    let (clean, ext) = match (clean.is_empty(), ext.is_empty()) {
-        (true, true) => ("blob".to_string(), ".txt".to_string()),
-        (true, false) => ("blob".to_string(), ext),
-        (false, _) => (clean, ext),
+    let clean = if clean.is_empty() {
+        "blob".to_string()
+    } else {
+        clean
     };
     // Very short bases are padded so names stay hard to guess.
     let clean = if clean.len() < 3 {
@@ -78,23 +100,27 @@ mod tests {
 
     #[test]
     fn names_keep_base_and_extension_like_pocketbase() {
-        let (base, rest) = shape(&stored_name("red.png"));
+        let (base, rest) = shape(&stored_name("red.png", "text/plain"));
         assert_eq!(base, "red");
         assert_eq!(rest.len(), 14, "{rest}");
         assert!(rest.ends_with(".png"));
-        let (base, rest) = shape(&stored_name("Other Name.TXT"));
+        let (base, rest) = shape(&stored_name("Other Name.TXT", "text/plain"));
         assert_eq!(base, "other_name");
         assert!(rest.ends_with(".TXT"));
-        let (base, rest) = shape(&stored_name(""));
+        let (base, rest) = shape(&stored_name("", "text/plain"));
         assert_eq!(base, "blob");
         assert!(rest.ends_with(".txt"));
-        let (base, _) = shape(&stored_name("C:\\fakepath\\My Photo.jpeg"));
+        let (base, _) = shape(&stored_name("C:\\fakepath\\My Photo.jpeg", "image/jpeg"));
         assert_eq!(base, "my_photo");
-        let (base, _) = shape(&stored_name("a.txt"));
+        let (base, _) = shape(&stored_name("a.txt", "text/plain"));
         assert_eq!(base.len(), 11, "short bases are padded: {base}");
-        let (base, rest) = shape(&stored_name("../../etc/passwd"));
+        let (base, rest) = shape(&stored_name("../../etc/passwd", "text/plain"));
         assert_eq!(base, "passwd");
-        assert_eq!(rest.len(), 10);
+        assert_eq!(rest.len(), 14, "{rest}");
+        let (_, rest) = shape(&stored_name("photo", "image/png"));
+        assert!(rest.ends_with(".png"), "{rest}");
+        let (_, rest) = shape(&stored_name("data", "application/octet-stream"));
+        assert_eq!(rest.len(), 10, "{rest}");
     }
 
     #[test]
@@ -102,7 +128,7 @@ mod tests {
         for n in [
             "red.png", "../x", "a b/c.d", "", ".", "ü.png", "x.p/n\\g", ".....",
         ] {
-            let s = stored_name(n);
+            let s = stored_name(n, "text/plain");
             assert!(safe_segment(&s), "{n:?} → {s:?}");
         }
         for bad in ["", ".", "..", "a/b", "a\\b", "a b"] {

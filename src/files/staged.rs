@@ -7,6 +7,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 /// Bytes kept from the start of an upload for sniffing its type.
 const HEAD: usize = 8 * 1024;
+/// Bytes read and written at a time (each write is one hop to tokio's blocking pool).
+const CHUNK: usize = 256 * 1024;
 
 /// An upload on disk, not yet part of any record.
 #[derive(Debug)]
@@ -65,9 +67,9 @@ pub async fn stage(
         original: original.to_string(),
     };
     let mut head = Vec::with_capacity(HEAD);
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = reader.read(&mut buf).await?;
+        let n = fill(&mut reader, &mut buf).await?;
         if n == 0 {
             break;
         }
@@ -81,9 +83,22 @@ pub async fn stage(
         }
         file.write_all(&buf[..n]).await?;
     }
-    file.sync_all().await?;
+    file.sync_data().await?;
     staged.mime = sniff(&head).to_string();
     Ok(staged)
+}
+
+/// Reads until `buf` is full or the input ends (multipart hands out small pieces).
+async fn fill(reader: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let got = reader.read(&mut buf[n..]).await?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    Ok(n)
 }
 
 /// The MIME type of content starting with `head`: magic numbers first, then SVG and text by

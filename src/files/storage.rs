@@ -166,6 +166,14 @@ impl Files {
         self.store.remove_prefix(&Self::record_prefix(col, rec)?)
     }
 
+    /// Removes every file of a collection (deleted or truncated). Blocking.
+    pub fn remove_collection(&self, col: &str) -> io::Result<()> {
+        if !safe_segment(col) {
+            return Err(bad_name());
+        }
+        self.store.remove_prefix(&format!("{col}/"))
+    }
+
     /// The storage key of thumbnail `spec` of an image file, made on first use (from a local
     /// copy of the file) and stored beside it. Blocking (decodes and encodes the image): run it
     /// off the async workers.

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 /// Email domain of plugin identities (`.invalid` can never receive mail).
 pub const DOMAIN: &str = "plugins.ferrobase.invalid";
 /// Lifetime of a plugin token; rotation, not expiry, revokes it.
-const TOKEN_SECS: i64 = 10 * 365 * 24 * 3600;
+const TOKEN_SECS: u64 = 10 * 365 * 24 * 3600;
 
 /// The identity's email for `plugin`.
 pub fn email(plugin: &str) -> String {
@@ -143,20 +143,8 @@ fn sign(records: &RecordService, id: &str) -> Result<String, String> {
         .get_record(&col.id, &RecordId::from(id))
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("plugin identity {id} vanished"))?;
-    let key = stored
-        .record
-        .fields()
-        .get(names::TOKEN_KEY)
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let claims = token::Claims {
-        collection_id: col.id.0.clone(),
-        exp: chrono::Utc::now().timestamp() + TOKEN_SECS,
-        id: id.to_string(),
-        refreshable: Some(false),
-        kind: token::TYPE_AUTH.into(),
-        email: None,
-        new_email: None,
-    };
-    token::sign(&claims, key, &opts.auth_token.secret).map_err(|e| e.to_string())
+    let mut claims = token::Claims::new(col.id.as_str(), id, token::TYPE_AUTH, TOKEN_SECS);
+    claims.refreshable = Some(false);
+    token::sign_for_record(&claims, stored.record.fields(), &opts.auth_token.secret)
+        .map_err(|e| e.to_string())
 }

@@ -139,10 +139,17 @@ pub fn geo_distance(args: &[Val<'_>]) -> Val<'static> {
             Val::Null => return Val::Null,
         };
     }
-    let [lon1, lat1, lon2, lat2] = n.map(f64::to_radians);
-    let a = ((lat2 - lat1) / 2.0).sin().powi(2)
-        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
-    Val::Num(6371.0 * 2.0 * a.sqrt().min(1.0).asin())
+    // PocketBase's SQL, in its order of operations (the spherical law of cosines): rounding
+    // can push the cosine just past 1 for two equal points, and SQLite's acos is then NULL —
+    // results are compared with PocketBase's, so they must round the same way.
+    let [lon_a, lat_a, lon_b, lat_b] = n.map(f64::to_radians);
+    let cosine = lat_a.cos() * lat_b.cos() * (lon_b - lon_a).cos() + lat_a.sin() * lat_b.sin();
+    let d = 6371.0 * cosine.acos();
+    if d.is_nan() {
+        Val::Null
+    } else {
+        Val::Num(d)
+    }
 }
 
 #[cfg(test)]
@@ -178,5 +185,11 @@ mod tests {
         assert!(matches!(geo_distance(&berlin), Val::Num(x) if x < 10.0));
         let paris = [2.35, 48.85, 13.4, 52.5].map(Val::Num);
         assert!(matches!(geo_distance(&paris), Val::Num(x) if x > 800.0 && x < 1000.0));
+        // Equal points are not always 0 apart: the cosine rounds below 1 here, exactly as in
+        // PocketBase's SQL (the compat suite found `geoDistance(p, p) = 0` differing).
+        let same = [-180.0, 10.0, -180.0, 10.0].map(Val::Num);
+        assert!(matches!(geo_distance(&same), Val::Num(x) if x > 0.0 && x < 0.001));
+        let same = [13.4, 52.5, 13.4, 52.5].map(Val::Num);
+        assert!(matches!(geo_distance(&same), Val::Num(x) if x < 0.001));
     }
 }

@@ -6,7 +6,7 @@
 
 use super::modifiers::split_key;
 use super::write::Request;
-use crate::error::FieldError;
+use crate::error::{echo, FieldError};
 use crate::files::{stored_name, StagedFile};
 use crate::schema::{Field, FieldKind, FileOptions};
 use serde_json::{json, Value};
@@ -26,7 +26,7 @@ impl Upload {
     pub fn new(key: String, file: StagedFile) -> Self {
         Self {
             key,
-            name: stored_name(&file.original),
+            name: stored_name(&file.original, &file.mime),
             file: Arc::new(file),
         }
     }
@@ -91,7 +91,12 @@ fn resolve_touched(
         None if plain_ups && !req.data.contains_key(&f.name) => Vec::new(),
         None => held.clone(),
     };
-    let unknown: Vec<&String> = names.iter().filter(|n| !held.contains(n)).collect();
+    let unknown: Vec<_> = names
+        .iter()
+        .filter(|n| !held.contains(n))
+        .take(10)
+        .map(|n| echo(n))
+        .collect();
     if !unknown.is_empty() {
         return Err(FieldError::new(
             "validation_invalid_file",
@@ -102,25 +107,18 @@ fn resolve_touched(
     for (_, u) in ups {
         let limit = o.size_limit();
         if u.file.size > limit {
-            return Err(FieldError::new(
-                "validation_file_size_limit",
-                format!(
-                    "Failed to upload {:?} - the maximum allowed file size is {limit} bytes.",
-                    u.file.original
-                ),
-            )
-            .with_params(json!({ "file": u.file.original, "maxSize": limit })));
+            return Err(file_too_large(&u.file.original, limit));
         }
         if !o.allows_mime(&u.file.mime) {
+            let file = echo(&u.file.original);
             return Err(FieldError::new(
                 "validation_invalid_mime_type",
                 format!(
-                    "{:?} mime type must be one of: {}.",
-                    u.file.original,
+                    "{file:?} mime type must be one of: {}.",
                     o.mime_types.join(", ")
                 ),
             )
-            .with_params(json!({ "file": u.file.original, "mimeTypes": o.mime_types })));
+            .with_params(json!({ "file": file, "mimeTypes": o.mime_types })));
         }
     }
     let mut front = Vec::new();
@@ -150,6 +148,17 @@ fn resolve_touched(
         value,
         uploads: kept,
     })
+}
+
+/// PocketBase's error for an upload over the field's `maxSize` (the client's file name echoed
+/// at most 100 characters).
+pub fn file_too_large(original: &str, limit: u64) -> FieldError {
+    let file = echo(original);
+    FieldError::new(
+        "validation_file_size_limit",
+        format!("Failed to upload {file:?} - the maximum allowed file size is {limit} bytes."),
+    )
+    .with_params(json!({ "file": file, "maxSize": limit }))
 }
 
 /// Names `before` holds that `after` does not: to remove once the write commits.

@@ -22,7 +22,7 @@ mod write;
 
 pub use access::{can_read, check as check_access, eval as eval_rule, request_info, Op};
 pub use batch::{batch, BatchItem};
-pub use files::{file_options, names_of as file_names, Located, Upload};
+pub use files::{file_options, file_too_large, names_of as file_names, Located, Upload};
 pub use hooks::{AuthRef, HookEvent, HookFuture, PendingWrite, WriteHooks};
 pub use list::{
     list, parse_number, ListParams, ListResult, PageParams, DEFAULT_PER_PAGE, MAX_PER_PAGE,

@@ -4,20 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{id_of, item_ids, public_collection, record, records, Api, TestServer};
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+use crate::harness::{enc, id_of, item_ids, public_collection, record, records, Api, TestServer};
 
 /// (status, body, plan header) of a list with `filter` and extra query text.
 async fn list(api: &Api, filter: &str, extra: &str) -> (u16, Value, Option<String>) {

@@ -93,6 +93,16 @@ async fn files_upload_download_thumbs_and_ranges() {
     let avatar = rec["avatar"].as_str().unwrap().to_string();
     assert!(has_pb_shape(&avatar, "face", ".png"), "{avatar}");
 
+    // File fields filter like other list fields.
+    for (filter, n) in [
+        ("docs:length = 2", 1),
+        ("docs:length = 1", 0),
+        ("avatar != ''", 1),
+    ] {
+        let q = format!("filter={}", enc(filter));
+        assert_eq!(api.list("media", &q).await["totalItems"], n, "{filter}");
+    }
+
     // The text file: its bytes, as an attachment; by collection name or id.
     let col_id = srv.su().get("/api/collections/media").await.body["id"]
         .as_str()
@@ -520,4 +530,30 @@ async fn batch_uploads_as_the_js_sdk_sends_them_all_or_nothing() {
     );
     assert_eq!(storage_files(&srv).len(), before);
     assert_eq!(api.list("media", "").await["totalItems"], 2);
+}
+
+#[tokio::test]
+async fn truncating_or_deleting_a_collection_removes_its_files() {
+    let srv = TestServer::start().await;
+    media(&srv).await;
+    let col_id = srv.su().get("/api/collections/media").await.ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = srv.data_dir().join("storage").join(&col_id);
+    let upload = || async {
+        let form = Form::new().part("docs", file("a.txt", b"aaa".to_vec()));
+        send_form(&srv.guest(), Method::POST, &records("media"), form)
+            .await
+            .ok()
+    };
+    upload().await;
+    assert!(dir.exists());
+    let r = srv.su().delete("/api/collections/media/truncate").await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(!dir.exists(), "truncate removes the files");
+    upload().await;
+    assert!(dir.exists());
+    assert_eq!(srv.su().delete("/api/collections/media").await.status, 204);
+    assert!(!dir.exists(), "deleting the collection removes its files");
 }

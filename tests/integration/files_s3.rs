@@ -395,6 +395,26 @@ async fn s3_modifiers_and_deletes_remove_objects_after_commit() {
         .filter(|k| k.starts_with(&format!("{col}/{id}/")))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+
+    // Deleting the collection removes every object under it.
+    let form = Form::new().part("docs", file("z.txt", b"zzz".to_vec()));
+    let rec = send_form(&api, Method::POST, &records("media"), form)
+        .await
+        .ok();
+    assert!(s3
+        .object(&format!(
+            "{col}/{}/{}",
+            id_of(&rec),
+            rec["docs"][0].as_str().unwrap()
+        ))
+        .exists());
+    assert_eq!(srv.su().delete("/api/collections/media").await.status, 204);
+    let left: Vec<String> = s3
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&format!("{col}/")))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]

@@ -10,24 +10,11 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{id_of, public_collection, record, records, Api, TestServer};
+use crate::harness::{enc, id_of, public_collection, record, records, Api, TestServer};
 
 /// Records seeded per test (debug builds: a heavy filter over them costs seconds of CPU).
 const ROWS: usize = 1000;
 const PER_BATCH: usize = 500;
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
 
 /// 150 `body ~ '…'` terms that never match: every record evaluates all of them.
 fn heavy_path() -> String {

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::accounts::user;
-use crate::harness::{id_of, record, records, Api, Resp, TestServer};
+use crate::harness::{enc, id_of, record, records, Api, Resp, TestServer};
 
 const NOT_FOUND: &str = "The requested resource wasn't found.";
 const OWNER_RULE: &str = "owner = @request.auth.id && \
@@ -349,16 +349,6 @@ fn by_name<'a, T>(list: &'a [(String, T)], name: &str) -> &'a T {
 async fn ids_total(api: &Api, coll: &str, query: &str) -> (Vec<String>, Value) {
     let l = api.list(coll, query).await;
     (crate::harness::item_ids(&l), l["totalItems"].clone())
-}
-
-fn enc(filter: &str) -> String {
-    filter
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Item 9: non-superusers may filter and sort on `email`; a record whose email they cannot see

@@ -523,6 +523,18 @@ pub fn item_ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Percent-encodes a query parameter value (RFC 3986 unreserved characters kept).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A collection open to everyone (all rules `""`) with the given fields.
 pub fn public_collection(name: &str, fields: Value) -> Value {
     json!({

@@ -72,8 +72,10 @@ async function main() {
     (e) => e.status === 400 && e.response.data.image.code === "validation_invalid_mime_type",
   );
 
-  // Protected files: a file token from an authenticated client.
-  const secret = await pb.collection("sdk_files").update(rec.id, { secret: new File(["hush"], "hush.txt") });
+  // Protected files: with a view rule that needs auth, a file token from an authenticated
+  // client (a public view rule would serve them to anyone, as PocketBase does).
+  await su.collections.update("sdk_files", { viewRule: "@request.auth.id != ''" });
+  const secret = await su.collection("sdk_files").update(rec.id, { secret: new File(["hush"], "hush.txt") });
   const plain = await fetchBytes(pb.files.getURL(secret, secret.secret));
   assert.equal(plain.status, 404);
   await assert.rejects(pb.files.getToken(), (e) => e.status === 401);
@@ -87,11 +89,11 @@ async function main() {
     email: "avatar@example.com",
     password: "avatar-password-1",
     passwordConfirm: "avatar-password-1",
-    avatar: new File([PNG], "me.png", { type: "image/png" }),
+    avatar: new File([PNG], "portrait.png", { type: "image/png" }),
   });
-  assert.match(user.avatar, /^me_[a-z0-9]{10}\.png$/);
+  assert.match(user.avatar, /^portrait_[a-z0-9]{10}\.png$/);
 
-  await pb.collection("sdk_files").delete(rec.id);
+  await su.collection("sdk_files").delete(rec.id);
   assert.equal((await fetchBytes(pb.files.getURL(rec, rec.image))).status, 404);
   console.log("sdk files: ok");
 }

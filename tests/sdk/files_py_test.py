@@ -70,7 +70,10 @@ def main() -> None:
     except ClientResponseError as e:
         assert e.status == 400 and e.data["data"]["image"]["code"] == "validation_invalid_mime_type", e.data
 
-    sec = pb.collection("py_files").update(rec.id, {"secret": FileUpload(("hush.txt", b"hush"))})
+    # Protected files need the view rule: with a public one anyone may download them (as in
+    # PocketBase), so the rule asks for auth; the token comes from an authenticated client.
+    su.collections.update("py_files", {"viewRule": "@request.auth.id != ''"})
+    sec = su.collection("py_files").update(rec.id, {"secret": FileUpload(("hush.txt", b"hush"))})
     assert fetch(pb.files.get_url(sec, sec.secret))[0] == 404
     token = su.files.get_token()
     status, body, _ = fetch(pb.files.get_url(sec, sec.secret, {"token": token}))

@@ -15,6 +15,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
+import { editorTypesScenario } from './scenarios/editor.mjs';
+import { recordsScenario } from './scenarios/records.mjs';
+import { superusersScenario, pluginsScenario, apiPreviewScenario } from './scenarios/admin.mjs';
+import { a11yScenario } from './scenarios/a11y.mjs';
+import { filesScenario } from './scenarios/files.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const BIN = process.env.FERROBASE_BIN ?? resolve(here, '../../target/release/ferrobase');
@@ -62,6 +67,9 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu'],
 });
 const problems = [];
+// ONLY=name[,name…] runs just those scenarios (for iterating on one); CI runs everything.
+const only = process.env.ONLY ? new Set(process.env.ONLY.split(',')) : null;
+const wanted = (n) => !only || only.has(n);
 try {
   const { token } = await api(server.api, null, 'POST', '/api/collections/_superusers/auth-with-password', {
     identity: EMAIL,
@@ -78,8 +86,19 @@ try {
     ],
   });
   await api(server.api, token, 'POST', `/api/collections/${name}/records`, { title: 'first', views: 1 });
+  // What the scenario modules get: the browser, the server and helpers bound to the superuser.
+  const ctx = {
+    browser,
+    ui: server.ui,
+    apiBase: server.api,
+    token,
+    artifacts,
+    api: (method, path, body) => api(server.api, token, method, path, body),
+    login: (page) => login(page, server.ui),
+    watch,
+  };
 
-  for (const scheme of ['light', 'dark']) {
+  for (const scheme of wanted('main') ? ['light', 'dark'] : []) {
     for (const [label, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
       const context = await browser.newContext({ viewport, colorScheme: scheme });
       const page = await context.newPage();
@@ -136,9 +155,10 @@ try {
       await page.getByRole('button', { name: 'Apply' }).click();
 
       await page.getByRole('button', { name: 'New record' }).click();
-      await page.getByLabel(/^title/).fill(`form-${label}-${scheme}`);
-      await page.getByLabel(/^views/).fill('42');
-      await page.getByLabel('done').check();
+      const form = page.getByRole('dialog');
+      await form.getByLabel(/^title/).fill(`form-${label}-${scheme}`);
+      await form.getByLabel(/^views/).fill('42');
+      await form.getByLabel('done').check();
       await shot('record-form');
       await page.getByRole('button', { name: 'Create' }).click();
       await page.getByRole('cell', { name: `form-${label}-${scheme}`, exact: true }).waitFor();
@@ -153,10 +173,19 @@ try {
       await context.close();
     }
   }
-  await setupScenario();
-  await authRecordScenario(server.ui, server.api, token);
-  const edited = await shotOnFailure('editor', () => editorScenario(server.ui, server.api, token));
-  await shotOnFailure('webhooks', () => webhookScenario(server.ui, server.api, token, edited));
+  if (wanted('setup')) await setupScenario();
+  if (wanted('auth-record')) await authRecordScenario(server.ui, server.api, token);
+  if (wanted('editor') || wanted('webhooks')) {
+    const edited = await shotOnFailure('editor', () => editorScenario(server.ui, server.api, token));
+    if (wanted('webhooks')) await shotOnFailure('webhooks', () => webhookScenario(server.ui, server.api, token, edited));
+  }
+  if (wanted('editor-types')) await shotOnFailure('editor-types', () => editorTypesScenario(ctx));
+  if (wanted('records')) await shotOnFailure('records', () => recordsScenario(ctx));
+  if (wanted('superusers')) await shotOnFailure('superusers', () => superusersScenario(ctx));
+  if (wanted('plugins')) await shotOnFailure('plugins', () => pluginsScenario(ctx));
+  if (wanted('api-preview')) await shotOnFailure('api-preview', () => apiPreviewScenario(ctx, name));
+  if (wanted('a11y')) await shotOnFailure('a11y', () => a11yScenario(ctx, name));
+  if (wanted('files')) await shotOnFailure('files', () => filesScenario(ctx));
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {

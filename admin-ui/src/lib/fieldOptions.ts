@@ -1,4 +1,5 @@
 import type { Field } from './types';
+import { humanSize } from './files';
 
 const BASE_KEYS = new Set(['id', 'name', 'type', 'system', 'hidden', 'required', 'presentable', 'help']);
 
@@ -19,6 +20,8 @@ export function keyOptions(f: Field, collectionNames: Map<string, string>): stri
     if (BASE_KEYS.has(k) || isDefault(v)) continue;
     if (k === 'collectionId' && typeof v === 'string') {
       out.push(`collection: ${collectionNames.get(v) ?? v}`);
+    } else if (k === 'maxSize' && f.type === 'file' && typeof v === 'number') {
+      out.push(`maxSize: ${humanSize(v)}`);
     } else if (v === true) {
       out.push(k);
     } else {

@@ -1,7 +1,9 @@
 import type { Field } from './types';
 
 /** How one option of a field type is edited. */
-export type OptionKind = 'int' | 'number?' | 'text' | 'bool' | 'list' | 'collection' | 'date';
+export type OptionKind = 'int' | 'number?' | 'text' | 'bool' | 'list' | 'collection' | 'date' | 'size' | 'mimes' | 'thumbs';
+// 'date' options are edited with a datetime-local input and stored as "YYYY-MM-DD HH:MM:SS.sssZ";
+// 'size' is a byte count edited with a unit; 'mimes' and 'thumbs' are string lists edited as chips.
 export type OptionSpec = { key: string; label: string; kind: OptionKind; hint?: string };
 
 /** The options of each field type the API supports (PocketBase's names and defaults). */
@@ -10,6 +12,7 @@ export const TYPE_OPTIONS: Record<string, OptionSpec[]> = {
     { key: 'min', label: 'Min length', kind: 'int' },
     { key: 'max', label: 'Max length', kind: 'int', hint: '0: no limit' },
     { key: 'pattern', label: 'Pattern (regex)', kind: 'text' },
+    { key: 'autogeneratePattern', label: 'Autogenerate pattern', kind: 'text', hint: 'e.g. [a-z0-9]{15}' },
   ],
   number: [
     { key: 'min', label: 'Min', kind: 'number?' },
@@ -44,6 +47,7 @@ export const TYPE_OPTIONS: Record<string, OptionSpec[]> = {
   json: [{ key: 'maxSize', label: 'Max size (bytes)', kind: 'int', hint: '0: default' }],
   relation: [
     { key: 'collectionId', label: 'Collection', kind: 'collection' },
+    { key: 'minSelect', label: 'Min select', kind: 'int' },
     { key: 'maxSelect', label: 'Max select', kind: 'int', hint: '0 or 1: single' },
     { key: 'cascadeDelete', label: 'Cascade delete', kind: 'bool' },
   ],
@@ -51,11 +55,35 @@ export const TYPE_OPTIONS: Record<string, OptionSpec[]> = {
     { key: 'min', label: 'Min length', kind: 'int' },
     { key: 'max', label: 'Max length', kind: 'int', hint: '0: no limit' },
     { key: 'pattern', label: 'Pattern (regex)', kind: 'text' },
+    { key: 'cost', label: 'Hash cost', kind: 'int', hint: '0: default, else 4–31' },
+  ],
+  geoPoint: [],
+  file: [
+    { key: 'maxSelect', label: 'Max files', kind: 'int', hint: '0 or 1: single' },
+    { key: 'maxSize', label: 'Max size per file', kind: 'size' },
+    { key: 'mimeTypes', label: 'Allowed MIME types', kind: 'mimes' },
+    { key: 'thumbs', label: 'Thumb sizes', kind: 'thumbs' },
+    { key: 'protected', label: 'Protected (downloads need a file token)', kind: 'bool' },
   ],
 };
 
-/** Types a new field can have (password only exists as the auth collections' system field). */
-export const NEW_FIELD_TYPES = ['text', 'number', 'bool', 'email', 'url', 'editor', 'date', 'autodate', 'select', 'json', 'relation'];
+/** Types a new field can have: every type the API supports. */
+export const NEW_FIELD_TYPES = [
+  'text',
+  'number',
+  'bool',
+  'email',
+  'url',
+  'editor',
+  'date',
+  'autodate',
+  'select',
+  'json',
+  'relation',
+  'password',
+  'geoPoint',
+  'file',
+];
 
 const DEFAULTS: Record<OptionKind, unknown> = {
   int: 0,
@@ -65,14 +93,18 @@ const DEFAULTS: Record<OptionKind, unknown> = {
   list: [],
   collection: '',
   date: '',
+  size: 0,
+  mimes: [],
+  thumbs: [],
 };
 
 export function newField(type: string, name: string): Field {
-  const f: Field = { name, type, required: false, hidden: false };
+  const f: Field = { name, type, required: false, hidden: false, presentable: false };
   for (const o of TYPE_OPTIONS[type] ?? []) f[o.key] = structuredClone(DEFAULTS[o.kind]);
   if (type === 'autodate') {
     f.onCreate = true;
     delete f.required;
   }
+  if (type === 'file') f.maxSelect = 1;
   return f;
 }

@@ -10,6 +10,9 @@ export type Route =
   | { name: 'newCollection' }
   | { name: 'webhooks' }
   | { name: 'webhook'; id: string }
+  | { name: 'collectionApi'; collection: string }
+  | { name: 'superusers' }
+  | { name: 'plugins' }
   | { name: 'notfound'; path: string };
 
 function parse(hash: string): { path: string; query: URLSearchParams } {
@@ -29,12 +32,15 @@ function resolve(hash: string): Route {
     if (parts.length === 2) return { name: 'collection', collection: parts[1] };
     if (parts.length === 3 && parts[2] === 'records') return { name: 'records', collection: parts[1], query };
     if (parts.length === 3 && parts[2] === 'edit') return { name: 'editCollection', collection: parts[1] };
+    if (parts.length === 3 && parts[2] === 'api') return { name: 'collectionApi', collection: parts[1] };
   }
   if (parts.length === 1 && parts[0] === 'new-collection') return { name: 'newCollection' };
   if (parts[0] === 'webhooks') {
     if (parts.length === 1) return { name: 'webhooks' };
     if (parts.length === 2) return { name: 'webhook', id: parts[1] };
   }
+  if (parts.length === 1 && parts[0] === 'superusers') return { name: 'superusers' };
+  if (parts.length === 1 && parts[0] === 'plugins') return { name: 'plugins' };
   if (parts.length === 0) return { name: 'collections' };
   return { name: 'notfound', path };
 }

@@ -85,3 +85,21 @@ export type Delivery = {
 };
 
 export const WEBHOOK_ACTIONS = ['create', 'update', 'delete'] as const;
+
+export const RULE_LABELS: Record<RuleKey, string> = {
+  listRule: 'List/Search rule',
+  viewRule: 'View rule',
+  createRule: 'Create rule',
+  updateRule: 'Update rule',
+  deleteRule: 'Delete rule',
+  authRule: 'Auth rule',
+  manageRule: 'Manage rule',
+};
+
+/** A rule being edited: `locked` means null (superusers only); an empty text means everyone. */
+export type RuleDraft = { locked: boolean; text: string };
+
+export function ruleValue(d: RuleDraft | undefined): string | null {
+  if (!d || d.locked) return null;
+  return d.text;
+}

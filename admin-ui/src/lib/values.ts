@@ -8,6 +8,10 @@ export function cellText(f: Field, v: unknown): string {
       return v ? 'true' : 'false';
     case 'json':
       return clip(JSON.stringify(v));
+    case 'geoPoint': {
+      const g = v as { lon?: unknown; lat?: unknown };
+      return typeof g === 'object' ? `${g.lon}, ${g.lat}` : '';
+    }
     case 'editor':
       return clip(String(v).replace(/<[^>]*>/g, ' '));
     default:
@@ -31,12 +35,19 @@ export function dateToInput(v: unknown): string {
 
 export function inputToDate(s: string): string {
   if (!s) return '';
-  const [d, t = '00:00:00'] = s.split('T');
-  return `${d} ${t.length === 5 ? `${t}:00` : t}.000Z`;
+  const [d, t = '00:00'] = s.split('T');
+  const [hm, frac = ''] = t.split('.');
+  const hms = hm.length === 5 ? `${hm}:00` : hm.slice(0, 8);
+  return `${d} ${hms}.${(frac + '000').slice(0, 3)}Z`;
 }
 
-/** Form state for one field: strings for text-like inputs, booleans, string arrays for multi-selects. */
-export type FormValue = string | boolean | string[];
+export type GeoForm = { lon: string | number | null; lat: string | number | null };
+
+/**
+ * Form state for one field: strings for text-like inputs, booleans, string arrays for
+ * multi-selects and relations, lon/lat strings for geo points.
+ */
+export type FormValue = string | boolean | string[] | GeoForm;
 
 export function toForm(f: Field, v: unknown): FormValue {
   switch (f.type) {
@@ -53,7 +64,11 @@ export function toForm(f: Field, v: unknown): FormValue {
       if (isMulti(f)) return Array.isArray(v) ? v.map(String) : v ? [String(v)] : [];
       return typeof v === 'string' ? v : '';
     case 'relation':
-      return Array.isArray(v) ? v.join(', ') : typeof v === 'string' ? v : '';
+      return Array.isArray(v) ? v.map(String) : typeof v === 'string' && v ? [v] : [];
+    case 'geoPoint': {
+      const g = (v && typeof v === 'object' ? v : {}) as { lon?: unknown; lat?: unknown };
+      return { lon: typeof g.lon === 'number' ? String(g.lon) : '0', lat: typeof g.lat === 'number' ? String(g.lat) : '0' };
+    }
     case 'password':
       return '';
     default:
@@ -80,8 +95,15 @@ export function fromForm(f: Field, v: FormValue): unknown {
         throw new JsonInputError(e instanceof Error ? e.message : 'Invalid JSON.');
       }
     case 'relation': {
-      const ids = String(v).split(/[\s,]+/).filter(Boolean);
+      const ids = Array.isArray(v) ? v : [];
       return isMulti(f) ? ids : (ids[0] ?? '');
+    }
+    case 'geoPoint': {
+      // Non-numbers become null (JSON has no NaN), which the server refuses with a message.
+      // (A bound number input gives numbers, or null when empty.)
+      const num = (x: unknown) => (x === null || x === undefined || String(x).trim() === '' ? 0 : Number(x));
+      const g = v as GeoForm;
+      return { lon: num(g.lon), lat: num(g.lat) };
     }
     default:
       return v;
