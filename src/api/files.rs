@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::files::Files;
+use crate::files::{Files, Meta};
 use crate::query::RequestInfo;
 use poem::error::StaticFileError;
 use poem::http::{header, HeaderValue};
@@ -58,6 +58,8 @@ pub async fn download(
         .key(&found.collection, &found.record, &found.name)
         .map_err(|_| ApiError::not_found())?;
     let mime = mime_guess::from_path(&found.name).first_or_octet_stream();
+    // The object's metadata when a thumbnail lookup already fetched it.
+    let mut known = None;
     if let Some(spec) = q
         .thumb
         .as_deref()
@@ -65,11 +67,11 @@ pub async fn download(
     {
         if crate::files::is_thumbable(mime.essence_str()) {
             // Not an image after all, or undecodable: the original is served, as PocketBase.
-            if let Ok(k) = files
+            if let Ok((k, m)) = files
                 .thumb_async(&found.collection, &found.record, &found.name, spec)
                 .await
             {
-                key = k;
+                (key, known) = (k, m);
             }
         }
     }
@@ -88,7 +90,7 @@ pub async fn download(
         None => {
             let head = Conditions::of(req);
             let mime = content_type(&mime);
-            tokio::task::spawn_blocking(move || serve_object(&files, &key, head, mime))
+            tokio::task::spawn_blocking(move || serve_object(&files, &key, known, head, mime))
                 .await
                 .map_err(ApiError::internal)?
         }
@@ -166,12 +168,14 @@ impl Conditions {
     }
 }
 
-/// Serves an object that is not on local disk (a bucket) as `StaticFileRequest` serves a file:
+/// Serves an object that is not on local disk (a bucket) as `StaticFileRequest` serves a file
+/// (from `known` metadata, else one HEAD):
 /// preconditions on its ETag and time (304 / 412), one byte range (206 / 416), streamed.
 /// Blocking.
 fn serve_object(
     files: &Files,
     key: &str,
+    known: Option<Meta>,
     c: Conditions,
     content_type: String,
 ) -> Result<StaticFileResponse, StaticFileError> {
@@ -181,8 +185,12 @@ fn serve_object(
         std::io::ErrorKind::NotFound => StaticFileError::NotFound,
         _ => StaticFileError::Io(e),
     };
-    let Some(meta) = files.meta(key).map_err(missing)? else {
-        return Err(StaticFileError::NotFound);
+    let meta = match known {
+        Some(m) => m,
+        None => files
+            .meta(key)
+            .map_err(missing)?
+            .ok_or(StaticFileError::NotFound)?,
     };
     let size = meta.size;
     if let Ok(etag) = meta.etag.parse::<headers::ETag>() {

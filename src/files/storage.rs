@@ -175,22 +175,24 @@ impl Files {
     }
 
     /// The storage key of thumbnail `spec` of an image file, made on first use (from a local
-    /// copy of the file) and stored beside it. Blocking (decodes and encodes the image): run it
-    /// off the async workers.
-    pub fn thumb(&self, col: &str, rec: &str, name: &str, spec: &str) -> Result<String, String> {
+    /// copy of the file) and stored beside it, with its metadata when it was already there (so
+    /// serving it needs no second look). Blocking (decodes and encodes the image): run it off
+    /// the async workers.
+    pub fn thumb(
+        &self,
+        col: &str,
+        rec: &str,
+        name: &str,
+        spec: &str,
+    ) -> Result<(String, Option<Meta>), String> {
         let parsed = ThumbSpec::parse(spec).ok_or("invalid thumb size")?;
         let src_key = self.key(col, rec, name).map_err(|e| e.to_string())?;
         let dst_key = format!(
             "{}{spec}_{name}",
             Self::thumbs_prefix(col, rec, name).map_err(|e| e.to_string())?
         );
-        if self
-            .store
-            .meta(&dst_key)
-            .map_err(|e| e.to_string())?
-            .is_some()
-        {
-            return Ok(dst_key);
+        if let Some(meta) = self.store.meta(&dst_key).map_err(|e| e.to_string())? {
+            return Ok((dst_key, Some(meta)));
         }
         let id = crate::schema::random_id();
         let (_copy, src) = match self.store.local_path(&src_key) {
@@ -207,7 +209,7 @@ impl Files {
         let made = TempFile(self.tmp.join(format!("thumb_{id}")));
         thumb::generate(&src, &made.0, parsed)?;
         self.place(&dst_key, &made.0).map_err(|e| e.to_string())?;
-        Ok(dst_key)
+        Ok((dst_key, None))
     }
 
     /// [`Files::thumb`] on the blocking pool, at most [`THUMB_SLOTS`] at once.
@@ -217,7 +219,7 @@ impl Files {
         rec: &str,
         name: &str,
         spec: &str,
-    ) -> Result<String, String> {
+    ) -> Result<(String, Option<Meta>), String> {
         let _slot = self
             .thumb_slots
             .acquire()
