@@ -32,6 +32,8 @@ pub struct Files {
     /// Keys placed by this process while the start-up sweep has not finished (`None` after):
     /// the sweep never removes them, whatever the clocks of a bucket say about their age.
     placing: std::sync::Mutex<Option<HashSet<String>>>,
+    /// The bucket files are kept in (`None`: local disk).
+    s3: Option<String>,
 }
 
 /// Thumbnails generated concurrently.
@@ -86,6 +88,7 @@ impl Files {
             opened: SystemTime::now(),
             thumb_slots: tokio::sync::Semaphore::new(THUMB_SLOTS),
             placing: std::sync::Mutex::new(Some(HashSet::new())),
+            s3: s3.map(|o| o.bucket.clone()),
         })
     }
 
@@ -261,7 +264,8 @@ impl Files {
         known: impl Fn(&str) -> bool,
         names: impl Fn(&str, &str) -> Option<HashSet<String>>,
     ) -> io::Result<usize> {
-        let own_root = self.store.local_path("").is_some();
+        // On local disk the storage folder is Ferrobase's own; a bucket may be shared.
+        let own_root = self.s3.is_none();
         let mut removed = 0;
         // A record's keys come one after another: its names are looked up once.
         let mut last: Option<(String, String, Option<HashSet<String>>)> = None;
