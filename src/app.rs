@@ -79,11 +79,16 @@ impl App {
         let store: Arc<dyn Store> = SledStore::open(&config.server.dir, store_options(&config))
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
         let schema = Arc::new(Registry::load(store.as_ref(), crate::query::invalid_rules).await?);
-        let files = Files::open(&config.server.dir).map_err(|e| {
-            format!(
+        let s3 = config
+            .storage
+            .s3_enabled
+            .then(|| s3_options(&config.storage));
+        let files = Files::open(&config.server.dir, s3.as_ref()).map_err(|e| match &s3 {
+            Some(o) => format!("cannot open S3 file storage (bucket {:?}): {e}", o.bucket),
+            None => format!(
                 "cannot open file storage in {}: {e}",
                 config.server.dir.display()
-            )
+            ),
         })?;
         let columns = ColumnCache::new(ColumnLimits {
             max_rows: config.query.column_cache_max_rows,
@@ -200,7 +205,8 @@ impl App {
                         .collect(),
                 )
             };
-            match records.files.sweep(held) {
+            let known = |col: &str| schema.by_id(&col.into()).is_some();
+            match records.files.sweep(known, held) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "removed orphaned files"),
                 Err(e) => tracing::warn!(error = %e, "file sweep failed"),
@@ -238,5 +244,17 @@ impl App {
         self.webhooks.stop();
         self.logs.shutdown().await;
         self.store.shutdown().await;
+    }
+}
+
+/// The bucket `[storage]` names (PocketBase's `s3` settings).
+fn s3_options(c: &crate::config::StorageConfig) -> crate::files::S3Options {
+    crate::files::S3Options {
+        bucket: c.s3_bucket.clone(),
+        region: c.s3_region.clone(),
+        endpoint: c.s3_endpoint.clone(),
+        access_key: c.s3_access_key.clone(),
+        secret: c.s3_secret.clone(),
+        force_path_style: c.s3_force_path_style,
     }
 }

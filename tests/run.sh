@@ -15,6 +15,8 @@ fi
 # Integration tests spawn many servers at once; make sure the fd limit is not the bottleneck.
 ulimit -n 20000 2>/dev/null || true
 
+# Includes tests/integration/files_s3.rs, which installs npm s3rver into tests/s3/node_modules
+# (npm ci) and runs file storage against it; it skips with a message only without node/npm.
 cargo test --all-targets -- --test-threads "${FERROBASE_TEST_THREADS:-4}"
 
 # The bundled plugins' own tests (Python standard library only).

@@ -221,9 +221,15 @@ mod tests {
                 ("FERROBASE_REALTIME_QUEUE", "7"),
                 ("FERROBASE_SMTP_APP_NAME", "X"),
                 ("FERROBASE_HTTP", "127.0.0.1:9"),
+                ("FERROBASE_STORAGE_S3_ENABLED", "true"),
+                ("FERROBASE_STORAGE_S3_BUCKET", "files"),
+                ("FERROBASE_STORAGE_S3_FORCE_PATH_STYLE", "true"),
             ]),
         )
         .expect("load");
+        assert!(cfg.storage.s3_enabled && cfg.storage.s3_force_path_style);
+        assert_eq!(cfg.storage.s3_bucket, "files");
+        assert_eq!(cfg.store.cache_mb, 64, "store_* and storage_* do not mix");
         assert!(cfg.rate_limit.enabled);
         assert_eq!(cfg.realtime.queue, 7);
         assert_eq!(cfg.smtp.app_name, "X");

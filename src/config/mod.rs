@@ -5,7 +5,7 @@
 //! - one file per group of sections, each struct with its defaults beside it: `server`
 //!   (`[server]`, `[rate_limit]`, `[batch]`, `[log]`), `store` (`[store]`, `[query]`),
 //!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `webhooks`, `plugins`, `ops` (`[request_logs]`,
-//!   `[metrics]`).
+//!   `[metrics]`), `storage`.
 
 mod accounts;
 mod load;
@@ -13,6 +13,7 @@ mod ops;
 mod plugins;
 mod realtime;
 mod server;
+mod storage;
 mod store;
 mod webhooks;
 
@@ -22,6 +23,7 @@ pub use ops::{MetricsConfig, RequestLogsConfig};
 pub use plugins::PluginsConfig;
 pub use realtime::RealtimeConfig;
 pub use server::{BatchConfig, LogConfig, LogFormat, RateLimitConfig, ServerConfig};
+pub use storage::StorageConfig;
 pub use store::{Durability, QueryConfig, StoreConfig};
 pub use webhooks::WebhooksConfig;
 
@@ -43,4 +45,5 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub request_logs: RequestLogsConfig,
     pub metrics: MetricsConfig,
+    pub storage: StorageConfig,
 }

@@ -202,7 +202,14 @@ async fn kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
                     }
                     Ok(r) if r.status == 200 => {}
                     Ok(r) => panic!("writer {w}: unexpected {} {}", r.status, r.text),
-                    Err(_) => break,
+                    Err(_) => {
+                        // A delete cut off by the kill may have committed before its answer:
+                        // its record is neither acknowledged nor known to be gone.
+                        if n % 5 == 4 {
+                            acked.pop();
+                        }
+                        break;
+                    }
                 }
                 n += 1;
             }

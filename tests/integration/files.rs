@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::io::Cursor;
 
-fn png(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn png(w: u32, h: u32) -> Vec<u8> {
     let img = image::DynamicImage::new_rgb8(w, h);
     let mut out = Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)
@@ -17,16 +17,16 @@ fn png(w: u32, h: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-fn file(name: &str, bytes: Vec<u8>) -> Part {
+pub(crate) fn file(name: &str, bytes: Vec<u8>) -> Part {
     Part::bytes(bytes).file_name(name.to_string())
 }
 
-async fn send_form(api: &Api, method: Method, path: &str, form: Form) -> Resp {
+pub(crate) async fn send_form(api: &Api, method: Method, path: &str, form: Form) -> Resp {
     Api::send(api.request(method, path).multipart(form)).await
 }
 
 /// `docs` (up to 3 files of ≤ 100 bytes), `avatar` (one PNG/JPEG, thumbs 50x50 and 0x20).
-async fn media(srv: &TestServer) {
+pub(crate) async fn media(srv: &TestServer) {
     srv.create_collection(public_collection(
         "media",
         json!([
@@ -52,7 +52,11 @@ fn has_pb_shape(name: &str, base: &str, ext: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-async fn get_raw(srv: &TestServer, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn get_raw(
+    srv: &TestServer,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
     let mut rb = reqwest::Client::new().get(srv.url(path));
     for (k, v) in headers {
         rb = rb.header(*k, *v);
@@ -60,7 +64,7 @@ async fn get_raw(srv: &TestServer, path: &str, headers: &[(&str, &str)]) -> reqw
     rb.send().await.expect("download")
 }
 
-fn file_url(col: &str, id: &str, name: &str) -> String {
+pub(crate) fn file_url(col: &str, id: &str, name: &str) -> String {
     format!("/api/files/{col}/{id}/{name}")
 }
 
@@ -467,7 +471,7 @@ async fn users_have_an_avatar_and_orphans_are_swept_on_start() {
     );
 }
 
-fn storage_files(srv: &TestServer) -> Vec<std::path::PathBuf> {
+pub(crate) fn storage_files(srv: &TestServer) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![srv.data_dir().join("storage")];
     while let Some(dir) = stack.pop() {

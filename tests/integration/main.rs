@@ -22,6 +22,7 @@ mod columns;
 mod crash;
 mod crud;
 mod files;
+mod files_s3;
 mod geo;
 mod hardening_cpu;
 mod hardening_limits;
