@@ -212,8 +212,16 @@ async fn replays_over_budget_end_with_reset_and_continue_live() {
     srv.su()
         .create("posts", json!({"title": "live", "n": -1}))
         .await;
+    // The next matching event is the live one. Its seq is past the head the subscription
+    // reported, not always head + 1: with relaxed durability the tail of the fill may still be
+    // on its way to the hub when the subscription starts (CI saw head 19566, event 20002), and
+    // those events match nothing here.
     let e = ws.event().await;
-    assert_eq!(e["seq"].as_u64(), Some(head + 1), "{e}");
+    assert_eq!(e["record"]["title"], "live", "{e}");
+    assert!(
+        e["seq"].as_u64().is_some_and(|s| s > head),
+        "head {head}: {e}"
+    );
 }
 
 /// A valid filter of at most `len` bytes (filters are capped at 4096 chars and 200
