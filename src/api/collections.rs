@@ -19,10 +19,7 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let p = app.collections.list(&caller, &q)?;
-    let items: Vec<Value> = p.items.iter().map(|c| c.to_api_json()).collect();
-    Ok(Json(super::paging::envelope(
-        items, p.page, p.per_page, p.total, p.pages,
-    )))
+    Ok(Json(p.map(|c| c.to_api_json()).into_json()))
 }
 
 #[handler]

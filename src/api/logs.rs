@@ -16,10 +16,7 @@ pub async fn list(
     Query(q): Query<PageParams>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let p = app.logs.list(&caller, &q).await?;
-    Ok(Json(super::paging::envelope(
-        p.items, p.page, p.per_page, p.total, p.pages,
-    )))
+    Ok(Json(app.logs.list(&caller, &q).await?.into_json()))
 }
 
 #[handler]

@@ -14,7 +14,6 @@ mod health;
 mod logs;
 pub mod meta;
 mod metrics;
-mod paging;
 mod plugins;
 mod rate_limit;
 mod realtime;

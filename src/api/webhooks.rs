@@ -5,7 +5,7 @@ use super::body;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::records::PageParams;
+use crate::records::{Page, PageParams};
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path, Query};
 use poem::{handler, Body, IntoResponse, Request, Response};
@@ -16,13 +16,7 @@ use std::sync::Arc;
 pub async fn list(app: Data<&Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let items = app.webhooks.list(&caller)?;
     let n = items.len();
-    Ok(Json(super::paging::envelope(
-        items,
-        1,
-        n.max(1),
-        n as i64,
-        i64::from(n > 0),
-    )))
+    Ok(Json(Page::new(items, 1, n.max(1), Some(n)).into_json()))
 }
 
 #[handler]
@@ -74,10 +68,9 @@ pub async fn deliveries(
     Query(q): Query<PageParams>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let p = app.webhooks.deliveries(&caller, &id, &q).await?;
-    Ok(Json(super::paging::envelope(
-        p.items, p.page, p.per_page, p.total, p.pages,
-    )))
+    Ok(Json(
+        app.webhooks.deliveries(&caller, &id, &q).await?.into_json(),
+    ))
 }
 
 #[handler]

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::files::Files;
 use crate::ids::{CollectionId, RecordData};
 use crate::query::{virtual_collection, EvalEnv, RequestInfo, RowQuery, RuleCache};
-use crate::records::PageParams;
+use crate::records::{Page, PageParams};
 use crate::schema::{Collection, Field, FieldKind, Registry, TextOptions};
 use crate::store::Store;
 use serde_json::{json, Value};
@@ -42,16 +42,6 @@ fn list_row(c: &Collection) -> RecordData {
     row
 }
 
-/// One page of collections. `total`/`pages` are `-1` with `skipTotal`, as PocketBase.
-#[derive(Debug)]
-pub struct Page {
-    pub items: Vec<Arc<Collection>>,
-    pub page: usize,
-    pub per_page: usize,
-    pub total: i64,
-    pub pages: i64,
-}
-
 pub struct CollectionService {
     store: Arc<dyn Store>,
     schema: Arc<Registry>,
@@ -80,7 +70,7 @@ impl CollectionService {
 
     /// Collections matching `filter`, ordered by `sort` (both over `id`, `name`, `type`,
     /// `system`, `created`, `updated`, as PocketBase), else in the registry's order.
-    pub fn list(&self, caller: &Caller, q: &PageParams) -> ApiResult<Page> {
+    pub fn list(&self, caller: &Caller, q: &PageParams) -> ApiResult<Page<Arc<Collection>>> {
         caller.require_superuser()?;
         let (page, per_page, skip_total) = q.resolve()?;
         let snap = self.schema.snapshot();
@@ -104,18 +94,12 @@ impl CollectionService {
             .filter_map(|row| row.get("id").and_then(Value::as_str))
             .filter_map(|id| snap.get(id).cloned())
             .collect();
-        let (total, pages) = if skip_total {
-            (-1, -1)
-        } else {
-            (total as i64, total.div_ceil(per_page) as i64)
-        };
-        Ok(Page {
+        Ok(Page::new(
             items,
             page,
             per_page,
-            total,
-            pages,
-        })
+            (!skip_total).then_some(total),
+        ))
     }
 
     pub fn view(&self, caller: &Caller, id_or_name: &str) -> ApiResult<Arc<Collection>> {

@@ -18,7 +18,7 @@ use crate::config::RequestLogsConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::RecordData;
 use crate::query::{virtual_collection, EvalEnv, RequestInfo, RowQuery, RuleCache};
-use crate::records::PageParams;
+use crate::records::{Page, PageParams};
 use crate::schema::{format_datetime, Field, FieldKind, Registry, TextOptions};
 use crate::settings::SettingsService;
 use crate::store::Store;
@@ -185,15 +185,6 @@ pub struct RequestLog {
     written: Arc<AtomicU64>,
 }
 
-/// One page of entries, newest first unless sorted.
-pub struct Page {
-    pub items: Vec<Value>,
-    pub page: usize,
-    pub per_page: usize,
-    pub total: i64,
-    pub pages: i64,
-}
-
 impl RequestLog {
     /// Starts the writer task (needs a tokio runtime).
     pub fn start(
@@ -321,7 +312,7 @@ impl RequestLog {
 
     /// `GET /api/logs`: PocketBase's list parameters; `filter`/`sort` over `id`, `created`,
     /// `level`, `message` and `data.*`; newest first without a sort.
-    pub async fn list(&self, caller: &Caller, q: &PageParams) -> ApiResult<Page> {
+    pub async fn list(&self, caller: &Caller, q: &PageParams) -> ApiResult<Page<Value>> {
         caller.require_superuser()?;
         let (page, per_page, skip_total) = q.resolve()?;
         let query = self.compile(q.filter(), q.sort.as_deref())?;
@@ -356,18 +347,13 @@ impl RequestLog {
             } else {
                 matched
             };
-            let (total, pages) = if skip_total {
-                (-1, -1)
-            } else {
-                (count as i64, count.div_ceil(per_page) as i64)
-            };
-            Ok(Page {
-                items: items.into_iter().map(Value::Object).collect(),
+            let items = items.into_iter().map(Value::Object).collect();
+            Ok(Page::new(
+                items,
                 page,
                 per_page,
-                total,
-                pages,
-            })
+                (!skip_total).then_some(count),
+            ))
         })
         .await
     }

@@ -12,7 +12,7 @@ use super::vars::{free_port, new_secret, Vars, TOKEN};
 use crate::auth::Caller;
 use crate::config::PluginsConfig;
 use crate::error::ApiResult;
-use crate::records::{parse_number, RecordService, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::records::{parse_number, Page, RecordService, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -220,14 +220,7 @@ impl Plugins {
             .take(per_page)
             .map(|p| self.render(p))
             .collect();
-        let total = self.plugins.len();
-        Ok(json!({
-            "page": page,
-            "perPage": per_page,
-            "totalItems": total,
-            "totalPages": total.div_ceil(per_page),
-            "items": items,
-        }))
+        Ok(Page::new(items, page, per_page, Some(self.plugins.len())).into_json())
     }
 
     fn render(&self, p: &Plugin) -> Value {

@@ -44,6 +44,58 @@ fn bad_param(param: &str, code: &'static str, message: String) -> ApiError {
     ApiError::bad_field(MSG_GENERIC, param, FieldError::new(code, message))
 }
 
+/// One page of a list (records, collections, webhooks and their deliveries, request logs):
+/// `total`/`pages` are -1 with `skipTotal`, as PocketBase.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: usize,
+    pub per_page: usize,
+    pub total: i64,
+    pub pages: i64,
+}
+
+impl<T> Page<T> {
+    /// A page of `items` out of `matched` in all (`None` with `skipTotal`).
+    pub fn new(items: Vec<T>, page: usize, per_page: usize, matched: Option<usize>) -> Self {
+        let (total, pages) = match matched {
+            Some(n) => (n as i64, n.div_ceil(per_page.max(1)) as i64),
+            None => (-1, -1),
+        };
+        Self {
+            items,
+            page,
+            per_page,
+            total,
+            pages,
+        }
+    }
+
+    /// The same page with every item converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            page: self.page,
+            per_page: self.per_page,
+            total: self.total,
+            pages: self.pages,
+        }
+    }
+}
+
+impl Page<Value> {
+    /// PocketBase's list envelope `{"items", "page", "perPage", "totalItems", "totalPages"}`.
+    pub fn into_json(self) -> Value {
+        json!({
+            "items": self.items,
+            "page": self.page,
+            "perPage": self.per_page,
+            "totalItems": self.total,
+            "totalPages": self.pages,
+        })
+    }
+}
+
 /// Raw paging parameters of a list that is not a records list (collections, deliveries), as
 /// the client sent them.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -155,7 +207,7 @@ impl PageQuery<'_> {
 }
 
 /// A page of records, the total when it was asked for, and how they were found.
-struct Page {
+struct Found {
     items: Vec<Record>,
     total: Option<usize>,
     plan: String,
@@ -164,7 +216,7 @@ struct Page {
 /// Runs `plan`: the column cache for unindexed scans when the filter and sort allow it, ids
 /// read in order when the plan's order is the requested one, else every candidate filtered
 /// and sorted in memory.
-fn execute(app: &RecordService, plan: &ListPlan, q: &PageQuery<'_>) -> ApiResult<Page> {
+fn execute(app: &RecordService, plan: &ListPlan, q: &PageQuery<'_>) -> ApiResult<Found> {
     let store = app.store.as_ref();
     if matches!(plan, ListPlan::Scan) {
         // Its cost grows with the collection: straight to the pool, not an inline try.
@@ -178,7 +230,7 @@ fn execute(app: &RecordService, plan: &ListPlan, q: &PageQuery<'_>) -> ApiResult
     };
     if let Some(page) = columnar {
         let items = column_items(app, q.col, &page)?;
-        return Ok(Page {
+        return Ok(Found {
             items,
             total: Some(page.total),
             plan: page.plan,
@@ -189,7 +241,7 @@ fn execute(app: &RecordService, plan: &ListPlan, q: &PageQuery<'_>) -> ApiResult
         Some((ids, known)) => page_in_order(app, q, ids, known)?,
         None => page_sorted(app, q, plan.candidates(store, q.col))?,
     };
-    Ok(Page {
+    Ok(Found {
         items,
         total,
         plan: explain,
@@ -378,19 +430,8 @@ pub fn list(
     tracing::debug!(collection = %col.name, plan = %found.plan, "list plan");
     let total = if skip_total { None } else { found.total };
     let rendered = shape.render_many(app, &col, &found.items, caller)?;
-    let (total_items, total_pages) = match total {
-        Some(t) => (t as i64, t.div_ceil(per_page) as i64),
-        None => (-1, -1),
-    };
-    let body = json!({
-        "items": rendered,
-        "page": page,
-        "perPage": per_page,
-        "totalItems": total_items,
-        "totalPages": total_pages,
-    });
     Ok(ListResult {
-        body,
+        body: Page::new(rendered, page, per_page, total).into_json(),
         plan: found.plan,
     })
 }

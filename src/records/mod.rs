@@ -25,7 +25,7 @@ pub use batch::{batch, BatchItem};
 pub use files::{file_options, file_too_large, names_of as file_names, Located, Upload};
 pub use hooks::{AuthRef, HookEvent, HookFuture, PendingWrite, WriteHooks};
 pub use list::{
-    list, parse_number, ListParams, ListResult, PageParams, DEFAULT_PER_PAGE, MAX_PER_PAGE,
+    list, parse_number, ListParams, ListResult, Page, PageParams, DEFAULT_PER_PAGE, MAX_PER_PAGE,
 };
 pub use locks::RecordLocks;
 pub use modifiers::split_key;

@@ -6,11 +6,10 @@ use super::delivery::{self, Delivery, Status};
 use super::worker::now_ms;
 use super::{lock, payload, WebhookService};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, FieldError, MSG_GENERIC};
-use crate::ids::CollectionId;
-use crate::query::{compile, parse, CompileCtx, EvalEnv, RequestInfo};
-use crate::records::PageParams;
-use crate::schema::{now_string, Collection, CollectionType, Field, FieldKind, TextOptions};
+use crate::error::{ApiError, ApiResult};
+use crate::query::{virtual_collection, EvalEnv, RequestInfo, RowQuery};
+use crate::records::{Page, PageParams};
+use crate::schema::{now_string, Collection, Field, FieldKind, TextOptions};
 use crate::store::WriteOp;
 use serde_json::Value;
 use std::sync::Arc;
@@ -19,15 +18,6 @@ use std::sync::Arc;
 const SCAN_STEP: usize = 512;
 /// Most deliveries one list request examines (filtering and counting are linear).
 const MAX_SCANNED: usize = 1_000_000;
-
-/// One page of deliveries, newest first (`total`/`pages` are -1 with `skipTotal`).
-pub struct Page {
-    pub items: Vec<Value>,
-    pub page: usize,
-    pub per_page: usize,
-    pub total: i64,
-    pub pages: i64,
-}
 
 /// The fields a deliveries filter may name, as a collection the query engine compiles against.
 fn delivery_fields() -> Arc<Collection> {
@@ -42,17 +32,9 @@ fn delivery_fields() -> Arc<Collection> {
             },
         )
     };
-    Arc::new(Collection {
-        id: CollectionId("_webhook_deliveries".into()),
-        name: "_webhook_deliveries".into(),
-        kind: CollectionType::Base,
-        system: true,
-        list_rule: None,
-        view_rule: None,
-        create_rule: None,
-        update_rule: None,
-        delete_rule: None,
-        fields: vec![
+    virtual_collection(
+        "_webhook_deliveries",
+        vec![
             text("id"),
             text("status"),
             text("type"),
@@ -62,32 +44,24 @@ fn delivery_fields() -> Arc<Collection> {
             text("created"),
             text("updated"),
         ],
-        indexes: Vec::new(),
-        created: String::new(),
-        updated: String::new(),
-        auth: None,
-    })
+    )
 }
 
 impl WebhookService {
-    pub async fn deliveries(&self, caller: &Caller, id: &str, q: &PageParams) -> ApiResult<Page> {
+    pub async fn deliveries(
+        &self,
+        caller: &Caller,
+        id: &str,
+        q: &PageParams,
+    ) -> ApiResult<Page<Value>> {
         caller.require_superuser()?;
         self.snapshot_of(id)?;
         let (page, per_page, skip_total) = q.resolve()?;
         let snap = self.shared.records.schema.snapshot();
-        let filter = match q.filter() {
-            None => None,
-            Some(f) => {
-                let col = delivery_fields();
-                let expr = parse(f).map_err(|e| bad_filter(e.message))?;
-                let compiled = compile(&expr, &CompileCtx::filter(&col, &snap, true))
-                    .map_err(|e| e.into_api_error("filter"))?;
-                Some(compiled)
-            }
-        };
+        let filter = RowQuery::compile(&delivery_fields(), &snap, q.filter(), None)?;
         let shared = self.shared.clone();
         let prefix = delivery::deliveries_prefix(id);
-        let job = move || -> ApiResult<Page> {
+        let job = move || -> ApiResult<Page<Value>> {
             let env = EvalEnv::new(
                 shared.store.as_ref(),
                 &snap,
@@ -109,9 +83,7 @@ impl WebhookService {
                     let Ok(d) = serde_json::from_slice::<Delivery>(bytes) else {
                         continue;
                     };
-                    let ok = filter
-                        .as_ref()
-                        .is_none_or(|f| f.matches(&d.filter_fields(), &env).unwrap_or(false));
+                    let ok = filter.matches(&d.filter_fields(), &env).unwrap_or(false);
                     if ok {
                         if matched >= skip && items.len() < per_page {
                             items.push(d.to_api_json());
@@ -125,18 +97,12 @@ impl WebhookService {
                     break;
                 }
             }
-            let (total, pages) = if skip_total {
-                (-1, -1)
-            } else {
-                (matched as i64, matched.div_ceil(per_page) as i64)
-            };
-            Ok(Page {
+            Ok(Page::new(
                 items,
                 page,
                 per_page,
-                total,
-                pages,
-            })
+                (!skip_total).then_some(matched),
+            ))
         };
         tokio::task::spawn_blocking(job)
             .await
@@ -252,12 +218,4 @@ impl WebhookService {
         }
         removed
     }
-}
-
-fn bad_filter(message: String) -> ApiError {
-    ApiError::bad_field(
-        MSG_GENERIC,
-        "filter",
-        FieldError::new("validation_invalid_filter", message),
-    )
 }
