@@ -18,6 +18,19 @@ pub async fn around<E: Endpoint>(
     mut req: Request,
 ) -> poem::Result<Response> {
     let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let route = crate::metrics::route_of(req.uri().path());
+    if !app.logs.wants_any() {
+        // Logging is off: nothing to capture, only the metrics.
+        let resp = respond(ep.as_ref(), req).await;
+        crate::metrics::http_request(
+            &route,
+            &method,
+            resp.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+        return Ok(resp);
+    }
     let created = chrono::Utc::now();
     let slot = CallerSlot::default();
     req.extensions_mut().insert(slot.clone());
@@ -27,8 +40,6 @@ pub async fn around<E: Endpoint>(
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default()
     };
-    let method = req.method().as_str().to_string();
-    let route = crate::metrics::route_of(req.uri().path());
     let url = req
         .uri()
         .path_and_query()
@@ -40,11 +51,7 @@ pub async fn around<E: Endpoint>(
     let authorization = req.headers().get(header::AUTHORIZATION).is_some();
     // Kept only to resolve the caller after the response when no handler did.
     let auth_header = authorization.then(|| text(header::AUTHORIZATION, &req));
-    let resp = ep
-        .call(req)
-        .await
-        .map(IntoResponse::into_response)
-        .unwrap_or_else(|e| e.into_response());
+    let resp = respond(ep.as_ref(), req).await;
     let secs = started.elapsed().as_secs_f64();
     let exec_ms = secs * 1000.0;
     crate::metrics::http_request(&route, &method, resp.status().as_u16(), secs);
@@ -76,4 +83,12 @@ pub async fn around<E: Endpoint>(
         error: resp.extensions().get::<LoggedError>().map(|e| e.0.clone()),
     });
     Ok(resp)
+}
+
+/// The endpoint's response, errors rendered (the envelope middleware sits inside).
+async fn respond<E: Endpoint>(ep: &E, req: Request) -> Response {
+    ep.call(req)
+        .await
+        .map(IntoResponse::into_response)
+        .unwrap_or_else(|e| e.into_response())
 }

@@ -252,6 +252,11 @@ impl RequestLog {
     }
 
     /// Whether a response with `status` would be logged now (callers skip work otherwise).
+    /// Whether a request of any status could be logged (false when logging is off).
+    pub fn wants_any(&self) -> bool {
+        wanted(&self.settings.current().logs, level_of(599))
+    }
+
     pub fn wants(&self, status: u16) -> bool {
         wanted(&self.settings.current().logs, level_of(status))
     }
