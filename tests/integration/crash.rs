@@ -165,7 +165,6 @@ async fn kill_9_right_after_a_write_keeps_it() {
 /// file is left that no record names (the start-up sweep collects what the crash orphaned).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
-    use reqwest::multipart::{Form, Part};
     let mut srv = TestServer::start().await;
     srv.create_collection(public_collection(
         "media",
@@ -173,56 +172,7 @@ async fn kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
                {"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 1048576}]),
     ))
     .await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut writers = JoinSet::new();
-    for w in 0..WRITERS {
-        let api: Api = srv.guest();
-        let stop = stop.clone();
-        writers.spawn(async move {
-            let mut acked: Vec<String> = Vec::new();
-            let started = Instant::now();
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < WRITER_CAP {
-                let part = Part::bytes(vec![b'a' + (n % 26) as u8; 32 * 1024])
-                    .file_name(format!("w{w}-{n}.txt"));
-                let form = Form::new().text("w", w.to_string()).part("doc", part);
-                // One write in five replaces the file of an earlier record, one in five deletes
-                // one: removals after commit race the kill too.
-                let rb = match (n % 5, acked.last()) {
-                    (4, Some(id)) => api.request(Method::DELETE, &record("media", id)),
-                    (2, Some(id)) => api
-                        .request(Method::PATCH, &record("media", id))
-                        .multipart(form),
-                    _ => api.request(Method::POST, &records("media")).multipart(form),
-                };
-                match Api::try_send(rb.timeout(Duration::from_secs(5))).await {
-                    Ok(r) if r.status == 200 && n % 5 != 2 => acked.push(id_of(&r.body)),
-                    Ok(r) if r.status == 204 => {
-                        acked.pop();
-                    }
-                    Ok(r) if r.status == 200 => {}
-                    Ok(r) => panic!("writer {w}: unexpected {} {}", r.status, r.text),
-                    Err(_) => {
-                        // A delete cut off by the kill may have committed before its answer:
-                        // its record is neither acknowledged nor known to be gone.
-                        if n % 5 == 4 {
-                            acked.pop();
-                        }
-                        break;
-                    }
-                }
-                n += 1;
-            }
-            acked
-        });
-    }
-    tokio::time::sleep(LOAD).await;
-    srv.kill9();
-    stop.store(true, Ordering::Relaxed);
-    let mut acked: Vec<String> = Vec::new();
-    while let Some(ids) = writers.join_next().await {
-        acked.extend(ids.expect("writer task"));
-    }
+    let acked = file_writes_until_kill_9(&mut srv, WRITERS, 32 * 1024, LOAD).await;
     assert!(acked.len() >= WRITERS, "too little load: {}", acked.len());
 
     srv.start_again().await;
@@ -277,4 +227,66 @@ async fn kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `writers` clients creating records of `media` (fields `w`, `doc` file) with `file_bytes`
+/// files — one write in five replacing an earlier record's file, one in five deleting one, so
+/// removals after commit race the kill too — until `srv` is killed with SIGKILL after `load`.
+/// Returns the ids of the records acknowledged and not deleted.
+pub(crate) async fn file_writes_until_kill_9(
+    srv: &mut TestServer,
+    writers: usize,
+    file_bytes: usize,
+    load: Duration,
+) -> Vec<String> {
+    use reqwest::multipart::{Form, Part};
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = JoinSet::new();
+    for w in 0..writers {
+        let api: Api = srv.guest();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let mut acked: Vec<String> = Vec::new();
+            let started = Instant::now();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < WRITER_CAP {
+                let part = Part::bytes(vec![b'a' + (n % 26) as u8; file_bytes])
+                    .file_name(format!("w{w}-{n}.txt"));
+                let form = Form::new().text("w", w.to_string()).part("doc", part);
+                let rb = match (n % 5, acked.last()) {
+                    (4, Some(id)) => api.request(Method::DELETE, &record("media", id)),
+                    (2, Some(id)) => api
+                        .request(Method::PATCH, &record("media", id))
+                        .multipart(form),
+                    _ => api.request(Method::POST, &records("media")).multipart(form),
+                };
+                match Api::try_send(rb.timeout(Duration::from_secs(5))).await {
+                    Ok(r) if r.status == 200 && n % 5 != 2 => acked.push(id_of(&r.body)),
+                    Ok(r) if r.status == 204 => {
+                        acked.pop();
+                    }
+                    Ok(r) if r.status == 200 => {}
+                    Ok(r) => panic!("writer {w}: unexpected {} {}", r.status, r.text),
+                    Err(_) => {
+                        // A delete cut off by the kill may have committed before its answer:
+                        // its record is neither acknowledged nor known to be gone.
+                        if n % 5 == 4 {
+                            acked.pop();
+                        }
+                        break;
+                    }
+                }
+                n += 1;
+            }
+            acked
+        });
+    }
+    tokio::time::sleep(load).await;
+    srv.kill9();
+    stop.store(true, Ordering::Relaxed);
+    let mut acked: Vec<String> = Vec::new();
+    while let Some(ids) = tasks.join_next().await {
+        acked.extend(ids.expect("writer task"));
+    }
+    acked
 }

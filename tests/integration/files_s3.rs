@@ -577,8 +577,6 @@ async fn s3_enabled_without_a_bucket_refuses_to_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
     use std::collections::HashMap;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     let Some(s3) = S3rver::start() else { return };
     let mut srv = s3.ferrobase().await;
     srv.create_collection(public_collection(
@@ -588,52 +586,9 @@ async fn s3_kill_9_during_uploads_leaves_no_dangling_names_and_no_orphans() {
     ))
     .await;
     let col = collection_id(&srv, "media").await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut writers = tokio::task::JoinSet::new();
-    for w in 0..4u64 {
-        let api: Api = srv.guest();
-        let stop = stop.clone();
-        writers.spawn(async move {
-            let mut acked: Vec<String> = Vec::new();
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) && n < 2000 {
-                let form = Form::new()
-                    .text("w", w.to_string())
-                    .part("doc", file(&format!("w{w}-{n}.txt"), vec![b'a'; 16 * 1024]));
-                let rb = match (n % 5, acked.last()) {
-                    (4, Some(id)) => api.request(Method::DELETE, &record("media", id)),
-                    (2, Some(id)) => api
-                        .request(Method::PATCH, &record("media", id))
-                        .multipart(form),
-                    _ => api.request(Method::POST, &records("media")).multipart(form),
-                };
-                match Api::try_send(rb.timeout(Duration::from_secs(5))).await {
-                    Ok(r) if r.status == 200 && n % 5 != 2 => acked.push(id_of(&r.body)),
-                    Ok(r) if r.status == 204 => {
-                        acked.pop();
-                    }
-                    Ok(r) if r.status == 200 => {}
-                    Ok(r) => panic!("writer {w}: unexpected {} {}", r.status, r.text),
-                    Err(_) => {
-                        // A delete cut off by the kill may have committed before its answer.
-                        if n % 5 == 4 {
-                            acked.pop();
-                        }
-                        break;
-                    }
-                }
-                n += 1;
-            }
-            acked
-        });
-    }
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    srv.kill9();
-    stop.store(true, Ordering::Relaxed);
-    let mut acked: Vec<String> = Vec::new();
-    while let Some(ids) = writers.join_next().await {
-        acked.extend(ids.expect("writer task"));
-    }
+    let acked =
+        crate::crash::file_writes_until_kill_9(&mut srv, 4, 16 * 1024, Duration::from_millis(2000))
+            .await;
     assert!(acked.len() >= 4, "too little load: {}", acked.len());
 
     srv.start_again().await;
