@@ -103,21 +103,21 @@ pub async fn view(
     Ok(Json(body))
 }
 
-/// A create/update body, with uploads for the collection's file fields (an unknown collection
-/// takes none; the service then answers its 404).
+/// A create/update body, with uploads for the collection's file fields. An unknown collection
+/// is its 404 before a byte is read (not a 400 about the parts of a body it cannot take).
 async fn read_record_body(
     app: &App,
     c: &str,
     req: &Request,
     body: Body,
 ) -> Result<body::Input, ApiError> {
-    let col = app.schema.get(c);
-    let uploads = col.as_ref().map(|col| body::Uploads {
+    let col = app.schema.require(c)?;
+    let uploads = body::Uploads {
         files: &app.records.files,
         fields: &col.fields,
         batch: false,
-    });
-    body::read_with_files(req, body, super::body_limit(app), uploads).await
+    };
+    body::read_with_files(req, body, super::body_limit(app), Some(uploads)).await
 }
 
 #[handler]

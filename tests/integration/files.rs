@@ -557,3 +557,12 @@ async fn truncating_or_deleting_a_collection_removes_its_files() {
     assert_eq!(srv.su().delete("/api/collections/media").await.status, 204);
     assert!(!dir.exists(), "deleting the collection removes its files");
 }
+
+#[tokio::test]
+async fn uploads_to_an_unknown_collection_are_its_404() {
+    let srv = TestServer::start().await;
+    let form = Form::new().part("docs", file("a.txt", b"aaa".to_vec()));
+    let r = send_form(&srv.guest(), Method::POST, &records("nope"), form).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert!(storage_files(&srv).is_empty());
+}
