@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -147,6 +148,7 @@ def main() -> int:
     finally:
         srv.stop()
         receiver.terminate()
+        shutil.rmtree(work, ignore_errors=True)
     out = h.BENCH / "out" / "webhooks.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
