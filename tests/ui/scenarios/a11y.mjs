@@ -135,6 +135,8 @@ export async function a11yScenario({ browser, ui, apiBase, token, watch, login }
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert.ok(overflow <= 0, `${where}: the page is ${overflow}px wider than the viewport`);
         if (SHOTS && SHOT_PAGES.has(pg.key)) {
+          // No focus ring left over from the previous page's keyboard sweep.
+          await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
           await page.screenshot({ path: join(SHOTS, `${pg.key}-${label}-${scheme}.png`) });
         }
         if (pg.key !== 'record-form' && pg.key !== 'log-detail') {

@@ -31,6 +31,22 @@ export async function settingsScenario(ctx) {
   assert.equal(await page.getByLabel('Application name').inputValue(), appName);
   // Nothing changed: saving is disabled.
   assert.equal(await page.getByRole('button', { name: 'Save changes' }).isDisabled(), true);
+  assert.equal(await page.title(), `${appName} · Ferrobase`);
+
+  // hideControls hides the collection create/edit controls.
+  await page.getByLabel('Hide collection create and edit controls').check();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByText('Application settings saved.').first().waitFor();
+  await page.getByRole('link', { name: 'Collections', exact: true }).click();
+  await page.getByRole('heading', { name: 'Collections' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'New collection' }).count(), 0);
+  await page.goto(`${ctx.ui}#/settings/application`);
+  await page.getByLabel('Hide collection create and edit controls').uncheck();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByRole('link', { name: 'Collections', exact: true }).click();
+  await page.getByRole('link', { name: 'New collection' }).waitFor();
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
+  await page.getByLabel('Application URL').waitFor();
 
   // A bad URL is the server's field error, on the field.
   await page.getByLabel('Application URL').fill('not a url');
