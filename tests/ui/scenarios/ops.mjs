@@ -162,6 +162,15 @@ export async function logsScenario(ctx) {
   }
   await hit2.waitFor();
 
+  // Text without an operator is a search (message, URL, error, IP, auth).
+  await page.getByLabel('Filter', { exact: true }).fill(marker2);
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+  await hit2.waitFor();
+  await hit.waitFor({ state: 'detached' });
+  const found = await table.locator('tbody tr').allInnerTexts();
+  assert.ok(found.length > 0 && found.every((t) => t.includes(marker2)), `search hits only ${marker2}: ${found}`);
+
   // A broken filter is a message under the box.
   await page.getByLabel('Filter', { exact: true }).fill('status >= &&');
   await page.getByRole('button', { name: 'Apply' }).click();
