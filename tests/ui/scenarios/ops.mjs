@@ -188,8 +188,14 @@ export async function backupsScenario(ctx) {
   await page.getByRole('link', { name: 'Backups', exact: true }).click();
   await page.getByRole('heading', { name: 'Backups' }).waitFor();
   const table = page.getByRole('table', { name: 'Backups' });
-  const name = `ui_${Date.now().toString(36)}.zip`;
-  await page.getByLabel('Backup name (optional)').fill(name);
+  // A bad name is the server's field error under the input.
+  await page.getByLabel('Backup name (optional)').fill('Bad Name!');
+  await page.getByRole('button', { name: 'Create backup' }).click();
+  await page.locator('#backup-name-err').waitFor();
+  // `.zip` is added when left out.
+  const base = `ui_${Date.now().toString(36)}`;
+  const name = `${base}.zip`;
+  await page.getByLabel('Backup name (optional)').fill(base);
   await page.getByRole('button', { name: 'Create backup' }).click();
   const row = table.getByRole('row').filter({ hasText: name });
   await row.waitFor({ timeout: 60000 });
