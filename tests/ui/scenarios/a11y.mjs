@@ -96,7 +96,21 @@ export async function a11yScenario({ browser, ui, apiBase, token, watch, login }
   // The backups page only where the binary has the backups API (a 404 would fail the run).
   const backups = await fetch(`${apiBase}/api/backups`, { headers: { authorization: token } });
   if (backups.status !== 404) {
-    pages.push({ key: 'backups', path: '#/backups', ready: (p) => p.getByLabel('Schedule (cron)') });
+    // One backup in the list, so its row's buttons are checked too.
+    const made = await fetch(`${apiBase}/api/backups`, {
+      method: 'POST',
+      headers: { authorization: token, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'a11y_example.zip' }),
+    });
+    assert.ok(made.ok || made.status === 400, `POST /api/backups → ${made.status}`);
+    pages.push({
+      key: 'backups',
+      path: '#/backups',
+      ready: async (p) => {
+        await p.getByText('a11y_example.zip', { exact: true }).waitFor();
+        return p.getByLabel('Schedule (cron)');
+      },
+    });
   } else {
     console.log('a11y: backups page skipped: this binary has no /api/backups (404)');
   }

@@ -186,8 +186,9 @@ export async function backupsScenario(ctx) {
   }
   const { context, page } = await open(ctx, 'backups');
   await page.getByRole('link', { name: 'Backups', exact: true }).click();
-  await page.getByRole('heading', { name: 'Backups' }).waitFor();
+  await page.getByRole('heading', { name: 'Backups', exact: true }).waitFor();
   const table = page.getByRole('table', { name: 'Backups' });
+  const rowOf = (key) => table.getByRole('row').filter({ has: page.getByText(key, { exact: true }) });
   // A bad name is the server's field error under the input.
   await page.getByLabel('Backup name (optional)').fill('Bad Name!');
   await page.getByRole('button', { name: 'Create backup' }).click();
@@ -197,7 +198,7 @@ export async function backupsScenario(ctx) {
   const name = `${base}.zip`;
   await page.getByLabel('Backup name (optional)').fill(base);
   await page.getByRole('button', { name: 'Create backup' }).click();
-  const row = table.getByRole('row').filter({ hasText: name });
+  const row = rowOf(name);
   await row.waitFor({ timeout: 60000 });
 
   // Download through a file token: a zip.
@@ -210,7 +211,7 @@ export async function backupsScenario(ctx) {
   const copy = join(mkdtempSync(join(tmpdir(), 'ferrobase-ui-backup-')), uploaded);
   copyFileSync(file, copy);
   await page.locator('input[type=file]').setInputFiles(copy);
-  const upRow = table.getByRole('row').filter({ hasText: uploaded });
+  const upRow = rowOf(uploaded);
   await upRow.waitFor({ timeout: 60000 });
 
   // A record created after the backup is gone once it is restored.
@@ -227,7 +228,7 @@ export async function backupsScenario(ctx) {
   await confirmButton.click();
   // The page waits for the server, then reloads and shows the list again.
   await page.waitForEvent('load', { timeout: 120000 });
-  await page.getByRole('heading', { name: 'Backups' }).waitFor({ timeout: 60000 });
+  await page.getByRole('heading', { name: 'Backups', exact: true }).waitFor({ timeout: 60000 });
   await row.waitFor({ timeout: 60000 });
   const { items } = await ctx.api('GET', `/api/collections/${target.name}/records?perPage=500`);
   assert.equal(items.some((r) => r.title === later), false, 'the restore brought back the old data');
@@ -235,8 +236,8 @@ export async function backupsScenario(ctx) {
   // Delete both (confirmed).
   for (const key of [uploaded, name]) {
     page.once('dialog', (d) => d.accept());
-    await table.getByRole('row').filter({ hasText: key }).getByRole('button', { name: `Delete ${key}` }).click();
-    await table.getByRole('row').filter({ hasText: key }).waitFor({ state: 'detached' });
+    await rowOf(key).getByRole('button', { name: `Delete ${key}` }).click();
+    await rowOf(key).waitFor({ state: 'detached' });
   }
   const left = await ctx.api('GET', '/api/backups');
   assert.equal(left.some((b) => b.key === name || b.key === uploaded), false);
