@@ -55,7 +55,7 @@ pub fn generate<'a>(collections: impl IntoIterator<Item = &'a Collection>) -> Ge
         let n = &names[i];
         let _ = writeln!(
             body,
-            "\n// ---- {} ({}) ----\n",
+            "// ---- {} ({}) ----\n",
             comment(&c.name),
             c.kind.as_str()
         );
@@ -129,6 +129,7 @@ export interface GeoPoint {
 
 /** A file to upload (the SDK sends bodies with files as multipart). */
 export type FileInput = File | Blob;
+
 ";
 
 /// Text safe inside a `//` comment.
@@ -241,7 +242,7 @@ fn record_type(n: &Names, f: &Field) -> String {
         FieldKind::Select { .. } => {
             let t = select_type(n, f);
             if multi {
-                format!("({t})[]")
+                format!("{t}[]")
             } else if f.required {
                 t.to_string()
             } else {
@@ -264,7 +265,7 @@ fn input_type(n: &Names, f: &Field, updating: bool) -> String {
         FieldKind::Select { .. } => {
             let t = select_type(n, f);
             if multi {
-                format!("({t})[]")
+                format!("{t}[]")
             } else if f.required {
                 t.to_string()
             } else {
@@ -457,7 +458,7 @@ fn modifiers(n: &Names, f: &Field) -> Vec<(String, String)> {
         ],
         FieldKind::Select { .. } if f.is_multi() => {
             let t = select_type(n, f);
-            let one_or_many = format!("{t} | ({t})[]");
+            let one_or_many = format!("{t} | {t}[]");
             add_remove(one_or_many.clone(), one_or_many)
         }
         FieldKind::Relation { .. } if f.is_multi() => {
@@ -469,3 +470,6 @@ fn modifiers(n: &Names, f: &Field) -> Vec<(String, String)> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;
