@@ -138,4 +138,31 @@ mod tests {
         let cfg = Config::load_from(&cli.overrides(), []).expect("load");
         assert_eq!(cfg.plugins.dir, PathBuf::new(), "no plugins by default");
     }
+
+    #[test]
+    fn typegen_needs_the_login_with_url() {
+        let cli = Cli::try_parse_from(["ferrobase", "typegen", "--dir", "d"]).expect("parse");
+        assert!(matches!(
+            cli.command,
+            Command::Typegen { url: None, ref out, .. } if out == &PathBuf::from("ferrobase-types.ts")
+        ));
+        let full = [
+            "ferrobase",
+            "typegen",
+            "--url",
+            "http://127.0.0.1:8090",
+            "--email",
+            "a@b.co",
+            "--password",
+            "pw",
+            "--out",
+            "-",
+        ];
+        assert!(Cli::try_parse_from(full).is_ok());
+        assert!(
+            Cli::try_parse_from(&full[..4]).is_err(),
+            "--url without a login"
+        );
+        assert!(Cli::try_parse_from(["ferrobase", "typegen", "--email", "a@b.co"]).is_err());
+    }
 }

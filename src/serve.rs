@@ -336,7 +336,7 @@ async fn fetch_types(url: &str, email: &str, password: &str) -> Result<String, S
         .await
         .map_err(|e| format!("cannot reach {base}: {e}"))?;
     let status = login.status();
-    let body = login.text().await.map_err(|e| e.to_string())?;
+    let body = read_limited(login).await?;
     if !status.is_success() {
         return Err(failed("superuser login failed", status, &body));
     }
@@ -351,9 +351,26 @@ async fn fetch_types(url: &str, email: &str, password: &str) -> Result<String, S
         .await
         .map_err(|e| format!("cannot reach {base}: {e}"))?;
     let status = resp.status();
-    let body = resp.text().await.map_err(|e| e.to_string())?;
+    let body = read_limited(resp).await?;
     if !status.is_success() {
         return Err(failed("GET /api/typegen.ts failed", status, &body));
     }
     Ok(body)
+}
+
+/// A response body as text, refusing more than 64 MiB (no schema's types come near that).
+async fn read_limited(mut resp: reqwest::Response) -> Result<String, String> {
+    const LIMIT: usize = 64 << 20;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?
+    {
+        if body.len() + chunk.len() > LIMIT {
+            return Err(format!("the answer is larger than {} MiB", LIMIT >> 20));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "the answer is not UTF-8 text".to_string())
 }

@@ -408,7 +408,7 @@ fn create(out: &mut String, c: &Collection, n: &Names) {
         let opt = if required_on_create(f) { "" } else { "?" };
         let ty = input_type(n, f, false);
         let _ = writeln!(out, "  {}{opt}: {ty};", key(&f.name));
-        if is_auth_password(c, f) {
+        if is_auth_password(c, f) && c.field(fieldnames::PASSWORD_CONFIRM).is_none() {
             let _ = writeln!(out, "  {}{opt}: string;", fieldnames::PASSWORD_CONFIRM);
         }
     }
@@ -430,8 +430,12 @@ fn update(out: &mut String, c: &Collection, n: &Names) {
         let ty = input_type(n, f, true);
         let _ = writeln!(out, "  {}?: {ty};", key(&f.name));
         if is_auth_password(c, f) {
-            let _ = writeln!(out, "  {}?: string;", fieldnames::PASSWORD_CONFIRM);
-            let _ = writeln!(out, "  {}?: string;", fieldnames::OLD_PASSWORD);
+            // A field of the same name would be a duplicate key (the field's own type wins).
+            for extra in [fieldnames::PASSWORD_CONFIRM, fieldnames::OLD_PASSWORD] {
+                if c.field(extra).is_none() {
+                    let _ = writeln!(out, "  {extra}?: string;");
+                }
+            }
         }
         for (m, ty) in modifiers(n, f) {
             let _ = writeln!(out, "  {}?: {ty};", key(&m));

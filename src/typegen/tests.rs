@@ -353,3 +353,27 @@ fn names_spell_typescript() {
     assert_eq!(taken.take_prefix("X", &["Record"]), "X3");
     assert_eq!(taken.take_prefix("9", &["Options"]), "T9");
 }
+
+#[test]
+fn auth_extras_never_duplicate_a_field() {
+    let mut users = users_collection();
+    users.fields.push(crate::schema::Field::new(
+        "oldPassword",
+        FieldKind::Text(Default::default()),
+    ));
+    users.fields.push(crate::schema::Field::new(
+        "passwordConfirm",
+        FieldKind::Bool,
+    ));
+    let g = generate([&users]);
+    for head in ["export type UsersCreate = {", "export type UsersUpdate = {"] {
+        let block = decl(&g.text, head);
+        for name in ["oldPassword", "passwordConfirm"] {
+            assert!(
+                block.matches(&format!("  {name}")).count() <= 1,
+                "{name} twice in {block}"
+            );
+        }
+    }
+    assert!(decl(&g.text, "export type UsersCreate = {").contains("  passwordConfirm?: boolean;"));
+}
