@@ -219,3 +219,24 @@ async fn cli_url_and_dir_write_the_endpoints_text() {
     let note = String::from_utf8_lossy(&out.stderr);
     assert!(note.contains(version), "{note}");
 }
+
+#[test]
+fn generator_uses_nothing_but_the_schema() {
+    // Pure: a list of `schema::Collection` in, TypeScript out (no store, HTTP or App), so the
+    // CLI's two sources and the endpoint cannot drift apart.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/typegen");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        files += 1;
+        for (i, used) in text.match_indices("crate::") {
+            let module: String = text[i + used.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert_eq!(module, "schema", "{} uses crate::{module}", path.display());
+        }
+    }
+    assert!(files >= 2, "read {}", dir.display());
+}
