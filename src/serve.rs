@@ -275,17 +275,35 @@ pub fn typegen(
         print!("{text}");
         return Ok(());
     }
-    std::fs::write(out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    // Rewritten only when it changed, and atomically, so watchers (bundlers, tsc --watch)
+    // neither rebuild for nothing nor read half a file.
+    let unchanged = std::fs::read(out).is_ok_and(|old| old == text.as_bytes());
+    if !unchanged {
+        let mut tmp = out.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, out))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("cannot write {}: {e}", out.display())
+            })?;
+    }
     let version = text
         .lines()
         .find_map(|l| l.strip_prefix("// Schema version: "))
         .unwrap_or("?");
     match collections {
         Some(n) => eprintln!(
-            "Wrote {} ({n} collections, schema version {version}).",
+            "{} {} ({n} collections, schema version {version}).",
+            if unchanged { "Unchanged:" } else { "Wrote" },
             out.display()
         ),
-        None => eprintln!("Wrote {} (schema version {version}).", out.display()),
+        None => eprintln!(
+            "{} {} (schema version {version}).",
+            if unchanged { "Unchanged:" } else { "Wrote" },
+            out.display()
+        ),
     }
     Ok(())
 }

@@ -217,7 +217,20 @@ async fn cli_url_and_dir_write_the_endpoints_text() {
         .find_map(|l| l.strip_prefix("// Schema version: "))
         .unwrap();
     let note = String::from_utf8_lossy(&out.stderr);
-    assert!(note.contains(version), "{note}");
+    assert!(
+        note.starts_with("Wrote ") && note.contains(version),
+        "{note}"
+    );
+    // The same schema again leaves the file alone (watchers do not rebuild).
+    let out = srv.cli(&["typegen", "--out", file_arg]);
+    assert!(out.status.success());
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.starts_with("Unchanged: "), "{note}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), served.text);
+    // A file that cannot be written is an error, not a partial file.
+    let out = srv.cli(&["typegen", "--out", "/nonexistent-dir/types.ts"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write"));
 }
 
 #[test]
