@@ -1,4 +1,4 @@
-//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `version`.
+//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `typegen`, `version`.
 
 use crate::config::{LogFormat, Overrides};
 use clap::{Parser, Subcommand};
@@ -46,6 +46,23 @@ pub enum Command {
         /// Print JSON (for scripts) instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Write TypeScript types for every collection (records, create/update bodies, select
+    /// unions, expand) for the PocketBase JS SDK: from a running server with --url (as a
+    /// superuser), else from a stopped server's data dir (--dir).
+    Typegen {
+        /// A running server, e.g. http://127.0.0.1:8090 (fetches its /api/typegen.ts).
+        #[arg(long, requires_all = ["email", "password"])]
+        url: Option<String>,
+        /// Superuser email for --url.
+        #[arg(long, requires = "url")]
+        email: Option<String>,
+        /// Superuser password for --url.
+        #[arg(long, requires = "url")]
+        password: Option<String>,
+        /// Output file; `-` writes to stdout.
+        #[arg(long, default_value = "ferrobase-types.ts")]
+        out: PathBuf,
     },
     /// Print the version.
     Version,
@@ -120,5 +137,32 @@ mod tests {
         assert_eq!(cfg.plugins.dir, PathBuf::from("p2"));
         let cfg = Config::load_from(&cli.overrides(), []).expect("load");
         assert_eq!(cfg.plugins.dir, PathBuf::new(), "no plugins by default");
+    }
+
+    #[test]
+    fn typegen_needs_the_login_with_url() {
+        let cli = Cli::try_parse_from(["ferrobase", "typegen", "--dir", "d"]).expect("parse");
+        assert!(matches!(
+            cli.command,
+            Command::Typegen { url: None, ref out, .. } if out == &PathBuf::from("ferrobase-types.ts")
+        ));
+        let full = [
+            "ferrobase",
+            "typegen",
+            "--url",
+            "http://127.0.0.1:8090",
+            "--email",
+            "a@b.co",
+            "--password",
+            "pw",
+            "--out",
+            "-",
+        ];
+        assert!(Cli::try_parse_from(full).is_ok());
+        assert!(
+            Cli::try_parse_from(&full[..4]).is_err(),
+            "--url without a login"
+        );
+        assert!(Cli::try_parse_from(["ferrobase", "typegen", "--email", "a@b.co"]).is_err());
     }
 }

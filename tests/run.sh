@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole Ferrobase test suite: unit tests beside the code, then the integration tests that drive
 # the real binary over HTTP/WS (tests/integration), the bundled plugins' Python tests (plugins/*),
-# PocketBase filter compatibility (tests/compat), the PocketBase JS SDK (tests/sdk), then the
-# dashboard (admin-ui/check-dist.sh, tests/ui).
+# PocketBase filter compatibility (tests/compat), the PocketBase JS SDK (tests/sdk), the generated
+# TypeScript types (tests/typegen), then the dashboard (admin-ui/check-dist.sh, tests/ui).
 # Installs what it needs on a fresh machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,6 +32,10 @@ bash tests/compat/run.sh
 
 # The real PocketBase JS SDK against the server (realtime over SSE); needs node + npm.
 bash tests/sdk/run.sh
+
+# `ferrobase typegen`: the generated types pass `tsc --strict` with a program using the JS SDK
+# (run against a server) and a file of `@ts-expect-error` mistakes; needs node + npm.
+bash tests/typegen/run.sh
 
 # The dashboard: the committed admin-ui/dist must be what its sources build to (the binary embeds
 # it; cargo never runs Node), then a browser smoke test against the real (debug) binary in

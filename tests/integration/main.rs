@@ -44,6 +44,7 @@ mod realtime_sse;
 mod relations;
 mod rules;
 mod schema_changes;
+mod typegen;
 mod unique_race;
 mod validation;
 mod webhooks;
