@@ -1,4 +1,4 @@
-//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `version`.
+//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `typegen`, `version`.
 
 use crate::config::{LogFormat, Overrides};
 use clap::{Parser, Subcommand};
@@ -49,6 +49,23 @@ pub enum Command {
         /// Print JSON (for scripts) instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Write TypeScript types for every collection (records, create/update bodies, select
+    /// unions, expand) for the PocketBase JS SDK: from a running server with --url (as a
+    /// superuser), else from a stopped server's data dir (--dir).
+    Typegen {
+        /// A running server, e.g. http://127.0.0.1:8090 (fetches its /api/typegen.ts).
+        #[arg(long, requires_all = ["email", "password"])]
+        url: Option<String>,
+        /// Superuser email for --url.
+        #[arg(long, requires = "url")]
+        email: Option<String>,
+        /// Superuser password for --url.
+        #[arg(long, requires = "url")]
+        password: Option<String>,
+        /// Output file; `-` writes to stdout.
+        #[arg(long, default_value = "ferrobase-types.ts")]
+        out: PathBuf,
     },
     /// Print the version.
     Version,

@@ -24,5 +24,6 @@ pub mod schema;
 pub mod serve;
 pub mod settings;
 pub mod store;
+pub mod typegen;
 pub mod webhooks;
 pub mod work;

@@ -233,3 +233,127 @@ async fn delete_superuser(app: &App, email: &str) -> Result<(), String> {
     println!("Successfully deleted superuser {email:?}.");
     Ok(())
 }
+
+/// Where `ferrobase typegen` reads the schema.
+pub enum TypegenSource {
+    /// The stopped server's data dir (`--dir` / the config's).
+    DataDir,
+    /// A running server: log in as a superuser and fetch `/api/typegen.ts`.
+    Server {
+        url: String,
+        email: String,
+        password: String,
+    },
+}
+
+/// `ferrobase typegen`: the generated module into `out` (`-` = stdout).
+pub fn typegen(
+    config: &Config,
+    source: TypegenSource,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let (text, collections) = match source {
+        TypegenSource::DataDir => {
+            let cols = stored_collections(config)?;
+            let generated = crate::typegen::generate(cols.iter());
+            (generated.text, Some(cols.len()))
+        }
+        TypegenSource::Server {
+            url,
+            email,
+            password,
+        } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            let text = runtime.block_on(fetch_types(&url, &email, &password))?;
+            (text, None)
+        }
+    };
+    if out.as_os_str() == "-" {
+        print!("{text}");
+        return Ok(());
+    }
+    std::fs::write(out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("// Schema version: "))
+        .unwrap_or("?");
+    match collections {
+        Some(n) => eprintln!(
+            "Wrote {} ({n} collections, schema version {version}).",
+            out.display()
+        ),
+        None => eprintln!("Wrote {} (schema version {version}).", out.display()),
+    }
+    Ok(())
+}
+
+/// The collections stored in a stopped server's data dir (read-only; refused while in use).
+fn stored_collections(config: &Config) -> Result<Vec<crate::schema::Collection>, String> {
+    let dir = &config.server.dir;
+    let inspector =
+        crate::store::Inspector::open(dir, &crate::app::store_options(config)).map_err(|e| {
+            let e = e.to_string();
+            if e.contains("in use") {
+                format!("{e}\nTo generate types from a running server use --url URL --email EMAIL --password PASSWORD.")
+            } else {
+                format!("cannot read {}: {e}", dir.display())
+            }
+        })?;
+    inspector
+        .scan_meta(crate::store::META_COLLECTION)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(key, bytes)| {
+            crate::schema::Collection::from_storage(&bytes).map_err(|e| format!("{key}: {e}"))
+        })
+        .collect()
+}
+
+/// Logs in to `url` as a superuser and fetches `/api/typegen.ts`.
+async fn fetch_types(url: &str, email: &str, password: &str) -> Result<String, String> {
+    let base = url.trim_end_matches('/');
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let failed = |what: &str, status: reqwest::StatusCode, body: &str| {
+        let message = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(String::from))
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        format!("{what}: {status} {message}")
+    };
+    let login = client
+        .post(format!(
+            "{base}/api/collections/{}/auth-with-password",
+            crate::schema::SUPERUSERS_NAME
+        ))
+        .json(&json!({"identity": email, "password": password}))
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {e}"))?;
+    let status = login.status();
+    let body = login.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(failed("superuser login failed", status, &body));
+    }
+    let token = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["token"].as_str().map(String::from))
+        .ok_or("superuser login answered without a token")?;
+    let resp = client
+        .get(format!("{base}/api/typegen.ts"))
+        .header("authorization", token)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {e}"))?;
+    let status = resp.status();
+    let body = resp.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(failed("GET /api/typegen.ts failed", status, &body));
+    }
+    Ok(body)
+}

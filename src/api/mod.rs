@@ -21,6 +21,7 @@ mod realtime;
 mod records;
 mod request_span;
 mod settings;
+mod typegen;
 mod webhooks;
 
 use crate::app::App;
@@ -108,6 +109,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/settings", get(settings::get).patch(settings::update))
         .at("/api/settings/test/email", post(settings::test_email))
         .at("/api/batch", post(batch::batch))
+        .at("/api/typegen.ts", get(typegen::typegen))
         .at("/api/files/token", post(files::token))
         .at(
             "/api/files/:c/:id/:name",
