@@ -47,7 +47,7 @@ fi
 (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error \
   && FERROBASE_BIN="$PWD/../../target/debug/ferrobase" node smoke.mjs)
 
-# The examples (examples/*/test.sh: todo in Chromium, chat, webhook receiver, schema import),
-# each against a fresh server of the debug build above; after the dashboard step, which installs
-# Chromium. Bounded to 3 minutes.
+# The examples (examples/*/test.sh: todo in Chromium, chat, webhook receiver, schema import,
+# TypeScript), each against a fresh server of the debug build above; after the dashboard step,
+# which installs Chromium. Bounded to 3 minutes.
 FERROBASE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/ferrobase" bash tests/examples/run.sh
