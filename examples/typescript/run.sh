@@ -6,7 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../lib/server.sh"
-(cd "$here" && { [ -d node_modules/typescript ] && [ -d node_modules/pocketbase ] || npm ci --no-audit --no-fund --loglevel=error; })
+(cd "$here" && { [ -d node_modules/typescript ] && [ -d node_modules/pocketbase ] || npm ci --no-audit --no-fund --loglevel=error >&2; })
 fb_start
 fb_apply_schema "$here/schema.json" >&2
 "$FB_BIN" typegen --url "$FB_URL" --email "$FB_EMAIL" --password "$FB_PASSWORD" \
