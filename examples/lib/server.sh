@@ -5,7 +5,8 @@
 # (the superuser), FB_PID, FB_LOG (the server's output).
 #
 # Environment:
-#   FERROBASE_BIN  use this binary instead of `cargo build` (e.g. target/release/ferrobase)
+#   FERROBASE_BIN  use this binary instead of `cargo build` (e.g. target/release/ferrobase, or
+#                  `ferrobase` on the PATH after install.sh)
 #   FB_PORT        port to listen on (default: a free one)
 #   FB_KEEP_DATA   1 = keep the data dir on exit (it is printed)
 
@@ -15,7 +16,11 @@ FB_PASSWORD="${FB_PASSWORD:-example-Passw0rd}"
 
 fb_build() {
   if [ -n "${FERROBASE_BIN:-}" ]; then
-    FB_BIN="$FERROBASE_BIN"
+    # Absolute, so it still works after a script changes directory (or a name on the PATH).
+    case "$FERROBASE_BIN" in
+      */*) FB_BIN="$(cd "$(dirname "$FERROBASE_BIN")" && pwd)/$(basename "$FERROBASE_BIN")" ;;
+      *) FB_BIN="$(command -v "$FERROBASE_BIN" || echo "$FERROBASE_BIN")" ;;
+    esac
   else
     if ! command -v cargo >/dev/null 2>&1; then
       echo "error: cargo is not installed (install Rust first), or set FERROBASE_BIN" >&2
