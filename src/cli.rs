@@ -34,6 +34,9 @@ pub enum Command {
         /// Plugins folder: loads every DIR/*/plugin.toml.
         #[arg(long)]
         plugins: Option<PathBuf>,
+        /// Static files served at `/` (like PocketBase's pb_public).
+        #[arg(long)]
+        public: Option<PathBuf>,
     },
     /// Manage superusers.
     Superuser {
@@ -87,13 +90,14 @@ pub enum SuperuserAction {
 
 impl Cli {
     pub fn overrides(&self) -> Overrides {
-        let (http, log_format, plugins) = match &self.command {
+        let (http, log_format, plugins, public) = match &self.command {
             Command::Serve {
                 http,
                 log_format,
                 plugins,
-            } => (http.clone(), *log_format, plugins.clone()),
-            _ => (None, None, None),
+                public,
+            } => (http.clone(), *log_format, plugins.clone(), public.clone()),
+            _ => (None, None, None, None),
         };
         Overrides {
             config: self.config.clone(),
@@ -101,6 +105,7 @@ impl Cli {
             dir: self.dir.clone(),
             log_format,
             plugins,
+            public,
         }
     }
 }
@@ -164,5 +169,21 @@ mod tests {
             "--url without a login"
         );
         assert!(Cli::try_parse_from(["ferrobase", "typegen", "--email", "a@b.co"]).is_err());
+    }
+
+    #[test]
+    fn public_dir_comes_from_the_flag_or_the_environment() {
+        let cli = Cli::try_parse_from(["ferrobase", "serve", "--public", "web"]).expect("parse");
+        let env = [(
+            "FERROBASE_SERVER_PUBLIC_DIR".to_string(),
+            "site".to_string(),
+        )];
+        let cfg = Config::load_from(&cli.overrides(), env.clone()).expect("load");
+        assert_eq!(cfg.server.public_dir, PathBuf::from("web")); // flag beats env
+        let cli = Cli::try_parse_from(["ferrobase", "serve"]).expect("parse");
+        let cfg = Config::load_from(&cli.overrides(), env).expect("load");
+        assert_eq!(cfg.server.public_dir, PathBuf::from("site"));
+        let cfg = Config::load_from(&cli.overrides(), []).expect("load");
+        assert_eq!(cfg.server.public_dir, PathBuf::new(), "none by default");
     }
 }

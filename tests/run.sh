@@ -2,7 +2,8 @@
 # The whole Ferrobase test suite: unit tests beside the code, then the integration tests that drive
 # the real binary over HTTP/WS (tests/integration), the bundled plugins' Python tests (plugins/*),
 # PocketBase filter compatibility (tests/compat), the PocketBase JS SDK (tests/sdk), the generated
-# TypeScript types (tests/typegen), then the dashboard (admin-ui/check-dist.sh, tests/ui).
+# TypeScript types (tests/typegen), the dashboard (admin-ui/check-dist.sh, tests/ui), then the
+# examples (tests/examples).
 # Installs what it needs on a fresh machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -50,3 +51,8 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error \
   && FERROBASE_BIN="$PWD/../../target/debug/ferrobase" node smoke.mjs)
+
+# The examples (examples/*/test.sh: todo in Chromium, chat, webhook receiver, schema import,
+# TypeScript), each against a fresh server of the debug build above; after the dashboard step,
+# which installs Chromium. Bounded to 3 minutes.
+FERROBASE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/ferrobase" bash tests/examples/run.sh

@@ -15,6 +15,7 @@ mod logs;
 pub mod meta;
 mod metrics;
 mod plugins;
+mod public;
 mod rate_limit;
 mod realtime;
 mod records;
@@ -33,7 +34,8 @@ use std::sync::Arc;
 pub fn routes(app: Arc<App>) -> impl Endpoint {
     let limited = app.clone();
     let logged = app.clone();
-    Route::new()
+    let public_dir = !app.config.server.public_dir.as_os_str().is_empty();
+    let route = Route::new()
         .at("/api/health", get(health::health).head(health::health))
         .at(
             "/api/collections",
@@ -134,7 +136,16 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
             "/api/webhooks/:id/deliveries/:delivery/redeliver",
             post(webhooks::redeliver),
         )
-        .at("/api/webhooks/:id/test", post(webhooks::test))
+        .at("/api/webhooks/:id/test", post(webhooks::test));
+    // Static files at `/` (`[server] public_dir`); the API and dashboard routes above win.
+    let route = if public_dir {
+        route
+            .at("/", get(public::serve).head(public::serve))
+            .at("/*path", get(public::serve).head(public::serve))
+    } else {
+        route
+    };
+    route
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
         .around(move |ep, req| rate_limit::around(limited.clone(), ep, req))

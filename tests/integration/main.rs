@@ -38,6 +38,7 @@ mod ops_metrics;
 mod ops_settings;
 mod persistence;
 mod plugins;
+mod public_dir;
 mod query;
 mod realtime;
 mod realtime_sse;
