@@ -14,6 +14,7 @@ mod health;
 mod logs;
 pub mod meta;
 mod metrics;
+mod openapi;
 mod plugins;
 mod rate_limit;
 mod realtime;
@@ -32,6 +33,10 @@ use std::sync::Arc;
 pub fn routes(app: Arc<App>) -> impl Endpoint {
     let limited = app.clone();
     let logged = app.clone();
+    let docs = Arc::new(crate::openapi::OpenApi::new(
+        app.schema.clone(),
+        env!("CARGO_PKG_VERSION"),
+    ));
     Route::new()
         .at("/api/health", get(health::health).head(health::health))
         .at(
@@ -133,6 +138,10 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
             post(webhooks::redeliver),
         )
         .at("/api/webhooks/:id/test", post(webhooks::test))
+        .at("/api/openapi.json", get(openapi::json).data(docs.clone()))
+        .at("/api/openapi.yaml", get(openapi::yaml).data(docs))
+        .at("/api/docs", get(openapi::docs_page))
+        .at("/api/docs/rapidoc-min.js", get(openapi::rapidoc))
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
         .around(move |ep, req| rate_limit::around(limited.clone(), ep, req))
