@@ -57,19 +57,37 @@ pub fn add(doc: &mut Doc, col: &Collection, audience: Audience) {
         let create = format!("{n}Create");
         doc.schemas
             .insert(create.clone(), body_schema(col, su, false));
-        records.insert(
-            "post".into(),
-            op(
-                &tag,
-                &format!("create_{n}"),
-                &format!("Create a {n} record"),
-                rule_note(&col.create_rule),
-                view_params(),
-                Some(request_body(col, &create, true)),
-                ok(200, "The created record.", &record_ref),
-                &[400, 403, 404, 413],
-            ),
+        let mut created = op(
+            &tag,
+            &format!("create_{n}"),
+            &format!("Create a {n} record"),
+            rule_note(&col.create_rule),
+            view_params(),
+            Some(request_body(col, &create, true)),
+            ok(200, "The created record.", &record_ref),
+            &[400, 403, 404, 413],
         );
+        // What to do with the new record next (clients and stateful fuzzers follow these).
+        let links: Map<String, Value> = [
+            ("view", &col.view_rule, "View the created record."),
+            ("update", &col.update_rule, "Update the created record."),
+            ("delete", &col.delete_rule, "Delete the created record."),
+        ]
+        .into_iter()
+        .filter(|(_, rule, _)| allowed(rule))
+        .map(|(verb, _, description)| {
+            let link = json!({
+                "operationId": format!("{verb}_{n}"),
+                "parameters": {"id": "$response.body#/id"},
+                "description": description,
+            });
+            (format!("{verb}_{n}"), link)
+        })
+        .collect();
+        if !links.is_empty() {
+            created["responses"]["200"]["links"] = Value::Object(links);
+        }
+        records.insert("post".into(), created);
     }
     if !records.is_empty() {
         doc.paths

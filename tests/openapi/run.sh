@@ -93,7 +93,8 @@ fuzz() {
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "${FERROBASE_FUZZ_EXAMPLES:-25}" \
     --max-time "${FERROBASE_FUZZ_SECS:-75}" \
-    --phases examples,coverage,fuzzing \
+    --phases examples,coverage,fuzzing,stateful \
+    --generation-with-security-parameters false \
     --seed 1 --generation-deterministic \
     --request-timeout 10 --workers 2 \
     --continue-on-failure --no-color \
