@@ -458,7 +458,9 @@ fn auth_paths(doc: &mut Doc, col: &Collection, tag: &str, record: &Value, su: bo
             &[400],
         ),
     );
-    let flows: [(&str, &str, Value, &[&str], &[u16]); 6] = [
+    /// `(path, summary, body properties, required keys, error statuses)`.
+    type Flow<'a> = (&'a str, &'a str, Value, &'a [&'a str], &'a [u16]);
+    let flows: [Flow; 6] = [
         (
             "request-verification",
             "Send a verification mail",
@@ -527,9 +529,9 @@ fn auth_paths(doc: &mut Doc, col: &Collection, tag: &str, record: &Value, su: bo
             ok(200, "The token and the record.", &auth),
             &[400, 401, 403, 404],
         );
-        o["parameters"]
-            .as_array_mut()
-            .map(|p| p.insert(0, id_param()));
+        if let Some(p) = o["parameters"].as_array_mut() {
+            p.insert(0, id_param());
+        }
         o["requestBody"] = json!({
             "content": {"application/json": {"schema": {"type": "object", "properties": {"duration": {"type": "integer", "minimum": 0}}}}},
         });
