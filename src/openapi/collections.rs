@@ -234,7 +234,7 @@ fn body_schema(col: &Collection, su: bool, update: bool) -> Value {
         if primary && update {
             continue;
         }
-        if !update && f.required && !primary && !col.is_auth() {
+        if !update && f.required && !primary {
             required.push(json!(f.name));
         }
         props.insert(f.name.clone(), schema);
@@ -244,6 +244,9 @@ fn body_schema(col: &Collection, su: bool, update: bool) -> Value {
     }
     if col.is_auth() {
         props.insert("passwordConfirm".into(), json!({"type": "string"}));
+        if !update {
+            required.push(json!("passwordConfirm"));
+        }
         if update {
             props.insert(
                 "oldPassword".into(),

@@ -225,6 +225,10 @@ async fn auth_collections_have_their_auth_endpoints() {
     assert!(!props(&su, "membersRecord").contains_key("tokenKey"));
     assert!(props(&su, "membersCreate").contains_key("password"));
     assert!(props(&su, "membersCreate").contains_key("passwordConfirm"));
+    assert_eq!(
+        su["components"]["schemas"]["membersCreate"]["required"],
+        json!(["password", "email", "passwordConfirm"])
+    );
     assert!(props(&su, "membersUpdate").contains_key("oldPassword"));
     // What auth-methods really sends matches its schema's keys.
     let methods = srv
