@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod logs;
 pub mod mail;
 pub mod metrics;
+pub mod openapi;
 pub mod plugins;
 pub mod query;
 pub mod realtime;

@@ -14,6 +14,7 @@ mod health;
 mod logs;
 pub mod meta;
 mod metrics;
+mod openapi;
 mod plugins;
 mod public;
 mod rate_limit;
@@ -35,6 +36,10 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
     let limited = app.clone();
     let logged = app.clone();
     let public_dir = !app.config.server.public_dir.as_os_str().is_empty();
+    let docs = Arc::new(crate::openapi::OpenApi::new(
+        app.schema.clone(),
+        env!("CARGO_PKG_VERSION"),
+    ));
     let route = Route::new()
         .at("/api/health", get(health::health).head(health::health))
         .at(
@@ -136,7 +141,11 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
             "/api/webhooks/:id/deliveries/:delivery/redeliver",
             post(webhooks::redeliver),
         )
-        .at("/api/webhooks/:id/test", post(webhooks::test));
+        .at("/api/webhooks/:id/test", post(webhooks::test))
+        .at("/api/openapi.json", get(openapi::json).data(docs.clone()))
+        .at("/api/openapi.yaml", get(openapi::yaml).data(docs))
+        .at("/api/docs", get(openapi::docs_page))
+        .at("/api/docs/rapidoc-min.js", get(openapi::rapidoc));
     // Static files at `/` (`[server] public_dir`); the API and dashboard routes above win.
     let route = if public_dir {
         route

@@ -31,6 +31,7 @@ mod hardening_rss;
 mod hardening_rules;
 mod hardening_store;
 mod inspect;
+mod openapi;
 mod ops_collections;
 mod ops_logs;
 mod ops_mail;
