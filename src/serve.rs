@@ -364,16 +364,62 @@ async fn fetch_types(url: &str, email: &str, password: &str) -> Result<String, S
         .ok_or("superuser login answered without a token")?;
     let resp = client
         .get(format!("{base}/api/typegen.ts"))
-        .header("authorization", token)
+        .header("authorization", &token)
         .send()
         .await
         .map_err(|e| format!("cannot reach {base}: {e}"))?;
     let status = resp.status();
     let body = read_limited(resp).await?;
+    if status == reqwest::StatusCode::NOT_FOUND {
+        // PocketBase itself (or a Ferrobase without the endpoint): its collections, generated
+        // here by the same generator.
+        let cols = fetch_collections(&client, base, &token).await?;
+        return Ok(crate::typegen::generate(cols.iter()).text);
+    }
     if !status.is_success() {
         return Err(failed("GET /api/typegen.ts failed", status, &body));
     }
     Ok(body)
+}
+
+/// Every collection of `GET /api/collections`, page by page (at most 100 pages of 500).
+async fn fetch_collections(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> Result<Vec<crate::schema::Collection>, String> {
+    const PER_PAGE: usize = 500;
+    let mut cols = Vec::new();
+    for page in 1..=100usize {
+        let resp = client
+            .get(format!(
+                "{base}/api/collections?page={page}&perPage={PER_PAGE}&skipTotal=1"
+            ))
+            .header("authorization", token)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {base}: {e}"))?;
+        let status = resp.status();
+        let body = read_limited(resp).await?;
+        let v: Value = serde_json::from_str(&body)
+            .map_err(|_| format!("GET /api/collections failed: {status}"))?;
+        if !status.is_success() {
+            let message = v["message"].as_str().unwrap_or_default();
+            return Err(format!("GET /api/collections failed: {status} {message}"));
+        }
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        let n = items.len();
+        for item in items {
+            let name = item["name"].as_str().unwrap_or_default().to_string();
+            let c = crate::schema::Collection::from_storage(item.to_string().as_bytes())
+                .map_err(|e| format!("collection {name:?}: {e}"))?;
+            cols.push(c);
+        }
+        if n < PER_PAGE {
+            return Ok(cols);
+        }
+    }
+    Err("more than 50,000 collections".into())
 }
 
 /// A response body as text, refusing more than 64 MiB (no schema's types come near that).

@@ -89,6 +89,9 @@ fn percent_decode(s: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = s.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None; // from_str_radix would take "+1"
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -213,6 +216,7 @@ mod tests {
             "/%zz",
             "/%e2%28%a1",
             "/%",
+            "/%+1",
         ] {
             assert_eq!(segments(bad), None, "{bad}");
         }
