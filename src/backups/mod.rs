@@ -1,0 +1,446 @@
+//! Backups: consistent online snapshots of a data dir (store + local files) as zips in
+//! `<data dir>/backups/`, listed, downloaded, uploaded, deleted and restored through
+//! `/api/backups` (superusers), made on the settings' `backups.cron` schedule, and by the
+//! `ferrobase backup|restore` commands on a stopped dir.
+//!
+//! A restore is staged in `<data dir>/.restore/` and swapped in by [`finish_restore`] when the
+//! server next starts (the API asks the server to restart itself; see `serve`). One backup or
+//! restore runs at a time. Uses the store, the files and the settings; knows nothing of HTTP.
+//!
+//! - `archive`: the zip layout, writing one, staging a restore, the start-up swap.
+//! - `schedule`: the cron task.
+
+mod archive;
+mod schedule;
+
+pub use archive::{finish_restore, open_backup, prepare_restore, write_backup, Manifest, Progress};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldError, FieldErrors};
+use crate::files::Files;
+use crate::settings::SettingsService;
+use crate::store::{Store, StoreOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+use tokio::sync::watch;
+
+/// The folder of local backups inside the data dir.
+pub const BACKUPS_DIR: &str = "backups";
+/// Prefix of scheduled backups' names (PocketBase: `@auto_pb_backup_`).
+pub const AUTO_PREFIX: &str = "@auto_ferrobase_backup_";
+
+/// Why a backup operation failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BackupError {
+    #[error("another backup or restore is running; try again later")]
+    Busy,
+    #[error("the backup name must match ^[a-z0-9_-]+\\.zip$ (at most 150 characters)")]
+    BadName,
+    #[error("a backup with this name already exists")]
+    Exists,
+    #[error("no such backup")]
+    Missing,
+    #[error("the backup is being created or restored")]
+    InUse,
+    #[error("the file is not a zip archive")]
+    NotZip,
+    #[error("the zip is not a Ferrobase backup (no valid manifest.json or data.dump)")]
+    NoManifest,
+    #[error("the backup is of data-dir format {0}, newer than this Ferrobase understands; upgrade Ferrobase")]
+    NewerFormat(u64),
+    #[error("the backup is corrupt: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<BackupError> for ApiError {
+    fn from(e: BackupError) -> Self {
+        let field = |name: &str, code: &'static str, message: &str| {
+            ApiError::validation(
+                message,
+                FieldErrors::single(name, FieldError::new(code, e.to_string())),
+            )
+        };
+        match &e {
+            BackupError::Busy => field(
+                "backup",
+                "backup_in_progress",
+                "Try again later - another backup/restore process has already been started.",
+            ),
+            BackupError::BadName => field(
+                "name",
+                "validation_match_invalid",
+                "An error occurred while validating the submitted data.",
+            ),
+            BackupError::Exists => field(
+                "name",
+                "validation_backup_name_exists",
+                "An error occurred while validating the submitted data.",
+            ),
+            BackupError::Missing => {
+                field("key", "backup_not_found", "Missing or invalid backup file.")
+            }
+            BackupError::InUse => field(
+                "key",
+                "backup_in_use",
+                "The backup is currently being used and cannot be deleted.",
+            ),
+            BackupError::NotZip => field(
+                "file",
+                "validation_invalid_mime_type",
+                "An error occurred while validating the submitted data.",
+            ),
+            BackupError::NoManifest | BackupError::Invalid(_) => {
+                field("key", "backup_invalid", "Failed to restore the backup.")
+            }
+            BackupError::NewerFormat(_) => field(
+                "key",
+                "backup_newer_format",
+                "Failed to restore the backup.",
+            ),
+            BackupError::Io(m) => ApiError::internal(m),
+        }
+    }
+}
+
+/// One backup as `GET /api/backups` lists it.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct BackupInfo {
+    pub key: String,
+    pub size: u64,
+    /// PocketBase's datetime format (`2006-01-02 15:04:05.000Z`).
+    pub modified: String,
+    #[serde(skip)]
+    pub modified_at: SystemTime,
+}
+
+/// What is running.
+#[derive(Debug, Clone)]
+enum Active {
+    Creating(String),
+    Restoring(String),
+}
+
+/// Whether `name` is a valid backup key (`^[a-z0-9_-]+\.zip$`, at most 150 chars), or an auto
+/// backup's name (the same after [`AUTO_PREFIX`]).
+pub fn valid_name(name: &str) -> bool {
+    let plain = name.strip_prefix(AUTO_PREFIX).unwrap_or(name);
+    let Some(stem) = plain.strip_suffix(".zip") else {
+        return false;
+    };
+    name.len() <= 150
+        && !stem.is_empty()
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A default backup name: `ferrobase_backup_YYYYMMDDHHMMSS.zip`.
+pub fn default_name() -> String {
+    format!(
+        "ferrobase_backup_{}.zip",
+        chrono::Utc::now().format("%Y%m%d%H%M%S")
+    )
+}
+
+/// The backups service (see the module docs).
+pub struct Backups {
+    store: Arc<dyn Store>,
+    files: Arc<Files>,
+    settings: Arc<SettingsService>,
+    data_dir: PathBuf,
+    dir: PathBuf,
+    options: StoreOptions,
+    active: Mutex<Option<Active>>,
+    /// Set once a restore is staged: the server should restart to swap it in.
+    restart: watch::Sender<bool>,
+    /// Largest accepted upload, bytes.
+    pub max_upload: u64,
+}
+
+/// Clears the active operation when dropped (unless kept for a restart).
+struct ActiveGuard<'a> {
+    active: &'a Mutex<Option<Active>>,
+    keep: bool,
+}
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            *self.active.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+}
+
+fn io_err(e: impl std::fmt::Display) -> BackupError {
+    BackupError::Io(e.to_string())
+}
+
+impl Backups {
+    pub fn new(
+        store: Arc<dyn Store>,
+        files: Arc<Files>,
+        settings: Arc<SettingsService>,
+        data_dir: &Path,
+        options: StoreOptions,
+        max_upload: u64,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            files,
+            settings,
+            data_dir: data_dir.to_path_buf(),
+            dir: data_dir.join(BACKUPS_DIR),
+            options,
+            active: Mutex::new(None),
+            restart: watch::channel(false).0,
+            max_upload,
+        })
+    }
+
+    /// Whether a backup or restore can start now (`canBackup` of `/api/health`).
+    pub fn can_backup(&self) -> bool {
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+
+    /// Resolves once a restore is staged and the server should restart.
+    pub async fn restart_requested(&self) {
+        let mut rx = self.restart.subscribe();
+        let _ = rx.wait_for(|r| *r).await;
+    }
+
+    /// Whether a restore asked for a restart.
+    pub fn restart_pending(&self) -> bool {
+        *self.restart.borrow()
+    }
+
+    fn begin(&self, what: Active) -> Result<ActiveGuard<'_>, BackupError> {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        if active.is_some() {
+            return Err(BackupError::Busy);
+        }
+        *active = Some(what);
+        Ok(ActiveGuard {
+            active: &self.active,
+            keep: false,
+        })
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf, BackupError> {
+        if !valid_name(key) {
+            return Err(BackupError::Missing);
+        }
+        let path = self.dir.join(key);
+        if !path.is_file() {
+            return Err(BackupError::Missing);
+        }
+        Ok(path)
+    }
+
+    /// Every backup, newest first. Blocking.
+    pub fn list(&self) -> Result<Vec<BackupInfo>, BackupError> {
+        list_dir(&self.dir)
+    }
+
+    /// `GET /api/backups` for `caller`.
+    pub async fn list_for(&self, caller: &Caller) -> Result<Vec<BackupInfo>, ApiError> {
+        caller.require_superuser()?;
+        let dir = self.dir.clone();
+        Ok(tokio::task::spawn_blocking(move || list_dir(&dir))
+            .await
+            .map_err(ApiError::internal)??)
+    }
+
+    /// Makes a backup named `name` (default: [`default_name`]) and waits for it. Refused while
+    /// another backup or restore runs.
+    pub async fn create(self: &Arc<Self>, name: Option<String>) -> Result<Manifest, BackupError> {
+        let name = name.filter(|n| !n.is_empty()).unwrap_or_else(default_name);
+        if !valid_name(&name) {
+            return Err(BackupError::BadName);
+        }
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.create_blocking(&name))
+            .await
+            .map_err(io_err)?
+    }
+
+    fn create_blocking(&self, name: &str) -> Result<Manifest, BackupError> {
+        let _active = self.begin(Active::Creating(name.to_string()))?;
+        if self.dir.join(name).exists() {
+            return Err(BackupError::Exists);
+        }
+        let started = Instant::now();
+        let made = self.write_to(name);
+        crate::metrics::backup_done(made.is_ok(), started.elapsed().as_secs_f64());
+        match &made {
+            Ok(m) => tracing::info!(backup = name, head = m.head, files = m.files, "backup made"),
+            Err(e) => tracing::error!(backup = name, error = %e, "backup failed"),
+        }
+        made
+    }
+
+    /// Streams the zip into a temporary file beside the backups, then renames it: a crash
+    /// leaves no half-written backup in the list.
+    fn write_to(&self, name: &str) -> Result<Manifest, BackupError> {
+        std::fs::create_dir_all(&self.dir).map_err(io_err)?;
+        let tmp = self.dir.join(format!(".{name}.partial"));
+        let file = std::fs::File::create(&tmp).map_err(io_err)?;
+        // No file a snapshot's record names may vanish before it is copied.
+        let hold = self.files.hold_removals();
+        let written = write_backup(self.store.as_ref(), self.files.local_root(), file, &|_| {});
+        drop(hold);
+        match written {
+            Ok(manifest) => {
+                std::fs::rename(&tmp, self.dir.join(name)).map_err(io_err)?;
+                if let Ok(d) = std::fs::File::open(&self.dir) {
+                    let _ = d.sync_all();
+                }
+                Ok(manifest)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// The path of backup `key` for a download.
+    pub fn download_path(&self, key: &str) -> Result<PathBuf, BackupError> {
+        self.path_of(key)
+    }
+
+    /// Deletes backup `key` (refused while it is being created or restored). Blocking.
+    pub fn delete(&self, key: &str) -> Result<(), BackupError> {
+        if let Some(Active::Creating(k) | Active::Restoring(k)) =
+            &*self.active.lock().unwrap_or_else(|e| e.into_inner())
+        {
+            if k == key {
+                return Err(BackupError::InUse);
+            }
+        }
+        let path = self.path_of(key)?;
+        std::fs::remove_file(path).map_err(io_err)
+    }
+
+    /// Keeps an uploaded zip (already streamed to `staged`, on the data dir's file system) as
+    /// backup `name`. Blocking.
+    pub fn upload(&self, name: &str, staged: &Path) -> Result<(), BackupError> {
+        if !valid_name(name) {
+            return Err(BackupError::BadName);
+        }
+        let file = std::fs::File::open(staged).map_err(io_err)?;
+        zip::ZipArchive::new(file).map_err(|_| BackupError::NotZip)?;
+        std::fs::create_dir_all(&self.dir).map_err(io_err)?;
+        let target = self.dir.join(name);
+        if target.exists() {
+            return Err(BackupError::Exists);
+        }
+        // A hard link keeps the staged copy's own cleanup; copy across file systems.
+        if std::fs::hard_link(staged, &target).is_err() {
+            std::fs::copy(staged, &target).map_err(io_err)?;
+        }
+        Ok(())
+    }
+
+    /// Stages backup `key` for restoring and asks the server to restart into it. Refused while
+    /// another backup or restore runs; the backup is validated first (a zip with a manifest of
+    /// a format this build can read).
+    pub async fn restore(self: &Arc<Self>, key: &str) -> Result<(), BackupError> {
+        let me = self.clone();
+        let key = key.to_string();
+        tokio::task::spawn_blocking(move || me.restore_blocking(&key))
+            .await
+            .map_err(io_err)?
+    }
+
+    fn restore_blocking(&self, key: &str) -> Result<(), BackupError> {
+        let mut active = self.begin(Active::Restoring(key.to_string()))?;
+        let path = self.path_of(key)?;
+        let manifest = prepare_restore(&path, &self.data_dir, &self.options, &|_| {})?;
+        tracing::info!(
+            backup = key,
+            head = manifest.head,
+            "restore staged; restarting"
+        );
+        // Stays active until the restart: nothing else may start.
+        active.keep = true;
+        self.restart.send_replace(true);
+        Ok(())
+    }
+
+    /// The settings service (the schedule re-reads `backups.cron` from it).
+    pub(crate) fn settings(&self) -> &SettingsService {
+        &self.settings
+    }
+}
+
+/// Every backup in `dir`, newest first. Blocking.
+pub fn list_dir(dir: &Path) -> Result<Vec<BackupInfo>, BackupError> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err)?;
+        let Some(key) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if !valid_name(&key) {
+            continue; // temporary files of a backup or upload in progress
+        }
+        let meta = entry.metadata().map_err(io_err)?;
+        if !meta.is_file() {
+            continue;
+        }
+        let modified_at = meta.modified().map_err(io_err)?;
+        let modified = chrono::DateTime::<chrono::Utc>::from(modified_at)
+            .format("%Y-%m-%d %H:%M:%S%.3fZ")
+            .to_string();
+        out.push(BackupInfo {
+            key,
+            size: meta.len(),
+            modified,
+            modified_at,
+        });
+    }
+    out.sort_by(|a, b| b.modified_at.cmp(&a.modified_at).then(b.key.cmp(&a.key)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_pocketbase_and_auto_names_pass() {
+        for ok in [
+            "a.zip",
+            "pb_backup_20240101.zip",
+            "x-y_z1.zip",
+            "@auto_ferrobase_backup_1.zip",
+        ] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".zip",
+            "A.zip",
+            "a.tar",
+            "../a.zip",
+            "a b.zip",
+            "a.zip.partial",
+            "@auto_x.zip",
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+        assert!(!valid_name(&format!("{}.zip", "a".repeat(150))));
+        assert!(valid_name(&default_name()));
+    }
+}
