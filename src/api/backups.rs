@@ -5,6 +5,7 @@
 use super::body;
 use crate::app::App;
 use crate::auth::Caller;
+use crate::backups::Download;
 use crate::error::{ApiError, FieldError};
 use poem::http::{header, HeaderValue, StatusCode};
 use poem::web::{Data, Json, Multipart, Path, Query, StaticFileRequest};
@@ -127,15 +128,27 @@ pub async fn download(
     if !matches!(caller, Caller::Superuser(_)) {
         return Err(ApiError::Forbidden(MSG_FORBIDDEN.into()));
     }
-    let path = app
-        .backups
-        .download_path(&key)
-        .map_err(|_| ApiError::not_found())?;
-    let mut resp = match conditional.create_response(&path, true, false) {
-        Ok(r) => r.into_response(),
-        Err(poem::error::StaticFileError::NotFound) => return Err(ApiError::not_found()),
-        Err(poem::error::StaticFileError::Io(e)) => return Err(ApiError::internal(e)),
-        Err(e) => return Ok(poem::Error::from(e).into_response()),
+    let backups = app.backups.clone();
+    let k = key.clone();
+    let found = tokio::task::spawn_blocking(move || backups.download(&k))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut resp = match found {
+        Ok(Download::File(path)) => match conditional.create_response(&path, true, false) {
+            Ok(r) => r.into_response(),
+            Err(poem::error::StaticFileError::NotFound) => return Err(ApiError::not_found()),
+            Err(poem::error::StaticFileError::Io(e)) => return Err(ApiError::internal(e)),
+            Err(e) => return Ok(poem::Error::from(e).into_response()),
+        },
+        Ok(Download::Stream { size, body }) => {
+            let mut r = Body::from_bytes_stream(body).into_response();
+            if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
+                r.headers_mut().insert(header::CONTENT_LENGTH, v);
+            }
+            r
+        }
+        Err(crate::backups::BackupError::Missing) => return Err(ApiError::not_found()),
+        Err(e) => return Err(e.into()),
     };
     let h = resp.headers_mut();
     // `key` passed `valid_name`: no quotes or control characters.

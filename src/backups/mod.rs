@@ -17,7 +17,7 @@ pub use archive::{finish_restore, open_backup, prepare_restore, write_backup, Ma
 
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, FieldErrors};
-use crate::files::Files;
+use crate::files::{Files, ReadStream, S3Options, Storage, S3};
 use crate::settings::SettingsService;
 use crate::store::{Store, StoreOptions};
 use std::path::{Path, PathBuf};
@@ -145,6 +145,132 @@ pub fn default_name() -> String {
     )
 }
 
+/// Where backups are kept: `<data dir>/backups`, or the settings' `backups.s3` bucket when
+/// enabled (chosen per operation, so a settings change applies at once).
+enum Target {
+    Local(PathBuf),
+    Bucket(S3),
+}
+
+/// A backup fetched to local disk for a restore; a bucket's temporary copy goes when dropped.
+struct LocalCopy {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl Drop for LocalCopy {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn format_time(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%d %H:%M:%S%.3fZ")
+        .to_string()
+}
+
+impl Target {
+    fn list(&self) -> Result<Vec<BackupInfo>, BackupError> {
+        let bucket = match self {
+            Target::Local(dir) => return list_dir(dir),
+            Target::Bucket(b) => b,
+        };
+        let mut keys = Vec::new();
+        bucket
+            .list(&mut |item| {
+                if valid_name(&item.key) {
+                    keys.push(item.key);
+                }
+                Ok(())
+            })
+            .map_err(io_err)?;
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(meta) = bucket.meta(&key).map_err(io_err)? {
+                out.push(BackupInfo {
+                    modified: format_time(meta.modified),
+                    modified_at: meta.modified,
+                    size: meta.size,
+                    key,
+                });
+            }
+        }
+        out.sort_by(|a, b| b.modified_at.cmp(&a.modified_at).then(b.key.cmp(&a.key)));
+        Ok(out)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, BackupError> {
+        if !valid_name(key) {
+            return Ok(false);
+        }
+        match self {
+            Target::Local(dir) => Ok(dir.join(key).is_file()),
+            Target::Bucket(b) => Ok(b.meta(key).map_err(io_err)?.is_some()),
+        }
+    }
+
+    /// Keeps the complete local file `tmp` as backup `key` (moved, or uploaded then removed).
+    fn keep(&self, key: &str, tmp: &Path) -> Result<(), BackupError> {
+        match self {
+            Target::Local(dir) => {
+                std::fs::rename(tmp, dir.join(key)).map_err(io_err)?;
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+                Ok(())
+            }
+            Target::Bucket(b) => {
+                let put = b.put(key, tmp).map_err(io_err);
+                let _ = std::fs::remove_file(tmp);
+                put
+            }
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<(), BackupError> {
+        if !self.exists(key)? {
+            return Err(BackupError::Missing);
+        }
+        match self {
+            Target::Local(dir) => std::fs::remove_file(dir.join(key)).map_err(io_err),
+            Target::Bucket(b) => b.remove(key).map_err(io_err),
+        }
+    }
+
+    /// Backup `key` as a local file (a bucket's is downloaded into `scratch`).
+    fn local_copy(&self, key: &str, scratch: &Path) -> Result<LocalCopy, BackupError> {
+        if !self.exists(key)? {
+            return Err(BackupError::Missing);
+        }
+        match self {
+            Target::Local(dir) => Ok(LocalCopy {
+                path: dir.join(key),
+                temporary: false,
+            }),
+            Target::Bucket(b) => {
+                std::fs::create_dir_all(scratch).map_err(io_err)?;
+                let copy = LocalCopy {
+                    path: scratch.join(format!(".{key}.download")),
+                    temporary: true,
+                };
+                b.download(key, &copy.path).map_err(io_err)?;
+                Ok(copy)
+            }
+        }
+    }
+}
+
+/// How `GET /api/backups/{key}` serves a backup.
+pub enum Download {
+    /// A local file (served with ranges and conditional requests).
+    File(PathBuf),
+    /// An object of the backups bucket.
+    Stream { size: u64, body: ReadStream },
+}
+
 /// The backups service (see the module docs).
 pub struct Backups {
     store: Arc<dyn Store>,
@@ -231,27 +357,37 @@ impl Backups {
         })
     }
 
-    fn path_of(&self, key: &str) -> Result<PathBuf, BackupError> {
-        if !valid_name(key) {
-            return Err(BackupError::Missing);
+    /// Where backups go now (the settings' `backups.s3` when enabled). Blocking context of a
+    /// tokio runtime (the bucket client runs its requests there).
+    fn target(&self) -> Result<Target, BackupError> {
+        let settings = self.settings.current();
+        let s3 = &settings.backups.s3;
+        if !s3.enabled {
+            return Ok(Target::Local(self.dir.clone()));
         }
-        let path = self.dir.join(key);
-        if !path.is_file() {
-            return Err(BackupError::Missing);
-        }
-        Ok(path)
+        let options = S3Options {
+            bucket: s3.bucket.clone(),
+            region: s3.region.clone(),
+            endpoint: s3.endpoint.clone(),
+            access_key: s3.access_key.clone(),
+            secret: s3.secret.clone(),
+            force_path_style: s3.force_path_style,
+        };
+        S3::new(&options)
+            .map(Target::Bucket)
+            .map_err(|e| BackupError::Io(format!("backups bucket {:?}: {e}", options.bucket)))
     }
 
     /// Every backup, newest first. Blocking.
     pub fn list(&self) -> Result<Vec<BackupInfo>, BackupError> {
-        list_dir(&self.dir)
+        self.target()?.list()
     }
 
     /// `GET /api/backups` for `caller`.
-    pub async fn list_for(&self, caller: &Caller) -> Result<Vec<BackupInfo>, ApiError> {
+    pub async fn list_for(self: &Arc<Self>, caller: &Caller) -> Result<Vec<BackupInfo>, ApiError> {
         caller.require_superuser()?;
-        let dir = self.dir.clone();
-        Ok(tokio::task::spawn_blocking(move || list_dir(&dir))
+        let me = self.clone();
+        Ok(tokio::task::spawn_blocking(move || me.list())
             .await
             .map_err(ApiError::internal)??)
     }
@@ -271,11 +407,12 @@ impl Backups {
 
     fn create_blocking(&self, name: &str) -> Result<Manifest, BackupError> {
         let _active = self.begin(Active::Creating(name.to_string()))?;
-        if self.dir.join(name).exists() {
+        let target = self.target()?;
+        if target.exists(name)? {
             return Err(BackupError::Exists);
         }
         let started = Instant::now();
-        let made = self.write_to(name);
+        let made = self.write_to(&target, name);
         crate::metrics::backup_done(made.is_ok(), started.elapsed().as_secs_f64());
         match &made {
             Ok(m) => tracing::info!(backup = name, head = m.head, files = m.files, "backup made"),
@@ -286,7 +423,7 @@ impl Backups {
 
     /// Streams the zip into a temporary file beside the backups, then renames it: a crash
     /// leaves no half-written backup in the list.
-    fn write_to(&self, name: &str) -> Result<Manifest, BackupError> {
+    fn write_to(&self, target: &Target, name: &str) -> Result<Manifest, BackupError> {
         std::fs::create_dir_all(&self.dir).map_err(io_err)?;
         let tmp = self.dir.join(format!(".{name}.partial"));
         let file = std::fs::File::create(&tmp).map_err(io_err)?;
@@ -296,10 +433,7 @@ impl Backups {
         drop(hold);
         match written {
             Ok(manifest) => {
-                std::fs::rename(&tmp, self.dir.join(name)).map_err(io_err)?;
-                if let Ok(d) = std::fs::File::open(&self.dir) {
-                    let _ = d.sync_all();
-                }
+                target.keep(name, &tmp)?;
                 Ok(manifest)
             }
             Err(e) => {
@@ -309,9 +443,25 @@ impl Backups {
         }
     }
 
-    /// The path of backup `key` for a download.
-    pub fn download_path(&self, key: &str) -> Result<PathBuf, BackupError> {
-        self.path_of(key)
+    /// Backup `key` for a download. Blocking.
+    pub fn download(&self, key: &str) -> Result<Download, BackupError> {
+        match self.target()? {
+            Target::Local(dir) if valid_name(key) && dir.join(key).is_file() => {
+                Ok(Download::File(dir.join(key)))
+            }
+            Target::Local(_) => Err(BackupError::Missing),
+            Target::Bucket(b) => {
+                let meta = b
+                    .meta(key)
+                    .map_err(io_err)?
+                    .filter(|_| valid_name(key))
+                    .ok_or(BackupError::Missing)?;
+                Ok(Download::Stream {
+                    size: meta.size,
+                    body: b.read(key, None).map_err(io_err)?,
+                })
+            }
+        }
     }
 
     /// Deletes backup `key` (refused while it is being created or restored). Blocking.
@@ -323,8 +473,7 @@ impl Backups {
                 return Err(BackupError::InUse);
             }
         }
-        let path = self.path_of(key)?;
-        std::fs::remove_file(path).map_err(io_err)
+        self.target()?.delete(key)
     }
 
     /// Keeps an uploaded zip (already streamed to `staged`, on the data dir's file system) as
@@ -335,16 +484,19 @@ impl Backups {
         }
         let file = std::fs::File::open(staged).map_err(io_err)?;
         zip::ZipArchive::new(file).map_err(|_| BackupError::NotZip)?;
-        std::fs::create_dir_all(&self.dir).map_err(io_err)?;
-        let target = self.dir.join(name);
-        if target.exists() {
+        let target = self.target()?;
+        if target.exists(name)? {
             return Err(BackupError::Exists);
         }
-        // A hard link keeps the staged copy's own cleanup; copy across file systems.
-        if std::fs::hard_link(staged, &target).is_err() {
-            std::fs::copy(staged, &target).map_err(io_err)?;
+        std::fs::create_dir_all(&self.dir).map_err(io_err)?;
+        // A copy beside the backups (a hard link when possible; the staged file cleans itself).
+        let tmp = self.dir.join(format!(".{name}.upload"));
+        if std::fs::hard_link(staged, &tmp).is_err() {
+            std::fs::copy(staged, &tmp).map_err(io_err)?;
         }
-        Ok(())
+        let kept = target.keep(name, &tmp);
+        let _ = std::fs::remove_file(&tmp);
+        kept
     }
 
     /// Stages backup `key` for restoring and asks the server to restart into it. Refused while
@@ -360,8 +512,8 @@ impl Backups {
 
     fn restore_blocking(&self, key: &str) -> Result<(), BackupError> {
         let mut active = self.begin(Active::Restoring(key.to_string()))?;
-        let path = self.path_of(key)?;
-        let manifest = prepare_restore(&path, &self.data_dir, &self.options, &|_| {})?;
+        let copy = self.target()?.local_copy(key, &self.dir)?;
+        let manifest = prepare_restore(&copy.path, &self.data_dir, &self.options, &|_| {})?;
         tracing::info!(
             backup = key,
             head = manifest.head,
@@ -400,13 +552,10 @@ pub fn list_dir(dir: &Path) -> Result<Vec<BackupInfo>, BackupError> {
             continue;
         }
         let modified_at = meta.modified().map_err(io_err)?;
-        let modified = chrono::DateTime::<chrono::Utc>::from(modified_at)
-            .format("%Y-%m-%d %H:%M:%S%.3fZ")
-            .to_string();
         out.push(BackupInfo {
             key,
             size: meta.len(),
-            modified,
+            modified: format_time(modified_at),
             modified_at,
         });
     }

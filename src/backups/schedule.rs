@@ -4,7 +4,7 @@
 //! (`@auto_ferrobase_backup_…zip`) and deletes the oldest auto backups beyond the max keep
 //! (backups made by hand are never pruned).
 
-use super::{list_dir, BackupInfo, Backups, AUTO_PREFIX};
+use super::{BackupError, BackupInfo, Backups, AUTO_PREFIX};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,16 @@ pub fn to_prune(list: &[BackupInfo], keep: usize) -> Vec<String> {
 }
 
 impl Backups {
+    /// Deletes the oldest auto backups beyond `keep`; returns how many went. Blocking.
+    pub fn prune_auto(&self, keep: usize) -> Result<usize, BackupError> {
+        let target = self.target()?;
+        let doomed = to_prune(&target.list()?, keep);
+        for key in &doomed {
+            target.delete(key)?;
+        }
+        Ok(doomed.len())
+    }
+
     /// Runs the schedule until the service is dropped.
     pub fn spawn_schedule(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
@@ -56,16 +66,7 @@ impl Backups {
                     tracing::warn!(error = %e, "scheduled backup not made");
                     continue;
                 }
-                let dir = me.dir.clone();
-                let pruned = tokio::task::spawn_blocking(move || {
-                    let doomed = to_prune(&list_dir(&dir)?, keep);
-                    for key in &doomed {
-                        std::fs::remove_file(dir.join(key))
-                            .map_err(|e| super::BackupError::Io(e.to_string()))?;
-                    }
-                    Ok::<_, super::BackupError>(doomed.len())
-                })
-                .await;
+                let pruned = tokio::task::spawn_blocking(move || me.prune_auto(keep)).await;
                 match pruned {
                     Ok(Ok(0)) => {}
                     Ok(Ok(n)) => tracing::info!(removed = n, "old auto backups removed"),

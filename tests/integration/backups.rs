@@ -446,3 +446,74 @@ async fn cli_backup_and_restore_on_a_stopped_dir() {
         .expect("file");
     assert_eq!(r.text().await.expect("text"), "kept file");
 }
+
+/// With the settings' `backups.s3` enabled, backups are made into, listed from, downloaded
+/// from, restored from and deleted from the bucket (a real local S3 server).
+#[tokio::test]
+async fn backups_round_trip_through_an_s3_bucket() {
+    let Some(s3) = crate::files_s3::S3rver::start() else {
+        return;
+    };
+    let mut srv = TestServer::start().await;
+    items(&srv).await;
+    let kept = srv
+        .su()
+        .create("items", json!({"title": "kept", "n": 1}))
+        .await;
+    let r = srv
+        .su()
+        .patch(
+            "/api/settings",
+            json!({"backups": {"s3": {
+                "enabled": true, "bucket": crate::files_s3::BUCKET, "region": "us-east-1",
+                "endpoint": s3.endpoint, "accessKey": "S3RVER", "secret": "S3RVER",
+                "forcePathStyle": true,
+            }}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = srv
+        .su()
+        .post("/api/backups", json!({"name": "s3.zip"}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(s3.keys().contains(&"s3.zip".to_string()), "{:?}", s3.keys());
+    assert!(
+        !srv.data_dir().join("backups/s3.zip").exists(),
+        "not kept locally"
+    );
+    let list = srv.su().get("/api/backups").await.ok();
+    assert_eq!(keys(&list), vec!["s3.zip"], "{list}");
+    assert!(list[0]["size"].as_u64().expect("size") > 100);
+    let r = srv
+        .su()
+        .post("/api/backups", json!({"name": "s3.zip"}))
+        .await;
+    r.assert_field_error(MSG_VALIDATE, "name", "validation_backup_name_exists");
+
+    let token = file_token(&srv).await;
+    let r = download(&srv, "s3.zip", Some(&token)).await;
+    assert_eq!(r.status(), 200);
+    let zip = r.bytes().await.expect("zip").to_vec();
+    assert!(zip.starts_with(b"PK"));
+    assert_eq!(zip.len() as u64, list[0]["size"].as_u64().expect("size"));
+    let r = download(&srv, "nope.zip", Some(&token)).await;
+    assert_eq!(r.status(), 404);
+
+    let later = srv
+        .su()
+        .create("items", json!({"title": "later", "n": 2}))
+        .await;
+    restore(&mut srv, "s3.zip").await;
+    let got = srv.su().get(&record("items", &id_of(&kept))).await.ok();
+    assert_eq!(got["title"], "kept");
+    let r = srv.su().get(&record("items", &id_of(&later))).await;
+    assert_eq!(r.status, 404);
+
+    let r = srv.su().delete("/api/backups/s3.zip").await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(!s3.keys().contains(&"s3.zip".to_string()));
+    let r = srv.su().delete("/api/backups/s3.zip").await;
+    r.assert_field_error("Missing or invalid backup file.", "key", "backup_not_found");
+}
