@@ -566,6 +566,65 @@ pub fn list_dir(dir: &Path) -> Result<Vec<BackupInfo>, BackupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::SledStore;
+
+    async fn service(dir: &Path) -> Arc<Backups> {
+        let store: Arc<dyn Store> = SledStore::open(dir, StoreOptions::default()).expect("store");
+        let files = Arc::new(Files::open(dir, None).expect("files"));
+        let settings = Arc::new(SettingsService::open(
+            store.clone(),
+            &crate::config::Config::default(),
+        ));
+        Backups::new(
+            store,
+            files,
+            settings,
+            dir,
+            StoreOptions::default(),
+            1 << 20,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_operation_at_a_time_and_the_busy_backup_cannot_be_deleted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = service(dir.path()).await;
+        assert!(b.can_backup());
+        b.create(Some("a.zip".into())).await.expect("create");
+        assert!(b.can_backup(), "free again");
+        assert_eq!(
+            b.create(Some("a.zip".into())).await,
+            Err(BackupError::Exists)
+        );
+        assert_eq!(
+            b.create(Some("A.zip".into())).await,
+            Err(BackupError::BadName)
+        );
+        let held = b.begin(Active::Creating("a.zip".into())).expect("begin");
+        assert!(!b.can_backup());
+        assert_eq!(b.create(Some("b.zip".into())).await, Err(BackupError::Busy));
+        assert_eq!(b.restore("a.zip").await, Err(BackupError::Busy));
+        assert_eq!(b.delete("a.zip"), Err(BackupError::InUse));
+        drop(held);
+        assert_eq!(b.delete("missing.zip"), Err(BackupError::Missing));
+        assert_eq!(b.restore("missing.zip").await, Err(BackupError::Missing));
+        assert!(b.can_backup(), "a failed restore frees the slot");
+        b.delete("a.zip").expect("delete");
+        assert!(b.list().expect("list").is_empty());
+        // Auto backups beyond the max keep go, oldest first; manual ones stay.
+        for name in [
+            "manual.zip",
+            "@auto_ferrobase_backup_1.zip",
+            "@auto_ferrobase_backup_2.zip",
+        ] {
+            b.create(Some(name.into())).await.expect("create");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(b.prune_auto(1), Ok(1));
+        let left: Vec<String> = b.list().expect("list").into_iter().map(|i| i.key).collect();
+        assert_eq!(left, vec!["@auto_ferrobase_backup_2.zip", "manual.zip"]);
+        b.store.shutdown().await;
+    }
 
     #[test]
     fn names_follow_pocketbase_and_auto_names_pass() {

@@ -439,6 +439,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn removals_wait_for_the_last_hold() {
+        let dir = temp_dir();
+        let files = Files::open(&dir, None).unwrap();
+        let staged = files.stage("a.txt", &b"hello"[..], 100).await.unwrap();
+        files.put("c1", "r1", "a.txt", &staged).unwrap();
+        files.put("c1", "r2", "b.txt", &staged).unwrap();
+        let path = |rec: &str, name: &str| files.local_path(&files.key("c1", rec, name).unwrap());
+        let (a, b) = (path("r1", "a.txt").unwrap(), path("r2", "b.txt").unwrap());
+        let first = files.hold_removals();
+        let second = files.hold_removals();
+        files.remove("c1", "r1", "a.txt").unwrap();
+        files.remove_record("c1", "r2").unwrap();
+        assert!(a.exists() && b.exists(), "held");
+        drop(first);
+        assert!(a.exists() && b.exists(), "still held by the second");
+        drop(second);
+        assert!(!a.exists() && !b.exists(), "queued removals ran");
+        // Without a hold, removals run at once.
+        files.put("c1", "r1", "a.txt", &staged).unwrap();
+        files.remove("c1", "r1", "a.txt").unwrap();
+        assert!(!a.exists());
+        assert_eq!(files.local_root(), Some(dir.join("storage").as_path()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn sweep_removes_orphans_of_earlier_runs_only() {
         let dir = temp_dir();
         let files = Files::open(&dir, None).unwrap();

@@ -65,7 +65,7 @@ def main() -> None:
     deadline = time.time() + 20
     while True:
         try:
-            if su.health.check().get("code") == 200:
+            if su.health.check().code == 200:
                 break
         except Exception:  # restarting
             pass
