@@ -1,4 +1,5 @@
-//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `version`.
+//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `backup`, `restore`,
+//! `version`.
 
 use crate::config::{LogFormat, Overrides};
 use clap::{Parser, Subcommand};
@@ -46,6 +47,18 @@ pub enum Command {
         /// Print JSON (for scripts) instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Back up a stopped server's data dir (store + local files) into a zip; for a running
+    /// server use POST /api/backups.
+    Backup {
+        /// The zip to write (default: DIR/backups/ferrobase_backup_<time>.zip).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Restore a backup zip into a stopped server's data dir, replacing its data and files.
+    Restore {
+        /// The backup zip.
+        file: PathBuf,
     },
     /// Print the version.
     Version,

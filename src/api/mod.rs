@@ -6,6 +6,7 @@
 mod access_log;
 mod admin;
 mod auth;
+mod backups;
 mod batch;
 pub mod body;
 mod collections;
@@ -133,6 +134,15 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
             post(webhooks::redeliver),
         )
         .at("/api/webhooks/:id/test", post(webhooks::test))
+        .at("/api/backups", get(backups::list).post(backups::create))
+        .at("/api/backups/upload", post(backups::upload))
+        .at(
+            "/api/backups/:key",
+            get(backups::download)
+                .head(backups::download)
+                .delete(backups::delete),
+        )
+        .at("/api/backups/:key/restore", post(backups::restore))
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
         .around(move |ep, req| rate_limit::around(limited.clone(), ep, req))
