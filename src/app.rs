@@ -2,6 +2,7 @@
 
 use crate::accounts::AccountService;
 use crate::auth::{LimitPolicy, LoginLimiter, RequestLimiter};
+use crate::backups::Backups;
 use crate::collections::CollectionService;
 use crate::config::{Config, Durability};
 use crate::conn::Live;
@@ -44,6 +45,8 @@ pub struct App {
     pub settings: Arc<SettingsService>,
     /// The request log (`/api/logs`), written off the request path.
     pub logs: Arc<RequestLog>,
+    /// Backups and restores (`/api/backups`, the backup schedule).
+    pub backups: Arc<Backups>,
     /// Loaded plugins (none unless `serve` was given a plugins dir; see `plugins::Plugins`).
     pub plugins: Arc<Plugins>,
 }
@@ -76,6 +79,10 @@ impl App {
                 config.server.dir.display()
             )
         })?;
+        // A restore staged before the last restart is swapped in before the store opens.
+        if crate::backups::finish_restore(&config.server.dir)? {
+            tracing::info!(dir = %config.server.dir.display(), "restored a backup");
+        }
         let store: Arc<dyn Store> = SledStore::open(&config.server.dir, store_options(&config))
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
         let schema = Arc::new(Registry::load(store.as_ref(), crate::query::invalid_rules).await?);
@@ -133,6 +140,14 @@ impl App {
             Duration::from_millis(config.server.request_budget_ms.max(1)),
             Duration::from_micros(config.server.inline_work_us),
         );
+        let backups = Backups::new(
+            store.clone(),
+            records.files.clone(),
+            settings.clone(),
+            &config.server.dir,
+            store_options(&config),
+            config.backups.max_upload_mb.saturating_mul(1024 * 1024),
+        );
         let logs = RequestLog::start(
             store.clone(),
             schema.clone(),
@@ -158,6 +173,7 @@ impl App {
             accounts,
             records,
             plugins,
+            backups,
         }))
     }
 

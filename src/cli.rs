@@ -1,4 +1,5 @@
-//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `typegen`, `version`.
+//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `backup`, `restore`,
+//! `typegen`, `version`.
 
 use crate::config::{LogFormat, Overrides};
 use clap::{Parser, Subcommand};
@@ -66,6 +67,18 @@ pub enum Command {
         /// Output file; `-` writes to stdout.
         #[arg(long, default_value = "ferrobase-types.ts")]
         out: PathBuf,
+    },
+    /// Back up a stopped server's data dir (store + local files) into a zip; for a running
+    /// server use POST /api/backups.
+    Backup {
+        /// The zip to write (default: DIR/backups/ferrobase_backup_<time>.zip).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Restore a backup zip into a stopped server's data dir, replacing its data and files.
+    Restore {
+        /// The backup zip.
+        file: PathBuf,
     },
     /// Print the version.
     Version,

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backup_cmd;
+pub mod backups;
 pub mod cli;
 pub mod collections;
 pub mod config;

@@ -1,7 +1,7 @@
 //! Ferrobase: a self-hosted backend-as-a-service in one binary.
 
 use clap::Parser;
-use ferrobase::{cli, config, inspect, serve};
+use ferrobase::{backup_cmd, cli, config, inspect, serve};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -84,20 +84,41 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             cli::Command::Serve { .. } => serve::serve(config).await,
-            cli::Command::Superuser { action } => serve::superuser(config, action).await,
+            cli::Command::Superuser { action } => serve::superuser(config, action)
+                .await
+                .map(|()| serve::Served::Stopped),
+            cli::Command::Backup { out } => backup_cmd::backup(&config, out.as_deref())
+                .await
+                .map(|()| serve::Served::Stopped),
+            cli::Command::Restore { file } => {
+                backup_cmd::restore(&config, &file).map(|()| serve::Served::Stopped)
+            }
             cli::Command::Inspect { .. }
             | cli::Command::Typegen { .. }
             | cli::Command::Version
-            | cli::Command::SidecarExec { .. } => Ok(()),
+            | cli::Command::SidecarExec { .. } => Ok(serve::Served::Stopped),
         }
     });
     // Tasks still holding the store go with the runtime; then the store can be checkpointed.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
-    if serving && result.is_ok() {
+    if serving && result == Ok(serve::Served::Stopped) {
         serve::checkpoint(&checkpoint_config);
     }
+    if result == Ok(serve::Served::Restart) {
+        // Same binary, same arguments, same PID (a supervisor or test harness keeps its
+        // child); the restored data is swapped in as the store opens. Only returns on failure.
+        use std::os::unix::process::CommandExt;
+        let err = match std::env::current_exe() {
+            Ok(exe) => std::process::Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .exec(),
+            Err(e) => e,
+        };
+        eprintln!("error: cannot restart after the restore: {err}; start the server again");
+        return ExitCode::FAILURE;
+    }
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

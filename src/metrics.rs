@@ -28,6 +28,10 @@ pub struct Metrics {
     pub webhook_pending: IntGaugeVec,
     pub request_log: IntGaugeVec,
     pub rss_bytes: IntGauge,
+    /// Backups made or failed since start, by outcome (made, failed).
+    pub backups: IntCounterVec,
+    /// Seconds the last backup (made or failed) took.
+    pub backup_last_seconds: prometheus::Gauge,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -101,6 +105,17 @@ fn build() -> Result<Metrics, prometheus::Error> {
         &["outcome"],
     )?;
     let rss_bytes = IntGauge::new("process_resident_memory_bytes", "Resident set size.")?;
+    let backups = IntCounterVec::new(
+        Opts::new(
+            "backups_total",
+            "Backups since start by outcome (made, failed).",
+        ),
+        &["outcome"],
+    )?;
+    let backup_last_seconds = prometheus::Gauge::new(
+        "backup_last_duration_seconds",
+        "Seconds the last backup (made or failed) took.",
+    )?;
     for c in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
@@ -114,6 +129,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
         Box::new(webhook_pending.clone()),
         Box::new(request_log.clone()),
         Box::new(rss_bytes.clone()),
+        Box::new(backups.clone()),
+        Box::new(backup_last_seconds.clone()),
     ] {
         registry.register(c)?;
     }
@@ -131,6 +148,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
         webhook_pending,
         request_log,
         rss_bytes,
+        backups,
+        backup_last_seconds,
     })
 }
 
@@ -156,6 +175,16 @@ pub fn store_commit(transactions: usize, fsync_secs: Option<f64>) {
         if let Some(s) = fsync_secs {
             m.fsync.with_label_values::<&str>(&[]).observe(s);
         }
+    }
+}
+
+/// Records one backup that was made (`ok`) or failed after `secs`.
+pub fn backup_done(ok: bool, secs: f64) {
+    if let Some(m) = get() {
+        m.backups
+            .with_label_values(&[if ok { "made" } else { "failed" }])
+            .inc();
+        m.backup_last_seconds.set(secs);
     }
 }
 

@@ -51,7 +51,17 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested; draining in-flight requests");
 }
 
-pub async fn serve(config: Config) -> Result<(), String> {
+/// How `serve` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// Stopped by a signal.
+    Stopped,
+    /// A restore is staged: the process should start again (`main` re-execs itself) so the
+    /// restored data is swapped in before the store opens.
+    Restart,
+}
+
+pub async fn serve(config: Config) -> Result<Served, String> {
     // A bad manifest refuses to start, before the data dir is even opened.
     let plugins = Arc::new(Plugins::load(&config.plugins, &config.server.http)?);
     let app = App::open_with(config.clone(), plugins).await?;
@@ -97,8 +107,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let realtime = app.realtime.clone();
     let realtime_wait = Duration::from_millis(config.realtime.shutdown_wait_ms);
+    let backups = app.backups.clone();
     let stop = async move {
-        shutdown_signal().await;
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = backups.restart_requested() => {
+                tracing::info!("restarting to swap in a restored backup");
+            }
+        }
         // Realtime connections never finish on their own: close them (WS 1001, SSE streams
         // end) so the graceful drain does not wait for them.
         realtime.hub.shutdown(realtime_wait).await;
@@ -110,7 +126,13 @@ pub async fn serve(config: Config) -> Result<(), String> {
     app.plugins.stop(&app.records).await;
     // Every acknowledged write is already durable; this drains what is queued and flushes.
     app.shutdown().await;
-    result.map_err(|e| format!("server error on {}: {e}", config.server.http))
+    let restart = app.backups.restart_pending();
+    result.map_err(|e| format!("server error on {}: {e}", config.server.http))?;
+    Ok(if restart {
+        Served::Restart
+    } else {
+        Served::Stopped
+    })
 }
 
 /// The webhooks the loaded plugins declare, in the webhooks service's terms.

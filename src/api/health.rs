@@ -14,8 +14,8 @@ pub async fn health(app: Data<&Arc<App>>, req: &Request, caller: Caller) -> Json
     let data = if caller.is_superuser() {
         let proxy = &app.settings.current().trusted_proxy;
         json!({
-            // Backups are not implemented yet.
-            "canBackup": false,
+            // False while a backup or restore runs.
+            "canBackup": app.backups.can_backup(),
             "realIP": meta::real_ip(req, proxy),
             "possibleProxyHeader": meta::possible_proxy_header(req, proxy),
         })

@@ -6,6 +6,7 @@
 mod access_log;
 mod admin;
 mod auth;
+mod backups;
 mod batch;
 pub mod body;
 mod collections;
@@ -145,7 +146,16 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/openapi.json", get(openapi::json).data(docs.clone()))
         .at("/api/openapi.yaml", get(openapi::yaml).data(docs))
         .at("/api/docs", get(openapi::docs_page))
-        .at("/api/docs/rapidoc-min.js", get(openapi::rapidoc));
+        .at("/api/docs/rapidoc-min.js", get(openapi::rapidoc))
+        .at("/api/backups", get(backups::list).post(backups::create))
+        .at("/api/backups/upload", post(backups::upload))
+        .at(
+            "/api/backups/:key",
+            get(backups::download)
+                .head(backups::download)
+                .delete(backups::delete),
+        )
+        .at("/api/backups/:key/restore", post(backups::restore));
     // Static files at `/` (`[server] public_dir`); the API and dashboard routes above win.
     let route = if public_dir {
         route

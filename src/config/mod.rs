@@ -5,7 +5,7 @@
 //! - one file per group of sections, each struct with its defaults beside it: `server`
 //!   (`[server]`, `[rate_limit]`, `[batch]`, `[log]`), `store` (`[store]`, `[query]`),
 //!   `realtime`, `accounts` (`[auth]`, `[smtp]`), `webhooks`, `plugins`, `ops` (`[request_logs]`,
-//!   `[metrics]`), `storage`.
+//!   `[metrics]`, `[backups]`), `storage`.
 
 mod accounts;
 mod load;
@@ -19,7 +19,7 @@ mod webhooks;
 
 pub use accounts::{AuthConfig, SmtpConfig};
 pub use load::{unknown_env, ConfigError, Overrides};
-pub use ops::{MetricsConfig, RequestLogsConfig};
+pub use ops::{BackupsConfig, MetricsConfig, RequestLogsConfig};
 pub use plugins::PluginsConfig;
 pub use realtime::RealtimeConfig;
 pub use server::{BatchConfig, LogConfig, LogFormat, RateLimitConfig, ServerConfig};
@@ -46,4 +46,5 @@ pub struct Config {
     pub request_logs: RequestLogsConfig,
     pub metrics: MetricsConfig,
     pub storage: StorageConfig,
+    pub backups: BackupsConfig,
 }

@@ -64,3 +64,20 @@ pub struct MetricsConfig {
     /// When non-empty, scrapes must send `Authorization: Bearer <token>` (else 401).
     pub token: String,
 }
+
+/// `[backups]`: `/api/backups`, the backup schedule and `ferrobase backup|restore`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupsConfig {
+    /// Largest zip `POST /api/backups/upload` accepts, in MiB (streamed to disk, never held in
+    /// memory).
+    pub max_upload_mb: u64,
+}
+
+impl Default for BackupsConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_mb: 4096,
+        }
+    }
+}

@@ -168,6 +168,14 @@ codes! {
     InvalidCron = "validation_invalid_cron", Http(400), "`backups.cron` is not a 5-field cron expression or a macro such as `@daily`.";
     ConflictingRateLimitRule = "validation_conflicting_rate_limit_rule", Http(400), "Two rate limit rules have the same (or a prefix-overlapping) label and audience.";
 
+    // Backups (`/api/backups`).
+    BackupInProgress = "backup_in_progress", Http(400), "Another backup or restore is running (one at a time); `canBackup` of `/api/health` says when one can start.";
+    BackupNameExists = "validation_backup_name_exists", Http(400), "A backup with this name already exists.";
+    BackupNotFound = "backup_not_found", Http(400), "No backup has this key (delete, restore).";
+    BackupInUse = "backup_in_use", Http(400), "The backup is being created or restored and cannot be deleted.";
+    BackupInvalid = "backup_invalid", Http(400), "The zip is not a Ferrobase backup (no valid `manifest.json` or `data.dump`) or is corrupt.";
+    BackupNewerFormat = "backup_newer_format", Http(400), "The backup's data-dir format is newer than this Ferrobase understands.";
+
     // Realtime subscriptions (SSE subscription POST as field codes; per-IP ones answer 429 there).
     TooManySubscriptionsField = "validation_too_many_subscriptions", Http(400), "More than `[realtime] max_subscriptions` on one connection.";
     FilterBudgetExceededField = "validation_filter_budget_exceeded", Http(400), "More than `[realtime] max_filter_bytes` of filters on one connection.";

@@ -14,5 +14,5 @@ mod thumb;
 pub use backend::{Local, Meta, ReadStream, S3Options, Storage, S3};
 pub use names::{safe_segment, stored_name};
 pub use staged::{sniff, StageError, StagedFile};
-pub use storage::Files;
+pub use storage::{Files, RemovalHold};
 pub use thumb::is_thumbable;

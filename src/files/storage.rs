@@ -23,8 +23,10 @@ use tokio::io::AsyncRead;
 /// File storage of one data dir.
 #[derive(Debug)]
 pub struct Files {
-    store: Box<dyn Storage>,
+    store: Arc<dyn Storage>,
     tmp: PathBuf,
+    /// `<data dir>/storage`.
+    root: PathBuf,
     /// Files placed after this instant may belong to writes still in flight: never swept.
     opened: SystemTime,
     /// Thumbnails made at once (each may decode a large image).
@@ -34,6 +36,52 @@ pub struct Files {
     placing: std::sync::Mutex<Option<HashSet<String>>>,
     /// The bucket files are kept in (`None`: local disk).
     s3: Option<String>,
+    /// Removal holds (a backup copying the files) and the removals queued while one is held.
+    holds: Arc<std::sync::Mutex<Holds>>,
+}
+
+/// Removal holds taken and the removals that wait for the last one to go.
+#[derive(Debug, Default)]
+struct Holds {
+    taken: usize,
+    queued: Vec<Removal>,
+}
+
+#[derive(Debug)]
+enum Removal {
+    Key(String),
+    Prefix(String),
+}
+
+/// While held, removals (and the orphan sweep's) queue up instead of running; they run when
+/// the last hold drops. A backup takes one before its snapshot and drops it after copying the
+/// files, so a file its records name cannot vanish in between.
+#[must_use]
+pub struct RemovalHold {
+    holds: Arc<std::sync::Mutex<Holds>>,
+    store: Arc<dyn Storage>,
+}
+
+impl Drop for RemovalHold {
+    fn drop(&mut self) {
+        let queued = {
+            let mut h = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+            h.taken = h.taken.saturating_sub(1);
+            if h.taken > 0 {
+                return;
+            }
+            std::mem::take(&mut h.queued)
+        };
+        for r in queued {
+            let res = match &r {
+                Removal::Key(k) => self.store.remove(k),
+                Removal::Prefix(p) => self.store.remove_prefix(p),
+            };
+            if let Err(e) = res {
+                tracing::warn!(error = %e, removal = ?r, "removal held during a backup failed");
+            }
+        }
+    }
 }
 
 /// Thumbnails generated concurrently.
@@ -78,9 +126,9 @@ impl Files {
             std::fs::remove_dir_all(&tmp)?;
         }
         std::fs::create_dir_all(&tmp)?;
-        let store: Box<dyn Storage> = match s3 {
-            Some(o) => Box::new(S3::new(o)?),
-            None => Box::new(Local::new(root)),
+        let store: Arc<dyn Storage> = match s3 {
+            Some(o) => Arc::new(S3::new(o)?),
+            None => Arc::new(Local::new(root.clone())),
         };
         Ok(Self {
             store,
@@ -89,7 +137,38 @@ impl Files {
             thumb_slots: tokio::sync::Semaphore::new(THUMB_SLOTS),
             placing: std::sync::Mutex::new(Some(HashSet::new())),
             s3: s3.map(|o| o.bucket.clone()),
+            holds: Arc::default(),
+            root,
         })
+    }
+
+    /// The folder placed files live in when storage is local (`None` with S3).
+    pub fn local_root(&self) -> Option<&Path> {
+        self.s3.is_none().then_some(self.root.as_path())
+    }
+
+    /// Holds every removal until the returned guard drops (see [`RemovalHold`]).
+    pub fn hold_removals(&self) -> RemovalHold {
+        self.holds.lock().unwrap_or_else(|e| e.into_inner()).taken += 1;
+        RemovalHold {
+            holds: self.holds.clone(),
+            store: self.store.clone(),
+        }
+    }
+
+    /// Runs a removal now, or queues it while a hold is taken.
+    fn removal(&self, r: Removal) -> io::Result<()> {
+        {
+            let mut h = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+            if h.taken > 0 {
+                h.queued.push(r);
+                return Ok(());
+            }
+        }
+        match r {
+            Removal::Key(k) => self.store.remove(&k),
+            Removal::Prefix(p) => self.store.remove_prefix(&p),
+        }
     }
 
     fn placing(&self) -> std::sync::MutexGuard<'_, Option<HashSet<String>>> {
@@ -159,14 +238,13 @@ impl Files {
 
     /// Removes the file `name` of a record and its thumbnails. Blocking.
     pub fn remove(&self, col: &str, rec: &str, name: &str) -> io::Result<()> {
-        self.store.remove(&self.key(col, rec, name)?)?;
-        self.store
-            .remove_prefix(&Self::thumbs_prefix(col, rec, name)?)
+        self.removal(Removal::Key(self.key(col, rec, name)?))?;
+        self.removal(Removal::Prefix(Self::thumbs_prefix(col, rec, name)?))
     }
 
     /// Removes every file of a record. Blocking.
     pub fn remove_record(&self, col: &str, rec: &str) -> io::Result<()> {
-        self.store.remove_prefix(&Self::record_prefix(col, rec)?)
+        self.removal(Removal::Prefix(Self::record_prefix(col, rec)?))
     }
 
     /// Removes every file of a collection (deleted or truncated). Blocking.
@@ -174,7 +252,7 @@ impl Files {
         if !safe_segment(col) {
             return Err(bad_name());
         }
-        self.store.remove_prefix(&format!("{col}/"))
+        self.removal(Removal::Prefix(format!("{col}/")))
     }
 
     /// The storage key of thumbnail `spec` of an image file, made on first use (from a local
@@ -286,7 +364,7 @@ impl Files {
                 if placing.as_ref().is_some_and(|k| k.contains(&item.key)) {
                     return Ok(());
                 }
-                self.store.remove(&item.key)?;
+                self.removal(Removal::Key(item.key.clone()))?;
                 drop(placing);
                 removed += 1;
             }
@@ -358,6 +436,32 @@ mod tests {
         for other in ["a.txt", "c/r", "c/r/x/y", "c/r/a/b/c", "c/../a.txt", "c/r/"] {
             assert_eq!(parse_key(other), None, "{other}");
         }
+    }
+
+    #[tokio::test]
+    async fn removals_wait_for_the_last_hold() {
+        let dir = temp_dir();
+        let files = Files::open(&dir, None).unwrap();
+        let staged = files.stage("a.txt", &b"hello"[..], 100).await.unwrap();
+        files.put("c1", "r1", "a.txt", &staged).unwrap();
+        files.put("c1", "r2", "b.txt", &staged).unwrap();
+        let path = |rec: &str, name: &str| files.local_path(&files.key("c1", rec, name).unwrap());
+        let (a, b) = (path("r1", "a.txt").unwrap(), path("r2", "b.txt").unwrap());
+        let first = files.hold_removals();
+        let second = files.hold_removals();
+        files.remove("c1", "r1", "a.txt").unwrap();
+        files.remove_record("c1", "r2").unwrap();
+        assert!(a.exists() && b.exists(), "held");
+        drop(first);
+        assert!(a.exists() && b.exists(), "still held by the second");
+        drop(second);
+        assert!(!a.exists() && !b.exists(), "queued removals ran");
+        // Without a hold, removals run at once.
+        files.put("c1", "r1", "a.txt", &staged).unwrap();
+        files.remove("c1", "r1", "a.txt").unwrap();
+        assert!(!a.exists());
+        assert_eq!(files.local_root(), Some(dir.join("storage").as_path()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ mod inspect;
 mod keys;
 mod memcmp;
 mod sled_store;
+mod snapshot;
 mod types;
 mod upgrade;
 mod writer;
@@ -22,7 +23,9 @@ mod conformance;
 pub use inspect::{CollectionStats, DiskEntry, DiskUsage, Inspector, KindStats, StoreStats, Usage};
 pub use keys::{META_COLLECTION, META_CURSOR, META_RELATIONS_INDEXED};
 pub use sled_store::{SledStore, StoreOptions};
+pub use snapshot::{read_dump_header, restore_dump, RestoreInfo, SnapshotInfo};
 pub use types::*;
+pub use upgrade::CURRENT_FORMAT;
 
 use crate::ids::{CollectionId, RecordId, Seq};
 use serde_json::Value;
@@ -202,6 +205,16 @@ pub trait Store: Send + Sync + 'static {
     /// Returns how many went. Never changes [`Store::head`] and leaves the retained entries
     /// gapless. Blocking: call it off the async workers.
     fn trim_changelog(&self) -> Result<u64, StoreError>;
+    /// Writes a consistent logical dump of the data (not the request log) to `out` without
+    /// stopping writes: every transaction acknowledged with a seq ≤ the returned head is in it,
+    /// and restoring it ([`restore_dump`]) gives every key its value as of that head. One
+    /// snapshot at a time (a second one is refused). `progress` gets the bytes written so far.
+    /// Blocking: call it off the async workers.
+    fn snapshot(
+        &self,
+        out: &mut dyn std::io::Write,
+        progress: &dyn Fn(u64),
+    ) -> Result<SnapshotInfo, StoreError>;
     /// The last committed seq.
     fn head(&self) -> Seq;
     /// Committed change events as they happen.

@@ -5,6 +5,7 @@ use super::codec;
 use super::index::value_prefix;
 use super::keys;
 use super::memcmp;
+use super::snapshot::{self, SnapshotInfo};
 use super::types::{
     ChangeEvent, Commit, Referrer, StoreError, StoredRecord, ValueRange, Version, WriteOp,
 };
@@ -157,6 +158,8 @@ pub struct SledStore {
     events: broadcast::Sender<Arc<ChangeEvent>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     options: StoreOptions,
+    /// The data dir (snapshot spill files go here).
+    dir: std::path::PathBuf,
 }
 
 impl SledStore {
@@ -199,6 +202,7 @@ impl SledStore {
             events: events.clone(),
             retain_entries: options.retain_entries,
             oldest: oldest.clone(),
+            tee: None,
         };
         let handle = std::thread::Builder::new()
             .name("ferrobase-writer".into())
@@ -213,6 +217,7 @@ impl SledStore {
             events,
             writer: Mutex::new(Some(handle)),
             options,
+            dir: dir.to_path_buf(),
         }))
     }
 
@@ -548,6 +553,49 @@ impl Store for SledStore {
             }
         }
         Ok(n)
+    }
+
+    fn snapshot(
+        &self,
+        out: &mut dyn std::io::Write,
+        progress: &dyn Fn(u64),
+    ) -> Result<SnapshotInfo, StoreError> {
+        let (spill, mut spilled) = snapshot::spill_file(&self.dir)?;
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Msg::TeeStart(spill, done))
+            .map_err(|_| StoreError::Closed)?;
+        rx.blocking_recv().map_err(|_| StoreError::Closed)??;
+        let mut out = snapshot::Counting {
+            inner: out,
+            bytes: 0,
+        };
+        // The tree is copied while writes go on; the tee is stopped whatever happens.
+        let copied = snapshot::tree_format(&self.tree).and_then(|format| {
+            snapshot::write_header(&mut out, format).map_err(snapshot::io_err)?;
+            Ok((format, snapshot::copy_tree(&self.tree, &mut out, progress)?))
+        });
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Msg::TeeStop(done))
+            .map_err(|_| StoreError::Closed)?;
+        let (head, teed) = rx.blocking_recv().map_err(|_| StoreError::Closed)??;
+        let (format, copied) = copied?;
+        use std::io::Seek;
+        spilled
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(snapshot::io_err)?;
+        std::io::copy(&mut spilled, &mut out).map_err(snapshot::io_err)?;
+        let entries = copied + teed;
+        snapshot::write_trailer(&mut out, head, entries).map_err(snapshot::io_err)?;
+        std::io::Write::flush(&mut out).map_err(snapshot::io_err)?;
+        progress(out.bytes);
+        Ok(SnapshotInfo {
+            head: Seq(head),
+            format,
+            entries,
+            bytes: out.bytes,
+        })
     }
 
     fn head(&self) -> Seq {

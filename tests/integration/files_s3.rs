@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const BUCKET: &str = "ferrobase-test";
+pub(crate) const BUCKET: &str = "ferrobase-test";
 
 /// A running s3rver; stopped (its own child process only) when dropped.
-struct S3rver {
+pub(crate) struct S3rver {
     child: Child,
     dir: tempfile::TempDir,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Drop for S3rver {
@@ -63,7 +63,7 @@ fn install() -> PathBuf {
 
 impl S3rver {
     /// Starts s3rver with the test bucket, or `None` (after saying why) without node/npm.
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         if !have("node") || !have("npm") {
             eprintln!("SKIPPED: the S3 storage tests need node and npm (for s3rver); not found");
             return None;
@@ -117,7 +117,7 @@ impl S3rver {
     }
 
     /// Where s3rver keeps the object `key` on disk (to check what the bucket holds).
-    fn object(&self, key: &str) -> PathBuf {
+    pub(crate) fn object(&self, key: &str) -> PathBuf {
         self.dir
             .path()
             .join(BUCKET)
@@ -125,7 +125,7 @@ impl S3rver {
     }
 
     /// Every object key in the bucket.
-    fn keys(&self) -> Vec<String> {
+    pub(crate) fn keys(&self) -> Vec<String> {
         let root = self.dir.path().join(BUCKET);
         let mut found = Vec::new();
         let mut stack = vec![root.clone()];

@@ -351,6 +351,51 @@ impl TestServer {
         }
     }
 
+    /// How many times the server (this child, across in-place restarts) has started listening.
+    pub fn starts(&self) -> usize {
+        std::fs::read_to_string(self.log_path())
+            .unwrap_or_default()
+            .matches("Server started at")
+            .count()
+    }
+
+    /// After something made the server restart itself in place (a restore re-execs the binary:
+    /// same PID, same port): waits until it has started more than `before` times and is
+    /// healthy, then logs in again.
+    pub async fn wait_restarted(&mut self, before: usize) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            let child = self.child.as_mut().expect("server running");
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                panic!(
+                    "server exited instead of restarting ({status}):\n{}",
+                    self.log_tail()
+                );
+            }
+            if self.starts() > before {
+                let probe = self
+                    .http
+                    .get(self.url("/api/health"))
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await;
+                if matches!(probe, Ok(ref r) if r.status() == StatusCode::OK) {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not restart within {STARTUP_TIMEOUT:?}:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if !self.su_password.is_empty() {
+            self.token = self.login(SU_EMAIL, &self.su_password.clone()).await;
+        }
+    }
+
     /// Graceful stop, then start again on the same data dir.
     pub async fn restart(&mut self) {
         self.stop().await;

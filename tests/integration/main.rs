@@ -17,6 +17,7 @@ mod arch_services;
 mod arch_store;
 mod attacks;
 mod auth;
+mod backups;
 mod batch;
 mod columns;
 mod crash;

@@ -39,7 +39,10 @@ for _ in $(seq 1 200); do
 done
 
 status=0
-for t in ./*.test.mjs; do
+# Backups restore (restart) the shared server: their tests run after the others of each SDK.
+ordered() { for t in "$@"; do case "$t" in ./backups*) ;; *) echo "$t" ;; esac; done
+  for t in "$@"; do case "$t" in ./backups*) echo "$t" ;; esac; done; }
+for t in $(ordered ./*.test.mjs); do
   if ! FERROBASE_URL="http://127.0.0.1:$PORT" SU_EMAIL="$SU_EMAIL" SU_PASSWORD="$SU_PASSWORD" \
     timeout 60 node "$t"; then
     echo "FAILED: $t (server log below)" >&2
@@ -53,7 +56,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pocketbase' 2>/dev
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check pocketbase
 fi
-for t in ./*_py_test.py; do
+for t in $(ordered ./*_py_test.py); do
   if ! FERROBASE_URL="http://127.0.0.1:$PORT" SU_EMAIL="$SU_EMAIL" SU_PASSWORD="$SU_PASSWORD" \
     timeout 60 .venv/bin/python -B "$t"; then
     echo "FAILED: $t (server log below)" >&2

@@ -16,6 +16,7 @@ mod referrers;
 use self::apply::apply;
 use self::overlay::Overlay;
 use super::keys;
+use super::snapshot::Tee;
 use super::types::{ChangeEvent, Commit, StoreError, WriteOp};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,6 +27,12 @@ pub(crate) type Reply = oneshot::Sender<Result<Commit, StoreError>>;
 pub(crate) enum Msg {
     Write(Vec<WriteOp>, Reply),
     Shutdown(oneshot::Sender<()>),
+    /// From the next group on, tee every group's raw writes to this spill file (a snapshot is
+    /// copying the tree). Refused while another snapshot tees.
+    TeeStart(std::fs::File, oneshot::Sender<Result<(), StoreError>>),
+    /// Stop teeing (between groups); answers the head seq at that point (the snapshot point)
+    /// and how many writes were teed.
+    TeeStop(oneshot::Sender<Result<(u64, u64), StoreError>>),
 }
 
 pub(crate) struct Writer {
@@ -40,6 +47,8 @@ pub(crate) struct Writer {
     pub retain_entries: u64,
     /// The lowest seq that may still be in the log (shared with `trim_changelog`).
     pub oldest: Arc<AtomicU64>,
+    /// A snapshot's redo tee, while one copies the tree.
+    pub tee: Option<Tee>,
 }
 
 /// The writer trims the log by count itself once this many entries are due, so a bulk load
@@ -50,7 +59,7 @@ const MAX_TRIM_PER_GROUP: u64 = 8192;
 
 impl Writer {
     /// Runs until a shutdown message arrives or every sender is gone; then flushes.
-    pub fn run(self, mut rx: mpsc::Receiver<Msg>) {
+    pub fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut pending: Option<Msg> = None;
         loop {
             let first = match pending.take() {
@@ -66,6 +75,24 @@ impl Writer {
                     self.final_flush();
                     let _ = done.send(());
                     return;
+                }
+                Msg::TeeStart(file, done) => {
+                    let res = if self.tee.is_some() {
+                        Err(StoreError::Io("a snapshot is already running".into()))
+                    } else {
+                        self.tee = Some(Tee::new(file));
+                        Ok(())
+                    };
+                    let _ = done.send(res);
+                    continue;
+                }
+                Msg::TeeStop(done) => {
+                    let res = match self.tee.take() {
+                        Some(tee) => tee.finish().map(|n| (self.head.load(Ordering::Acquire), n)),
+                        None => Err(StoreError::Io("no snapshot is running".into())),
+                    };
+                    let _ = done.send(res);
+                    continue;
                 }
             };
             let mut group = vec![(txn, reply)];
@@ -97,7 +124,7 @@ impl Writer {
         }
     }
 
-    fn commit_group(&self, group: Vec<(Vec<WriteOp>, Reply)>) {
+    fn commit_group(&mut self, group: Vec<(Vec<WriteOp>, Reply)>) {
         let start_seq = self.head.load(Ordering::Acquire);
         let mut seq = start_seq;
         let ts = chrono::Utc::now().timestamp_millis();
@@ -126,8 +153,18 @@ impl Writer {
         // Cursors are read through the overlay, so a consumer registering in this very group
         // holds the entries it asked for.
         let floor = self.trim_due(seq).then(|| merged_cursor_floor(&overlay));
+        if let Some(tee) = self.tee.as_mut() {
+            for (k, v) in overlay.writes() {
+                tee.record(k, v.map(|v| v.as_ref()));
+            }
+        }
         let mut batch = overlay.into_batch();
         let trimmed_to = floor.and_then(|f| self.trim_by_count(seq, f, &mut batch));
+        if let (Some(tee), Some(to)) = (self.tee.as_mut(), trimmed_to) {
+            for s in self.oldest.load(Ordering::Acquire)..to {
+                tee.record(&keys::log(crate::ids::Seq(s)), None);
+            }
+        }
         let transactions = outcomes.len();
         let mut fsync_secs = None;
         let durable = self
@@ -147,6 +184,9 @@ impl Writer {
         crate::metrics::store_commit(transactions, fsync_secs);
         if let Err(e) = durable {
             tracing::error!(error = %e, "group commit failed");
+            if let Some(tee) = self.tee.as_mut() {
+                tee.fail(format!("a group commit failed during the snapshot: {e}"));
+            }
             // The batch may or may not be on disk; re-read the head so seqs stay gapless.
             let head = read_head(&self.tree).unwrap_or(start_seq);
             self.head.store(head, Ordering::Release);

@@ -57,6 +57,11 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// The group's staged writes, in key order (a snapshot's tee records them).
+    pub(super) fn writes(&self) -> impl Iterator<Item = (&[u8], Option<&IVec>)> {
+        self.writes.iter().map(|(k, v)| (k.as_slice(), v.as_ref()))
+    }
+
     pub(super) fn into_batch(self) -> sled::Batch {
         let mut batch = sled::Batch::default();
         for (k, v) in self.writes {
