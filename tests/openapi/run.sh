@@ -43,7 +43,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$BIN" superuser upsert "$SU_EMAIL" "$SU_PASSWORD" --dir "$DATA/data" >/dev/null
-(cd "$DATA" && env FERROBASE_SMTP_SENDMAIL=off "$BIN" serve --http "127.0.0.1:$PORT" --dir "$DATA/data" >"$DATA/server.log" 2>&1) &
+(cd "$DATA" && exec env FERROBASE_SMTP_SENDMAIL=off "$BIN" serve --http "127.0.0.1:$PORT" --dir "$DATA/data" >"$DATA/server.log" 2>&1) &
 SERVER_PID=$!
 for _ in $(seq 1 200); do
   curl -fs "$URL/api/health" >/dev/null 2>&1 && break
