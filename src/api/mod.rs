@@ -220,8 +220,10 @@ async fn cors_and_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
             .await
             .map(IntoResponse::into_response)
             .unwrap_or_else(|e| e.into_response());
+        // Appended: a handler's own Vary (Accept-Encoding of embedded gzipped assets,
+        // Authorization of per-caller documents) must survive.
         r.headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("Origin"));
+            .append(header::VARY, HeaderValue::from_static("Origin"));
         r
     };
     let h = resp.headers_mut();

@@ -30,7 +30,7 @@ fn not_modified(req: &Request, etag: &str) -> bool {
 fn cached(req: &Request, etag: &str, content_type: &str, body: impl Into<poem::Body>) -> Response {
     let builder = Response::builder()
         .header(header::ETAG, etag)
-        .header(header::CACHE_CONTROL, "no-cache")
+        .header(header::CACHE_CONTROL, "private, no-cache")
         .header(header::VARY, "Authorization");
     if not_modified(req, etag) {
         return builder.status(StatusCode::NOT_MODIFIED).finish();

@@ -196,3 +196,88 @@ fn nonzero<T: PartialEq + Default + Into<u64>>(v: T, default: T) -> u64 {
         v.into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{FileOptions, TextOptions};
+
+    fn field(kind: FieldKind) -> Field {
+        Field::new("f", kind)
+    }
+
+    #[test]
+    fn dates_are_patterns_in_pocketbase_form_not_date_time() {
+        let re = regex::Regex::new(DATETIME_PATTERN).unwrap();
+        assert!(re.is_match("2024-01-02 03:04:05.678Z"));
+        assert!(re.is_match(""));
+        assert!(!re.is_match("2024-01-02T03:04:05Z"));
+        let date = field(FieldKind::Date {
+            min: String::new(),
+            max: String::new(),
+        });
+        assert_eq!(output(&date)["pattern"], DATETIME_PATTERN);
+        assert!(output(&date).get("format").is_none());
+        let auto = field(FieldKind::Autodate {
+            on_create: true,
+            on_update: true,
+        });
+        assert_eq!(output(&auto)["pattern"], DATETIME_PATTERN);
+        assert!(input(&auto).is_none(), "autodate is set by the server");
+    }
+
+    #[test]
+    fn lists_are_arrays_only_from_max_select_two() {
+        let select = |max_select| {
+            field(FieldKind::Select {
+                values: vec!["a".into(), "b".into()],
+                max_select,
+            })
+        };
+        assert_eq!(input(&select(1)).unwrap(), json!({"enum": ["a", "b"]}));
+        assert_eq!(
+            input(&select(2)).unwrap(),
+            json!({"type": "array", "items": {"enum": ["a", "b"]}})
+        );
+        let file = |max_select| {
+            field(FieldKind::File(FileOptions {
+                max_select,
+                ..Default::default()
+            }))
+        };
+        assert_eq!(form(&file(1)).unwrap()["format"], "binary");
+        assert_eq!(form(&file(3)).unwrap()["items"]["format"], "binary");
+        assert_eq!(output(&file(3))["type"], "array");
+        assert!(modifiers(&file(1)).is_empty());
+        let keys: Vec<String> = modifiers(&select(2)).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["+f", "f+", "f-"]);
+    }
+
+    #[test]
+    fn inputs_carry_the_constraints() {
+        let text = field(FieldKind::Text(TextOptions {
+            min: 2,
+            max: 0,
+            pattern: crate::schema::Pattern::new("^[a-z]+$").unwrap(),
+            ..Default::default()
+        }));
+        assert_eq!(
+            input(&text).unwrap(),
+            json!({"type": "string", "minLength": 2, "maxLength": DEFAULT_TEXT_MAX, "pattern": "^[a-z]+$"})
+        );
+        let n = field(FieldKind::Number {
+            min: Some(1.0),
+            max: None,
+            only_int: true,
+        });
+        assert_eq!(
+            input(&n).unwrap(),
+            json!({"type": "integer", "minimum": 1.0})
+        );
+        assert_eq!(output(&n), json!({"type": "number"}));
+        let keys: Vec<String> = modifiers(&n).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["f+", "f-"]);
+        let geo = output(&field(FieldKind::GeoPoint));
+        assert_eq!(geo["required"], json!(["lon", "lat"]));
+    }
+}

@@ -254,6 +254,15 @@ async fn etag_follows_the_schema_and_if_none_match_is_304() {
         .unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(first.status, 200);
+    // The document depends on the caller: caches must keep it per Authorization.
+    let vary: Vec<&str> = r
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(vary.contains(&"Authorization"), "{vary:?}");
+    assert_eq!(r.headers()["cache-control"], "private, no-cache");
     // Same schema: same tag, and a conditional request is 304 without a body.
     let r = su
         .request(Method::GET, "/api/openapi.json")
@@ -347,6 +356,13 @@ async fn docs_ui_is_served_from_the_binary() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-encoding"], "gzip");
+    let vary: Vec<&str> = r
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(vary.contains(&"Accept-Encoding"), "{vary:?}");
     let gz = r.bytes().await.unwrap();
     assert_eq!(&gz[..2], &[0x1f, 0x8b]);
     // ... plain for the others.

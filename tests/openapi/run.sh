@@ -21,7 +21,7 @@ ROOT="$(cd ../.. && pwd)"
 
 if [ ! -x .venv/bin/schemathesis ] || ! .venv/bin/python -c 'import openapi_spec_validator' 2>/dev/null; then
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check 'schemathesis>=4.3,<5' 'openapi-spec-validator>=0.7,<1'
+  .venv/bin/pip install -q --disable-pip-version-check 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
 fi
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -43,7 +43,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$BIN" superuser upsert "$SU_EMAIL" "$SU_PASSWORD" --dir "$DATA/data" >/dev/null
-(cd "$DATA" && env FERROBASE_SMTP_SENDMAIL=off "$BIN" serve --http "127.0.0.1:$PORT" --dir "$DATA/data" >"$DATA/server.log" 2>&1) &
+(cd "$DATA" && exec env FERROBASE_SMTP_SENDMAIL=off "$BIN" serve --http "127.0.0.1:$PORT" --dir "$DATA/data" >"$DATA/server.log" 2>&1) &
 SERVER_PID=$!
 for _ in $(seq 1 200); do
   curl -fs "$URL/api/health" >/dev/null 2>&1 && break
@@ -85,6 +85,8 @@ for f in su.json su.yaml guest.json; do
 done
 
 status=0
+# One worker: with two, Python 3.11's ast module can trip over concurrent parses inside
+# hypothesis ("AST constructor recursion depth mismatch"), a runtime error of the tool itself.
 fuzz() {
   local who="$1"; shift
   echo "== schemathesis as $who"
@@ -96,7 +98,7 @@ fuzz() {
     --phases examples,coverage,fuzzing,stateful \
     --generation-with-security-parameters false \
     --seed 1 --generation-deterministic \
-    --request-timeout 10 --workers 2 \
+    --request-timeout 10 --workers 1 \
     --continue-on-failure --no-color \
     --exclude-operation-id-regex '^(patch_settings|get_realtime|patch_collections__collection_|delete_collections__collection_|delete_collections__collection__truncate|post_webhooks|patch_webhooks__id_)$'; then
     echo "FAILED: schemathesis as $who (server log tail below)" >&2
