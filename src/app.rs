@@ -133,12 +133,15 @@ impl App {
             Duration::from_millis(config.server.request_budget_ms.max(1)),
             Duration::from_micros(config.server.inline_work_us),
         );
+        let logs_dir = config.server.dir.join(crate::logs::DIR);
         let logs = RequestLog::start(
+            logs_dir.clone(),
             store.clone(),
             schema.clone(),
             settings.clone(),
             &config.request_logs,
-        );
+        )
+        .map_err(|e| format!("cannot open the request log in {}: {e}", logs_dir.display()))?;
         Ok(Arc::new(Self {
             logs,
             work,
@@ -232,7 +235,7 @@ impl App {
                 };
                 let n = logs.trim().await;
                 if n > 0 {
-                    tracing::info!(removed = n, "trimmed request log");
+                    tracing::info!(segments = n, "trimmed request log");
                 }
             }
         });
