@@ -131,14 +131,14 @@ impl Segments {
         let mut result = Ok(());
         for (id, line) in entries {
             let Some(hour) = hour_of_id(id) else { continue };
-            if !open.contains_key(&hour) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = open.entry(hour) {
                 let file = OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(self.path(hour));
                 match file {
                     Ok(f) => {
-                        open.insert(hour, BufWriter::with_capacity(CHUNK, f));
+                        slot.insert(BufWriter::with_capacity(CHUNK, f));
                     }
                     Err(e) => {
                         result = Err(e);
@@ -375,7 +375,10 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_ids_find_their_hour() {
-        let ms = Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 0).unwrap().timestamp_millis();
+        let ms = Utc
+            .with_ymd_and_hms(2026, 12, 7, 0, 0, 0)
+            .unwrap()
+            .timestamp_millis();
         let hour = u64::try_from(ms).unwrap() / HOUR_MS + 16;
         assert_eq!(file_name(hour).unwrap(), "2026120716.seg");
         assert_eq!(hour_of_name("2026120716.seg"), Some(hour));
