@@ -4,8 +4,8 @@
 //! at scrape time by the handler and set as gauges.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 
@@ -24,6 +24,9 @@ pub struct Metrics {
     pub changelog_oldest: IntGauge,
     pub realtime_connections: IntGauge,
     pub realtime_subscriptions: IntGauge,
+    /// Realtime connections closed because their queue was full (WebSocket 4008 `lagged`, SSE
+    /// ended) or the change log no longer had their events.
+    pub realtime_lagged_closes: IntCounter,
     pub webhook_deliveries: IntGaugeVec,
     pub webhook_pending: IntGaugeVec,
     pub request_log: IntGaugeVec,
@@ -82,6 +85,10 @@ fn build() -> Result<Metrics, prometheus::Error> {
         "realtime_subscriptions",
         "Subscriptions over all realtime connections.",
     )?;
+    let realtime_lagged_closes = IntCounter::new(
+        "realtime_lagged_closes_total",
+        "Realtime connections closed as lagged (queue full or events gone from the change log).",
+    )?;
     let webhook_deliveries = IntGaugeVec::new(
         Opts::new(
             "webhook_deliveries",
@@ -110,6 +117,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         Box::new(changelog_oldest.clone()),
         Box::new(realtime_connections.clone()),
         Box::new(realtime_subscriptions.clone()),
+        Box::new(realtime_lagged_closes.clone()),
         Box::new(webhook_deliveries.clone()),
         Box::new(webhook_pending.clone()),
         Box::new(request_log.clone()),
@@ -127,6 +135,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         changelog_oldest,
         realtime_connections,
         realtime_subscriptions,
+        realtime_lagged_closes,
         webhook_deliveries,
         webhook_pending,
         request_log,
@@ -156,6 +165,13 @@ pub fn store_commit(transactions: usize, fsync_secs: Option<f64>) {
         if let Some(s) = fsync_secs {
             m.fsync.with_label_values::<&str>(&[]).observe(s);
         }
+    }
+}
+
+/// Counts one realtime connection closed as lagged.
+pub fn realtime_lagged_close() {
+    if let Some(m) = get() {
+        m.realtime_lagged_closes.inc();
     }
 }
 
