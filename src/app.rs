@@ -250,6 +250,18 @@ impl App {
     }
 }
 
+/// The bucket the settings `s3` (or `backups.s3`) name.
+pub(crate) fn s3_from_settings(s: &crate::settings::S3) -> crate::files::S3Options {
+    crate::files::S3Options {
+        bucket: s.bucket.clone(),
+        region: s.region.clone(),
+        endpoint: s.endpoint.clone(),
+        access_key: s.access_key.clone(),
+        secret: s.secret.clone(),
+        force_path_style: s.force_path_style,
+    }
+}
+
 /// The bucket `[storage]` names (PocketBase's `s3` settings).
 fn s3_options(c: &crate::config::StorageConfig) -> crate::files::S3Options {
     crate::files::S3Options {

@@ -660,3 +660,77 @@ async fn s3_down_fails_requests_quickly_with_the_envelope() {
     // Nothing was committed for the failed upload; the record store still answers.
     assert_eq!(srv.guest().list("media", "").await["totalItems"], 1);
 }
+
+/// `PATCH /api/settings` body pointing `s3` (or `backups.s3`) at `bucket` on this s3rver.
+fn s3_settings(s3: &S3rver, bucket: &str) -> Value {
+    json!({
+        "enabled": true,
+        "bucket": bucket,
+        "region": "us-east-1",
+        "endpoint": s3.endpoint,
+        "accessKey": "S3RVER",
+        "secret": "S3RVER",
+        "forcePathStyle": true,
+    })
+}
+
+#[tokio::test]
+async fn settings_test_s3_checks_the_saved_buckets() {
+    let Some(s3) = S3rver::start() else { return };
+    let srv = TestServer::start().await;
+    let su = srv.su();
+    let test = |body: Value| {
+        let su = su.clone();
+        async move { su.post("/api/settings/test/s3", body).await }
+    };
+
+    // Superusers only.
+    let r = srv
+        .guest()
+        .post("/api/settings/test/s3", json!({"filesystem": "storage"}))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+
+    // `filesystem` is required and one of storage/backups.
+    let r = test(json!({})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["message"], "Failed to test the S3 filesystem.");
+    assert_eq!(r.body["data"]["filesystem"]["code"], "validation_required");
+    let r = test(json!({"filesystem": "other"})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["data"]["filesystem"]["code"],
+        "validation_in_invalid"
+    );
+
+    // Not enabled in the saved settings: 400 saying so.
+    for fs in ["storage", "backups"] {
+        let r = test(json!({"filesystem": fs})).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        let msg = r.body["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("Failed to test the S3 filesystem. Raw error: \n")
+                && msg.contains("S3 storage filesystem is not enabled"),
+            "{msg}"
+        );
+    }
+
+    // A reachable bucket: 204, and the test object is gone again.
+    let r = su
+        .patch(
+            "/api/settings",
+            json!({"s3": s3_settings(&s3, BUCKET), "backups": {"s3": s3_settings(&s3, "missing-bucket")}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = test(json!({"filesystem": "storage"})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(s3.keys().is_empty(), "{:?}", s3.keys());
+
+    // A bucket that does not exist: 400 with the bucket's error.
+    let r = test(json!({"filesystem": "backups"})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let msg = r.body["message"].as_str().unwrap();
+    assert!(msg.contains("failed to upload a test file"), "{msg}");
+    assert!(r.body["data"].as_object().unwrap().is_empty());
+}
