@@ -79,10 +79,8 @@ impl App {
         let store: Arc<dyn Store> = SledStore::open(&config.server.dir, store_options(&config))
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
         let schema = Arc::new(Registry::load(store.as_ref(), crate::query::invalid_rules).await?);
-        let s3 = config
-            .storage
-            .s3_enabled
-            .then(|| s3_options(&config.storage));
+        let settings = Arc::new(SettingsService::open(store.clone(), &config));
+        let s3 = storage_s3(&config, &settings);
         let files = Files::open(&config.server.dir, s3.as_ref()).map_err(|e| match &s3 {
             Some(o) => format!("cannot open S3 file storage (bucket {:?}): {e}", o.bucket),
             None => format!(
@@ -120,7 +118,6 @@ impl App {
             records.clone(),
             config.webhooks.clone(),
         )?);
-        let settings = Arc::new(SettingsService::open(store.clone(), &config));
         let mailer = Mailer::new(&config.smtp, settings.clone(), store.clone())?;
         let accounts = Arc::new(AccountService::new(
             records.clone(),
@@ -217,6 +214,22 @@ impl App {
         });
     }
 
+    /// Points file storage at what the settings say now (after a PATCH of `s3`): new writes
+    /// and reads go to the new bucket (or local disk); stored files are not moved.
+    pub fn apply_storage_settings(&self) {
+        let s3 = storage_s3(&self.config, &self.settings);
+        match self.records.files.use_s3(s3.as_ref()) {
+            Ok(true) => tracing::info!(
+                bucket = s3.as_ref().map(|o| o.bucket.as_str()),
+                "file storage switched (existing files stay where they were)"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot switch file storage; keeping the current one")
+            }
+        }
+    }
+
     /// Resolves a bearer token to its caller against the current schema (a guest if invalid).
     pub fn caller(&self, raw: &str) -> crate::auth::Caller {
         self.records.caller(raw)
@@ -247,6 +260,20 @@ impl App {
         self.webhooks.stop();
         self.logs.shutdown().await;
         self.store.shutdown().await;
+    }
+}
+
+/// Where file fields' files go: the settings `s3` once a PATCH saved it (PocketBase's
+/// behaviour; disabled = local disk), else the config file's `[storage]`.
+fn storage_s3(config: &Config, settings: &SettingsService) -> Option<crate::files::S3Options> {
+    if settings.is_saved("s3") {
+        let s = settings.current();
+        s.s3.enabled.then(|| s3_from_settings(&s.s3))
+    } else {
+        config
+            .storage
+            .s3_enabled
+            .then(|| s3_options(&config.storage))
     }
 }
 

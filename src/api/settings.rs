@@ -25,7 +25,11 @@ pub async fn update(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let input = body::read_as_superuser(&caller, req, body, super::body_limit(&app)).await?;
-    Ok(Json(app.settings.update(&caller, &input).await?))
+    let updated = app.settings.update(&caller, &input).await?;
+    if input.contains_key("s3") {
+        app.apply_storage_settings();
+    }
+    Ok(Json(updated))
 }
 
 #[handler]

@@ -20,10 +20,21 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::io::AsyncRead;
 
+/// Where placed files go now: local disk or a bucket (swapped at runtime by
+/// [`Files::use_s3`]).
+#[derive(Debug)]
+struct Backend {
+    store: Box<dyn Storage>,
+    /// The bucket files are kept in (`None`: local disk).
+    s3: Option<S3Options>,
+}
+
 /// File storage of one data dir.
 #[derive(Debug)]
 pub struct Files {
-    store: Box<dyn Storage>,
+    backend: std::sync::RwLock<Arc<Backend>>,
+    /// `<data dir>/storage`: local storage's root.
+    root: PathBuf,
     tmp: PathBuf,
     /// Files placed after this instant may belong to writes still in flight: never swept.
     opened: SystemTime,
@@ -32,8 +43,6 @@ pub struct Files {
     /// Keys placed by this process while the start-up sweep has not finished (`None` after):
     /// the sweep never removes them, whatever the clocks of a bucket say about their age.
     placing: std::sync::Mutex<Option<HashSet<String>>>,
-    /// The bucket files are kept in (`None`: local disk).
-    s3: Option<String>,
 }
 
 /// Thumbnails generated concurrently.
@@ -78,18 +87,54 @@ impl Files {
             std::fs::remove_dir_all(&tmp)?;
         }
         std::fs::create_dir_all(&tmp)?;
-        let store: Box<dyn Storage> = match s3 {
-            Some(o) => Box::new(S3::new(o)?),
-            None => Box::new(Local::new(root)),
-        };
+        let backend = Self::backend_for(&root, s3)?;
         Ok(Self {
-            store,
+            backend: std::sync::RwLock::new(Arc::new(backend)),
+            root,
             tmp,
             opened: SystemTime::now(),
             thumb_slots: tokio::sync::Semaphore::new(THUMB_SLOTS),
             placing: std::sync::Mutex::new(Some(HashSet::new())),
-            s3: s3.map(|o| o.bucket.clone()),
         })
+    }
+
+    fn backend_for(root: &Path, s3: Option<&S3Options>) -> io::Result<Backend> {
+        let store: Box<dyn Storage> = match s3 {
+            Some(o) => Box::new(S3::new(o)?),
+            None => Box::new(Local::new(root.to_path_buf())),
+        };
+        Ok(Backend {
+            store,
+            s3: s3.cloned(),
+        })
+    }
+
+    fn backend(&self) -> Arc<Backend> {
+        match self.backend.read() {
+            Ok(b) => b.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Sends new file writes and reads to the bucket of `s3`, or to local disk with `None`
+    /// (the settings `s3` changed at runtime, as PocketBase). Files already stored stay where
+    /// they are (nothing is migrated). Returns whether the backend changed; on an error the
+    /// current one stays. Must run within a tokio runtime when `s3` is given.
+    pub fn use_s3(&self, s3: Option<&S3Options>) -> io::Result<bool> {
+        if self.backend().s3.as_ref() == s3 {
+            return Ok(false);
+        }
+        let next = Arc::new(Self::backend_for(&self.root, s3)?);
+        match self.backend.write() {
+            Ok(mut b) => *b = next,
+            Err(p) => *p.into_inner() = next,
+        }
+        Ok(true)
+    }
+
+    /// The bucket files go to now (`None`: local disk).
+    pub fn bucket(&self) -> Option<String> {
+        self.backend().s3.as_ref().map(|o| o.bucket.clone())
     }
 
     fn placing(&self) -> std::sync::MutexGuard<'_, Option<HashSet<String>>> {
@@ -101,7 +146,7 @@ impl Files {
         if let Some(keys) = self.placing().as_mut() {
             keys.insert(key.to_string());
         }
-        self.store.put(key, src)
+        self.backend().store.put(key, src)
     }
 
     /// Streams an upload into the staging folder (see [`stage`]).
@@ -138,17 +183,17 @@ impl Files {
 
     /// Where the object `key` is on local disk, when storage is local (else `None`).
     pub fn local_path(&self, key: &str) -> Option<PathBuf> {
-        self.store.local_path(key)
+        self.backend().store.local_path(key)
     }
 
     /// The size, time and tag of the object `key`; `None` if it does not exist. Blocking.
     pub fn meta(&self, key: &str) -> io::Result<Option<Meta>> {
-        self.store.meta(key)
+        self.backend().store.meta(key)
     }
 
     /// Streams the object `key` (or a byte range within its size). Blocking to start.
     pub fn read(&self, key: &str, range: Option<Range<u64>>) -> io::Result<ReadStream> {
-        self.store.read(key, range)
+        self.backend().store.read(key, range)
     }
 
     /// Places `file` as `name` of a record, durably. Idempotent: placing the same staged file
@@ -159,14 +204,17 @@ impl Files {
 
     /// Removes the file `name` of a record and its thumbnails. Blocking.
     pub fn remove(&self, col: &str, rec: &str, name: &str) -> io::Result<()> {
-        self.store.remove(&self.key(col, rec, name)?)?;
-        self.store
+        self.backend().store.remove(&self.key(col, rec, name)?)?;
+        self.backend()
+            .store
             .remove_prefix(&Self::thumbs_prefix(col, rec, name)?)
     }
 
     /// Removes every file of a record. Blocking.
     pub fn remove_record(&self, col: &str, rec: &str) -> io::Result<()> {
-        self.store.remove_prefix(&Self::record_prefix(col, rec)?)
+        self.backend()
+            .store
+            .remove_prefix(&Self::record_prefix(col, rec)?)
     }
 
     /// Removes every file of a collection (deleted or truncated). Blocking.
@@ -174,7 +222,7 @@ impl Files {
         if !safe_segment(col) {
             return Err(bad_name());
         }
-        self.store.remove_prefix(&format!("{col}/"))
+        self.backend().store.remove_prefix(&format!("{col}/"))
     }
 
     /// The storage key of thumbnail `spec` of an image file, made on first use (from a local
@@ -189,20 +237,22 @@ impl Files {
         spec: &str,
     ) -> Result<(String, Option<Meta>), String> {
         let parsed = ThumbSpec::parse(spec).ok_or("invalid thumb size")?;
+        let backend = self.backend();
         let src_key = self.key(col, rec, name).map_err(|e| e.to_string())?;
         let dst_key = format!(
             "{}{spec}_{name}",
             Self::thumbs_prefix(col, rec, name).map_err(|e| e.to_string())?
         );
-        if let Some(meta) = self.store.meta(&dst_key).map_err(|e| e.to_string())? {
+        if let Some(meta) = backend.store.meta(&dst_key).map_err(|e| e.to_string())? {
             return Ok((dst_key, Some(meta)));
         }
         let id = crate::schema::random_id();
-        let (_copy, src) = match self.store.local_path(&src_key) {
+        let (_copy, src) = match backend.store.local_path(&src_key) {
             Some(p) => (None, p),
             None => {
                 let copy = TempFile(self.tmp.join(format!("src_{id}")));
-                self.store
+                backend
+                    .store
                     .download(&src_key, &copy.0)
                     .map_err(|e| e.to_string())?;
                 let p = copy.0.clone();
@@ -265,11 +315,12 @@ impl Files {
         names: impl Fn(&str, &str) -> Option<HashSet<String>>,
     ) -> io::Result<usize> {
         // On local disk the storage folder is Ferrobase's own; a bucket may be shared.
-        let own_root = self.s3.is_none();
+        let backend = self.backend();
+        let own_root = backend.s3.is_none();
         let mut removed = 0;
         // A record's keys come one after another: its names are looked up once.
         let mut last: Option<(String, String, Option<HashSet<String>>)> = None;
-        self.store.list(&mut |item| {
+        backend.store.list(&mut |item| {
             let Some((col, rec, base)) = parse_key(&item.key) else {
                 return Ok(());
             };
@@ -286,7 +337,7 @@ impl Files {
                 if placing.as_ref().is_some_and(|k| k.contains(&item.key)) {
                     return Ok(());
                 }
-                self.store.remove(&item.key)?;
+                backend.store.remove(&item.key)?;
                 drop(placing);
                 removed += 1;
             }

@@ -734,3 +734,82 @@ async fn settings_test_s3_checks_the_saved_buckets() {
     assert!(msg.contains("failed to upload a test file"), "{msg}");
     assert!(r.body["data"].as_object().unwrap().is_empty());
 }
+
+/// Uploads one `docs` file into a new `media` record; returns (record id, stored name).
+async fn upload_doc(srv: &TestServer, bytes: &[u8]) -> (String, String) {
+    let form = Form::new().part("docs", file("doc.txt", bytes.to_vec()));
+    let rec = send_form(&srv.guest(), Method::POST, &records("media"), form)
+        .await
+        .ok();
+    (
+        id_of(&rec),
+        rec["docs"][0].as_str().expect("stored name").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn settings_s3_applies_to_new_files_at_runtime_and_survives_a_restart() {
+    let Some(s3) = S3rver::start() else { return };
+    // No `[storage]` S3 in the config: files start on local disk.
+    let mut srv = TestServer::start().await;
+    media(&srv).await;
+    let col = collection_id(&srv, "media").await;
+    let (local_id, local) = upload_doc(&srv, b"on disk").await;
+    assert_eq!(storage_files(&srv).len(), 1);
+
+    // Enabling `s3`: the next upload goes to the bucket and is served from it.
+    let r = srv
+        .su()
+        .patch("/api/settings", json!({"s3": s3_settings(&s3, BUCKET)}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (id, name) = upload_doc(&srv, b"in the bucket").await;
+    assert_eq!(
+        std::fs::read(s3.object(&format!("{col}/{id}/{name}"))).unwrap(),
+        b"in the bucket"
+    );
+    assert_eq!(storage_files(&srv).len(), 1, "nothing new on disk");
+    let resp = get_raw(&srv, &file_url("media", &id, &name), &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"in the bucket");
+
+    // The saved setting wins after a restart too.
+    srv.restart().await;
+    let (id2, name2) = upload_doc(&srv, b"still the bucket").await;
+    assert!(s3.object(&format!("{col}/{id2}/{name2}")).exists());
+
+    // Disabling goes back to local disk (existing files are not migrated).
+    let r = srv
+        .su()
+        .patch("/api/settings", json!({"s3": {"enabled": false}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (id3, name3) = upload_doc(&srv, b"back on disk").await;
+    assert_eq!(storage_files(&srv).len(), 2);
+    assert!(!s3.object(&format!("{col}/{id3}/{name3}")).exists());
+    let resp = get_raw(&srv, &file_url("media", &id3, &name3), &[]).await;
+    assert_eq!(resp.status(), 200);
+    // The file stored on disk before the switch is served from disk again.
+    let resp = get_raw(&srv, &file_url("media", &local_id, &local), &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"on disk");
+}
+
+#[tokio::test]
+async fn config_s3_is_the_default_until_the_settings_disable_it() {
+    let Some(s3) = S3rver::start() else { return };
+    let srv = s3.ferrobase().await;
+    media(&srv).await;
+    let col = collection_id(&srv, "media").await;
+    let (id, name) = upload_doc(&srv, b"config bucket").await;
+    assert!(s3.object(&format!("{col}/{id}/{name}")).exists());
+    assert!(storage_files(&srv).is_empty());
+    let r = srv
+        .su()
+        .patch("/api/settings", json!({"s3": {"enabled": false}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (id, name) = upload_doc(&srv, b"local now").await;
+    assert!(!s3.object(&format!("{col}/{id}/{name}")).exists());
+    assert_eq!(storage_files(&srv).len(), 1);
+}
