@@ -86,10 +86,8 @@ impl App {
         let store: Arc<dyn Store> = SledStore::open(&config.server.dir, store_options(&config))
             .map_err(|e| format!("cannot open store in {}: {e}", config.server.dir.display()))?;
         let schema = Arc::new(Registry::load(store.as_ref(), crate::query::invalid_rules).await?);
-        let s3 = config
-            .storage
-            .s3_enabled
-            .then(|| s3_options(&config.storage));
+        let settings = Arc::new(SettingsService::open(store.clone(), &config));
+        let s3 = storage_s3(&config, &settings);
         let files = Files::open(&config.server.dir, s3.as_ref()).map_err(|e| match &s3 {
             Some(o) => format!("cannot open S3 file storage (bucket {:?}): {e}", o.bucket),
             None => format!(
@@ -127,7 +125,6 @@ impl App {
             records.clone(),
             config.webhooks.clone(),
         )?);
-        let settings = Arc::new(SettingsService::open(store.clone(), &config));
         let mailer = Mailer::new(&config.smtp, settings.clone(), store.clone())?;
         let accounts = Arc::new(AccountService::new(
             records.clone(),
@@ -148,12 +145,15 @@ impl App {
             store_options(&config),
             config.backups.max_upload_mb.saturating_mul(1024 * 1024),
         );
+        let logs_dir = config.server.dir.join(crate::logs::DIR);
         let logs = RequestLog::start(
+            logs_dir.clone(),
             store.clone(),
             schema.clone(),
             settings.clone(),
             &config.request_logs,
-        );
+        )
+        .map_err(|e| format!("cannot open the request log in {}: {e}", logs_dir.display()))?;
         Ok(Arc::new(Self {
             logs,
             work,
@@ -230,6 +230,22 @@ impl App {
         });
     }
 
+    /// Points file storage at what the settings say now (after a PATCH of `s3`): new writes
+    /// and reads go to the new bucket (or local disk); stored files are not moved.
+    pub fn apply_storage_settings(&self) {
+        let s3 = storage_s3(&self.config, &self.settings);
+        match self.records.files.use_s3(s3.as_ref()) {
+            Ok(true) => tracing::info!(
+                bucket = s3.as_ref().map(|o| o.bucket.as_str()),
+                "file storage switched (existing files stay where they were)"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot switch file storage; keeping the current one")
+            }
+        }
+    }
+
     /// Resolves a bearer token to its caller against the current schema (a guest if invalid).
     pub fn caller(&self, raw: &str) -> crate::auth::Caller {
         self.records.caller(raw)
@@ -248,7 +264,7 @@ impl App {
                 };
                 let n = logs.trim().await;
                 if n > 0 {
-                    tracing::info!(removed = n, "trimmed request log");
+                    tracing::info!(segments = n, "trimmed request log");
                 }
             }
         });
@@ -260,6 +276,32 @@ impl App {
         self.webhooks.stop();
         self.logs.shutdown().await;
         self.store.shutdown().await;
+    }
+}
+
+/// Where file fields' files go: the settings `s3` once a PATCH saved it (PocketBase's
+/// behaviour; disabled = local disk), else the config file's `[storage]`.
+fn storage_s3(config: &Config, settings: &SettingsService) -> Option<crate::files::S3Options> {
+    if settings.is_saved("s3") {
+        let s = settings.current();
+        s.s3.enabled.then(|| s3_from_settings(&s.s3))
+    } else {
+        config
+            .storage
+            .s3_enabled
+            .then(|| s3_options(&config.storage))
+    }
+}
+
+/// The bucket the settings `s3` (or `backups.s3`) name.
+pub(crate) fn s3_from_settings(s: &crate::settings::S3) -> crate::files::S3Options {
+    crate::files::S3Options {
+        bucket: s.bucket.clone(),
+        region: s.region.clone(),
+        endpoint: s.endpoint.clone(),
+        access_key: s.access_key.clone(),
+        secret: s.secret.clone(),
+        force_path_style: s.force_path_style,
     }
 }
 

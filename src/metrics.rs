@@ -4,8 +4,8 @@
 //! at scrape time by the handler and set as gauges.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 
@@ -24,6 +24,9 @@ pub struct Metrics {
     pub changelog_oldest: IntGauge,
     pub realtime_connections: IntGauge,
     pub realtime_subscriptions: IntGauge,
+    /// Realtime connections closed because their queue was full (WebSocket 4008 `lagged`, SSE
+    /// ended) or the change log no longer had their events.
+    pub realtime_lagged_closes: IntCounter,
     pub webhook_deliveries: IntGaugeVec,
     pub webhook_pending: IntGaugeVec,
     pub request_log: IntGaugeVec,
@@ -86,6 +89,10 @@ fn build() -> Result<Metrics, prometheus::Error> {
         "realtime_subscriptions",
         "Subscriptions over all realtime connections.",
     )?;
+    let realtime_lagged_closes = IntCounter::new(
+        "realtime_lagged_closes_total",
+        "Realtime connections closed as lagged (queue full or events gone from the change log).",
+    )?;
     let webhook_deliveries = IntGaugeVec::new(
         Opts::new(
             "webhook_deliveries",
@@ -125,6 +132,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         Box::new(changelog_oldest.clone()),
         Box::new(realtime_connections.clone()),
         Box::new(realtime_subscriptions.clone()),
+        Box::new(realtime_lagged_closes.clone()),
         Box::new(webhook_deliveries.clone()),
         Box::new(webhook_pending.clone()),
         Box::new(request_log.clone()),
@@ -144,6 +152,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         changelog_oldest,
         realtime_connections,
         realtime_subscriptions,
+        realtime_lagged_closes,
         webhook_deliveries,
         webhook_pending,
         request_log,
@@ -185,6 +194,13 @@ pub fn backup_done(ok: bool, secs: f64) {
             .with_label_values(&[if ok { "made" } else { "failed" }])
             .inc();
         m.backup_last_seconds.set(secs);
+    }
+}
+
+/// Counts one realtime connection closed as lagged.
+pub fn realtime_lagged_close() {
+    if let Some(m) = get() {
+        m.realtime_lagged_closes.inc();
     }
 }
 

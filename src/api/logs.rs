@@ -34,5 +34,5 @@ pub async fn view(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(app.logs.view(&caller, &id)?))
+    Ok(Json(app.logs.view(&caller, &id).await?))
 }

@@ -114,6 +114,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/logs/:id", get(logs::view))
         .at("/api/settings", get(settings::get).patch(settings::update))
         .at("/api/settings/test/email", post(settings::test_email))
+        .at("/api/settings/test/s3", post(settings::test_s3))
         .at("/api/batch", post(batch::batch))
         .at("/api/typegen.ts", get(typegen::typegen))
         .at("/api/files/token", post(files::token))

@@ -429,7 +429,12 @@ impl Backups {
         let file = std::fs::File::create(&tmp).map_err(io_err)?;
         // No file a snapshot's record names may vanish before it is copied.
         let hold = self.files.hold_removals();
-        let written = write_backup(self.store.as_ref(), self.files.local_root(), file, &|_| {});
+        let written = write_backup(
+            self.store.as_ref(),
+            self.files.local_root().as_deref(),
+            file,
+            &|_| {},
+        );
         drop(hold);
         match written {
             Ok(manifest) => {

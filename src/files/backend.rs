@@ -377,6 +377,30 @@ impl S3 {
         })
     }
 
+    /// Checks that the bucket takes writes and deletes (`POST /api/settings/test/s3`, as
+    /// PocketBase: uploads `pb_settings_test_<random>/test.txt`, then removes the prefix).
+    pub async fn check(o: &S3Options) -> io::Result<()> {
+        let s3 = Self::new(o)?;
+        let suffix: String = {
+            use rand::Rng;
+            let mut rng = rand::thread_rng();
+            (0..5)
+                .map(|_| char::from(rng.sample(rand::distributions::Alphanumeric)))
+                .collect()
+        };
+        let prefix = format!("pb_settings_test_{suffix}");
+        let path = Self::path(&format!("{prefix}/test.txt"));
+        s3.store
+            .put(&path, Bytes::from_static(b"test").into())
+            .await
+            .map_err(|e| io::Error::other(format!("failed to upload a test file: {e}")))?;
+        s3.store
+            .delete(&path)
+            .await
+            .map_err(|e| io::Error::other(format!("failed to delete a test file: {e}")))?;
+        Ok(())
+    }
+
     /// Runs `fut` on the runtime and waits for it. Never panics, whatever thread calls it (on
     /// an async worker it blocks that worker: callers use the blocking pool).
     fn run<T: Send + 'static>(

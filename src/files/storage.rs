@@ -20,13 +20,22 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::io::AsyncRead;
 
+/// Where placed files go now: local disk or a bucket (swapped at runtime by
+/// [`Files::use_s3`]).
+#[derive(Debug)]
+struct Backend {
+    store: Box<dyn Storage>,
+    /// The bucket files are kept in (`None`: local disk).
+    s3: Option<S3Options>,
+}
+
 /// File storage of one data dir.
 #[derive(Debug)]
 pub struct Files {
-    store: Arc<dyn Storage>,
-    tmp: PathBuf,
-    /// `<data dir>/storage`.
+    backend: std::sync::RwLock<Arc<Backend>>,
+    /// `<data dir>/storage`: local storage's root.
     root: PathBuf,
+    tmp: PathBuf,
     /// Files placed after this instant may belong to writes still in flight: never swept.
     opened: SystemTime,
     /// Thumbnails made at once (each may decode a large image).
@@ -34,17 +43,16 @@ pub struct Files {
     /// Keys placed by this process while the start-up sweep has not finished (`None` after):
     /// the sweep never removes them, whatever the clocks of a bucket say about their age.
     placing: std::sync::Mutex<Option<HashSet<String>>>,
-    /// The bucket files are kept in (`None`: local disk).
-    s3: Option<String>,
     /// Removal holds (a backup copying the files) and the removals queued while one is held.
     holds: Arc<std::sync::Mutex<Holds>>,
 }
 
-/// Removal holds taken and the removals that wait for the last one to go.
+/// Removal holds taken and the removals that wait for the last one to go, each with the
+/// backend it was meant for (the settings may switch storage meanwhile).
 #[derive(Debug, Default)]
 struct Holds {
     taken: usize,
-    queued: Vec<Removal>,
+    queued: Vec<(Arc<Backend>, Removal)>,
 }
 
 #[derive(Debug)]
@@ -53,13 +61,21 @@ enum Removal {
     Prefix(String),
 }
 
+impl Removal {
+    fn run(&self, backend: &Backend) -> io::Result<()> {
+        match self {
+            Removal::Key(k) => backend.store.remove(k),
+            Removal::Prefix(p) => backend.store.remove_prefix(p),
+        }
+    }
+}
+
 /// While held, removals (and the orphan sweep's) queue up instead of running; they run when
 /// the last hold drops. A backup takes one before its snapshot and drops it after copying the
 /// files, so a file its records name cannot vanish in between.
 #[must_use]
 pub struct RemovalHold {
     holds: Arc<std::sync::Mutex<Holds>>,
-    store: Arc<dyn Storage>,
 }
 
 impl Drop for RemovalHold {
@@ -72,12 +88,8 @@ impl Drop for RemovalHold {
             }
             std::mem::take(&mut h.queued)
         };
-        for r in queued {
-            let res = match &r {
-                Removal::Key(k) => self.store.remove(k),
-                Removal::Prefix(p) => self.store.remove_prefix(p),
-            };
-            if let Err(e) = res {
+        for (backend, r) in queued {
+            if let Err(e) = r.run(&backend) {
                 tracing::warn!(error = %e, removal = ?r, "removal held during a backup failed");
             }
         }
@@ -126,25 +138,55 @@ impl Files {
             std::fs::remove_dir_all(&tmp)?;
         }
         std::fs::create_dir_all(&tmp)?;
-        let store: Arc<dyn Storage> = match s3 {
-            Some(o) => Arc::new(S3::new(o)?),
-            None => Arc::new(Local::new(root.clone())),
-        };
+        let backend = Self::backend_for(&root, s3)?;
         Ok(Self {
-            store,
+            backend: std::sync::RwLock::new(Arc::new(backend)),
+            root,
             tmp,
             opened: SystemTime::now(),
             thumb_slots: tokio::sync::Semaphore::new(THUMB_SLOTS),
             placing: std::sync::Mutex::new(Some(HashSet::new())),
-            s3: s3.map(|o| o.bucket.clone()),
             holds: Arc::default(),
-            root,
         })
     }
 
+    fn backend_for(root: &Path, s3: Option<&S3Options>) -> io::Result<Backend> {
+        let store: Box<dyn Storage> = match s3 {
+            Some(o) => Box::new(S3::new(o)?),
+            None => Box::new(Local::new(root.to_path_buf())),
+        };
+        Ok(Backend {
+            store,
+            s3: s3.cloned(),
+        })
+    }
+
+    fn backend(&self) -> Arc<Backend> {
+        match self.backend.read() {
+            Ok(b) => b.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Sends new file writes and reads to the bucket of `s3`, or to local disk with `None`
+    /// (the settings `s3` changed at runtime, as PocketBase). Files already stored stay where
+    /// they are (nothing is migrated). Returns whether the backend changed; on an error the
+    /// current one stays. Must run within a tokio runtime when `s3` is given.
+    pub fn use_s3(&self, s3: Option<&S3Options>) -> io::Result<bool> {
+        if self.backend().s3.as_ref() == s3 {
+            return Ok(false);
+        }
+        let next = Arc::new(Self::backend_for(&self.root, s3)?);
+        match self.backend.write() {
+            Ok(mut b) => *b = next,
+            Err(p) => *p.into_inner() = next,
+        }
+        Ok(true)
+    }
+
     /// The folder placed files live in when storage is local (`None` with S3).
-    pub fn local_root(&self) -> Option<&Path> {
-        self.s3.is_none().then_some(self.root.as_path())
+    pub fn local_root(&self) -> Option<PathBuf> {
+        self.backend().s3.is_none().then(|| self.root.clone())
     }
 
     /// Holds every removal until the returned guard drops (see [`RemovalHold`]).
@@ -152,23 +194,24 @@ impl Files {
         self.holds.lock().unwrap_or_else(|e| e.into_inner()).taken += 1;
         RemovalHold {
             holds: self.holds.clone(),
-            store: self.store.clone(),
         }
     }
 
     /// Runs a removal now, or queues it while a hold is taken.
-    fn removal(&self, r: Removal) -> io::Result<()> {
+    fn removal(&self, backend: Arc<Backend>, r: Removal) -> io::Result<()> {
         {
             let mut h = self.holds.lock().unwrap_or_else(|e| e.into_inner());
             if h.taken > 0 {
-                h.queued.push(r);
+                h.queued.push((backend, r));
                 return Ok(());
             }
         }
-        match r {
-            Removal::Key(k) => self.store.remove(&k),
-            Removal::Prefix(p) => self.store.remove_prefix(&p),
-        }
+        r.run(&backend)
+    }
+
+    /// The bucket files go to now (`None`: local disk).
+    pub fn bucket(&self) -> Option<String> {
+        self.backend().s3.as_ref().map(|o| o.bucket.clone())
     }
 
     fn placing(&self) -> std::sync::MutexGuard<'_, Option<HashSet<String>>> {
@@ -180,7 +223,7 @@ impl Files {
         if let Some(keys) = self.placing().as_mut() {
             keys.insert(key.to_string());
         }
-        self.store.put(key, src)
+        self.backend().store.put(key, src)
     }
 
     /// Streams an upload into the staging folder (see [`stage`]).
@@ -217,17 +260,17 @@ impl Files {
 
     /// Where the object `key` is on local disk, when storage is local (else `None`).
     pub fn local_path(&self, key: &str) -> Option<PathBuf> {
-        self.store.local_path(key)
+        self.backend().store.local_path(key)
     }
 
     /// The size, time and tag of the object `key`; `None` if it does not exist. Blocking.
     pub fn meta(&self, key: &str) -> io::Result<Option<Meta>> {
-        self.store.meta(key)
+        self.backend().store.meta(key)
     }
 
     /// Streams the object `key` (or a byte range within its size). Blocking to start.
     pub fn read(&self, key: &str, range: Option<Range<u64>>) -> io::Result<ReadStream> {
-        self.store.read(key, range)
+        self.backend().store.read(key, range)
     }
 
     /// Places `file` as `name` of a record, durably. Idempotent: placing the same staged file
@@ -238,13 +281,20 @@ impl Files {
 
     /// Removes the file `name` of a record and its thumbnails. Blocking.
     pub fn remove(&self, col: &str, rec: &str, name: &str) -> io::Result<()> {
-        self.removal(Removal::Key(self.key(col, rec, name)?))?;
-        self.removal(Removal::Prefix(Self::thumbs_prefix(col, rec, name)?))
+        let backend = self.backend();
+        self.removal(backend.clone(), Removal::Key(self.key(col, rec, name)?))?;
+        self.removal(
+            backend,
+            Removal::Prefix(Self::thumbs_prefix(col, rec, name)?),
+        )
     }
 
     /// Removes every file of a record. Blocking.
     pub fn remove_record(&self, col: &str, rec: &str) -> io::Result<()> {
-        self.removal(Removal::Prefix(Self::record_prefix(col, rec)?))
+        self.removal(
+            self.backend(),
+            Removal::Prefix(Self::record_prefix(col, rec)?),
+        )
     }
 
     /// Removes every file of a collection (deleted or truncated). Blocking.
@@ -252,7 +302,7 @@ impl Files {
         if !safe_segment(col) {
             return Err(bad_name());
         }
-        self.removal(Removal::Prefix(format!("{col}/")))
+        self.removal(self.backend(), Removal::Prefix(format!("{col}/")))
     }
 
     /// The storage key of thumbnail `spec` of an image file, made on first use (from a local
@@ -267,20 +317,22 @@ impl Files {
         spec: &str,
     ) -> Result<(String, Option<Meta>), String> {
         let parsed = ThumbSpec::parse(spec).ok_or("invalid thumb size")?;
+        let backend = self.backend();
         let src_key = self.key(col, rec, name).map_err(|e| e.to_string())?;
         let dst_key = format!(
             "{}{spec}_{name}",
             Self::thumbs_prefix(col, rec, name).map_err(|e| e.to_string())?
         );
-        if let Some(meta) = self.store.meta(&dst_key).map_err(|e| e.to_string())? {
+        if let Some(meta) = backend.store.meta(&dst_key).map_err(|e| e.to_string())? {
             return Ok((dst_key, Some(meta)));
         }
         let id = crate::schema::random_id();
-        let (_copy, src) = match self.store.local_path(&src_key) {
+        let (_copy, src) = match backend.store.local_path(&src_key) {
             Some(p) => (None, p),
             None => {
                 let copy = TempFile(self.tmp.join(format!("src_{id}")));
-                self.store
+                backend
+                    .store
                     .download(&src_key, &copy.0)
                     .map_err(|e| e.to_string())?;
                 let p = copy.0.clone();
@@ -343,11 +395,12 @@ impl Files {
         names: impl Fn(&str, &str) -> Option<HashSet<String>>,
     ) -> io::Result<usize> {
         // On local disk the storage folder is Ferrobase's own; a bucket may be shared.
-        let own_root = self.s3.is_none();
+        let backend = self.backend();
+        let own_root = backend.s3.is_none();
         let mut removed = 0;
         // A record's keys come one after another: its names are looked up once.
         let mut last: Option<(String, String, Option<HashSet<String>>)> = None;
-        self.store.list(&mut |item| {
+        backend.store.list(&mut |item| {
             let Some((col, rec, base)) = parse_key(&item.key) else {
                 return Ok(());
             };
@@ -364,7 +417,7 @@ impl Files {
                 if placing.as_ref().is_some_and(|k| k.contains(&item.key)) {
                     return Ok(());
                 }
-                self.removal(Removal::Key(item.key.clone()))?;
+                self.removal(backend.clone(), Removal::Key(item.key.clone()))?;
                 drop(placing);
                 removed += 1;
             }
@@ -439,6 +492,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sweep_removes_orphans_of_earlier_runs_only() {
+        let dir = temp_dir();
+        let files = Files::open(&dir, None).unwrap();
+        for (rec, name) in [("r1", "keep.txt"), ("r1", "orphan.txt"), ("gone", "x.txt")] {
+            let staged = files.stage(name, &b"x"[..], 10).await.unwrap();
+            files.put("c1", rec, name, &staged).unwrap();
+        }
+        // Nothing is older than this run yet: the sweep keeps everything.
+        let names = |_: &str, rec: &str| -> Option<HashSet<String>> {
+            (rec == "r1").then(|| HashSet::from(["keep.txt".to_string()]))
+        };
+        assert_eq!(files.sweep(|_| true, names).unwrap(), 0);
+        // A restart: the same folders are now from an earlier run.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let files = Files::open(&dir, None).unwrap();
+        assert_eq!(files.sweep(|_| false, names).unwrap(), 2);
+        assert!(dir.join("storage/c1/r1/keep.txt").exists());
+        assert!(!dir.join("storage/c1/r1/orphan.txt").exists());
+        assert!(!dir.join("storage/c1/gone").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn removals_wait_for_the_last_hold() {
         let dir = temp_dir();
         let files = Files::open(&dir, None).unwrap();
@@ -460,30 +536,7 @@ mod tests {
         files.put("c1", "r1", "a.txt", &staged).unwrap();
         files.remove("c1", "r1", "a.txt").unwrap();
         assert!(!a.exists());
-        assert_eq!(files.local_root(), Some(dir.join("storage").as_path()));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[tokio::test]
-    async fn sweep_removes_orphans_of_earlier_runs_only() {
-        let dir = temp_dir();
-        let files = Files::open(&dir, None).unwrap();
-        for (rec, name) in [("r1", "keep.txt"), ("r1", "orphan.txt"), ("gone", "x.txt")] {
-            let staged = files.stage(name, &b"x"[..], 10).await.unwrap();
-            files.put("c1", rec, name, &staged).unwrap();
-        }
-        // Nothing is older than this run yet: the sweep keeps everything.
-        let names = |_: &str, rec: &str| -> Option<HashSet<String>> {
-            (rec == "r1").then(|| HashSet::from(["keep.txt".to_string()]))
-        };
-        assert_eq!(files.sweep(|_| true, names).unwrap(), 0);
-        // A restart: the same folders are now from an earlier run.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let files = Files::open(&dir, None).unwrap();
-        assert_eq!(files.sweep(|_| false, names).unwrap(), 2);
-        assert!(dir.join("storage/c1/r1/keep.txt").exists());
-        assert!(!dir.join("storage/c1/r1/orphan.txt").exists());
-        assert!(!dir.join("storage/c1/gone").exists());
+        assert_eq!(files.local_root(), Some(dir.join("storage")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,12 +5,13 @@
 //! error). The request path only builds the entry and `try_send`s it into a bounded channel; a
 //! full channel drops the entry and counts it ([`RequestLog::dropped`]), so logging never
 //! blocks or slows a request. One task drains the channel in batches (up to `[request_logs]
-//! batch` entries or `flush_ms` after the first) and writes each batch with one
-//! `Store::log_put` on a blocking thread, into a key space of its own (never the change log).
+//! batch` entries or `flush_ms` after the first), serializes them and appends each batch on a
+//! blocking thread to the log's own storage ([`segments`]: JSON-lines files per hour under
+//! `<data dir>/logs/`, nothing shared with the data store).
 //!
-//! Entry ids are 16 hex digits of `ms << 12 | seq`: they sort by time, so listing newest first
-//! is a reverse range scan and retention (`logs.maxDays`, trimmed every `trim_secs`) removes a
-//! key range. The settings `logs.*` (`minLevel`, `logIP`, `logAuthId`, `maxDays` = 0 turns
+//! Entry ids are 16 hex digits of `ms << 12 | seq`: they sort by time and name their hour's
+//! segment, so listing newest first scans segments newest first, get by id reads one segment,
+//! and retention (`logs.maxDays`, trimmed every `trim_secs`) deletes whole segments. The settings `logs.*` (`minLevel`, `logIP`, `logAuthId`, `maxDays` = 0 turns
 //! logging off) are read per entry, so a PATCH applies to the next request.
 
 use crate::auth::Caller;
@@ -22,25 +23,28 @@ use crate::records::{Page, PageParams};
 use crate::schema::{format_datetime, Field, FieldKind, Registry, TextOptions};
 use crate::settings::SettingsService;
 use crate::store::Store;
+use segments::Segments;
+pub mod segments;
+
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// The request log's directory inside the data dir.
+pub const DIR: &str = "logs";
 
 /// PocketBase's (slog's) levels.
 pub const LEVEL_INFO: i64 = 0;
 pub const LEVEL_WARN: i64 = 4;
 pub const LEVEL_ERROR: i64 = 8;
 
-/// Entries read from the store per scan step.
-const SCAN_STEP: usize = 1024;
 /// Most entries one list or stats request examines.
 const MAX_SCANNED: usize = 500_000;
-/// Entries removed per trim step.
-const TRIM_STEP: usize = 10_000;
 /// Longest url, referer, user agent or error kept in an entry (bytes, cut at a char boundary).
 const MAX_TEXT: usize = 2048;
 
@@ -92,6 +96,7 @@ fn cut(s: &str) -> &str {
 }
 
 /// The smallest entry id created at `ms` (ids are `ms << 12 | seq`, 16 hex digits).
+#[cfg(test)]
 fn id_at(ms: u64) -> String {
     format!("{:016x}", ms << 12)
 }
@@ -176,6 +181,7 @@ impl Pending {
 
 pub struct RequestLog {
     store: Arc<dyn Store>,
+    segments: Arc<Segments>,
     schema: Arc<Registry>,
     settings: Arc<SettingsService>,
     tx: Mutex<Option<mpsc::Sender<Pending>>>,
@@ -186,24 +192,28 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    /// Starts the writer task (needs a tokio runtime).
+    /// Opens the segments in `dir` (`<data dir>/logs`) and starts the writer task (needs a
+    /// tokio runtime).
     pub fn start(
+        dir: PathBuf,
         store: Arc<dyn Store>,
         schema: Arc<Registry>,
         settings: Arc<SettingsService>,
         cfg: &RequestLogsConfig,
-    ) -> Arc<Self> {
+    ) -> std::io::Result<Arc<Self>> {
+        let segments = Arc::new(Segments::open(dir)?);
         let (tx, rx) = mpsc::channel(cfg.queue.max(1));
         let written = Arc::new(AtomicU64::new(0));
         let worker = tokio::spawn(write_loop(
-            store.clone(),
+            segments.clone(),
             rx,
             cfg.batch.max(1),
             Duration::from_millis(cfg.flush_ms),
             written.clone(),
         ));
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             store,
+            segments,
             schema,
             settings,
             tx: Mutex::new(Some(tx)),
@@ -211,7 +221,7 @@ impl RequestLog {
             seq: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             written,
-        })
+        }))
     }
 
     /// Entries dropped because the writer was behind (since start).
@@ -270,49 +280,47 @@ impl RequestLog {
         if let Some(worker) = self.worker.lock().await.take() {
             let _ = worker.await;
         }
+        if let Err(e) = self.segments.close() {
+            tracing::warn!(error = %e, "cannot flush the request log");
+        }
     }
 
-    /// Removes entries older than `logs.maxDays` (all of them at 0); returns how many went.
+    /// Deletes the segments (hours) whose entries are all older than `logs.maxDays` (every
+    /// segment at 0); returns how many went.
     pub async fn trim(&self) -> u64 {
         let days = self.settings.current().logs.max_days.max(0);
-        let keep_ms = u64::try_from(days).unwrap_or(0).saturating_mul(86_400_000);
-        let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-        let cutoff = id_at(now.saturating_sub(keep_ms));
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut total = 0;
-            loop {
-                match store.log_remove_before(&cutoff, TRIM_STEP) {
-                    Ok(n) => {
-                        total += n;
-                        if n < TRIM_STEP as u64 {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "request log trim failed");
-                        break;
-                    }
-                }
+        let cutoff = if days == 0 {
+            u64::MAX
+        } else {
+            let keep_ms = u64::try_from(days).unwrap_or(0).saturating_mul(86_400_000);
+            let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+            now.saturating_sub(keep_ms)
+        };
+        let segments = self.segments.clone();
+        tokio::task::spawn_blocking(move || match segments.remove_before(cutoff) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "request log trim failed");
+                0
             }
-            total
         })
         .await
         .unwrap_or(0)
     }
 
     /// `GET /api/logs/{id}`.
-    pub fn view(&self, caller: &Caller, id: &str) -> ApiResult<Value> {
+    pub async fn view(&self, caller: &Caller, id: &str) -> ApiResult<Value> {
         caller.require_superuser()?;
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::not_found());
         }
-        let bytes = self
-            .store
-            .log_get(id)
-            .map_err(ApiError::internal)?
+        let segments = self.segments.clone();
+        let id = id.to_string();
+        let line = run(move || segments.get(&id).map_err(ApiError::internal))
+            .await?
             .ok_or_else(ApiError::not_found)?;
-        serde_json::from_slice(&bytes).map_err(ApiError::internal)
+        // A line that does not parse is a corrupt entry: as good as gone.
+        serde_json::from_slice(&line).map_err(|_| ApiError::not_found())
     }
 
     /// `GET /api/logs`: PocketBase's list parameters; `filter`/`sort` over `id`, `created`,
@@ -322,6 +330,7 @@ impl RequestLog {
         let (page, per_page, skip_total) = q.resolve()?;
         let query = self.compile(q.filter(), q.sort.as_deref())?;
         let store = self.store.clone();
+        let segments = self.segments.clone();
         let schema = self.schema.clone();
         run(move || {
             let snap = schema.snapshot();
@@ -331,7 +340,7 @@ impl RequestLog {
             let mut matched = Vec::new();
             let mut count = 0usize;
             let sorted = query.has_sort();
-            scan(store.as_ref(), |row| {
+            scan(&segments, |row| {
                 if !query.matches(&row, &env)? {
                     return Ok(true);
                 }
@@ -369,13 +378,14 @@ impl RequestLog {
         caller.require_superuser()?;
         let query = self.compile(filter, None)?;
         let store = self.store.clone();
+        let segments = self.segments.clone();
         let schema = self.schema.clone();
         run(move || {
             let snap = schema.snapshot();
             let rules = RuleCache::default();
             let env = env(store.as_ref(), &snap, &rules);
             let mut hours: BTreeMap<String, u64> = BTreeMap::new();
-            scan(store.as_ref(), |row| {
+            scan(&segments, |row| {
                 if query.matches(&row, &env)? {
                     let created = row.get("created").and_then(Value::as_str).unwrap_or("");
                     if let Some(hour) = created.get(..13) {
@@ -432,31 +442,35 @@ fn env<'a>(
 }
 
 /// Calls `visit` with entries newest first until it returns `Ok(false)`, the log ends or
-/// [`MAX_SCANNED`] entries were seen.
-fn scan(store: &dyn Store, mut visit: impl FnMut(RecordData) -> ApiResult<bool>) -> ApiResult<()> {
-    let mut from: Option<String> = None;
+/// [`MAX_SCANNED`] entries were seen (corrupt lines are skipped, see [`segments`]).
+fn scan(
+    segments: &Segments,
+    mut visit: impl FnMut(RecordData) -> ApiResult<bool>,
+) -> ApiResult<()> {
     let mut scanned = 0usize;
-    loop {
-        let step = store
-            .log_page(from.as_deref(), true, SCAN_STEP)
-            .map_err(ApiError::internal)?;
-        let Some((last, _)) = step.last() else {
-            return Ok(());
-        };
-        from = Some(last.clone());
-        for (_, bytes) in &step {
-            let Ok(Value::Object(row)) = serde_json::from_slice::<Value>(bytes) else {
-                continue;
-            };
-            if !visit(row)? {
-                return Ok(());
+    let mut unparsed = 0u64;
+    segments.scan(
+        |line: &[u8]| {
+            scanned += 1;
+            match serde_json::from_slice::<Value>(line) {
+                Ok(Value::Object(row)) => {
+                    if !visit(row)? {
+                        return Ok(false);
+                    }
+                }
+                _ => unparsed += 1,
             }
-        }
-        scanned += step.len();
-        if scanned >= MAX_SCANNED || step.len() < SCAN_STEP {
-            return Ok(());
-        }
+            Ok(scanned < MAX_SCANNED)
+        },
+        ApiError::internal,
+    )?;
+    if unparsed > 0 {
+        tracing::warn!(
+            lines = unparsed,
+            "skipped request log lines that are not JSON"
+        );
     }
+    Ok(())
 }
 
 async fn run<T: Send + 'static>(
@@ -468,7 +482,7 @@ async fn run<T: Send + 'static>(
 }
 
 async fn write_loop(
-    store: Arc<dyn Store>,
+    segments: Arc<Segments>,
     mut rx: mpsc::Receiver<Pending>,
     batch: usize,
     wait: Duration,
@@ -484,15 +498,19 @@ async fn write_loop(
             }
         }
         let n = entries.len() as u64;
-        let rows: Vec<(String, Vec<u8>)> = entries
-            .into_iter()
-            .map(|p| {
-                let bytes = p.to_bytes();
-                (p.id, bytes)
-            })
-            .collect();
-        let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.log_put(rows)).await {
+        let segments = segments.clone();
+        let wrote = tokio::task::spawn_blocking(move || {
+            let rows: Vec<(String, Vec<u8>)> = entries
+                .into_iter()
+                .map(|p| {
+                    let bytes = p.to_bytes();
+                    (p.id, bytes)
+                })
+                .collect();
+            segments.append(rows.iter().map(|(id, b)| (id.as_str(), b.as_slice())))
+        })
+        .await;
+        match wrote {
             Ok(Ok(())) => {
                 written.fetch_add(n, Ordering::Relaxed);
             }
@@ -515,41 +533,102 @@ mod tests {
     use crate::config::Config;
     use crate::store::{SledStore, StoreOptions};
 
-    #[tokio::test]
-    async fn trim_removes_entries_older_than_max_days_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = SledStore::open(dir.path(), StoreOptions::default()).unwrap();
+    async fn started(
+        dir: &std::path::Path,
+        cfg: &RequestLogsConfig,
+    ) -> (Arc<dyn Store>, Arc<RequestLog>) {
+        let store: Arc<dyn Store> =
+            SledStore::open(&dir.join("db"), StoreOptions::default()).unwrap();
         let schema = Arc::new(
             Registry::load(store.as_ref(), crate::query::invalid_rules)
                 .await
                 .unwrap(),
         );
         let settings = Arc::new(SettingsService::open(store.clone(), &Config::default()));
-        let log = RequestLog::start(
-            store.clone(),
-            schema,
-            settings,
-            &RequestLogsConfig::default(),
-        );
+        let log = RequestLog::start(dir.join(DIR), store.clone(), schema, settings, cfg).unwrap();
+        (store, log)
+    }
+
+    fn ids(log: &RequestLog) -> Vec<String> {
+        let mut out = Vec::new();
+        scan(&log.segments, |row| {
+            out.push(row["id"].as_str().unwrap_or("").to_string());
+            Ok(true)
+        })
+        .unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn trim_deletes_the_segments_older_than_max_days_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, log) = started(dir.path(), &RequestLogsConfig::default()).await;
         let now = u64::try_from(Utc::now().timestamp_millis()).unwrap();
         let day = 86_400_000;
         let old = id_at(now - 6 * day);
         let recent = id_at(now - day);
-        store
-            .log_put(vec![
-                (old, b"{}".to_vec()),
-                (recent.clone(), b"{}".to_vec()),
+        let line = |id: &str| format!("{{\"id\":\"{id}\"}}").into_bytes();
+        let (a, b) = (line(&old), line(&recent));
+        log.segments
+            .append([
+                (old.as_str(), a.as_slice()),
+                (recent.as_str(), b.as_slice()),
             ])
             .unwrap();
-        // maxDays is 5 by default: the 6-day-old entry goes, the 1-day-old one stays.
+        // maxDays is 5 by default: the 6-day-old segment goes, the 1-day-old one stays.
         assert_eq!(log.trim().await, 1);
-        let left: Vec<String> = store
-            .log_page(None, false, 9)
-            .unwrap()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        assert_eq!(left, [recent]);
+        assert_eq!(ids(&log), [recent]);
+        log.shutdown().await;
+        store.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn entries_recorded_before_a_clean_stop_are_read_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = RequestLogsConfig {
+            flush_ms: 10_000,
+            ..RequestLogsConfig::default()
+        };
+        let (store, log) = started(dir.path(), &cfg).await;
+        for i in 0..3 {
+            log.record(Request {
+                created: Utc::now(),
+                method: "GET".into(),
+                url: format!("/x?{i}"),
+                status: 200,
+                exec_ms: 1.0,
+                remote_ip: "127.0.0.1".into(),
+                user_ip: "127.0.0.1".into(),
+                referer: String::new(),
+                user_agent: String::new(),
+                caller: Caller::Guest,
+                error: None,
+            });
+        }
+        // The batch window is long: shutdown writes the queued entries.
+        log.shutdown().await;
+        assert_eq!(log.written(), 3);
+        store.shutdown().await;
+        drop((store, log));
+        let (store, log) = started(dir.path(), &cfg).await;
+        let urls: Vec<String> = {
+            let mut out = Vec::new();
+            scan(&log.segments, |row| {
+                out.push(row["data"]["url"].as_str().unwrap_or("").to_string());
+                Ok(true)
+            })
+            .unwrap();
+            out
+        };
+        assert_eq!(urls, ["/x?2", "/x?1", "/x?0"]);
+        let first = ids(&log).pop().unwrap();
+        assert_eq!(
+            log.segments
+                .get(&first)
+                .unwrap()
+                .map(|l| l.starts_with(b"{\"id\":")),
+            Some(true)
+        );
         log.shutdown().await;
         store.shutdown().await;
     }

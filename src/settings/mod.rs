@@ -100,6 +100,12 @@ impl SettingsService {
             .unwrap_or_else(|| Value::Object(Map::new()))
     }
 
+    /// Whether a PATCH ever saved the top-level key `key` (else it follows the config file).
+    /// Reads the store.
+    pub fn is_saved(&self, key: &str) -> bool {
+        Self::saved(self.store.as_ref()).get(key).is_some()
+    }
+
     /// The settings in effect now (cheap: an `Arc` clone).
     pub fn current(&self) -> Arc<Settings> {
         match self.current.read() {

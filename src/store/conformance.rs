@@ -39,7 +39,6 @@ macro_rules! store_conformance {
             extreme_tuning_stays_correct,
             records_read_back_carry_the_id_of_their_key,
             metadata_pages_follow_key_order_within_the_prefix,
-            request_log_pages_trims_and_survives_a_clean_restart,
         );
     };
     (@checks $open:expr; $($check:ident),+ $(,)?) => {
@@ -88,42 +87,6 @@ pub(crate) async fn metadata_pages_follow_key_order_within_the_prefix(dir: &Path
     assert!(page(Some("p/00"), true, 9).is_empty());
     let (_, v) = &store.scan_meta_page("p/", None, false, 1).expect("scan")[0];
     assert_eq!(v, &vec![0]);
-    store.shutdown().await;
-}
-
-/// The request log (`log_*`): pages in key order both ways from an exclusive key, removes a
-/// bounded prefix below a key, is invisible to the change log and metadata, and is still there
-/// after a clean shutdown and reopen.
-pub(crate) async fn request_log_pages_trims_and_survives_a_clean_restart(dir: &Path, open: Open) {
-    let store = open(dir, StoreOptions::default());
-    let entries: Vec<(String, Vec<u8>)> = (0..6u8).map(|i| (format!("k{i}"), vec![i])).collect();
-    store.log_put(entries).expect("log_put");
-    let keys = |page: Vec<(String, Vec<u8>)>| page.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-    let page = |from: Option<&str>, reverse, limit| {
-        keys(store.log_page(from, reverse, limit).expect("page"))
-    };
-    assert_eq!(page(None, false, 2), ["k0", "k1"]);
-    assert_eq!(page(Some("k1"), false, 9), ["k2", "k3", "k4", "k5"]);
-    assert_eq!(page(None, true, 2), ["k5", "k4"]);
-    assert_eq!(page(Some("k2"), true, 9), ["k1", "k0"]);
-    assert_eq!(store.log_get("k3").expect("get"), Some(vec![3]));
-    assert_eq!(store.log_get("nope").expect("get"), None);
-    assert_eq!(store.head(), Seq(0), "no change-log entries");
-    assert!(store
-        .scan_meta("")
-        .expect("meta")
-        .iter()
-        .all(|(k, _)| !k.starts_with('k')));
-    assert_eq!(store.log_remove_before("k3", 2).expect("trim"), 2);
-    assert_eq!(store.log_remove_before("k3", 9).expect("trim"), 1);
-    assert_eq!(page(None, false, 9), ["k3", "k4", "k5"]);
-    store.shutdown().await;
-    drop(store);
-    let store = open(dir, StoreOptions::default());
-    assert_eq!(
-        keys(store.log_page(None, false, 9).expect("page")),
-        ["k3", "k4", "k5"]
-    );
     store.shutdown().await;
 }
 

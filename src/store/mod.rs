@@ -175,24 +175,6 @@ pub trait Store: Send + Sync + 'static {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
-    /// Appends request-log entries (key → JSON) to the request log, a key space of its own
-    /// beside the data: no writer thread, no change log, no flush of its own (entries become
-    /// durable with the next group commit, the relaxed flush timer or shutdown; a crash may
-    /// lose the newest). Keys sort by time. Blocking: call it off the async workers.
-    fn log_put(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError>;
-    /// One request-log entry.
-    fn log_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Request-log entries in key order (descending with `reverse`), strictly after (before,
-    /// with `reverse`) `from` when given, at most `limit`.
-    fn log_page(
-        &self,
-        from: Option<&str>,
-        reverse: bool,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
-    /// Deletes request-log entries with keys below `key` (at most `limit` per call); returns
-    /// how many went. Blocking.
-    fn log_remove_before(&self, key: &str, limit: usize) -> Result<u64, StoreError>;
     /// Commits all ops atomically (all or none), durably, in one group commit.
     fn commit(&self, txn: Vec<WriteOp>) -> BoxFuture<'static, Result<Commit, StoreError>>;
     /// Up to `limit` change events with seq > `after`, in order.

@@ -59,8 +59,9 @@ impl Default for StoreOptions {
 pub(super) const SLED_DIR: &str = "data.sled";
 /// The one sled tree holding every key kind (see `keys.rs`).
 pub(super) const DATA_TREE: &str = "data";
-/// The request log's tree (`Store::log_*`): entry id → JSON, ids sorting by time.
-pub(super) const LOGS_TREE: &str = "request_logs";
+/// The tree that held the request log before it moved to its own segment files
+/// (`crate::logs`); dropped at open, with its entries.
+const OLD_LOGS_TREE: &str = "request_logs";
 
 /// sled's settings for a data dir: the one place they are chosen, so every opener (the server,
 /// `inspect`) agrees (sled refuses to reopen a dir with, e.g., other compression settings).
@@ -150,7 +151,6 @@ pub(super) fn scan_meta_page(
 
 pub struct SledStore {
     tree: sled::Tree,
-    logs: sled::Tree,
     tx: mpsc::Sender<Msg>,
     head: Arc<AtomicU64>,
     /// The lowest seq that may still be in the change log (raised by both trims).
@@ -179,7 +179,14 @@ impl SledStore {
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Arc<Self>, StoreError> {
         let db = open_db(dir, &options)?;
         let tree = db.open_tree(DATA_TREE)?;
-        let logs = db.open_tree(LOGS_TREE)?;
+        if db
+            .tree_names()
+            .iter()
+            .any(|n| n == OLD_LOGS_TREE.as_bytes())
+        {
+            db.drop_tree(OLD_LOGS_TREE)?;
+            tracing::info!("dropped the old request log tree (the log now lives in logs/)");
+        }
         let upgraded = super::upgrade::run(&db, &tree)?;
         if upgraded > 0 {
             tracing::info!(
@@ -210,7 +217,6 @@ impl SledStore {
             .map_err(|e| StoreError::Io(e.to_string()))?;
         Ok(Arc::new(Self {
             tree,
-            logs,
             tx,
             head,
             oldest,
@@ -431,57 +437,6 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         scan_meta_page(&self.tree, prefix, from, reverse, limit)
-    }
-
-    fn log_put(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (k, v) in entries {
-            batch.insert(k.as_bytes(), v);
-        }
-        Ok(self.logs.apply_batch(batch)?)
-    }
-
-    fn log_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.logs.get(key.as_bytes())?.map(|v| v.to_vec()))
-    }
-
-    fn log_page(
-        &self,
-        from: Option<&str>,
-        reverse: bool,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        use std::ops::Bound;
-        let from = from.map(|f| f.as_bytes().to_vec());
-        let (lo, hi) = match (from, reverse) {
-            (None, _) => (Bound::Unbounded, Bound::Unbounded),
-            (Some(f), false) => (Bound::Excluded(f), Bound::Unbounded),
-            (Some(f), true) => (Bound::Unbounded, Bound::Excluded(f)),
-        };
-        let range = self.logs.range::<Vec<u8>, _>((lo, hi));
-        let it: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        let mut out = Vec::new();
-        for kv in it.take(limit) {
-            let (k, v) = kv?;
-            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
-    fn log_remove_before(&self, key: &str, limit: usize) -> Result<u64, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut n = 0u64;
-        for kv in self.logs.range(..key.as_bytes()).take(limit) {
-            let (k, _) = kv?;
-            batch.remove(k);
-            n += 1;
-        }
-        self.logs.apply_batch(batch)?;
-        Ok(n)
     }
 
     fn commit(&self, txn: Vec<WriteOp>) -> BoxFuture<'static, Result<Commit, StoreError>> {

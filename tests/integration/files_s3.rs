@@ -660,3 +660,156 @@ async fn s3_down_fails_requests_quickly_with_the_envelope() {
     // Nothing was committed for the failed upload; the record store still answers.
     assert_eq!(srv.guest().list("media", "").await["totalItems"], 1);
 }
+
+/// `PATCH /api/settings` body pointing `s3` (or `backups.s3`) at `bucket` on this s3rver.
+fn s3_settings(s3: &S3rver, bucket: &str) -> Value {
+    json!({
+        "enabled": true,
+        "bucket": bucket,
+        "region": "us-east-1",
+        "endpoint": s3.endpoint,
+        "accessKey": "S3RVER",
+        "secret": "S3RVER",
+        "forcePathStyle": true,
+    })
+}
+
+#[tokio::test]
+async fn settings_test_s3_checks_the_saved_buckets() {
+    let Some(s3) = S3rver::start() else { return };
+    let srv = TestServer::start().await;
+    let su = srv.su();
+    let test = |body: Value| {
+        let su = su.clone();
+        async move { su.post("/api/settings/test/s3", body).await }
+    };
+
+    // Superusers only.
+    let r = srv
+        .guest()
+        .post("/api/settings/test/s3", json!({"filesystem": "storage"}))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+
+    // `filesystem` is required and one of storage/backups.
+    let r = test(json!({})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["message"], "Failed to test the S3 filesystem.");
+    assert_eq!(r.body["data"]["filesystem"]["code"], "validation_required");
+    let r = test(json!({"filesystem": "other"})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["data"]["filesystem"]["code"],
+        "validation_in_invalid"
+    );
+
+    // Not enabled in the saved settings: 400 saying so.
+    for fs in ["storage", "backups"] {
+        let r = test(json!({"filesystem": fs})).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        let msg = r.body["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("Failed to test the S3 filesystem. Raw error: \n")
+                && msg.contains("S3 storage filesystem is not enabled"),
+            "{msg}"
+        );
+    }
+
+    // A reachable bucket: 204, and the test object is gone again.
+    let r = su
+        .patch(
+            "/api/settings",
+            json!({"s3": s3_settings(&s3, BUCKET), "backups": {"s3": s3_settings(&s3, "missing-bucket")}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = test(json!({"filesystem": "storage"})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(s3.keys().is_empty(), "{:?}", s3.keys());
+
+    // A bucket that does not exist: 400 with the bucket's error.
+    let r = test(json!({"filesystem": "backups"})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let msg = r.body["message"].as_str().unwrap();
+    assert!(msg.contains("failed to upload a test file"), "{msg}");
+    assert!(r.body["data"].as_object().unwrap().is_empty());
+}
+
+/// Uploads one `docs` file into a new `media` record; returns (record id, stored name).
+async fn upload_doc(srv: &TestServer, bytes: &[u8]) -> (String, String) {
+    let form = Form::new().part("docs", file("doc.txt", bytes.to_vec()));
+    let rec = send_form(&srv.guest(), Method::POST, &records("media"), form)
+        .await
+        .ok();
+    (
+        id_of(&rec),
+        rec["docs"][0].as_str().expect("stored name").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn settings_s3_applies_to_new_files_at_runtime_and_survives_a_restart() {
+    let Some(s3) = S3rver::start() else { return };
+    // No `[storage]` S3 in the config: files start on local disk.
+    let mut srv = TestServer::start().await;
+    media(&srv).await;
+    let col = collection_id(&srv, "media").await;
+    let (local_id, local) = upload_doc(&srv, b"on disk").await;
+    assert_eq!(storage_files(&srv).len(), 1);
+
+    // Enabling `s3`: the next upload goes to the bucket and is served from it.
+    let r = srv
+        .su()
+        .patch("/api/settings", json!({"s3": s3_settings(&s3, BUCKET)}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (id, name) = upload_doc(&srv, b"in the bucket").await;
+    assert_eq!(
+        std::fs::read(s3.object(&format!("{col}/{id}/{name}"))).unwrap(),
+        b"in the bucket"
+    );
+    assert_eq!(storage_files(&srv).len(), 1, "nothing new on disk");
+    let resp = get_raw(&srv, &file_url("media", &id, &name), &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"in the bucket");
+
+    // The saved setting wins after a restart too.
+    srv.restart().await;
+    let (id2, name2) = upload_doc(&srv, b"still the bucket").await;
+    assert!(s3.object(&format!("{col}/{id2}/{name2}")).exists());
+
+    // Disabling goes back to local disk (existing files are not migrated).
+    let r = srv
+        .su()
+        .patch("/api/settings", json!({"s3": {"enabled": false}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (id3, name3) = upload_doc(&srv, b"back on disk").await;
+    assert_eq!(storage_files(&srv).len(), 2);
+    assert!(!s3.object(&format!("{col}/{id3}/{name3}")).exists());
+    let resp = get_raw(&srv, &file_url("media", &id3, &name3), &[]).await;
+    assert_eq!(resp.status(), 200);
+    // The file stored on disk before the switch is served from disk again.
+    let resp = get_raw(&srv, &file_url("media", &local_id, &local), &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"on disk");
+}
+
+#[tokio::test]
+async fn config_s3_is_the_default_until_the_settings_disable_it() {
+    let Some(s3) = S3rver::start() else { return };
+    let srv = s3.ferrobase().await;
+    media(&srv).await;
+    let col = collection_id(&srv, "media").await;
+    let (id, name) = upload_doc(&srv, b"config bucket").await;
+    assert!(s3.object(&format!("{col}/{id}/{name}")).exists());
+    assert!(storage_files(&srv).is_empty());
+    let r = srv
+        .su()
+        .patch("/api/settings", json!({"s3": {"enabled": false}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (id, name) = upload_doc(&srv, b"local now").await;
+    assert!(!s3.object(&format!("{col}/{id}/{name}")).exists());
+    assert_eq!(storage_files(&srv).len(), 1);
+}

@@ -291,3 +291,95 @@ async fn logs_survive_a_clean_restart_and_a_full_queue_never_blocks() {
         .ok();
     assert!(again["totalItems"].as_i64().unwrap() >= n, "{again}");
 }
+
+/// The request log's segment files (`<data dir>/logs/*.seg`), sorted.
+fn segments(srv: &TestServer) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(srv.data_dir().join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn a_corrupt_or_torn_segment_tail_is_skipped_never_a_500() {
+    let mut srv = fast_logs().start().await;
+    let guest = srv.guest();
+    assert_eq!(guest.get("/api/health?before=1").await.status, 200);
+    let su = srv.su();
+    let first = logs_until(&su, "filter=data.url%3D'/api/health?before=1'", 1).await;
+    let id = first["items"][0]["id"].as_str().unwrap().to_string();
+    srv.stop().await;
+
+    // Garbage, then an entry torn by a crash mid-write (no newline), at the newest segment's end.
+    let newest = segments(&srv).pop().expect("a segment");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&newest)
+        .unwrap();
+    use std::io::Write;
+    f.write_all(b"\x00\xff not json\n{\"id\":\"ffffffffffffffff\",\"crea")
+        .unwrap();
+    drop(f);
+    srv.start_again().await;
+
+    let guest = srv.guest();
+    assert_eq!(guest.get("/api/health?after=1").await.status, 200);
+    let su = srv.su();
+    // The new entry lands on a line of its own after the torn one; the old one is still there.
+    logs_until(&su, "filter=data.url%3D'/api/health?after=1'", 1).await;
+    let all = su.get("/api/logs?perPage=500").await.ok();
+    let ids: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&id.as_str()), "{all}");
+    assert!(!ids.contains(&"ffffffffffffffff"));
+    assert_eq!(su.get(&format!("/api/logs/{id}")).await.status, 200);
+    assert_eq!(su.get("/api/logs/ffffffffffffffff").await.status, 404);
+    let stats = su.get("/api/logs/stats").await;
+    assert_eq!(stats.status, 200, "{}", stats.text);
+    let log = std::fs::read_to_string(srv.log_path()).unwrap();
+    assert!(log.contains("torn entry"), "the repair is logged");
+}
+
+#[tokio::test]
+async fn retention_zero_days_deletes_every_segment() {
+    let srv = fast_logs()
+        .env("FERROBASE_REQUEST_LOGS_TRIM_SECS", "1")
+        .start()
+        .await;
+    let guest = srv.guest();
+    assert_eq!(guest.get("/api/health?kept=1").await.status, 200);
+    let su = srv.su();
+    logs_until(&su, "filter=data.url%3D'/api/health?kept=1'", 1).await;
+    assert!(!segments(&srv).is_empty());
+    // maxDays 0 turns logging off, and the next trim deletes every segment.
+    let r = su
+        .patch("/api/settings", json!({"logs": {"maxDays": 0}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !segments(&srv).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "segments left: {:?}",
+            segments(&srv)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = su
+        .patch("/api/settings", json!({"logs": {"maxDays": 5}}))
+        .await;
+    assert_eq!(r.status, 200);
+    let list = su
+        .get("/api/logs?filter=data.url%3D'/api/health?kept=1'")
+        .await
+        .ok();
+    assert_eq!(list["totalItems"], 0, "{list}");
+}

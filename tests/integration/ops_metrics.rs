@@ -120,3 +120,31 @@ async fn metrics_scrape_cleanly_behind_the_token() {
     assert!(text.contains("route=\"unmatched\""), "{text}");
     assert!(!text.contains("definitely-not"), "{text}");
 }
+
+#[tokio::test]
+async fn realtime_lagged_closes_are_counted() {
+    use crate::realtime::{create_many, posts, End, Ws};
+    let srv = TestServer::builder()
+        .env("FERROBASE_METRICS_ENABLED", "true")
+        .env("FERROBASE_REALTIME_QUEUE", "4")
+        .env("FERROBASE_STORE_DURABILITY", "relaxed")
+        .start()
+        .await;
+    let scrape = || async {
+        let text = srv.guest().get("/metrics").await.text;
+        sample(&text, "ferrobase_realtime_lagged_closes_total")
+    };
+    assert_eq!(scrape().await, Some(0.0));
+    posts(&srv).await;
+    let mut ws = Ws::connect(&srv, None).await;
+    ws.subscribe("s", "posts/*", json!({})).await;
+    // Never read while ~10 MB of events pile up: socket buffers fill, then the queue.
+    create_many(&srv, 1200, 8, 8000).await;
+    let end = loop {
+        if let Err(end) = ws.next_within(std::time::Duration::from_secs(10)).await {
+            break end;
+        }
+    };
+    assert_eq!(end, End::Closed(Some(4008)));
+    assert_eq!(scrape().await, Some(1.0));
+}

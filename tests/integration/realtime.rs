@@ -97,7 +97,7 @@ impl Ws {
     }
 }
 
-async fn posts(srv: &TestServer) {
+pub async fn posts(srv: &TestServer) {
     srv.create_collection(public_collection(
         "posts",
         json!([{"name": "title", "type": "text"}, {"name": "n", "type": "number"},
@@ -300,7 +300,7 @@ async fn auth_message_and_malformed_messages() {
 }
 
 /// Creates `n` posts with `concurrency` parallel writers; returns nothing (seqs are gapless).
-async fn create_many(srv: &TestServer, n: usize, concurrency: usize, body_len: usize) {
+pub async fn create_many(srv: &TestServer, n: usize, concurrency: usize, body_len: usize) {
     let api = srv.su();
     let body = "x".repeat(body_len);
     futures_util::stream::iter(0..n)

@@ -62,6 +62,9 @@ impl Conn {
             .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
+            if code == CLOSE_LAGGED {
+                crate::metrics::realtime_lagged_close();
+            }
             self.wake.notify_one();
         }
     }
