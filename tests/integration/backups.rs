@@ -394,7 +394,13 @@ async fn a_backup_moves_to_another_server() {
         .expect("zip")
         .to_vec();
 
-    let mut b = TestServer::start().await;
+    let mut b = TestServer::builder()
+        .env("FERROBASE_BACKUPS_MAX_UPLOAD_MB", "1")
+        .start()
+        .await;
+    // Uploads are bounded by `[backups] max_upload_mb`.
+    let r = upload(&b, "big.zip", vec![b'x'; 2 * 1024 * 1024]).await;
+    assert_eq!(r.status, 413, "{}", r.text);
     let r = upload(&b, "from_a.zip", zip).await;
     assert_eq!(r.status, 204, "{}", r.text);
     restore(&mut b, "from_a.zip").await;
