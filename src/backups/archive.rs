@@ -206,7 +206,7 @@ fn stage(
 ) -> Result<(), BackupError> {
     {
         let mut dump = zip.by_name(DUMP).map_err(|_| BackupError::NoManifest)?;
-        restore_dump(&mut dump, &staging, options, &|n| {
+        restore_dump(&mut dump, staging, options, &|n| {
             progress(Progress::Data(n))
         })
         .map_err(|e| BackupError::Invalid(e.to_string()))?;
