@@ -17,6 +17,7 @@ import argparse
 import json
 import struct
 import subprocess
+import shutil
 import sys
 import tempfile
 import zlib
@@ -139,8 +140,12 @@ def main() -> int:
     logdir = h.BENCH / "out" / "files"
     logdir.mkdir(parents=True, exist_ok=True)
     result: dict = {"upload_bytes": a.upload_bytes, "big_mb": a.big_mb, "duration_s": a.duration}
-    for name, binary in [("pocketbase", a.pocketbase_bin), ("ferrobase", a.binary)]:
-        result[name] = run_system(name, binary.resolve(), work, logdir, a)
+    try:
+        for name, binary in [("pocketbase", a.pocketbase_bin), ("ferrobase", a.binary)]:
+            result[name] = run_system(name, binary.resolve(), work, logdir, a)
+    finally:
+        # Both data dirs hold every uploaded file (GBs after a full run): never leave them behind.
+        shutil.rmtree(work, ignore_errors=True)
     pb, fb = result["pocketbase"], result["ferrobase"]
     result["ratios"] = {
         "upload": round(fb["upload_rps"] / max(pb["upload_rps"], 1e-9), 2),

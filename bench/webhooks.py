@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,6 +148,7 @@ def main() -> int:
     finally:
         srv.stop()
         receiver.terminate()
+        shutil.rmtree(work, ignore_errors=True)
     out = h.BENCH / "out" / "webhooks.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -1,5 +1,5 @@
-//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `backup`, `restore`,
-//! `version`.
+//! Command-line interface: `serve`, `superuser upsert|delete`, `inspect`, `typegen`, `backup`,
+//! `restore`, `version`.
 
 use crate::config::{LogFormat, Overrides};
 use clap::{Parser, Subcommand};
@@ -35,6 +35,9 @@ pub enum Command {
         /// Plugins folder: loads every DIR/*/plugin.toml.
         #[arg(long)]
         plugins: Option<PathBuf>,
+        /// Static files served at `/` (like PocketBase's pb_public).
+        #[arg(long)]
+        public: Option<PathBuf>,
     },
     /// Manage superusers.
     Superuser {
@@ -60,6 +63,23 @@ pub enum Command {
         /// The backup zip.
         file: PathBuf,
     },
+    /// Write TypeScript types for every collection (records, create/update bodies, select
+    /// unions, expand) for the PocketBase JS SDK: from a running server with --url (as a
+    /// superuser), else from a stopped server's data dir (--dir).
+    Typegen {
+        /// A running server, e.g. http://127.0.0.1:8090 (fetches its /api/typegen.ts).
+        #[arg(long, requires_all = ["email", "password"])]
+        url: Option<String>,
+        /// Superuser email for --url.
+        #[arg(long, requires = "url")]
+        email: Option<String>,
+        /// Superuser password for --url.
+        #[arg(long, requires = "url")]
+        password: Option<String>,
+        /// Output file; `-` writes to stdout.
+        #[arg(long, default_value = "ferrobase-types.ts")]
+        out: PathBuf,
+    },
     /// Print the version.
     Version,
     /// Internal: how `serve` starts a plugin sidecar on Linux — arrange to be killed when the
@@ -83,13 +103,14 @@ pub enum SuperuserAction {
 
 impl Cli {
     pub fn overrides(&self) -> Overrides {
-        let (http, log_format, plugins) = match &self.command {
+        let (http, log_format, plugins, public) = match &self.command {
             Command::Serve {
                 http,
                 log_format,
                 plugins,
-            } => (http.clone(), *log_format, plugins.clone()),
-            _ => (None, None, None),
+                public,
+            } => (http.clone(), *log_format, plugins.clone(), public.clone()),
+            _ => (None, None, None, None),
         };
         Overrides {
             config: self.config.clone(),
@@ -97,6 +118,7 @@ impl Cli {
             dir: self.dir.clone(),
             log_format,
             plugins,
+            public,
         }
     }
 }
@@ -133,5 +155,48 @@ mod tests {
         assert_eq!(cfg.plugins.dir, PathBuf::from("p2"));
         let cfg = Config::load_from(&cli.overrides(), []).expect("load");
         assert_eq!(cfg.plugins.dir, PathBuf::new(), "no plugins by default");
+    }
+
+    #[test]
+    fn typegen_needs_the_login_with_url() {
+        let cli = Cli::try_parse_from(["ferrobase", "typegen", "--dir", "d"]).expect("parse");
+        assert!(matches!(
+            cli.command,
+            Command::Typegen { url: None, ref out, .. } if out == &PathBuf::from("ferrobase-types.ts")
+        ));
+        let full = [
+            "ferrobase",
+            "typegen",
+            "--url",
+            "http://127.0.0.1:8090",
+            "--email",
+            "a@b.co",
+            "--password",
+            "pw",
+            "--out",
+            "-",
+        ];
+        assert!(Cli::try_parse_from(full).is_ok());
+        assert!(
+            Cli::try_parse_from(&full[..4]).is_err(),
+            "--url without a login"
+        );
+        assert!(Cli::try_parse_from(["ferrobase", "typegen", "--email", "a@b.co"]).is_err());
+    }
+
+    #[test]
+    fn public_dir_comes_from_the_flag_or_the_environment() {
+        let cli = Cli::try_parse_from(["ferrobase", "serve", "--public", "web"]).expect("parse");
+        let env = [(
+            "FERROBASE_SERVER_PUBLIC_DIR".to_string(),
+            "site".to_string(),
+        )];
+        let cfg = Config::load_from(&cli.overrides(), env.clone()).expect("load");
+        assert_eq!(cfg.server.public_dir, PathBuf::from("web")); // flag beats env
+        let cli = Cli::try_parse_from(["ferrobase", "serve"]).expect("parse");
+        let cfg = Config::load_from(&cli.overrides(), env).expect("load");
+        assert_eq!(cfg.server.public_dir, PathBuf::from("site"));
+        let cfg = Config::load_from(&cli.overrides(), []).expect("load");
+        assert_eq!(cfg.server.public_dir, PathBuf::new(), "none by default");
     }
 }

@@ -35,6 +35,36 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let cli::Command::Typegen {
+        url,
+        email,
+        password,
+        out,
+    } = &cli.command
+    {
+        let source = match (url, email, password) {
+            (Some(url), Some(email), Some(password)) if cli.dir.is_none() => {
+                serve::TypegenSource::Server {
+                    url: url.clone(),
+                    email: email.clone(),
+                    password: password.clone(),
+                }
+            }
+            (Some(_), _, _) => {
+                eprintln!("error: use either --url (a running server) or --dir (a stopped one)");
+                return ExitCode::from(2);
+            }
+            _ => serve::TypegenSource::DataDir,
+        };
+        // No log lines: the output may be stdout.
+        return match serve::typegen(&config, source, out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     serve::init_tracing(&config.log);
     for name in config::unknown_env(std::env::vars()) {
         tracing::warn!(%name, "ignoring unknown configuration variable");
@@ -64,6 +94,7 @@ fn main() -> ExitCode {
                 backup_cmd::restore(&config, &file).map(|()| serve::Served::Stopped)
             }
             cli::Command::Inspect { .. }
+            | cli::Command::Typegen { .. }
             | cli::Command::Version
             | cli::Command::SidecarExec { .. } => Ok(serve::Served::Stopped),
         }

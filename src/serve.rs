@@ -256,3 +256,208 @@ async fn delete_superuser(app: &App, email: &str) -> Result<(), String> {
     println!("Successfully deleted superuser {email:?}.");
     Ok(())
 }
+
+/// Where `ferrobase typegen` reads the schema.
+pub enum TypegenSource {
+    /// The stopped server's data dir (`--dir` / the config's).
+    DataDir,
+    /// A running server: log in as a superuser and fetch `/api/typegen.ts`.
+    Server {
+        url: String,
+        email: String,
+        password: String,
+    },
+}
+
+/// `ferrobase typegen`: the generated module into `out` (`-` = stdout).
+pub fn typegen(
+    config: &Config,
+    source: TypegenSource,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let (text, collections) = match source {
+        TypegenSource::DataDir => {
+            let cols = stored_collections(config)?;
+            let generated = crate::typegen::generate(cols.iter());
+            (generated.text, Some(cols.len()))
+        }
+        TypegenSource::Server {
+            url,
+            email,
+            password,
+        } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            let text = runtime.block_on(fetch_types(&url, &email, &password))?;
+            (text, None)
+        }
+    };
+    if out.as_os_str() == "-" {
+        print!("{text}");
+        return Ok(());
+    }
+    // Rewritten only when it changed, and atomically, so watchers (bundlers, tsc --watch)
+    // neither rebuild for nothing nor read half a file.
+    let unchanged = std::fs::read(out).is_ok_and(|old| old == text.as_bytes());
+    if !unchanged {
+        let mut tmp = out.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, out))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("cannot write {}: {e}", out.display())
+            })?;
+    }
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("// Schema version: "))
+        .unwrap_or("?");
+    match collections {
+        Some(n) => eprintln!(
+            "{} {} ({n} collections, schema version {version}).",
+            if unchanged { "Unchanged:" } else { "Wrote" },
+            out.display()
+        ),
+        None => eprintln!(
+            "{} {} (schema version {version}).",
+            if unchanged { "Unchanged:" } else { "Wrote" },
+            out.display()
+        ),
+    }
+    Ok(())
+}
+
+/// The collections stored in a stopped server's data dir (read-only; refused while in use).
+fn stored_collections(config: &Config) -> Result<Vec<crate::schema::Collection>, String> {
+    let dir = &config.server.dir;
+    let inspector =
+        crate::store::Inspector::open(dir, &crate::app::store_options(config)).map_err(|e| {
+            let e = e.to_string();
+            if e.contains("in use") {
+                format!("{e}\nTo generate types from a running server use --url URL --email EMAIL --password PASSWORD.")
+            } else {
+                format!("cannot read {}: {e}", dir.display())
+            }
+        })?;
+    inspector
+        .scan_meta(crate::store::META_COLLECTION)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(key, bytes)| {
+            crate::schema::Collection::from_storage(&bytes).map_err(|e| format!("{key}: {e}"))
+        })
+        .collect()
+}
+
+/// Logs in to `url` as a superuser and fetches `/api/typegen.ts`.
+async fn fetch_types(url: &str, email: &str, password: &str) -> Result<String, String> {
+    let base = url.trim_end_matches('/');
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let failed = |what: &str, status: reqwest::StatusCode, body: &str| {
+        let message = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(String::from))
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        format!("{what}: {status} {message}")
+    };
+    let login = client
+        .post(format!(
+            "{base}/api/collections/{}/auth-with-password",
+            crate::schema::SUPERUSERS_NAME
+        ))
+        .json(&json!({"identity": email, "password": password}))
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {e}"))?;
+    let status = login.status();
+    let body = read_limited(login).await?;
+    if !status.is_success() {
+        return Err(failed("superuser login failed", status, &body));
+    }
+    let token = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["token"].as_str().map(String::from))
+        .ok_or("superuser login answered without a token")?;
+    let resp = client
+        .get(format!("{base}/api/typegen.ts"))
+        .header("authorization", &token)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {e}"))?;
+    let status = resp.status();
+    let body = read_limited(resp).await?;
+    if status == reqwest::StatusCode::NOT_FOUND {
+        // PocketBase itself (or a Ferrobase without the endpoint): its collections, generated
+        // here by the same generator.
+        let cols = fetch_collections(&client, base, &token).await?;
+        return Ok(crate::typegen::generate(cols.iter()).text);
+    }
+    if !status.is_success() {
+        return Err(failed("GET /api/typegen.ts failed", status, &body));
+    }
+    Ok(body)
+}
+
+/// Every collection of `GET /api/collections`, page by page (at most 100 pages of 500).
+async fn fetch_collections(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> Result<Vec<crate::schema::Collection>, String> {
+    const PER_PAGE: usize = 500;
+    let mut cols = Vec::new();
+    for page in 1..=100usize {
+        let resp = client
+            .get(format!(
+                "{base}/api/collections?page={page}&perPage={PER_PAGE}&skipTotal=1"
+            ))
+            .header("authorization", token)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {base}: {e}"))?;
+        let status = resp.status();
+        let body = read_limited(resp).await?;
+        let v: Value = serde_json::from_str(&body)
+            .map_err(|_| format!("GET /api/collections failed: {status}"))?;
+        if !status.is_success() {
+            let message = v["message"].as_str().unwrap_or_default();
+            return Err(format!("GET /api/collections failed: {status} {message}"));
+        }
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        let n = items.len();
+        for item in items {
+            let name = item["name"].as_str().unwrap_or_default().to_string();
+            let c = crate::schema::Collection::from_storage(item.to_string().as_bytes())
+                .map_err(|e| format!("collection {name:?}: {e}"))?;
+            cols.push(c);
+        }
+        if n < PER_PAGE {
+            return Ok(cols);
+        }
+    }
+    Err("more than 50,000 collections".into())
+}
+
+/// A response body as text, refusing more than 64 MiB (no schema's types come near that).
+async fn read_limited(mut resp: reqwest::Response) -> Result<String, String> {
+    const LIMIT: usize = 64 << 20;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?
+    {
+        if body.len() + chunk.len() > LIMIT {
+            return Err(format!("the answer is larger than {} MiB", LIMIT >> 20));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "the answer is not UTF-8 text".to_string())
+}

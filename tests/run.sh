@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole Ferrobase test suite: unit tests beside the code, then the integration tests that drive
 # the real binary over HTTP/WS (tests/integration), the bundled plugins' Python tests (plugins/*),
-# PocketBase filter compatibility (tests/compat), the PocketBase JS SDK (tests/sdk), then the
-# dashboard (admin-ui/check-dist.sh, tests/ui).
+# PocketBase filter compatibility (tests/compat), the PocketBase JS SDK (tests/sdk), the generated
+# TypeScript types (tests/typegen), the dashboard (admin-ui/check-dist.sh, tests/ui), then the
+# examples (tests/examples).
 # Installs what it needs on a fresh machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +34,16 @@ bash tests/compat/run.sh
 # The real PocketBase JS SDK against the server (realtime over SSE); needs node + npm.
 bash tests/sdk/run.sh
 
+# `ferrobase typegen`: the generated types pass `tsc --strict` with a program using the JS SDK
+# (run against a server) and a file of `@ts-expect-error` mistakes; needs node + npm.
+bash tests/typegen/run.sh
+
+# The API description: the vendored docs UI is RapiDoc's npm dist (needs npm), /api/openapi.json
+# and .yaml validate (openapi-spec-validator), and schemathesis fuzzing from the document as a
+# superuser and as a guest finds no 5xx and no response outside the document (~3 min).
+bash src/openapi/ui/check.sh
+bash tests/openapi/run.sh
+
 # The dashboard: the committed admin-ui/dist must be what its sources build to (the binary embeds
 # it; cargo never runs Node), then a browser smoke test against the real (debug) binary in
 # headless Chromium from Debian's package.
@@ -46,3 +57,8 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error \
   && FERROBASE_BIN="$PWD/../../target/debug/ferrobase" node smoke.mjs)
+
+# The examples (examples/*/test.sh: todo in Chromium, chat, webhook receiver, schema import,
+# TypeScript), each against a fresh server of the debug build above; after the dashboard step,
+# which installs Chromium. Bounded to 3 minutes.
+FERROBASE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/ferrobase" bash tests/examples/run.sh

@@ -15,12 +15,15 @@ mod health;
 mod logs;
 pub mod meta;
 mod metrics;
+mod openapi;
 mod plugins;
+mod public;
 mod rate_limit;
 mod realtime;
 mod records;
 mod request_span;
 mod settings;
+mod typegen;
 mod webhooks;
 
 use crate::app::App;
@@ -33,7 +36,12 @@ use std::sync::Arc;
 pub fn routes(app: Arc<App>) -> impl Endpoint {
     let limited = app.clone();
     let logged = app.clone();
-    Route::new()
+    let public_dir = !app.config.server.public_dir.as_os_str().is_empty();
+    let docs = Arc::new(crate::openapi::OpenApi::new(
+        app.schema.clone(),
+        env!("CARGO_PKG_VERSION"),
+    ));
+    let route = Route::new()
         .at("/api/health", get(health::health).head(health::health))
         .at(
             "/api/collections",
@@ -107,6 +115,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
         .at("/api/settings", get(settings::get).patch(settings::update))
         .at("/api/settings/test/email", post(settings::test_email))
         .at("/api/batch", post(batch::batch))
+        .at("/api/typegen.ts", get(typegen::typegen))
         .at("/api/files/token", post(files::token))
         .at(
             "/api/files/:c/:id/:name",
@@ -143,6 +152,19 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
                 .delete(backups::delete),
         )
         .at("/api/backups/:key/restore", post(backups::restore))
+        .at("/api/openapi.json", get(openapi::json).data(docs.clone()))
+        .at("/api/openapi.yaml", get(openapi::yaml).data(docs))
+        .at("/api/docs", get(openapi::docs_page))
+        .at("/api/docs/rapidoc-min.js", get(openapi::rapidoc));
+    // Static files at `/` (`[server] public_dir`); the API and dashboard routes above win.
+    let route = if public_dir {
+        route
+            .at("/", get(public::serve).head(public::serve))
+            .at("/*path", get(public::serve).head(public::serve))
+    } else {
+        route
+    };
+    route
         .data(app)
         .around(|ep, req| async move { Ok(envelope(ep.call(req).await)) })
         .around(move |ep, req| rate_limit::around(limited.clone(), ep, req))

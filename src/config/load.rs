@@ -13,6 +13,8 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// `serve --plugins DIR`.
     pub plugins: Option<PathBuf>,
+    /// `serve --public DIR`.
+    pub public: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,9 @@ impl Config {
         }
         if let Some(dir) = &over.plugins {
             cfg.plugins.dir = dir.clone();
+        }
+        if let Some(dir) = &over.public {
+            cfg.server.public_dir = dir.clone();
         }
         Ok(cfg)
     }
@@ -176,6 +181,7 @@ mod tests {
             dir: None,
             log_format: None,
             plugins: None,
+            public: None,
         };
         let cfg = Config::load_from(
             &over,

@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub idle_timeout_secs: u64,
     /// Open connections allowed per client IP; further ones are closed at once. 0 = no cap.
     pub max_connections_per_ip: usize,
+    /// Folder of static files served at `/` (like PocketBase's `pb_public`); empty = none.
+    /// Flag `serve --public DIR`.
+    pub public_dir: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +49,7 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 15,
             idle_timeout_secs: 75,
             max_connections_per_ip: 512,
+            public_dir: PathBuf::new(),
         }
     }
 }

@@ -20,6 +20,7 @@ import { recordsScenario } from './scenarios/records.mjs';
 import { superusersScenario, pluginsScenario, apiPreviewScenario } from './scenarios/admin.mjs';
 import { a11yScenario } from './scenarios/a11y.mjs';
 import { filesScenario } from './scenarios/files.mjs';
+import { settingsScenario, logsScenario, backupsScenario } from './scenarios/ops.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const BIN = process.env.FERROBASE_BIN ?? resolve(here, '../../target/release/ferrobase');
@@ -35,8 +36,9 @@ async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'ferrobase-ui-'));
   execFileSync(BIN, ['superuser', 'upsert', EMAIL, PASSWORD, '--dir', dir]);
   const port = 20000 + Math.floor(Math.random() * 20000);
-  // Webhooks may target the test's receiver on 127.0.0.1.
-  const env = { ...process.env, FERROBASE_WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true' };
+  // Webhooks may target the test's receiver on 127.0.0.1; mail is kept (GET /api/mails) even on
+  // a machine with a sendmail.
+  const env = { ...process.env, FERROBASE_WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true', FERROBASE_SMTP_SENDMAIL: 'off' };
   const child = spawn(BIN, ['serve', '--http', `127.0.0.1:${port}`, '--dir', dir], { stdio: 'ignore', env });
   const api = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
@@ -186,6 +188,10 @@ try {
   if (wanted('api-preview')) await shotOnFailure('api-preview', () => apiPreviewScenario(ctx, name));
   if (wanted('a11y')) await shotOnFailure('a11y', () => a11yScenario(ctx, name));
   if (wanted('files')) await shotOnFailure('files', () => filesScenario(ctx));
+  if (wanted('settings')) await shotOnFailure('settings', () => settingsScenario(ctx));
+  if (wanted('logs')) await shotOnFailure('logs', () => logsScenario(ctx));
+  // Last: restoring a backup replaces the server's data.
+  if (wanted('backups')) await shotOnFailure('backups', () => backupsScenario(ctx));
   assert.deepEqual(problems, [], 'no console errors');
   console.log('ui smoke: ok');
 } finally {

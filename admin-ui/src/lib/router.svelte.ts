@@ -13,6 +13,9 @@ export type Route =
   | { name: 'collectionApi'; collection: string }
   | { name: 'superusers' }
   | { name: 'plugins' }
+  | { name: 'settings'; section: string }
+  | { name: 'logs'; query: URLSearchParams }
+  | { name: 'backups' }
   | { name: 'notfound'; path: string };
 
 function parse(hash: string): { path: string; query: URLSearchParams } {
@@ -41,6 +44,9 @@ function resolve(hash: string): Route {
   }
   if (parts.length === 1 && parts[0] === 'superusers') return { name: 'superusers' };
   if (parts.length === 1 && parts[0] === 'plugins') return { name: 'plugins' };
+  if (parts[0] === 'settings' && parts.length <= 2) return { name: 'settings', section: parts[1] ?? 'application' };
+  if (parts.length === 1 && parts[0] === 'logs') return { name: 'logs', query };
+  if (parts.length === 1 && parts[0] === 'backups') return { name: 'backups' };
   if (parts.length === 0) return { name: 'collections' };
   return { name: 'notfound', path };
 }
