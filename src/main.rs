@@ -107,14 +107,10 @@ fn main() -> ExitCode {
     if result == Ok(serve::Served::Restart) {
         // Same binary, same arguments, same PID (a supervisor or test harness keeps its
         // child); the restored data is swapped in as the store opens. Only returns on failure.
-        use std::os::unix::process::CommandExt;
-        let err = match std::env::current_exe() {
-            Ok(exe) => std::process::Command::new(exe)
-                .args(std::env::args_os().skip(1))
-                .exec(),
-            Err(e) => e,
-        };
-        eprintln!("error: cannot restart after the restore: {err}; start the server again");
+        eprintln!(
+            "error: cannot restart after the restore: {}; start the server again",
+            restart_in_place()
+        );
         return ExitCode::FAILURE;
     }
     match result {
@@ -124,4 +120,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Replaces this process with the same binary and arguments; returns only on failure.
+#[cfg(unix)]
+fn restart_in_place() -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    match std::env::current_exe() {
+        Ok(exe) => std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .exec(),
+        Err(e) => e,
+    }
+}
+
+#[cfg(not(unix))]
+fn restart_in_place() -> std::io::Error {
+    std::io::Error::other("restarting in place needs a Unix system")
 }

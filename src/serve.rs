@@ -67,6 +67,7 @@ pub async fn serve(config: Config) -> Result<Served, String> {
     let app = App::open_with(config.clone(), plugins).await?;
     app.spawn_maintenance();
     app.spawn_file_sweep();
+    app.backups.spawn_schedule();
     app.realtime.start()?;
     if crate::plugins::identity::human_superusers(&app.records)? == 0 {
         // A one-time link to the dashboard's setup page (valid until used or restart).

@@ -181,15 +181,32 @@ pub fn prepare_restore(
     options: &StoreOptions,
     progress: &dyn Fn(Progress),
 ) -> Result<Manifest, BackupError> {
-    let (mut zip, manifest) = open_backup(zip_path)?;
+    let (zip, manifest) = open_backup(zip_path)?;
     let staging = data_dir.join(RESTORE_DIR);
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(io_err)?;
     }
     std::fs::create_dir_all(&staging).map_err(io_err)?;
+    match stage(zip, &manifest, &staging, options, progress) {
+        Ok(()) => Ok(manifest),
+        Err(e) => {
+            // Nothing half-built is left for the next start to look at.
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
+
+fn stage(
+    mut zip: zip::ZipArchive<File>,
+    manifest: &Manifest,
+    staging: &Path,
+    options: &StoreOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<(), BackupError> {
     {
         let mut dump = zip.by_name(DUMP).map_err(|_| BackupError::NoManifest)?;
-        restore_dump(&mut dump, &staging, options, &|n| {
+        restore_dump(&mut dump, staging, options, &|n| {
             progress(Progress::Data(n))
         })
         .map_err(|e| BackupError::Invalid(e.to_string()))?;
@@ -215,14 +232,13 @@ pub fn prepare_restore(
         copied += 1;
         progress(Progress::Files(copied));
     }
-    sync_dir(&staging)?;
+    sync_dir(staging)?;
     let mut ready = File::create(staging.join(READY)).map_err(io_err)?;
     ready
         .write_all(manifest.created.as_bytes())
         .and_then(|()| ready.sync_all())
         .map_err(io_err)?;
-    sync_dir(&staging)?;
-    Ok(manifest)
+    sync_dir(staging)
 }
 
 /// Run at start-up BEFORE the store opens: swaps a READY restore into `data_dir` (the replaced
@@ -265,6 +281,61 @@ pub fn finish_restore(data_dir: &Path) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn zip_with(entries: &[(&str, &[u8])]) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp");
+        let mut zip = zip::ZipWriter::new(file.reopen().expect("reopen"));
+        for (name, bytes) in entries {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .expect("entry");
+            zip.write_all(bytes).expect("write");
+        }
+        zip.finish().expect("finish");
+        file
+    }
+
+    #[test]
+    fn only_ferrobase_backups_of_a_known_format_open() {
+        let manifest = |format: u64| {
+            serde_json::to_vec(&Manifest {
+                ferrobase: "0".into(),
+                created: "x".into(),
+                head: 1,
+                store_format: format,
+                entries: 0,
+                files_included: true,
+                files: 0,
+            })
+            .expect("json")
+        };
+        let garbage = tempfile::NamedTempFile::new().expect("temp");
+        std::fs::write(garbage.path(), b"not a zip").expect("write");
+        assert_eq!(open_backup(garbage.path()).err(), Some(BackupError::NotZip));
+        let other = zip_with(&[("hello.txt", b"hi")]);
+        assert_eq!(
+            open_backup(other.path()).err(),
+            Some(BackupError::NoManifest)
+        );
+        let bad = zip_with(&[(MANIFEST, b"{")]);
+        assert_eq!(open_backup(bad.path()).err(), Some(BackupError::NoManifest));
+        let newer = zip_with(&[(MANIFEST, &manifest(CURRENT_FORMAT + 1))]);
+        assert_eq!(
+            open_backup(newer.path()).err(),
+            Some(BackupError::NewerFormat(CURRENT_FORMAT + 1))
+        );
+        let ok = zip_with(&[(MANIFEST, &manifest(CURRENT_FORMAT))]);
+        let (_, m) = open_backup(ok.path()).expect("opens");
+        assert_eq!(m.store_format, CURRENT_FORMAT);
+        // A manifest without a dump cannot be restored.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = prepare_restore(ok.path(), dir.path(), &StoreOptions::default(), &|_| {})
+            .expect_err("no dump");
+        assert_eq!(err, BackupError::NoManifest);
+        assert!(
+            !dir.path().join(RESTORE_DIR).exists(),
+            "nothing half-built is left"
+        );
+    }
 
     #[test]
     fn storage_entries_cannot_leave_the_folder() {

@@ -563,6 +563,32 @@ mod tests {
         assert!(err.to_string().contains("truncated"), "{err}");
     }
 
+    #[tokio::test]
+    async fn a_dump_of_an_older_format_is_upgraded_when_the_store_opens() {
+        let mut dump = Vec::new();
+        write_header(&mut dump, 2).expect("header");
+        write_entry(
+            &mut dump,
+            &keys::meta(META_FORMAT),
+            Some(&2u64.to_be_bytes()),
+        )
+        .expect("put");
+        write_entry(&mut dump, &keys::meta("x"), Some(b"1")).expect("put");
+        write_trailer(&mut dump, 0, 2).expect("trailer");
+        let target = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions::default();
+        let info =
+            restore_dump(&mut dump.as_slice(), target.path(), &options, &|_| {}).expect("restore");
+        assert_eq!(info.format, 2);
+        let store = SledStore::open(target.path(), options).expect("open upgrades");
+        assert_eq!(
+            store.get_meta(META_FORMAT).expect("format"),
+            Some(CURRENT_FORMAT.to_be_bytes().to_vec())
+        );
+        assert_eq!(store.get_meta("x").expect("x"), Some(b"1".to_vec()));
+        store.shutdown().await;
+    }
+
     #[test]
     fn holes_in_the_change_log_keep_only_the_newest_run() {
         let dir = tempfile::tempdir().expect("tempdir");

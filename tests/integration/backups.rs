@@ -73,7 +73,10 @@ async fn restore(srv: &mut TestServer, key: &str) {
 
 #[tokio::test]
 async fn backups_are_created_listed_downloaded_uploaded_and_deleted() {
-    let srv = TestServer::start().await;
+    let srv = TestServer::builder()
+        .env("FERROBASE_METRICS_ENABLED", "true")
+        .start()
+        .await;
     items(&srv).await;
     srv.su()
         .create("items", json!({"title": "one", "n": 1}))
@@ -215,6 +218,22 @@ async fn backups_are_created_listed_downloaded_uploaded_and_deleted() {
         "a failed restore frees the slot: {h}"
     );
     assert_eq!(srv.su().list("items", "").await["totalItems"], 1);
+
+    // Made backups are counted (uploads are not), with the last one's duration.
+    let metrics = reqwest::get(srv.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("ferrobase_backups_total{outcome=\"made\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ferrobase_backup_last_duration_seconds "),
+        "{metrics}"
+    );
 }
 
 /// Writers create records continuously; a backup is taken mid-load and restored: every record
@@ -375,7 +394,24 @@ async fn a_backup_moves_to_another_server() {
         .expect("zip")
         .to_vec();
 
-    let mut b = TestServer::start().await;
+    let mut b = TestServer::builder()
+        .env("FERROBASE_BACKUPS_MAX_UPLOAD_MB", "1")
+        .start()
+        .await;
+    // Uploads are bounded by `[backups] max_upload_mb`.
+    // The server answers 413 before reading the rest, so the client may see the connection
+    // closed under its feet instead; either way nothing is kept.
+    let form = Form::new().part("file", file("big.zip", vec![b'x'; 2 * 1024 * 1024]));
+    let sent = Api::try_send(
+        b.su()
+            .request(Method::POST, "/api/backups/upload")
+            .multipart(form),
+    )
+    .await;
+    if let Ok(r) = sent {
+        assert_eq!(r.status, 413, "{}", r.text);
+    }
+    assert_eq!(b.su().get("/api/backups").await.ok(), json!([]));
     let r = upload(&b, "from_a.zip", zip).await;
     assert_eq!(r.status, 204, "{}", r.text);
     restore(&mut b, "from_a.zip").await;
@@ -516,4 +552,50 @@ async fn backups_round_trip_through_an_s3_bucket() {
     assert!(!s3.keys().contains(&"s3.zip".to_string()));
     let r = srv.su().delete("/api/backups/s3.zip").await;
     r.assert_field_error("Missing or invalid backup file.", "key", "backup_not_found");
+}
+
+/// The settings' `backups.cron` makes auto backups without a restart (`* * * * *` fires within
+/// a minute); the fire time, pruning beyond `cronMaxKeep` and macros are unit-tested
+/// (`backups::schedule`).
+#[tokio::test]
+async fn the_cron_schedule_makes_auto_backups() {
+    let srv = TestServer::start().await;
+    let r = srv
+        .su()
+        .post("/api/backups", json!({"name": "manual.zip"}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = srv
+        .su()
+        .patch(
+            "/api/settings",
+            json!({"backups": {"cron": "* * * * *", "cronMaxKeep": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(75);
+    let auto = loop {
+        let list = keys(&srv.su().get("/api/backups").await.ok());
+        if let Some(k) = list
+            .iter()
+            .find(|k| k.starts_with("@auto_ferrobase_backup_"))
+        {
+            break k.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no auto backup within a minute: {list:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(auto.ends_with(".zip"), "{auto}");
+    let list = keys(&srv.su().get("/api/backups").await.ok());
+    assert!(
+        list.contains(&"manual.zip".to_string()),
+        "manual backups are never pruned: {list:?}"
+    );
+    // A download works for the auto backup's key too.
+    let token = file_token(&srv).await;
+    let r = download(&srv, &enc(&auto), Some(&token)).await;
+    assert_eq!(r.status(), 200);
 }
