@@ -123,7 +123,7 @@ export class RealtimeClient {
         return;
       case "reset":
         if (sub) sub.seq = null;
-        this.emit("reset", { id: msg.id, topic: sub && sub.topic, oldest: msg.oldest });
+        this.emit("reset", { id: msg.id, topic: sub && sub.topic, reason: msg.reason, oldest: msg.oldest });
         return;
       case "auth_ok":
         this.emit("auth_ok", msg.record);

@@ -6,7 +6,7 @@
 use super::frame::{Kind, Out};
 use crate::auth::Caller;
 use crate::error::echo;
-use crate::ids::{CollectionId, Record, RecordData, RecordId, Seq};
+use crate::ids::{CollectionId, Record, RecordData, RecordId};
 use crate::query::{self, CompileCtx, Compiled, EvalEnv, RequestInfo};
 use crate::records::RecordService;
 use crate::records::{can_read, Op, Shape};
@@ -262,12 +262,6 @@ pub fn evaluate(
         kind,
         record,
     })
-}
-
-/// The seq a subscription starts after: everything dispatched so far, or the client's `since`
-/// when it claims to be further ahead.
-pub fn start_after(dispatched: Seq, since: Option<Seq>) -> Seq {
-    since.map_or(dispatched, |s| s.max(dispatched))
 }
 
 #[cfg(test)]

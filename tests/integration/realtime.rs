@@ -440,6 +440,29 @@ async fn since_older_than_retention_gets_reset() {
     assert_eq!(ws.event().await["seq"].as_u64(), Some(22));
 }
 
+/// A `since` beyond the server's head (the client saw events of data that a backup restore
+/// replaced) must not skip the new events numbered up to it: the server says `reset`
+/// (`reason: "ahead"`) and delivers from its own head on.
+#[tokio::test]
+async fn since_ahead_of_the_head_gets_reset_and_live_events() {
+    let srv = TestServer::start().await;
+    posts(&srv).await;
+    create_many(&srv, 3, 1, 0).await;
+    let mut ws = Ws::connect(&srv, None).await;
+    let head = ws.subscribe("s", "posts/*", json!({"since": 1000})).await;
+    assert_eq!(head, 4, "the harness's superuser, then 3 posts");
+    let r = ws.next().await;
+    assert_eq!(
+        (r["type"].as_str(), r["id"].as_str(), r["reason"].as_str()),
+        (Some("reset"), Some("s"), Some("ahead")),
+        "{r}"
+    );
+    assert_eq!(r["head"].as_u64(), Some(4), "{r}");
+    srv.su().create("posts", json!({"title": "after"})).await;
+    assert_eq!(ws.event().await["seq"].as_u64(), Some(5));
+    ws.quiet().await;
+}
+
 #[tokio::test]
 async fn heartbeat_pings_and_shutdown_closes_with_1001() {
     let mut srv = TestServer::builder()

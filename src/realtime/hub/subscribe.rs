@@ -34,8 +34,9 @@ impl Hub {
     /// it. With `since` older than the hub's position, live events are held back until
     /// [`Hub::go_live`]. Without `since` the subscription starts after `committed` (the store's
     /// head when the client asked): a write acknowledged before the subscribe is never delivered
-    /// as live, even while the dispatcher is still behind it. Returns the seq after which live
-    /// delivery starts.
+    /// as live, even while the dispatcher is still behind it. A `since` beyond the store's head
+    /// gets `reset` (`reason: "ahead"`) and live events after the hub's position. Returns the
+    /// hub's position.
     pub fn subscribe(
         &self,
         conn: &Conn,
@@ -62,15 +63,30 @@ impl Hub {
             None => inner.dispatched.max(committed),
         };
         let replay = since.is_some_and(|s| s < head);
+        // A `since` between the dispatcher's position and the store's head is a client that
+        // already saw a `subscribed.seq` that far: it starts there. One beyond the store's head
+        // names events this store never had (data a restore replaced, another server): those
+        // numbers will be taken by new events, so delivery starts at `head` after a `reset`.
+        let ahead = since.is_some_and(|s| s > head.max(committed));
+        let from = match since {
+            Some(s) if !ahead => s.max(head),
+            _ => head,
+        };
         subs.push(Sub {
             id: id.clone(),
             spec,
-            from: sub::start_after(head, since),
+            from,
             buffer: replay.then(Vec::new),
         });
         conn.push(Out::control(
             json!({"type": "subscribed", "id": &*id, "seq": head.0}),
         ));
+        if ahead {
+            // Queued with `subscribed`, before any live event: the client refetches first.
+            conn.push(Out::control(
+                json!({"type": "reset", "id": &*id, "reason": "ahead", "head": head.0}),
+            ));
+        }
         Ok(head)
     }
 
