@@ -173,12 +173,12 @@ pub const DOCS_HTML: &str = r#"<!doctype html>
 <body>
 <form id="bar">
   <strong>Ferrobase API</strong>
-  <input id="email" type="email" placeholder="superuser email" autocomplete="username">
-  <input id="password" type="password" placeholder="password" autocomplete="current-password">
+  <input id="email" type="email" placeholder="superuser email" aria-label="Superuser email" autocomplete="username">
+  <input id="password" type="password" placeholder="password" aria-label="Password" autocomplete="current-password">
   <button type="submit">Log in</button>
-  <input id="token" placeholder="or paste a token">
+  <input id="token" placeholder="or paste a token" aria-label="Token">
   <button type="button" id="use">Use token</button>
-  <span id="msg"></span>
+  <span id="msg" role="status"></span>
 </form>
 <rapi-doc id="doc" render-style="read" show-header="false" allow-authentication="true"
   allow-server-selection="false" load-fonts="false" schema-style="table" theme="light"
@@ -195,7 +195,10 @@ pub const DOCS_HTML: &str = r#"<!doctype html>
     const res = await fetch('/api/openapi.json', { headers });
     if (!res.ok) { msg.textContent = 'Could not load the API description (' + res.status + ').'; return; }
     await customElements.whenDefined('rapi-doc');
+    // The key can only be set on a loaded document: RapiDoc resolves its security schemes then.
+    const loaded = new Promise((done) => doc.addEventListener('spec-loaded', done, { once: true }));
     doc.loadSpec(await res.json());
+    await loaded;
     if (token) { doc.setApiKey('token', token); sessionStorage.setItem('fbToken', token); }
   }
   document.getElementById('bar').addEventListener('submit', async (e) => {

@@ -21,6 +21,7 @@ import { superusersScenario, pluginsScenario, apiPreviewScenario } from './scena
 import { a11yScenario } from './scenarios/a11y.mjs';
 import { filesScenario } from './scenarios/files.mjs';
 import { settingsScenario, logsScenario, backupsScenario } from './scenarios/ops.mjs';
+import { docsScenario } from './scenarios/docs.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const BIN = process.env.FERROBASE_BIN ?? resolve(here, '../../target/release/ferrobase');
@@ -94,6 +95,8 @@ try {
     ui: server.ui,
     apiBase: server.api,
     token,
+    email: EMAIL,
+    password: PASSWORD,
     artifacts,
     api: (method, path, body) => api(server.api, token, method, path, body),
     login: (page) => login(page, server.ui),
@@ -190,6 +193,7 @@ try {
   if (wanted('files')) await shotOnFailure('files', () => filesScenario(ctx));
   if (wanted('settings')) await shotOnFailure('settings', () => settingsScenario(ctx));
   if (wanted('logs')) await shotOnFailure('logs', () => logsScenario(ctx));
+  if (wanted('docs')) await shotOnFailure('docs', () => docsScenario(ctx, name));
   // Last: restoring a backup replaces the server's data.
   if (wanted('backups')) await shotOnFailure('backups', () => backupsScenario(ctx));
   assert.deepEqual(problems, [], 'no console errors');
