@@ -116,17 +116,6 @@ pub struct RealtimeSubscribe {
     subscriptions: Option<Vec<String>>,
 }
 
-/// A list envelope of schema objects (collections, webhooks, deliveries, request logs).
-#[derive(Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ObjectList {
-    page: i64,
-    per_page: i64,
-    total_items: i64,
-    total_pages: i64,
-    items: Vec<BTreeMap<String, Value>>,
-}
-
 /// `POST /api/setup`: the first superuser, with the token the server printed at start.
 #[derive(Object)]
 #[oai(rename_all = "camelCase")]
@@ -227,6 +216,22 @@ fn object() -> Value {
     json!({"type": "object"})
 }
 
+/// A list envelope (`page`, `perPage`, `totalItems`, `totalPages`, `items`) of `item`.
+fn list_of(item: Value) -> Value {
+    let int = json!({"type": "integer", "format": "int64"});
+    json!({
+        "type": "object",
+        "required": ["page", "perPage", "totalItems", "totalPages", "items"],
+        "properties": {
+            "page": int,
+            "perPage": int,
+            "totalItems": int,
+            "totalPages": int,
+            "items": {"type": "array", "items": item},
+        },
+    })
+}
+
 fn json_request(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
@@ -244,7 +249,6 @@ pub fn add(doc: &mut Doc, audience: Audience) {
     let batch = schema::<BatchRequest>(&mut r);
     let batch_results = json!({"type": "array", "items": schema::<BatchResult>(&mut r)});
     let subscribe = schema::<RealtimeSubscribe>(&mut r);
-    let list = schema::<ObjectList>(&mut r);
     let list_params: &[&str] = &["page", "perPage", "sort", "filter", "skipTotal"];
     let setup_request = schema::<SetupRequest>(&mut r);
     let auth_result = schema::<AuthResult>(&mut r);
@@ -259,7 +263,17 @@ pub fn add(doc: &mut Doc, audience: Audience) {
     let test_s3 = schema::<TestS3>(&mut r);
     let import = schema::<CollectionsImport>(&mut r);
     let mails = schema::<MailList>(&mut r);
-    let delivery = object();
+    let collection = schema::<super::mirrors::Collection>(&mut r);
+    let webhook = schema::<super::mirrors::Webhook>(&mut r);
+    let delivery = schema::<super::mirrors::Delivery>(&mut r);
+    let log_entry = schema::<super::mirrors::LogEntry>(&mut r);
+    let log_stats = json!({"type": "array", "items": schema::<super::mirrors::LogStat>(&mut r)});
+    let plugins = list_of(schema::<super::mirrors::Plugin>(&mut r));
+    let settings = schema::<super::mirrors::Settings>(&mut r);
+    let collections = list_of(collection.clone());
+    let webhooks = list_of(webhook.clone());
+    let deliveries = list_of(delivery.clone());
+    let logs = list_of(log_entry.clone());
     let ops = [
         Op {
             method: "get",
@@ -293,7 +307,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: list_params,
             body: None,
-            ok: (200, Some(list.clone())),
+            ok: (200, Some(collections)),
             errors: &[400, 401, 403],
             ..Op::default()
         },
@@ -305,7 +319,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &[],
             body: Some(json_request(object())),
-            ok: (200, Some(object())),
+            ok: (200, Some(collection.clone())),
             errors: &[400, 401, 403, 413],
             ..Op::default()
         },
@@ -317,7 +331,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &[],
             body: None,
-            ok: (200, Some(object())),
+            ok: (200, Some(collection.clone())),
             errors: &[401, 403, 404],
             ..Op::default()
         },
@@ -329,7 +343,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &[],
             body: Some(json_request(object())),
-            ok: (200, Some(object())),
+            ok: (200, Some(collection)),
             errors: &[400, 401, 403, 404, 413],
             ..Op::default()
         },
@@ -425,7 +439,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &[],
             body: None,
-            ok: (200, Some(object())),
+            ok: (200, Some(settings.clone())),
             errors: &[401, 403],
             ..Op::default()
         },
@@ -436,8 +450,8 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             summary: "Update settings",
             superuser: true,
             query: &[],
-            body: Some(json_request(object())),
-            ok: (200, Some(object())),
+            body: Some(json_request(settings.clone())),
+            ok: (200, Some(settings)),
             errors: &[400, 401, 403, 413],
             ..Op::default()
         },
@@ -449,7 +463,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: list_params,
             body: None,
-            ok: (200, Some(list.clone())),
+            ok: (200, Some(logs)),
             errors: &[400, 401, 403],
             ..Op::default()
         },
@@ -461,7 +475,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &["filter"],
             body: None,
-            ok: (200, Some(json!({"type": "array", "items": object()}))),
+            ok: (200, Some(log_stats)),
             errors: &[400, 401, 403],
             ..Op::default()
         },
@@ -473,7 +487,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &[],
             body: None,
-            ok: (200, Some(object())),
+            ok: (200, Some(log_entry)),
             errors: &[401, 403, 404],
             ..Op::default()
         },
@@ -485,7 +499,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: list_params,
             body: None,
-            ok: (200, Some(list.clone())),
+            ok: (200, Some(webhooks)),
             errors: &[400, 401, 403],
             ..Op::default()
         },
@@ -497,7 +511,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &[],
             body: Some(json_request(object())),
-            ok: (200, Some(object())),
+            ok: (200, Some(webhook.clone())),
             errors: &[400, 401, 403, 413],
             ..Op::default()
         },
@@ -509,7 +523,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &[],
             body: None,
-            ok: (200, Some(object())),
+            ok: (200, Some(webhook.clone())),
             errors: &[401, 403, 404],
             ..Op::default()
         },
@@ -521,7 +535,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: &[],
             body: Some(json_request(object())),
-            ok: (200, Some(object())),
+            ok: (200, Some(webhook)),
             errors: &[400, 401, 403, 404, 413],
             ..Op::default()
         },
@@ -545,7 +559,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             superuser: true,
             query: list_params,
             body: None,
-            ok: (200, Some(list.clone())),
+            ok: (200, Some(deliveries)),
             errors: &[400, 401, 403, 404],
             ..Op::default()
         },
@@ -635,7 +649,7 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             summary: "List the loaded plugins",
             superuser: true,
             query: &["page", "perPage"],
-            ok: (200, Some(list.clone())),
+            ok: (200, Some(plugins)),
             errors: &[400, 401, 403],
             ..Op::default()
         },
