@@ -35,10 +35,23 @@ pub struct Collection {
     view_query: Option<String>,
     auth_rule: Option<Value>,
     manage_rule: Option<Value>,
+    /// `{enabled, identityFields}`.
     password_auth: Option<BTreeMap<String, Value>>,
-    oauth2: Option<BTreeMap<String, Value>>,
-    mfa: Option<BTreeMap<String, Value>>,
-    otp: Option<BTreeMap<String, Value>>,
+    /// Token options, `{duration}` (seconds; the secrets are never sent).
+    auth_token: Option<BTreeMap<String, Value>>,
+    password_reset_token: Option<BTreeMap<String, Value>>,
+    email_change_token: Option<BTreeMap<String, Value>>,
+    verification_token: Option<BTreeMap<String, Value>>,
+    file_token: Option<BTreeMap<String, Value>>,
+    /// `{enabled, providers, mappedFields}` (client secrets are never sent).
+    oauth2: Option<Value>,
+    mfa: Option<Value>,
+    otp: Option<Value>,
+    auth_alert: Option<Value>,
+    /// Mail templates, `{subject, body}`.
+    verification_template: Option<Value>,
+    reset_password_template: Option<Value>,
+    confirm_email_change_template: Option<Value>,
 }
 
 /// A webhook (`/api/webhooks`).
