@@ -833,8 +833,31 @@ pub fn add(doc: &mut Doc, audience: Audience) {
             doc.tags.push(json!({"name": op.tag}));
         }
     }
-    for (name, s) in r.schemas {
-        doc.schemas
-            .insert(name, serde_json::to_value(s).unwrap_or_default());
+    // Only the schemas something refers to (a guest's document does not carry the shapes of
+    // the superuser-only endpoints), following references between them.
+    let mut pending: BTreeMap<String, Value> = r
+        .schemas
+        .into_iter()
+        .map(|(name, s)| (name, serde_json::to_value(s).unwrap_or_default()))
+        .collect();
+    // The per-collection part, added after this, refers to `Error` and `AuthMethods`.
+    let mut referring = format!("{error}{auth_methods}")
+        + &serde_json::to_string(&doc.paths).unwrap_or_default()
+        + &serde_json::to_string(&doc.schemas).unwrap_or_default();
+    loop {
+        let found: Vec<String> = pending
+            .keys()
+            .filter(|name| referring.contains(&format!("\"#/components/schemas/{name}\"")))
+            .cloned()
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        for name in found {
+            if let Some(s) = pending.remove(&name) {
+                referring.push_str(&s.to_string());
+                doc.schemas.insert(name, s);
+            }
+        }
     }
 }

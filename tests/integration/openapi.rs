@@ -459,6 +459,12 @@ async fn mirrors_name_every_key_the_server_sends() {
     let gp = guest["paths"].as_object().unwrap();
     assert!(!gp.contains_key("/api/backups") && !gp.contains_key("/api/mails"));
     assert!(gp["/api/setup"]["post"].is_object());
+    // Nor the shapes only those operations use.
+    let gs = guest["components"]["schemas"].as_object().unwrap();
+    for name in ["Collection", "Settings", "Webhook", "BackupItem"] {
+        assert!(!gs.contains_key(name), "guest document carries {name}");
+    }
+    assert!(gs.contains_key("Error") && gs.contains_key("SetupRequest"));
     assert!(gp["/api/realtime/ws"]["get"]["responses"]["101"].is_object());
     let r = srv.guest().get("/api/backups").await;
     assert_eq!(r.status, 401, "{}", r.text);
