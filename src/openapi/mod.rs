@@ -6,6 +6,7 @@
 
 mod collections;
 mod fields;
+mod mirrors;
 mod statics;
 
 use crate::schema::{Registry, Snapshot};

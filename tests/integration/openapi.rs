@@ -394,3 +394,78 @@ async fn snapshot_of_the_sample_schema() {
     doc["info"]["version"] = json!("<version>");
     insta::assert_snapshot!("openapi_guest", serde_json::to_string_pretty(&doc).unwrap());
 }
+
+/// Every key of what the superuser endpoints really send is a property of the mirror the
+/// document names for them (the mirrors keep `additionalProperties` open, so this is what
+/// keeps them complete).
+#[tokio::test]
+async fn mirrors_name_every_key_the_server_sends() {
+    let srv = with_sample().await;
+    let su = spec(&srv, true).await;
+    let api = srv.su();
+    let keys_in = |v: &Value, schema: &str, what: &str| {
+        let p = props(&su, schema);
+        for k in v
+            .as_object()
+            .unwrap_or_else(|| panic!("{what}: {v}"))
+            .keys()
+        {
+            assert!(p.contains_key(k), "{what}: key {k} not in {schema}");
+        }
+    };
+    // An auth collection carries the most keys.
+    let members = api.get("/api/collections/members").await.ok();
+    keys_in(&members, "Collection", "collection");
+    let settings = api.get("/api/settings").await.ok();
+    keys_in(&settings, "Settings", "settings");
+    for (section, schema) in [
+        ("meta", "MetaSettings"),
+        ("smtp", "SmtpSettings"),
+        ("logs", "LogsSettings"),
+    ] {
+        keys_in(&settings[section], schema, section);
+    }
+    let r = api
+        .post("/api/backups", json!({"name": "mirror_test.zip"}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let backups = api.get("/api/backups").await.ok();
+    assert_eq!(backups[0]["key"], "mirror_test.zip");
+    keys_in(&backups[0], "BackupItem", "backup");
+    let stats = api.get("/api/logs/stats").await.ok();
+    if let Some(first) = stats.as_array().and_then(|a| a.first()) {
+        keys_in(first, "LogStat", "log stats");
+    }
+    // Operations the document now lists, with the status a guest gets.
+    let paths = su["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/backups", "post"),
+        ("/api/backups/upload", "post"),
+        ("/api/backups/{key}", "get"),
+        ("/api/backups/{key}/restore", "post"),
+        ("/api/settings/test/s3", "post"),
+        ("/api/settings/test/email", "post"),
+        ("/api/typegen.ts", "get"),
+        ("/api/collections/import", "put"),
+        ("/api/collections/meta/validate", "post"),
+        ("/api/mails", "get"),
+        ("/api/plugins", "get"),
+        ("/api/webhooks/{id}/test", "post"),
+        ("/api/webhooks/{id}/deliveries/{delivery}/redeliver", "post"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+    let guest = spec(&srv, false).await;
+    let gp = guest["paths"].as_object().unwrap();
+    assert!(!gp.contains_key("/api/backups") && !gp.contains_key("/api/mails"));
+    assert!(gp["/api/setup"]["post"].is_object());
+    // Nor the shapes only those operations use.
+    let gs = guest["components"]["schemas"].as_object().unwrap();
+    for name in ["Collection", "Settings", "Webhook", "BackupItem"] {
+        assert!(!gs.contains_key(name), "guest document carries {name}");
+    }
+    assert!(gs.contains_key("Error") && gs.contains_key("SetupRequest"));
+    assert!(gp["/api/realtime/ws"]["get"]["responses"]["101"].is_object());
+    let r = srv.guest().get("/api/backups").await;
+    assert_eq!(r.status, 401, "{}", r.text);
+}
