@@ -224,6 +224,19 @@ fn select_type<'a>(n: &'a Names, f: &Field) -> &'a str {
     n.selects.get(&f.name).map_or("never", String::as_str)
 }
 
+/// A select field's value: its options' union, a list of them when it holds several, `''` when
+/// a single optional one is empty. The same in records and in request bodies.
+fn select_value(n: &Names, f: &Field) -> String {
+    let t = select_type(n, f);
+    if f.is_multi() {
+        format!("{t}[]")
+    } else if f.required {
+        t.to_string()
+    } else {
+        format!("{t} | ''")
+    }
+}
+
 /// The type of a field's value in rendered records.
 fn record_type(n: &Names, f: &Field) -> String {
     let multi = f.is_multi();
@@ -239,16 +252,7 @@ fn record_type(n: &Names, f: &Field) -> String {
         FieldKind::Bool => "boolean".into(),
         FieldKind::Json { .. } => "JsonValue".into(),
         FieldKind::GeoPoint => "GeoPoint".into(),
-        FieldKind::Select { .. } => {
-            let t = select_type(n, f);
-            if multi {
-                format!("{t}[]")
-            } else if f.required {
-                t.to_string()
-            } else {
-                format!("{t} | ''")
-            }
-        }
+        FieldKind::Select { .. } => select_value(n, f),
         FieldKind::Relation { .. } | FieldKind::File(_) => list("string"),
         _ => "string".into(),
     }
@@ -262,16 +266,7 @@ fn input_type(n: &Names, f: &Field, updating: bool) -> String {
         FieldKind::Bool => "boolean".into(),
         FieldKind::Json { .. } => "unknown".into(),
         FieldKind::GeoPoint => "GeoPoint".into(),
-        FieldKind::Select { .. } => {
-            let t = select_type(n, f);
-            if multi {
-                format!("{t}[]")
-            } else if f.required {
-                t.to_string()
-            } else {
-                format!("{t} | ''")
-            }
-        }
+        FieldKind::Select { .. } => select_value(n, f),
         FieldKind::Relation { .. } => if multi { "string[]" } else { "string" }.into(),
         FieldKind::File(_) => match (multi, updating) {
             (true, false) => "FileInput[]".into(),
